@@ -1,0 +1,107 @@
+using static TorchSharp.torch;
+
+namespace InferServer.Kernels.Attention;
+
+/// <summary>
+/// Where each sequence of one model step reads and writes the KV cache, turned into index tensors once per step and
+/// shared by every layer. Create it inside the step's dispose scope: its tensors die with the step.
+/// Decode sequences (one new token) are gathered into one padded batch so that all of them attend in a single call;
+/// prefill sequences (several new tokens, possibly a later chunk of a long prompt) attend one at a time.
+/// </summary>
+public sealed class AttentionBatch
+{
+    private AttentionBatch(IReadOnlyList<SequenceSpan> sequences, Tensor writeSlots, DecodeGroup? decode, PrefillItem[] prefill)
+    {
+        Sequences = sequences;
+        WriteSlots = writeSlots;
+        Decode = decode;
+        Prefill = prefill;
+    }
+
+    /// <summary>The step's sequences in row order.</summary>
+    public IReadOnlyList<SequenceSpan> Sequences { get; }
+
+    /// <summary>KV slot of every new token row, [tokens] int64.</summary>
+    public Tensor WriteSlots { get; }
+
+    internal DecodeGroup? Decode { get; }
+
+    internal PrefillItem[] Prefill { get; }
+
+    /// <summary>
+    /// Builds the step's index tensors. <paramref name="slidingWindow"/> (Mistral) limits each query to the last
+    /// that many positions, itself included; null attends to the whole context.
+    /// </summary>
+    public static AttentionBatch Create(IReadOnlyList<SequenceSpan> sequences, int? slidingWindow, Device device)
+    {
+        var totalRows = sequences.Sum(s => s.QueryLength);
+        var writeSlots = new long[totalRows];
+        var decodeSequences = new List<SequenceSpan>();
+        var prefill = new List<PrefillItem>();
+        var expectedStart = 0;
+        foreach (var sequence in sequences)
+        {
+            if (sequence.QueryStart != expectedStart || sequence.QueryLength <= 0
+                || sequence.ContextLength < sequence.QueryLength || sequence.KvSlots.Length != sequence.ContextLength)
+                throw new ArgumentException($"inconsistent sequence span {sequence} (expected query start {expectedStart})");
+            expectedStart += sequence.QueryLength;
+            Array.Copy(sequence.KvSlots, sequence.FirstQueryPosition, writeSlots, sequence.QueryStart, sequence.QueryLength);
+            if (sequence.QueryLength == 1)
+                decodeSequences.Add(sequence);
+            else
+                prefill.Add(PrefillItem.Create(sequence, slidingWindow, device));
+        }
+        var decode = decodeSequences.Count > 0 ? DecodeGroup.Create(decodeSequences, slidingWindow, device) : null;
+        return new AttentionBatch(sequences, tensor(writeSlots, device: device), decode, prefill.ToArray());
+    }
+
+    /// <summary>All single-token sequences: their rows, their contexts' slots padded to the longest, and a mask.</summary>
+    internal sealed record DecodeGroup(Tensor Rows, Tensor Slots, Tensor Mask)
+    {
+        public static DecodeGroup Create(List<SequenceSpan> sequences, int? slidingWindow, Device device)
+        {
+            var longest = sequences.Max(s => s.ContextLength);
+            var slots = new long[sequences.Count * longest];
+            var mask = new bool[sequences.Count * longest];
+            var rows = new long[sequences.Count];
+            for (var i = 0; i < sequences.Count; i++)
+            {
+                var sequence = sequences[i];
+                rows[i] = sequence.QueryStart;
+                var firstVisible = slidingWindow is int window ? Math.Max(0, sequence.ContextLength - window) : 0;
+                for (var position = 0; position < sequence.ContextLength; position++)
+                {
+                    slots[i * longest + position] = sequence.KvSlots[position];
+                    mask[i * longest + position] = position >= firstVisible;
+                }
+            }
+            return new DecodeGroup(
+                tensor(rows, device: device),
+                tensor(slots, device: device).view(sequences.Count, longest),
+                tensor(mask, device: device).view(sequences.Count, 1, 1, longest));
+        }
+    }
+
+    /// <summary>One multi-token sequence: its context's slots and, unless plain causal from position 0, a mask.</summary>
+    internal sealed record PrefillItem(SequenceSpan Sequence, Tensor Slots, Tensor? Mask)
+    {
+        public static PrefillItem Create(SequenceSpan sequence, int? slidingWindow, Device device)
+        {
+            var slots = tensor(sequence.KvSlots, device: device);
+            var plainCausal = sequence.QueryLength == sequence.ContextLength
+                              && (slidingWindow is null || slidingWindow >= sequence.ContextLength);
+            if (plainCausal)
+                return new PrefillItem(sequence, slots, null);
+            var mask = new bool[sequence.QueryLength * sequence.ContextLength];
+            for (var query = 0; query < sequence.QueryLength; query++)
+            {
+                var position = sequence.FirstQueryPosition + query;
+                var firstVisible = slidingWindow is int window ? Math.Max(0, position - window + 1) : 0;
+                for (var key = firstVisible; key <= position; key++)
+                    mask[query * sequence.ContextLength + key] = true;
+            }
+            return new PrefillItem(sequence, slots,
+                tensor(mask, device: device).view(sequence.QueryLength, sequence.ContextLength));
+        }
+    }
+}

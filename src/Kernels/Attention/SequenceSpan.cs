@@ -1,0 +1,12 @@
+namespace InferServer.Kernels.Attention;
+
+/// <summary>
+/// One sequence's part of a model step. Its new tokens are rows [QueryStart, QueryStart + QueryLength) of the
+/// step's flattened token batch; after this step it holds ContextLength tokens whose KV slots are
+/// <see cref="KvSlots"/> in order (the last QueryLength of them are the new tokens' slots).
+/// </summary>
+public sealed record SequenceSpan(int QueryStart, int QueryLength, int ContextLength, long[] KvSlots)
+{
+    /// <summary>Absolute position of the first new token.</summary>
+    public int FirstQueryPosition => ContextLength - QueryLength;
+}

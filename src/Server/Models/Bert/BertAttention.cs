@@ -1,0 +1,25 @@
+using InferServer.Kernels.Lora;
+using InferServer.Server.Models.Common;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace InferServer.Server.Models.Bert;
+
+/// <summary>attention.self then attention.output (dense + residual + LayerNorm).</summary>
+public sealed class BertAttention : nn.Module
+{
+    private readonly BertSelfAttention @self;
+    private readonly BertResidualOutput output;
+
+    /// <summary>Allocates the sublayer.</summary>
+    public BertAttention(BertConfig config, ModelLoadOptions options) : base(nameof(BertAttention))
+    {
+        @self = new BertSelfAttention(config, options);
+        output = new BertResidualOutput(config.HiddenSize, config, options);
+        RegisterComponents();
+    }
+
+    /// <summary>h [rows, hidden] → [rows, hidden].</summary>
+    public Tensor Forward(Tensor h, IReadOnlyList<(int Start, int Length)> sequences, LoraBatch? lora) =>
+        output.Forward(@self.Forward(h, sequences, lora), h, lora);
+}

@@ -1,0 +1,30 @@
+using InferServer.Kernels.Lora;
+using InferServer.Server.Models.Common;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace InferServer.Server.Models.Bert;
+
+/// <summary>The stack of encoder layers ("bert.encoder.layer.N").</summary>
+public sealed class BertEncoder : nn.Module
+{
+    private readonly ModuleList<BertLayer> layer;
+
+    /// <summary>Allocates the layers.</summary>
+    public BertEncoder(BertConfig config, ModelLoadOptions options) : base(nameof(BertEncoder))
+    {
+        layer = new ModuleList<BertLayer>();
+        for (var i = 0; i < config.NumHiddenLayers; i++)
+            layer.Add(new BertLayer(config, options));
+        RegisterComponents();
+    }
+
+    /// <summary>h [rows, hidden] → [rows, hidden].</summary>
+    public Tensor Forward(Tensor h, IReadOnlyList<(int Start, int Length)> sequences, LoraBatch? lora)
+    {
+        foreach (var encoderLayer in layer)
+            h = encoderLayer.Forward(h, sequences, lora);
+        return h;
+    }
+}

@@ -1,0 +1,70 @@
+using InferServer.Server.Models.Common;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace InferServer.Server.Models.Bert;
+
+/// <summary>
+/// BertForSequenceClassification. The pooled output is exposed separately from the head because a SEQ_CLS adapter
+/// brings its own classifier (PEFT modules_to_save), possibly with another number of labels: the engine applies each
+/// row's head. Checkpoint exception: the position_ids buffer some exports save is ignored.
+/// </summary>
+public sealed class BertForSequenceClassification : nn.Module, ISequenceClassifier
+{
+    private readonly BertModel bert;
+    private readonly AdaptedLinear classifier;
+    private readonly IReadOnlyDictionary<string, AdaptedLinear> adaptableModules;
+
+    /// <summary>Allocates the architecture (weights uninitialised until <see cref="CheckpointLoader"/> fills them).</summary>
+    public BertForSequenceClassification(BertConfig config, ModelLoadOptions options) : base(nameof(BertForSequenceClassification))
+    {
+        Config = config;
+        Labels = config.Labels;
+        bert = new BertModel(config, options);
+        classifier = new AdaptedLinear(config.HiddenSize, Labels.Count, true, options);
+        RegisterComponents();
+        Device = options.Device;
+        DType = options.DType;
+        adaptableModules = AdaptableModuleIndex.Build(this, "classifier", "bert.pooler.dense");
+    }
+
+    /// <summary>The parsed config.</summary>
+    public BertConfig Config { get; }
+
+    /// <inheritdoc />
+    public string ModelType => "bert";
+
+    /// <inheritdoc />
+    public Device Device { get; }
+
+    /// <inheritdoc />
+    public ScalarType DType { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Labels { get; }
+
+    /// <inheritdoc />
+    public bool MultiLabel => Config.ProblemType == "multi_label_classification";
+
+    /// <inheritdoc />
+    public int MaxPositions => Config.MaxPositionEmbeddings;
+
+    /// <inheritdoc />
+    public int LayerCount => Config.NumHiddenLayers;
+
+    /// <inheritdoc />
+    public int HiddenSize => Config.HiddenSize;
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, AdaptedLinear> AdaptableModules => adaptableModules;
+
+    /// <summary>Checkpoint exceptions: the position_ids buffer.</summary>
+    public static CheckpointLayout Layout { get; } = new(
+        key => key.EndsWith("embeddings.position_ids", StringComparison.Ordinal) ? null : key, new HashSet<string>());
+
+    /// <inheritdoc />
+    public Tensor Pool(EncoderBatch batch) => bert.Forward(batch);
+
+    /// <inheritdoc />
+    public Tensor BaseClassifier(Tensor pooled) => classifier.Forward(pooled, null);
+}

@@ -1,0 +1,30 @@
+using InferServer.Server.Models.Common;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace InferServer.Server.Models.Bert;
+
+/// <summary>The encoder under the "bert." prefix: embeddings, encoder, pooler.</summary>
+public sealed class BertModel : nn.Module
+{
+    private readonly BertEmbeddings embeddings;
+    private readonly BertEncoder encoder;
+    private readonly BertPooler pooler;
+
+    /// <summary>Allocates the encoder.</summary>
+    public BertModel(BertConfig config, ModelLoadOptions options) : base(nameof(BertModel))
+    {
+        embeddings = new BertEmbeddings(config, options);
+        encoder = new BertEncoder(config, options);
+        pooler = new BertPooler(config, options);
+        RegisterComponents();
+    }
+
+    /// <summary>Pooled output [sequences, hidden].</summary>
+    public Tensor Forward(EncoderBatch batch)
+    {
+        var hidden = encoder.Forward(embeddings.Forward(batch.InputIds, batch.Positions, batch.TokenTypeIds), batch.Sequences, batch.Lora);
+        var firstRows = tensor(batch.Sequences.Select(s => (long)s.Start).ToArray(), device: hidden.device);
+        return pooler.Forward(hidden.index_select(0, firstRows));
+    }
+}

@@ -1,0 +1,63 @@
+using InferServer.Kernels.Lora;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace InferServer.Server.Models.Common;
+
+/// <summary>
+/// A linear projection that LoRA adapters may target: y = x·Wᵀ (+ bias) plus, per row, that row's adapter delta
+/// from the slot pool (<see cref="LoraOps.Linear"/>). Weight layout is [out, in] whatever the checkpoint used.
+/// The pool is attached by the adapter store's device tier; a merged weight (W0 + s·B·A, a separate copy so W0 is
+/// never modified) is set by the merge cache while a batch belongs to a single merged adapter.
+/// </summary>
+public sealed class AdaptedLinear : nn.Module
+{
+    private readonly Parameter weight;
+    private readonly Parameter? bias;
+    private Tensor? mergedWeight;
+
+    /// <summary>Allocates an uninitialised [out, in] weight (and bias) for the checkpoint loader to fill.</summary>
+    public AdaptedLinear(long inFeatures, long outFeatures, bool hasBias, ModelLoadOptions options) : base(nameof(AdaptedLinear))
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        weight = options.NewParameter(outFeatures, inFeatures);
+        bias = hasBias ? options.NewParameter(outFeatures) : null;
+        RegisterComponents();
+    }
+
+    /// <summary>Input features.</summary>
+    public long InFeatures { get; }
+
+    /// <summary>Output features.</summary>
+    public long OutFeatures { get; }
+
+    /// <summary>The frozen base weight W0, [out, in].</summary>
+    public Tensor Weight => weight;
+
+    /// <summary>The bias, if the checkpoint has one.</summary>
+    public Tensor? Bias => bias;
+
+    /// <summary>The device slot pool holding every resident adapter's A and B for this module, if any adapter targets it.</summary>
+    public LoraSlotPool? Pool { get; set; }
+
+    /// <summary>
+    /// Uses <paramref name="merged"/> instead of W0 (null restores W0, which was never touched). The caller owns the tensor.
+    /// </summary>
+    public void SetMergedWeight(Tensor? merged)
+    {
+        if (merged is not null && !merged.shape.SequenceEqual(weight.shape))
+            throw new ArgumentException($"merged weight shape [{string.Join(", ", merged.shape)}] differs from W0 [{string.Join(", ", weight.shape)}]");
+        mergedWeight = merged;
+    }
+
+    /// <summary>
+    /// Projects x [rows, in]. With a <paramref name="lora"/> batch, each row adds its own slot's adapter delta; without
+    /// one (base-only or merged batches) this is a plain linear layer.
+    /// </summary>
+    public Tensor Forward(Tensor x, LoraBatch? lora) =>
+        mergedWeight is not null
+            ? nn.functional.linear(x, mergedWeight, bias)
+            : LoraOps.Linear(x, weight, bias, lora is null ? null : Pool, lora);
+}

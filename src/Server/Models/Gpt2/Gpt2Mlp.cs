@@ -1,0 +1,29 @@
+using InferServer.Kernels.Activations;
+using InferServer.Kernels.Lora;
+using InferServer.Server.Models.Common;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace InferServer.Server.Models.Gpt2;
+
+/// <summary>GPT-2 feed-forward: c_proj(act(c_fc(x))).</summary>
+public sealed class Gpt2Mlp : nn.Module
+{
+    private readonly AdaptedLinear c_fc;
+    private readonly AdaptedLinear c_proj;
+    private readonly ActivationKind activation;
+
+    /// <summary>Allocates the projections.</summary>
+    public Gpt2Mlp(Gpt2Config config, ModelLoadOptions options) : base(nameof(Gpt2Mlp))
+    {
+        c_fc = new AdaptedLinear(config.NEmbd, config.InnerSize, true, options);
+        c_proj = new AdaptedLinear(config.InnerSize, config.NEmbd, true, options);
+        activation = Activation.Parse(config.ActivationFunction)
+                     ?? throw new ArgumentException($"activation_function '{config.ActivationFunction}' is not implemented");
+        RegisterComponents();
+    }
+
+    /// <summary>x [rows, hidden] → [rows, hidden].</summary>
+    public Tensor Forward(Tensor x, LoraBatch? lora) =>
+        c_proj.Forward(Activation.Apply(c_fc.Forward(x, lora), activation), lora);
+}
