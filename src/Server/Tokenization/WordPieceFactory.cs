@@ -64,10 +64,10 @@ internal static class WordPieceFactory
     }
 
     /// <summary>
-    /// The text a piece contributes, token-locally, as Hugging Face's WordPiece decoder and the library's Decode join
-    /// pieces: "##ing" glues to the previous piece, a lone punctuation mark attaches to the previous word ("hello,"),
-    /// every other piece starts a new word. (The decoder's apostrophe clean-ups, "it ' s" → "it's", need look-ahead and
-    /// are not reproduced: decoded text reads "it' s", as the library's own Decode does.)
+    /// The text a piece contributes, token-locally, as Hugging Face's WordPiece decoder joins pieces: "##ing" glues to
+    /// the previous piece, every other piece starts a new word, and clean_up_tokenization_spaces attaches ".", ",", "?"
+    /// and "!" to the previous word. Its apostrophe rules (" ' " → "'", " 's" → "'s") need look-ahead and are not
+    /// reproduced, so "it's" decodes as "it ' s": ids stay exact, only that spacing differs from transformers.
     /// </summary>
     private static string PieceText(string token, bool isSpecial)
     {
@@ -75,10 +75,6 @@ internal static class WordPieceFactory
         {
             return token[2..];
         }
-        if (!isSpecial && token.Length == 1 && (char.IsPunctuation(token[0]) || char.IsSymbol(token[0])))
-        {
-            return token;
-        }
-        return " " + token;
+        return !isSpecial && token is "." or "," or "?" or "!" ? token : " " + token;
     }
 }
