@@ -1,0 +1,32 @@
+using InferServer.Server.Tokenization;
+
+namespace InferServer.Server.Tests.Tokenization;
+
+/// <summary>Demo tokenizer files written once per test run into temporary directories (GPT-2's files are ~1.5 MB).</summary>
+public sealed class DemoModelDirectories : IDisposable
+{
+    private readonly string root = Directory.CreateTempSubdirectory("inferserver-tokenizers-").FullName;
+
+    public DemoModelDirectories()
+    {
+        Gpt2 = Path.Combine(root, "gpt2");
+        Bert = Path.Combine(root, "bert");
+        DemoTokenizerFiles.Write(Gpt2);
+        DemoTokenizerFiles.WriteBert(Bert);
+        Gpt2Tokenizer = TokenizerLoader.Load(Gpt2);
+        BertTokenizer = TokenizerLoader.Load(Bert);
+    }
+
+    public string Gpt2 { get; }
+    public string Bert { get; }
+    public TextTokenizer Gpt2Tokenizer { get; }
+    public TextTokenizer BertTokenizer { get; }
+
+    public void Dispose() => Directory.Delete(root, recursive: true);
+}
+
+[CollectionDefinition(Name)]
+public sealed class DemoModelCollection : ICollectionFixture<DemoModelDirectories>
+{
+    public const string Name = "Demo tokenizer files";
+}
