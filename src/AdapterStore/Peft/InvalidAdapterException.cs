@@ -1,0 +1,23 @@
+namespace InferServer.AdapterStore.Peft;
+
+/// <summary>An adapter directory that cannot be served; <see cref="Problems"/> lists every problem found, not just the first.</summary>
+public sealed class InvalidAdapterException : Exception
+{
+    public InvalidAdapterException(string adapterName, string directory, IReadOnlyList<string> problems)
+        : base(Describe(adapterName, directory, problems))
+    {
+        AdapterName = adapterName;
+        Directory = directory;
+        Problems = problems;
+    }
+
+    public string AdapterName { get; }
+
+    public string Directory { get; }
+
+    public IReadOnlyList<string> Problems { get; }
+
+    private static string Describe(string adapterName, string directory, IReadOnlyList<string> problems) =>
+        $"Adapter '{adapterName}' at '{directory}' is invalid ({problems.Count} problem{(problems.Count == 1 ? "" : "s")}):"
+        + string.Concat(problems.Select(problem => Environment.NewLine + " - " + problem));
+}

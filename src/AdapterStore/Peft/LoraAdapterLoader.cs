@@ -1,0 +1,347 @@
+using System.Globalization;
+using System.Text.Json;
+using InferServer.AdapterStore.Safetensors;
+using TorchSharp;
+
+namespace InferServer.AdapterStore.Peft;
+
+/// <summary>
+/// Loads a PEFT LoRA adapter directory (<c>adapter_config.json</c> + <c>adapter_model.safetensors</c>, as
+/// <c>save_pretrained</c> writes it). Everything is validated against the base model first and every problem is reported
+/// together in one <see cref="InvalidAdapterException"/>; only a fully valid adapter is copied into tensors.
+/// </summary>
+public static class LoraAdapterLoader
+{
+    public const string ConfigFileName = "adapter_config.json";
+    public const string WeightsFileName = "adapter_model.safetensors";
+
+    /// <summary>PEFT's <c>get_peft_model_state_dict</c> saves keys relative to the PeftModel, whose base sits at <c>base_model.model</c>.</summary>
+    private const string KeyPrefix = "base_model.model.";
+
+    private const string LoraASuffix = ".lora_A.weight";
+    private const string LoraBSuffix = ".lora_B.weight";
+
+    private static readonly SafetensorsDType[] WeightDTypes = [SafetensorsDType.F32, SafetensorsDType.F16, SafetensorsDType.BF16, SafetensorsDType.F64];
+
+    /// <summary>
+    /// Loads adapter <paramref name="name"/> from <paramref name="directory"/> for the base model described by
+    /// <paramref name="spec"/>, converting every tensor to <paramref name="dtype"/>. Modules whose rank exceeds
+    /// <paramref name="maxRank"/> (the server's slot rank) are refused.
+    /// </summary>
+    public static LoraAdapter Load(string directory, string name, BaseModelSpec spec, torch.ScalarType dtype, int maxRank = int.MaxValue)
+    {
+        if (dtype is not (torch.ScalarType.Float32 or torch.ScalarType.Float16 or torch.ScalarType.BFloat16 or torch.ScalarType.Float64))
+        {
+            throw new ArgumentException($"Adapters load as a floating-point dtype, not {dtype}.", nameof(dtype));
+        }
+
+        if (!System.IO.Directory.Exists(directory))
+        {
+            throw new InvalidAdapterException(name, directory, ["adapter directory does not exist"]);
+        }
+
+        var problems = new List<string>();
+        var config = ReadConfig(directory, problems);
+        using var file = OpenWeights(directory, problems);
+        if (file is null)
+        {
+            throw new InvalidAdapterException(name, directory, problems);
+        }
+
+        // A config with unsupported values (an invalid regex, say) is not used to judge the weights; the weights are still
+        // checked against the base model so that all problems come back at once.
+        var plan = Validate(problems.Count == 0 ? config : null, file, spec, maxRank, problems);
+        if (problems.Count > 0 || config is null)
+        {
+            throw new InvalidAdapterException(name, directory, problems);
+        }
+
+        return Materialize(name, directory, config, file, plan, LabelNames(directory, config, plan.Head), dtype);
+    }
+
+    private sealed record ModulePlan(string Module, string AKey, string BKey, int Rank, double Scale);
+
+    private sealed record HeadPlan(string WeightKey, string? BiasKey, int Labels);
+
+    private sealed record LoadPlan(IReadOnlyList<ModulePlan> Modules, HeadPlan? Head);
+
+    private static PeftLoraConfig? ReadConfig(string directory, List<string> problems)
+    {
+        string path = Path.Combine(directory, ConfigFileName);
+        if (!File.Exists(path))
+        {
+            problems.Add($"{ConfigFileName} is missing");
+            return null;
+        }
+
+        PeftLoraConfig config;
+        try
+        {
+            config = PeftLoraConfig.Parse(File.ReadAllText(path));
+        }
+        catch (JsonException e)
+        {
+            problems.Add($"{ConfigFileName} is malformed: {e.Message}");
+            return null;
+        }
+
+        problems.AddRange(config.UnsupportedSettings().Select(problem => $"{ConfigFileName}: {problem}"));
+        return config;
+    }
+
+    private static SafetensorsFile? OpenWeights(string directory, List<string> problems)
+    {
+        string path = Path.Combine(directory, WeightsFileName);
+        if (!File.Exists(path))
+        {
+            // A pickle can run arbitrary code when unpickled; we never read one.
+            problems.Add(File.Exists(Path.Combine(directory, "adapter_model.bin"))
+                ? $"only a pickled adapter_model.bin is present; convert it to {WeightsFileName} (pickles are not loaded)"
+                : $"{WeightsFileName} is missing");
+            return null;
+        }
+
+        try
+        {
+            return SafetensorsFile.Open(path);
+        }
+        catch (SafetensorsFormatException e)
+        {
+            problems.Add(e.Message);
+            return null;
+        }
+    }
+
+    private static LoadPlan Validate(PeftLoraConfig? config, SafetensorsFile file, BaseModelSpec spec, int maxRank, List<string> problems)
+    {
+        var pairs = new SortedDictionary<string, (string? A, string? B)>(StringComparer.Ordinal);
+        string? headWeight = null;
+        string? headBias = null;
+        foreach (string key in file.Tensors.Keys.Order(StringComparer.Ordinal))
+        {
+            string rest = key.StartsWith(KeyPrefix, StringComparison.Ordinal) ? key[KeyPrefix.Length..] : "";
+            if (rest.EndsWith(LoraASuffix, StringComparison.Ordinal))
+            {
+                string module = rest[..^LoraASuffix.Length];
+                pairs[module] = (key, pairs.GetValueOrDefault(module).B);
+            }
+            else if (rest.EndsWith(LoraBSuffix, StringComparison.Ordinal))
+            {
+                string module = rest[..^LoraBSuffix.Length];
+                pairs[module] = (pairs.GetValueOrDefault(module).A, key);
+            }
+            else if (rest.Contains(".lora_embedding_", StringComparison.Ordinal))
+            {
+                problems.Add($"key '{key}': LoRA on embedding modules is not supported");
+            }
+            else if (spec.Classifier is { } head && rest == head.Name + ".weight")
+            {
+                headWeight = key;
+            }
+            else if (spec.Classifier is { } biasHead && rest == biasHead.Name + ".bias")
+            {
+                headBias = key;
+            }
+            else
+            {
+                problems.Add(spec.Classifier is null && (rest.StartsWith("classifier.", StringComparison.Ordinal) || rest.StartsWith("score.", StringComparison.Ordinal))
+                    ? $"key '{key}' is a classifier head, but base model '{spec.ModelType}' has no classifier"
+                    : $"unexpected key '{key}' (neither a LoRA weight nor the base model's classifier head)");
+            }
+        }
+
+        var modules = new List<ModulePlan>();
+        foreach (var (module, (aKey, bKey)) in pairs)
+        {
+            if (CheckModule(config, file, spec, maxRank, module, aKey, bKey, problems) is { } plan)
+            {
+                modules.Add(plan);
+            }
+        }
+
+        if (config is not null)
+        {
+            foreach (string module in spec.Modules.Keys.Where(config.Targets).Where(m => !pairs.ContainsKey(m)).Order(StringComparer.Ordinal))
+            {
+                problems.Add($"module '{module}' is targeted by target_modules {config.TargetModules} but the adapter has no weights for it");
+            }
+        }
+
+        return new LoadPlan(modules, CheckHead(file, spec, headWeight, headBias, problems));
+    }
+
+    private static ModulePlan? CheckModule(
+        PeftLoraConfig? config, SafetensorsFile file, BaseModelSpec spec, int maxRank, string module, string? aKey, string? bKey, List<string> problems)
+    {
+        string anyKey = (aKey ?? bKey)!;
+        if (!spec.Modules.TryGetValue(module, out var shape))
+        {
+            problems.Add($"key '{anyKey}' maps to no adaptable module of base model '{spec.ModelType}' (module '{module}')");
+            return null;
+        }
+
+        int before = problems.Count;
+        if (config is not null && !config.Targets(module))
+        {
+            string layers = config.LayersToTransform is { Count: > 0 } l ? $" with layers_to_transform [{string.Join(", ", l)}]" : "";
+            problems.Add($"module '{module}' has LoRA weights but is not matched by target_modules {config.TargetModules}{layers}");
+        }
+
+        if (aKey is null || bKey is null)
+        {
+            problems.Add($"module '{module}' has {(aKey is null ? "lora_B but no lora_A" : "lora_A but no lora_B")}");
+            return null;
+        }
+
+        var a = file.Tensors[aKey];
+        var b = file.Tensors[bKey];
+        foreach (var info in new[] { a, b }.Where(info => !WeightDTypes.Contains(info.DType)))
+        {
+            problems.Add($"key '{info.Name}' has dtype {info.DType}, not a floating-point type");
+        }
+
+        if (a.Shape.Length != 2 || b.Shape.Length != 2)
+        {
+            problems.Add($"module '{module}': lora_A {Show(a.Shape)} and lora_B {Show(b.Shape)} must both be matrices");
+            return null;
+        }
+
+        long rank = a.Shape[0];
+        if (a.Shape[1] != shape.InFeatures)
+        {
+            problems.Add($"module '{module}': lora_A {Show(a.Shape)} should be [r, {shape.InFeatures}] (the module's in_features)");
+        }
+
+        if (b.Shape[0] != shape.OutFeatures)
+        {
+            problems.Add($"module '{module}': lora_B {Show(b.Shape)} should be [{shape.OutFeatures}, r] (the module's out_features)");
+        }
+
+        if (b.Shape[1] != rank)
+        {
+            problems.Add($"module '{module}': lora_A {Show(a.Shape)} has rank {rank} but lora_B {Show(b.Shape)} has rank {b.Shape[1]}");
+        }
+
+        if (config is not null && rank != config.RankFor(module))
+        {
+            problems.Add($"module '{module}': weights have rank {rank} but the config gives rank {config.RankFor(module)} (r / rank_pattern)");
+        }
+
+        if (rank > maxRank)
+        {
+            problems.Add($"module '{module}': rank {rank} is above the maximum rank {maxRank}");
+        }
+
+        if (rank == 0)
+        {
+            problems.Add($"module '{module}': rank 0 is not a LoRA");
+        }
+
+        return problems.Count == before && config is not null
+            ? new ModulePlan(module, aKey, bKey, (int)rank, config.ScaleFor(module))
+            : null;
+    }
+
+    private static HeadPlan? CheckHead(SafetensorsFile file, BaseModelSpec spec, string? weightKey, string? biasKey, List<string> problems)
+    {
+        if (weightKey is null && biasKey is null)
+        {
+            return null;
+        }
+
+        var head = spec.Classifier!;
+        if (weightKey is null)
+        {
+            problems.Add($"classifier head has a bias '{biasKey}' but no weight");
+            return null;
+        }
+
+        int before = problems.Count;
+        var weight = file.Tensors[weightKey];
+        if (weight.Shape.Length != 2 || weight.Shape[1] != head.InFeatures || weight.Shape[0] == 0)
+        {
+            problems.Add($"classifier head weight '{weightKey}' {Show(weight.Shape)} should be [labels, {head.InFeatures}] (the classifier's in_features)");
+            return null;
+        }
+
+        long labels = weight.Shape[0];
+        if (biasKey is not null && !(file.Tensors[biasKey].Shape is [var biasLabels] && biasLabels == labels))
+        {
+            problems.Add($"classifier head bias '{biasKey}' {Show(file.Tensors[biasKey].Shape)} should be [{labels}]");
+        }
+
+        if (head.HasBias != (biasKey is not null))
+        {
+            problems.Add(head.HasBias
+                ? $"classifier head has no bias, but base model '{spec.ModelType}''s classifier '{head.Name}' has one"
+                : $"classifier head has a bias '{biasKey}', but base model '{spec.ModelType}''s classifier '{head.Name}' has none");
+        }
+
+        foreach (string key in new[] { weightKey, biasKey }.OfType<string>().Where(key => !WeightDTypes.Contains(file.Tensors[key].DType)))
+        {
+            problems.Add($"key '{key}' has dtype {file.Tensors[key].DType}, not a floating-point type");
+        }
+
+        return problems.Count == before ? new HeadPlan(weightKey, biasKey, (int)labels) : null;
+    }
+
+    /// <summary>Label names from the adapter's own id2label (adapter_config.json, else a config.json beside it), else LABEL_i.</summary>
+    private static IReadOnlyList<string> LabelNames(string directory, PeftLoraConfig config, HeadPlan? head)
+    {
+        if (head is null)
+        {
+            return [];
+        }
+
+        var id2Label = config.Id2Label;
+        string modelConfig = Path.Combine(directory, "config.json");
+        if (id2Label is null && File.Exists(modelConfig))
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(modelConfig));
+            if (document.RootElement.TryGetProperty("id2label", out var element) && element.ValueKind == JsonValueKind.Object)
+            {
+                id2Label = element.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? p.Name);
+            }
+        }
+
+        return [.. Enumerable.Range(0, head.Labels).Select(i =>
+            id2Label?.GetValueOrDefault(i.ToString(CultureInfo.InvariantCulture)) ?? $"LABEL_{i}")];
+    }
+
+    private static LoraAdapter Materialize(
+        string name, string directory, PeftLoraConfig config, SafetensorsFile file, LoadPlan plan, IReadOnlyList<string> labels, torch.ScalarType dtype)
+    {
+        var owned = new List<torch.Tensor>();
+        try
+        {
+            var modules = new Dictionary<string, LoraModuleWeights>(StringComparer.Ordinal);
+            foreach (var module in plan.Modules)
+            {
+                modules.Add(module.Module, new LoraModuleWeights(
+                    module.Module, Load(file, module.AKey, dtype, owned), Load(file, module.BKey, dtype, owned), module.Rank, module.Scale));
+            }
+
+            LoraClassifierHead? head = plan.Head is null ? null : new LoraClassifierHead(
+                Load(file, plan.Head.WeightKey, dtype, owned),
+                plan.Head.BiasKey is null ? null : Load(file, plan.Head.BiasKey, dtype, owned),
+                labels);
+            return new LoraAdapter(name, directory, config, modules, head);
+        }
+        catch
+        {
+            owned.ForEach(tensor => tensor.Dispose());
+            throw;
+        }
+    }
+
+    /// <summary>Reads and converts one tensor; the result outlives any dispose scope, since the adapter owns it.</summary>
+    private static torch.Tensor Load(SafetensorsFile file, string key, torch.ScalarType dtype, List<torch.Tensor> owned)
+    {
+        using var scope = torch.NewDisposeScope();
+        var converted = file.Read(key).to(dtype).DetachFromDisposeScope();
+        owned.Add(converted);
+        return converted;
+    }
+
+    private static string Show(long[] shape) => $"[{string.Join(", ", shape)}]";
+}

@@ -1,0 +1,309 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+
+namespace InferServer.AdapterStore.Peft;
+
+/// <summary>
+/// A PEFT LoRA <c>adapter_config.json</c>. Keys that do not change inference math (<c>lora_dropout</c>,
+/// <c>init_lora_weights</c>, <c>inference_mode</c>, <c>revision</c>, <c>auto_mapping</c>, <c>loftq_config</c>, …) are
+/// ignored. The keys that do change it are all listed here, and <see cref="UnsupportedSettings"/> names every value this
+/// server does not implement, so that an adapter is refused at load instead of served with different math.
+/// </summary>
+public sealed record PeftLoraConfig
+{
+    [JsonPropertyName("peft_type")]
+    public string? PeftType { get; init; }
+
+    [JsonPropertyName("task_type")]
+    public string? TaskType { get; init; }
+
+    [JsonPropertyName("base_model_name_or_path")]
+    public string? BaseModelNameOrPath { get; init; }
+
+    /// <summary>Default rank; PEFT's default is 8.</summary>
+    [JsonPropertyName("r")]
+    public int R { get; init; } = 8;
+
+    /// <summary>Default alpha; PEFT's default is 8.</summary>
+    [JsonPropertyName("lora_alpha")]
+    public double LoraAlpha { get; init; } = 8;
+
+    [JsonPropertyName("use_rslora")]
+    public bool UseRslora { get; init; }
+
+    [JsonPropertyName("target_modules")]
+    public PeftTargetModules? TargetModules { get; init; }
+
+    [JsonPropertyName("exclude_modules")]
+    public PeftTargetModules? ExcludeModules { get; init; }
+
+    /// <summary>
+    /// True for GPT-2's Conv1D, whose base weight is stored [in, out]. PEFT still saves lora_A as [r, in] and lora_B as
+    /// [out, r] and transposes only when merging, so the flag changes nothing for unmerged use.
+    /// </summary>
+    [JsonPropertyName("fan_in_fan_out")]
+    public bool FanInFanOut { get; init; }
+
+    [JsonPropertyName("rank_pattern")]
+    [JsonConverter(typeof(OrderedPatternConverter))]
+    public IReadOnlyList<KeyValuePair<string, double>>? RankPattern { get; init; }
+
+    [JsonPropertyName("alpha_pattern")]
+    [JsonConverter(typeof(OrderedPatternConverter))]
+    public IReadOnlyList<KeyValuePair<string, double>>? AlphaPattern { get; init; }
+
+    [JsonPropertyName("layers_to_transform")]
+    [JsonConverter(typeof(IntOrIntListConverter))]
+    public IReadOnlyList<int>? LayersToTransform { get; init; }
+
+    [JsonPropertyName("layers_pattern")]
+    [JsonConverter(typeof(StringOrStringListConverter))]
+    public IReadOnlyList<string>? LayersPattern { get; init; }
+
+    [JsonPropertyName("modules_to_save")]
+    public IReadOnlyList<string>? ModulesToSave { get; init; }
+
+    [JsonPropertyName("bias")]
+    public string Bias { get; init; } = "none";
+
+    [JsonPropertyName("use_dora")]
+    public bool UseDora { get; init; }
+
+    [JsonPropertyName("lora_bias")]
+    public bool LoraBias { get; init; }
+
+    [JsonPropertyName("use_qalora")]
+    public bool UseQalora { get; init; }
+
+    [JsonPropertyName("layer_replication")]
+    public JsonElement? LayerReplication { get; init; }
+
+    [JsonPropertyName("trainable_token_indices")]
+    public JsonElement? TrainableTokenIndices { get; init; }
+
+    [JsonPropertyName("target_parameters")]
+    public JsonElement? TargetParameters { get; init; }
+
+    [JsonPropertyName("alora_invocation_tokens")]
+    public JsonElement? AloraInvocationTokens { get; init; }
+
+    /// <summary>Label names some tools save beside a SEQ_CLS adapter; PEFT itself does not write them.</summary>
+    [JsonPropertyName("id2label")]
+    public IReadOnlyDictionary<string, string>? Id2Label { get; init; }
+
+    /// <summary>Task types whose adapters change only linear layers (and a classifier head), which is what we serve.</summary>
+    private static readonly string[] SupportedTaskTypes = ["CAUSAL_LM", "SEQ_CLS", "FEATURE_EXTRACTION"];
+
+    /// <summary>PEFT adds these to <c>modules_to_save</c> for every SEQ_CLS model; they name the classification head.</summary>
+    private static readonly string[] ClassifierHeadNames = ["classifier", "score"];
+
+    /// <summary>Embedding modules across the architectures we know; LoRA on an embedding is a lookup, not a matmul.</summary>
+    private static readonly string[] EmbeddingModuleNames =
+        ["embed_tokens", "wte", "wpe", "word_embeddings", "position_embeddings", "token_type_embeddings", "embeddings", "embed_positions", "shared"];
+
+    public static PeftLoraConfig Parse(string json) =>
+        JsonSerializer.Deserialize<PeftLoraConfig>(json) ?? throw new JsonException("adapter_config.json is JSON null");
+
+    /// <summary>Every setting whose value this server does not implement, each naming the key and the value.</summary>
+    public IReadOnlyList<string> UnsupportedSettings()
+    {
+        var problems = new List<string>();
+        if (PeftType != "LORA")
+        {
+            problems.Add($"peft_type '{PeftType}' is not supported (only LORA)");
+        }
+
+        if (TaskType is not null && !SupportedTaskTypes.Contains(TaskType))
+        {
+            problems.Add($"task_type '{TaskType}' is not supported (supported: {string.Join(", ", SupportedTaskTypes)})");
+        }
+
+        if (R <= 0)
+        {
+            problems.Add($"r {R} is not a positive rank");
+        }
+
+        if (UseDora)
+        {
+            problems.Add("use_dora true (DoRA) is not supported");
+        }
+
+        if (Bias != "none")
+        {
+            problems.Add($"bias '{Bias}' is not supported (only 'none': the adapter would change the base model's biases)");
+        }
+
+        if (LoraBias)
+        {
+            problems.Add("lora_bias true is not supported");
+        }
+
+        if (UseQalora)
+        {
+            problems.Add("use_qalora true is not supported");
+        }
+
+        AddIfSet(problems, "layer_replication", LayerReplication);
+        AddIfSet(problems, "trainable_token_indices", TrainableTokenIndices);
+        AddIfSet(problems, "target_parameters", TargetParameters);
+        AddIfSet(problems, "alora_invocation_tokens", AloraInvocationTokens);
+
+        if (TargetModules is null)
+        {
+            problems.Add("target_modules is missing (PEFT's per-architecture defaults are not applied here)");
+        }
+        else if (TargetModules.Names?.Intersect(EmbeddingModuleNames).ToList() is { Count: > 0 } embeddings)
+        {
+            problems.Add($"target_modules {TargetModules} includes embedding module(s) {string.Join(", ", embeddings)}, which are not supported");
+        }
+
+        foreach (string module in ModulesToSave ?? [])
+        {
+            if (!ClassifierHeadNames.Contains(module))
+            {
+                problems.Add($"modules_to_save '{module}' is not supported (only a classifier head: {string.Join(", ", ClassifierHeadNames)})");
+            }
+        }
+
+        foreach (var (key, pattern) in RegexSources())
+        {
+            try
+            {
+                _ = new Regex(pattern, RegexOptions.CultureInvariant);
+            }
+            catch (ArgumentException e)
+            {
+                problems.Add($"{key} pattern '{pattern}' is not a valid regular expression ({e.Message})");
+            }
+        }
+
+        foreach (var (pattern, rank) in RankPattern ?? [])
+        {
+            if (rank <= 0 || rank != Math.Floor(rank))
+            {
+                problems.Add($"rank_pattern '{pattern}': {rank.ToString(CultureInfo.InvariantCulture)} is not a positive integer rank");
+            }
+        }
+
+        return problems;
+    }
+
+    /// <summary>
+    /// Whether PEFT would put a LoRA layer on <paramref name="module"/> (a path in the base model such as
+    /// <c>model.layers.0.self_attn.q_proj</c>): matched by target_modules, not by exclude_modules, and in
+    /// layers_to_transform when that is set.
+    /// </summary>
+    public bool Targets(string module)
+    {
+        if (TargetModules is null || (ExcludeModules is not null && Matches(ExcludeModules, module)))
+        {
+            return false;
+        }
+
+        if (!Matches(TargetModules, module))
+        {
+            return false;
+        }
+
+        return LayersToTransform is not { Count: > 0 } || (LayerIndex(module) is int layer && LayersToTransform.Contains(layer));
+    }
+
+    /// <summary>The module's rank: the first matching rank_pattern entry, else <see cref="R"/>.</summary>
+    public int RankFor(string module) => (int)(FirstPatternValue(RankPattern, module) ?? R);
+
+    /// <summary>The module's alpha: the first matching alpha_pattern entry, else <see cref="LoraAlpha"/>.</summary>
+    public double AlphaFor(string module) => FirstPatternValue(AlphaPattern, module) ?? LoraAlpha;
+
+    /// <summary>
+    /// The LoRA scale s in y = x·W0ᵀ + s·(x·Aᵀ)·Bᵀ: alpha / r (Hu et al. 2021, "LoRA"), or alpha / sqrt(r) with rsLoRA
+    /// (Kalajdzievski 2023, "A Rank Stabilization Scaling Factor"), as PEFT's <c>LoraLayer.update_layer</c> computes it.
+    /// </summary>
+    public double ScaleFor(string module)
+    {
+        int rank = RankFor(module);
+        double alpha = AlphaFor(module);
+        return UseRslora ? alpha / Math.Sqrt(rank) : alpha / rank;
+    }
+
+    private static void AddIfSet(List<string> problems, string key, JsonElement? value)
+    {
+        if (value is { } element && element.ValueKind is not (JsonValueKind.Null or JsonValueKind.Undefined)
+            && !(element.ValueKind == JsonValueKind.Array && element.GetArrayLength() == 0)
+            && !(element.ValueKind == JsonValueKind.Object && !element.EnumerateObject().Any()))
+        {
+            problems.Add($"{key} {element.GetRawText()} is not supported");
+        }
+    }
+
+    private IEnumerable<(string Key, string Pattern)> RegexSources()
+    {
+        if (TargetModules?.Pattern is { } target && target != PeftTargetModules.AllLinear)
+        {
+            yield return ("target_modules", target);
+        }
+
+        if (ExcludeModules?.Pattern is { } exclude)
+        {
+            yield return ("exclude_modules", exclude);
+        }
+
+        foreach (var (pattern, _) in RankPattern ?? [])
+        {
+            yield return ("rank_pattern", pattern);
+        }
+
+        foreach (var (pattern, _) in AlphaPattern ?? [])
+        {
+            yield return ("alpha_pattern", pattern);
+        }
+
+        foreach (string pattern in LayersPattern ?? [])
+        {
+            yield return ("layers_pattern", pattern);
+        }
+    }
+
+    /// <summary>PEFT: a list entry matches the path or its last components; a string must match the whole path.</summary>
+    private static bool Matches(PeftTargetModules targets, string module)
+    {
+        if (targets.Names is not null)
+        {
+            return targets.Names.Any(name => module == name || module.EndsWith("." + name, StringComparison.Ordinal));
+        }
+
+        return targets.Pattern == PeftTargetModules.AllLinear
+            || Regex.IsMatch(module, $"^(?:{targets.Pattern})$", RegexOptions.CultureInvariant);
+    }
+
+    /// <summary>PEFT's layer index: the number after <c>.{layers_pattern}.</c>, or after any component when unset.</summary>
+    private int? LayerIndex(string module)
+    {
+        IEnumerable<string> patterns = LayersPattern is { Count: > 0 } ? LayersPattern.Select(p => $@"^.*\.{p}\.(\d+)\.") : [@"^.*\.[^.]*\.(\d+)\."];
+        foreach (string pattern in patterns)
+        {
+            var match = Regex.Match(module, pattern, RegexOptions.CultureInvariant);
+            if (match.Success)
+            {
+                return int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>PEFT's <c>get_pattern_key</c>: the first pattern p with <c>re.match(rf"(.*\.)?({p})$", module)</c>.</summary>
+    private static double? FirstPatternValue(IReadOnlyList<KeyValuePair<string, double>>? patterns, string module)
+    {
+        foreach (var (pattern, value) in patterns ?? [])
+        {
+            if (Regex.IsMatch(module, $@"^(?:.*\.)?(?:{pattern})$", RegexOptions.CultureInvariant))
+            {
+                return value;
+            }
+        }
+
+        return null;
+    }
+}
