@@ -1,0 +1,163 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace InferServer.Kernels.Lora;
+
+/// <summary>
+/// Which adapter slot each token row of one step uses (0 = base only). Built once per model step and shared by every adapted module.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Precomputes on the host what the kernels need, so the dozens of adapted modules of a step do not redo it: the distinct non-zero
+/// slots, the rows grouped by slot (Punica SGMV's segments, S-LoRA's per-adapter batches) and, on first use, the index tensors.
+/// Index tensors are built lazily, once per step, and cached here: a step whose modules all take the grouped path over contiguous
+/// segments never builds one.
+/// </para>
+/// <para>
+/// The batch owns those tensors and disposes them in <see cref="Dispose"/>; they are detached from dispose scopes because the
+/// first module to need one may be running inside its own nested scope. Use it as <c>using var batch = LoraBatch.Create(...)</c>
+/// for the length of the step.
+/// </para>
+/// </remarks>
+public sealed class LoraBatch : IDisposable
+{
+    private readonly int[] _tokenSlots;
+    private readonly LoraSlotGroup[] _groups;
+    private readonly Device _device;
+    private readonly int _adaptedRows;
+    // Gather indices keyed by which of the distinct slots are active in the calling module ('1'/'0' per distinct slot).
+    // Modules adapted by the same adapters (the usual case: q, k, v, o in every layer) share one entry.
+    private readonly Dictionary<string, LoraGatherIndex> _gatherIndices = new(StringComparer.Ordinal);
+    private bool _disposed;
+
+    private LoraBatch(int[] tokenSlots, LoraSlotGroup[] groups, Device device)
+    {
+        _tokenSlots = tokenSlots;
+        _groups = groups;
+        _device = device;
+        DistinctSlots = Array.AsReadOnly(groups.Select(group => group.Slot).ToArray());
+        _adaptedRows = groups.Sum(group => group.Count);
+        MaxSlot = groups.Length == 0 ? 0 : groups[^1].Slot;
+    }
+
+    public int Rows => _tokenSlots.Length;
+
+    /// <summary>The non-zero slots present, ascending.</summary>
+    public IReadOnlyList<int> DistinctSlots { get; }
+
+    public bool HasAdapters => _groups.Length > 0;
+
+    public Device Device => _device;
+
+    /// <summary>Rows that use any adapter (slot ≠ 0).</summary>
+    internal int AdaptedRows => _adaptedRows;
+
+    internal int MaxSlot { get; }
+
+    internal ReadOnlySpan<int> TokenSlots => _tokenSlots;
+
+    /// <summary>Rows of <c>DistinctSlots[index]</c>.</summary>
+    internal LoraSlotGroup Group(int index) => _groups[index];
+
+    public static LoraBatch Create(ReadOnlySpan<int> tokenSlots, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var rowsBySlot = new SortedDictionary<int, List<int>>();
+        for (var row = 0; row < tokenSlots.Length; row++)
+        {
+            var slot = tokenSlots[row];
+            if (slot < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(tokenSlots), slot, $"Row {row} has a negative adapter slot.");
+            }
+
+            if (slot == 0)
+            {
+                continue; // base rows take no part in LoRA work at all
+            }
+
+            if (!rowsBySlot.TryGetValue(slot, out var rows))
+            {
+                rowsBySlot.Add(slot, rows = []);
+            }
+
+            rows.Add(row);
+        }
+
+        var groups = rowsBySlot.Select(pair => new LoraSlotGroup(pair.Key, pair.Value.ToArray(), device)).ToArray();
+        return new LoraBatch(tokenSlots.ToArray(), groups, device);
+    }
+
+    /// <summary>
+    /// BGMV indices for the rows whose slot is active in the calling module (<paramref name="active"/>[i] for
+    /// <c>DistinctSlots[i]</c>), built once per distinct active set per step.
+    /// </summary>
+    internal LoraGatherIndex GatherIndex(ReadOnlySpan<bool> active)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var key = string.Create(active.Length, active.ToArray(), static (chars, flags) =>
+        {
+            for (var i = 0; i < flags.Length; i++)
+            {
+                chars[i] = flags[i] ? '1' : '0';
+            }
+        });
+        if (_gatherIndices.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+
+        var activeSlots = new HashSet<int>();
+        for (var i = 0; i < active.Length; i++)
+        {
+            if (active[i])
+            {
+                activeSlots.Add(_groups[i].Slot);
+            }
+        }
+
+        var rows = new List<int>();
+        var slots = new List<long>();
+        for (var row = 0; row < _tokenSlots.Length; row++)
+        {
+            if (activeSlots.Contains(_tokenSlots[row]))
+            {
+                rows.Add(row);
+                slots.Add(_tokenSlots[row]);
+            }
+        }
+
+        var everyRow = rows.Count == _tokenSlots.Length;
+        var index = new LoraGatherIndex(
+            everyRow ? null : IndexTensor(rows.ToArray(), _device),
+            torch.tensor(slots.ToArray(), dtype: ScalarType.Int64, device: _device).DetachFromDisposeScope(),
+            rows.Count);
+        _gatherIndices.Add(key, index);
+        return index;
+    }
+
+    internal static Tensor IndexTensor(int[] rows, Device device)
+    {
+        var values = Array.ConvertAll(rows, row => (long)row);
+        return torch.tensor(values, dtype: ScalarType.Int64, device: device).DetachFromDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var group in _groups)
+        {
+            group.Dispose();
+        }
+
+        foreach (var index in _gatherIndices.Values)
+        {
+            index.Dispose();
+        }
+    }
+}

@@ -1,0 +1,269 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace InferServer.Kernels.Lora;
+
+/// <summary>
+/// Multi-adapter LoRA linear layers: each row of a batch may use a different adapter (Punica, arXiv:2310.18547; S-LoRA,
+/// arXiv:2311.03285). The math is PEFT's: <c>y = x·W0ᵀ + bias + s·(x·Aᵀ)·Bᵀ</c> with A <c>[r, in]</c>, B <c>[out, r]</c>, and s
+/// already folded into the pool's B (<see cref="LoraSlotPool"/>).
+/// </summary>
+public static class LoraOps
+{
+    /// <summary>y = x·Wᵀ + bias, plus each row's adapter delta. x: <c>[rows, in]</c> (or <c>[..., in]</c> with as many rows in all).
+    /// With <paramref name="pool"/> or <paramref name="batch"/> null this is a plain linear layer.</summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, LoraSlotPool? pool, LoraBatch? batch)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(weight);
+        var y = nn.functional.linear(x, weight, bias);
+        if (pool is null || batch is null || !batch.HasAdapters)
+        {
+            return y;
+        }
+
+        if (x.ndim == 2)
+        {
+            AddDelta(y, x, pool, batch);
+        }
+        else
+        {
+            // linear's output is contiguous, so the 2-D view writes through to y.
+            using var scope = torch.NewDisposeScope();
+            AddDelta(y.view(-1, y.shape[^1]), x.reshape(-1, x.shape[^1]), pool, batch);
+        }
+
+        return y;
+    }
+
+    /// <summary>Adds Σ s·(x·Aᵀ)·Bᵀ per row into <paramref name="y"/> in place (y: <c>[rows, out]</c>, x: <c>[rows, in]</c>).
+    /// Rows of slot 0, and rows whose adapter does not adapt this module (<see cref="LoraSlotPool.RankOf"/> = 0), cost nothing.</summary>
+    public static void AddDelta(Tensor y, Tensor x, LoraSlotPool pool, LoraBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        ArgumentNullException.ThrowIfNull(batch);
+        var active = new bool[batch.DistinctSlots.Count];
+        var plan = Plan(y, x, pool, batch, active);
+        if (plan.ActiveRows == 0)
+        {
+            return;
+        }
+
+        AddDelta(y, x, pool, batch, active, plan, ChoosePath(plan));
+    }
+
+    /// <summary>
+    /// Reference semantics as an obviously correct per-row loop, in float64 and returned in x's dtype (vLLM's
+    /// <c>punica_base.py</c> states its kernels the same way):
+    /// <code>
+    /// for row in range(rows):
+    ///     y[row] = x[row] @ weight.T + bias
+    ///     slot = token_slots[row]; r = pool.rank_of(slot)
+    ///     if slot != 0 and r > 0:
+    ///         y[row] += (x[row] @ pool.A[slot, :r, :].T) @ pool.B[slot, :, :r].T   # pool.B already holds s·B
+    /// </code>
+    /// The fast paths are tested against this.
+    /// </summary>
+    public static Tensor ReferenceLinear(Tensor x, Tensor weight, Tensor? bias, LoraSlotPool? pool, ReadOnlySpan<int> tokenSlots)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(weight);
+        if (x.ndim != 2)
+        {
+            throw new ArgumentException($"The reference takes x as [rows, in], got {x.ndim} dimensions.", nameof(x));
+        }
+
+        if (pool is not null && tokenSlots.Length != x.shape[0])
+        {
+            throw new ArgumentException($"{tokenSlots.Length} token slots for {x.shape[0]} rows.", nameof(tokenSlots));
+        }
+
+        var rows = new List<Tensor>();
+        using (var scope = torch.NewDisposeScope())
+        {
+            var w = weight.to(ScalarType.Float64);
+            var b = bias?.to(ScalarType.Float64);
+            for (var row = 0; row < x.shape[0]; row++)
+            {
+                var xRow = x[row].to(ScalarType.Float64);
+                var yRow = w.matmul(xRow);
+                if (b is not null)
+                {
+                    yRow = yRow + b;
+                }
+
+                var slot = pool is null ? 0 : tokenSlots[row];
+                var rank = pool is null ? 0 : pool.RankOf(slot);
+                if (slot != 0 && rank > 0)
+                {
+                    var a = pool!.A[slot].narrow(0, 0, rank).to(ScalarType.Float64);
+                    var up = pool.B[slot].narrow(1, 0, rank).to(ScalarType.Float64);
+                    yRow = yRow + up.matmul(a.matmul(xRow));
+                }
+
+                rows.Add(yRow.MoveToOuterDisposeScope());
+            }
+        }
+
+        using var stackScope = torch.NewDisposeScope();
+        var result = torch.stack(rows).to(x.dtype).MoveToOuterDisposeScope();
+        foreach (var row in rows)
+        {
+            row.Dispose();
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// W0 + s·B·A as a NEW tensor in W0's dtype and device. W0 itself is never written, so unmerging is dropping the copy and
+    /// gives back W0 bit for bit; subtracting s·B·A again would leave rounding residue in bf16/fp16 (ARCHITECTURE.md, "Exact unmerge").
+    /// The product is formed in at least float32 and rounded once into W0's dtype.
+    /// </summary>
+    public static Tensor Merge(Tensor weight, Tensor a, Tensor b, double scale)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        if (weight.ndim != 2 || a.ndim != 2 || b.ndim != 2 || b.shape[0] != weight.shape[0] || a.shape[1] != weight.shape[1]
+            || b.shape[1] != a.shape[0])
+        {
+            throw new ArgumentException(
+                $"Cannot merge A [{string.Join(", ", a.shape)}] and B [{string.Join(", ", b.shape)}] into W [{string.Join(", ", weight.shape)}].");
+        }
+
+        var compute = weight.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+        using var scope = torch.NewDisposeScope();
+        var delta = b.to(compute, weight.device).mm(a.to(compute, weight.device)).mul_(scale);
+        // add (not add_) returns a fresh tensor, so the result never aliases W0 even when W0 is already in the compute dtype.
+        return weight.to(compute).add(delta).to(weight.dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The rule that picks BGMV or SGMV; see the measurements in docs/benchmarks/lora-kernel.md.</summary>
+    internal static LoraKernelPath ChoosePath(in LoraPlan plan) =>
+        plan.ActiveSlots > 1 && plan.ActiveRows <= plan.ActiveSlots ? LoraKernelPath.Gathered : LoraKernelPath.Grouped;
+
+    /// <summary>Runs one path regardless of <see cref="ChoosePath"/>; the benchmark and the tests use this to compare them.</summary>
+    internal static void AddDelta(Tensor y, Tensor x, LoraSlotPool pool, LoraBatch batch, LoraKernelPath path)
+    {
+        var active = new bool[batch.DistinctSlots.Count];
+        var plan = Plan(y, x, pool, batch, active);
+        if (plan.ActiveRows > 0)
+        {
+            AddDelta(y, x, pool, batch, active, plan, path);
+        }
+    }
+
+    private static void AddDelta(
+        Tensor y, Tensor x, LoraSlotPool pool, LoraBatch batch, bool[] active, in LoraPlan plan, LoraKernelPath path)
+    {
+        // Temporaries die here rather than in the step's scope: a step runs this for every adapted module of every layer.
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        if (path == LoraKernelPath.Gathered)
+        {
+            AddGathered(y, x, pool, batch, active, plan.MaxRank);
+        }
+        else
+        {
+            AddGrouped(y, x, pool, batch, active);
+        }
+    }
+
+    /// <summary>
+    /// Punica BGMV: for the n active rows, gather A[slot, :r] and B[slot, :, :r] per row (r = the largest active rank; smaller
+    /// ranks are zero-padded in the pool, so exact) and run two batched matrix-vector products.
+    /// </summary>
+    private static void AddGathered(Tensor y, Tensor x, LoraSlotPool pool, LoraBatch batch, bool[] active, int rank)
+    {
+        var index = batch.GatherIndex(active);
+        var rows = index.Rows is null ? x : x.index_select(0, index.Rows);
+        var down = pool.A.narrow(1, 0, rank).index_select(0, index.RowSlots);              // [n, r, in]
+        var shrunk = torch.bmm(down, rows.unsqueeze(2));                                  // [n, r, 1]
+        var up = pool.B.narrow(2, 0, rank).index_select(0, index.RowSlots);                // [n, out, r]
+        var delta = torch.bmm(up, shrunk).squeeze(2);                                     // [n, out]
+        if (index.Rows is null)
+        {
+            y.add_(delta);
+        }
+        else
+        {
+            y.index_add_(0, index.Rows, delta, 1);
+        }
+    }
+
+    /// <summary>
+    /// Punica SGMV / S-LoRA: for each active slot, its rows times Aᵀ then Bᵀ at the slot's own rank. Contiguous segments use
+    /// views of x and y and a fused <c>addmm_</c>; scattered rows are gathered and index-added.
+    /// </summary>
+    private static void AddGrouped(Tensor y, Tensor x, LoraSlotPool pool, LoraBatch batch, bool[] active)
+    {
+        for (var i = 0; i < active.Length; i++)
+        {
+            if (!active[i])
+            {
+                continue;
+            }
+
+            var group = batch.Group(i);
+            var aTransposed = pool.ATransposed(group.Slot);
+            var bTransposed = pool.BTransposed(group.Slot);
+            if (group.IsContiguous)
+            {
+                var segment = x.narrow(0, group.Start, group.Count);
+                y.narrow(0, group.Start, group.Count).addmm_(segment.mm(aTransposed), bTransposed);
+            }
+            else
+            {
+                var segment = x.index_select(0, group.RowIndex);
+                y.index_add_(0, group.RowIndex, segment.mm(aTransposed).mm(bTransposed), 1);
+            }
+        }
+    }
+
+    private static LoraPlan Plan(Tensor y, Tensor x, LoraSlotPool pool, LoraBatch batch, bool[] active)
+    {
+        ArgumentNullException.ThrowIfNull(y);
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.ndim != 2 || y.ndim != 2 || x.shape[0] != batch.Rows || y.shape[0] != batch.Rows
+            || x.shape[1] != pool.InFeatures || y.shape[1] != pool.OutFeatures)
+        {
+            throw new ArgumentException(
+                $"LoRA delta needs x [{batch.Rows}, {pool.InFeatures}] and y [{batch.Rows}, {pool.OutFeatures}]; got x "
+                + $"[{string.Join(", ", x.shape)}] and y [{string.Join(", ", y.shape)}].");
+        }
+
+        if (x.dtype != pool.DType || y.dtype != pool.DType)
+        {
+            // No per-forward conversion of adapter weights (STYLE.md): the pool is built in the model dtype.
+            throw new ArgumentException($"x is {x.dtype} and y {y.dtype}, but the slot pool holds {pool.DType}.");
+        }
+
+        if (!pool.IsOn(x.device_type, x.device_index) || !pool.IsOn(y.device_type, y.device_index)
+            || !pool.IsOn(batch.Device.type, batch.Device.index))
+        {
+            throw new ArgumentException($"x, y, the batch and the slot pool must share one device (pool: {pool.Device}).");
+        }
+
+        if (batch.MaxSlot >= pool.Slots)
+        {
+            throw new ArgumentException($"The batch uses slot {batch.MaxSlot}, but the pool has slots 0..{pool.Slots - 1}.");
+        }
+
+        int activeSlots = 0, activeRows = 0, maxRank = 0;
+        for (var i = 0; i < active.Length; i++)
+        {
+            var group = batch.Group(i);
+            var rank = pool.RankOf(group.Slot);
+            active[i] = rank > 0;
+            if (rank > 0)
+            {
+                activeSlots++;
+                activeRows += group.Count;
+                maxRank = Math.Max(maxRank, rank);
+            }
+        }
+
+        return new LoraPlan(activeSlots, activeRows, maxRank);
+    }
+}

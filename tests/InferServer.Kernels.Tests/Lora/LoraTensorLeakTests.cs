@@ -1,0 +1,48 @@
+using InferServer.Kernels.Lora;
+using TorchSharp;
+using static InferServer.Kernels.Tests.Lora.LoraTestData;
+using static TorchSharp.torch;
+
+namespace InferServer.Kernels.Tests.Lora;
+
+/// <summary>Counts process-wide live tensors, so nothing else may run beside it.</summary>
+[CollectionDefinition(nameof(LoraTensorLeakTests), DisableParallelization = true)]
+public sealed class LoraTensorLeakCollection;
+
+[Collection(nameof(LoraTensorLeakTests))]
+public sealed class LoraTensorLeakTests
+{
+    [Theory]
+    [InlineData(new[] { 1, 2, 3, 4 })]                // decode, all distinct
+    [InlineData(new[] { 1, 1, 1, 0, 2, 2, 0, 3 })]    // prefill segments with base rows
+    [InlineData(new[] { 1, 0, 2, 1, 0, 3, 2 })]       // scattered rows, one slot not adapting the module
+    public void HundredStepsInsideDisposeScopes_LeaveNoLiveTensorsBehind(int[] slots)
+    {
+        var generator = new Generator(30);
+        using var pool = Pool(generator, 16, ScalarType.Float32, 4, 8, 16, 8);
+        pool.Clear(3);
+        var weight = Random(generator, ScalarType.Float32, Out, In).DetachFromDisposeScope();
+        var x = Random(generator, ScalarType.Float32, slots.Length, In).DetachFromDisposeScope();
+        RunStep(); // first-use caches (none expected, but do not count them as a leak)
+        var before = torch.Tensor.TotalCount;
+
+        for (var step = 0; step < 100; step++)
+        {
+            RunStep();
+        }
+
+        Assert.Equal(before, torch.Tensor.TotalCount);
+        weight.Dispose();
+        x.Dispose();
+
+        void RunStep()
+        {
+            using var scope = torch.NewDisposeScope();
+            using var batch = LoraBatch.Create(slots, torch.CPU);
+            var y = LoraOps.Linear(x, weight, null, pool, batch);
+            LoraOps.AddDelta(y, x, pool, batch, LoraKernelPath.Gathered);
+            LoraOps.AddDelta(y, x, pool, batch, LoraKernelPath.Grouped);
+            _ = LoraOps.Merge(weight, pool.A[1].narrow(0, 0, 4), pool.B[1].narrow(1, 0, 4), 1.0);
+        }
+    }
+}
