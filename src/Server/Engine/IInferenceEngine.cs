@@ -1,0 +1,28 @@
+namespace InferServer.Server.Engine;
+
+/// <summary>
+/// The serving engine as the front doors (gRPC services, OpenAI-compatible HTTP) see it. Calls are thread-safe; the
+/// engine validates what only it can judge (prompt length against the model, adapter existence) and throws the
+/// exceptions of this folder, which the front doors map to status codes in one place. Handlers never see a tensor.
+/// </summary>
+public interface IInferenceEngine
+{
+    /// <summary>What is being served.</summary>
+    EngineModelInfo Model { get; }
+
+    /// <summary>Live counters for metrics and the Gateway API Inference Extension's model-server protocol.</summary>
+    EngineStatus Status { get; }
+
+    /// <summary>
+    /// Queues a generation and streams its tokens as they are produced, ending with one <see cref="GenerationFinished"/>.
+    /// Throws before the first event for a bad request (<see cref="RequestValidationException"/>), an unknown adapter
+    /// (AdapterNotFoundException), an adapter that cannot be served (InvalidAdapterException) or a full queue
+    /// (<see cref="QueueFullException"/>). Cancelling the token (caller gone) or passing the request's deadline removes
+    /// the request at the next step and frees its KV cache and adapter pin; the enumeration then throws
+    /// OperationCanceledException or <see cref="DeadlineExceededException"/>.
+    /// </summary>
+    IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Classifies a batch of texts with an encoder model and the adapter's head (or the base head).</summary>
+    Task<ClassificationResult> ClassifyAsync(ClassificationRequest request, CancellationToken cancellationToken);
+}
