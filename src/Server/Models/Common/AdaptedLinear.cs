@@ -1,3 +1,4 @@
+using InferServer.AdapterStore.Registry;
 using InferServer.Kernels.Lora;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -11,7 +12,7 @@ namespace InferServer.Server.Models.Common;
 /// The pool is attached by the adapter store's device tier; a merged weight (W0 + s·B·A, a separate copy so W0 is
 /// never modified) is set by the merge cache while a batch belongs to a single merged adapter.
 /// </summary>
-public sealed class AdaptedLinear : nn.Module
+public sealed class AdaptedLinear : nn.Module, ILoraTarget
 {
     private readonly Parameter weight;
     private readonly Parameter? bias;
