@@ -8,6 +8,13 @@ namespace InferServer.Server.Engine;
 /// <param name="RunningAdapters">Adapters of running requests.</param>
 /// <param name="WaitingAdapters">Adapters of queued requests.</param>
 /// <param name="UpdatedAt">When this snapshot was taken.</param>
+/// <param name="Steps">Model steps run since start (cumulative).</param>
+/// <param name="RowsProcessed">Sequences processed over all steps (cumulative; divided by Steps = mean rows per step).</param>
+/// <param name="PromptTokensProcessed">Prompt tokens prefilled (cumulative).</param>
+/// <param name="TokensGenerated">Tokens generated (cumulative).</param>
+/// <param name="KvCacheBytes">Bytes the KV cache holds (allocated once).</param>
+/// <param name="DeviceAdapterBytes">Bytes of adapter slot pools on the device.</param>
+/// <param name="HostAdapterBytes">Bytes of adapters held in host memory.</param>
 public sealed record EngineStatus(
     int WaitingRequests,
     int RunningRequests,
@@ -15,4 +22,11 @@ public sealed record EngineStatus(
     int MaxDeviceAdapters,
     IReadOnlyList<string> RunningAdapters,
     IReadOnlyList<string> WaitingAdapters,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    long Steps,
+    long RowsProcessed,
+    long PromptTokensProcessed,
+    long TokensGenerated,
+    long KvCacheBytes,
+    long DeviceAdapterBytes,
+    long HostAdapterBytes);

@@ -33,10 +33,12 @@ public enum FinishReason
 public sealed record Usage(int PromptTokens, int CompletionTokens);
 
 /// <summary>Per-request timing.</summary>
-/// <param name="QueueWait">From submission to the first scheduled step.</param>
-/// <param name="TimeToFirstToken">From submission to the first generated token.</param>
-/// <param name="Total">From submission to the end.</param>
-public sealed record GenerationTiming(TimeSpan QueueWait, TimeSpan TimeToFirstToken, TimeSpan Total);
+/// <param name="Submitted">When the engine accepted the request.</param>
+/// <param name="QueueWait">From submission to the first scheduled step (includes <paramref name="AdapterLoad"/>).</param>
+/// <param name="AdapterLoad">Time spent loading the adapter to host memory and a device slot for this request (zero when resident).</param>
+/// <param name="TimeToFirstToken">From submission to the first generated token (queue wait + prefill).</param>
+/// <param name="Total">From submission to the end (first token + decode).</param>
+public sealed record GenerationTiming(DateTimeOffset Submitted, TimeSpan QueueWait, TimeSpan AdapterLoad, TimeSpan TimeToFirstToken, TimeSpan Total);
 
 /// <summary>Where a request's adapter came from when it was scheduled (a metrics label).</summary>
 public enum AdapterServedFrom
