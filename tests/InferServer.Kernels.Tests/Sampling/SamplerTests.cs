@@ -40,10 +40,10 @@ public sealed class SamplerTests
     public void TopKOfOne_EqualsGreedy_EvenOnTies()
     {
         var random = new Random(7);
-        for (var trial = 0; trial < 50; trial++)
+        for (var trial = 0; trial < 20; trial++)
         {
-            // Rounded logits make ties at the maximum common.
-            var logits = RandomLogits(random, 12).Select(logit => MathF.Round(logit)).ToArray();
+            // Rounded logits tie hundreds of ids at the maximum; a vocabulary this long is where an unstable sort reorders them.
+            var logits = RandomLogits(random, 4096).Select(logit => MathF.Round(logit)).ToArray();
             var greedy = SampleOne(logits, Row(Greedy)).TokenId;
             var topOne = SampleOne(logits, Row(new SamplingParameters { TopK = 1 }, seed: (ulong)trial)).TokenId;
             Assert.Equal(greedy, topOne);
