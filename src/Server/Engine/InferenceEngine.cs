@@ -86,7 +86,7 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
     public EngineStatus Status => status;
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var sequence = Submit(request);
         using var registration = cancellationToken.Register(() =>
@@ -115,7 +115,7 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async Task<ClassificationResult> ClassifyAsync(ClassificationRequest request, CancellationToken cancellationToken)
+    public async Task<ClassificationResult> ClassifyAsync(ClassificationRequest request, CancellationToken cancellationToken = default)
     {
         if (Model.Kind != ModelKind.Classification)
             throw new ModelCapabilityException($"the served model '{Model.ServedName}' ({Model.ModelType}) generates text; it has no classification head");
@@ -213,18 +213,13 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
         var vocabulary = ((ICausalLanguageModel)model).Shape.VocabularySize;
         if ((request.PromptText is null) == (request.PromptTokenIds is null))
             throw new RequestValidationException("prompt", "give exactly one of prompt text and prompt token ids");
-        if (request.PromptTokenIds is { } ids)
-        {
-            for (var i = 0; i < ids.Count; i++)
-                if (ids[i] < 0 || ids[i] >= vocabulary)
-                    throw new RequestValidationException($"prompt_token_ids[{i}]", $"token id {ids[i]} is outside the vocabulary [0, {vocabulary})");
-            if (ids.Count == 0)
-                throw new RequestValidationException("prompt_token_ids", "the prompt is empty");
-            return ids;
-        }
-        var tokens = tokenizer.Encode(request.PromptText!, request.AddSpecialTokens);
+        var field = request.PromptTokenIds is null ? "prompt" : "prompt_token_ids";
+        var tokens = request.PromptTokenIds ?? tokenizer.Encode(request.PromptText!, request.AddSpecialTokens);
         if (tokens.Count == 0)
-            throw new RequestValidationException("prompt", "the prompt has no tokens");
+            throw new RequestValidationException(field, "the prompt has no tokens");
+        for (var i = 0; i < tokens.Count; i++)
+            if (tokens[i] < 0 || tokens[i] >= vocabulary)
+                throw new RequestValidationException(field, $"token {i} (id {tokens[i]}) is outside the model's vocabulary [0, {vocabulary})");
         return tokens;
     }
 
