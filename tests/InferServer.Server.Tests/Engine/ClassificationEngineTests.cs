@@ -1,0 +1,63 @@
+using InferServer.Server.Engine;
+using InferServer.Server.Models;
+using InferServer.Server.Models.Common;
+using InferServer.Server.Tests.Models;
+using InferServer.Server.Tokenization;
+using Microsoft.Extensions.Logging.Abstractions;
+using static TorchSharp.torch;
+
+namespace InferServer.Server.Tests.Engine;
+
+/// <summary>Classify through the engine on the bert-tiny-cls fixture with the demo WordPiece vocabulary beside it.</summary>
+[Collection(EngineCollection.Name)]
+public sealed class ClassificationEngineTests
+{
+    private static readonly string[] Texts =
+        ["the movie was good", "i did not like it at all", "ok", "what a wonderful day to go outside and play", "bad"];
+
+    [Fact]
+    public async Task Classify_GivesEachTextWhatTheModelGivesIt_AloneAndBatched()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "inferserver-tests", "bert-tiny-wordpiece-" + Environment.ProcessId);
+        Directory.CreateDirectory(directory);
+        foreach (var file in Directory.GetFiles(Fixtures.BaseDirectory("bert-tiny-cls")))
+            File.Copy(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
+        DemoTokenizerFiles.WriteBert(directory);
+        var tokenizer = TokenizerLoader.Load(directory);
+        await using var engine = new InferenceEngine(new EngineOptions { MaxBatchTokens = 16, MaxBatchRows = 3 },
+            ModelLoader.Load(directory, ModelLoadOptions.Cpu), tokenizer, new BaseOnlyAdapters(), "bert", NullLogger.Instance, TimeProvider.System);
+        using var reference = (ISequenceClassifier)ModelLoader.Load(directory, ModelLoadOptions.Cpu);
+
+        var batched = await engine.ClassifyAsync(new ClassificationRequest(null, Texts));
+
+        Assert.Equal(Texts.Length, batched.Results.Count);
+        for (var i = 0; i < Texts.Length; i++)
+        {
+            using var scope = NewDisposeScope();
+            var ids = tokenizer.Encode(Texts[i], addSpecialTokens: true).Select(t => (long)t).ToArray();
+            var expected = reference.BaseClassifier(reference.Pool(EncoderTestBatch.Of([ids]))).softmax(-1)[0].data<float>().ToArray();
+            var alone = (await engine.ClassifyAsync(new ClassificationRequest(null, [Texts[i]]))).Results[0];
+            foreach (var result in new[] { batched.Results[i], alone })
+            {
+                Assert.Equal(ids.Length, result.PromptTokens);
+                Assert.Equal(["negative", "neutral", "positive"], result.Scores.OrderBy(s => s.Index).Select(s => s.Label));
+                Assert.True(result.Scores.Zip(result.Scores.Skip(1)).All(p => p.First.Score >= p.Second.Score), "scores must be sorted");
+                foreach (var score in result.Scores)
+                    Assert.Equal(expected[score.Index], score.Score, 1e-5);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Generate_OnAClassifier_IsRefused()
+    {
+        var directory = Fixtures.BaseDirectory("bert-tiny-cls");
+        var tokenizerDirectory = Path.Combine(Path.GetTempPath(), "inferserver-tests", "bert-vocab-" + Environment.ProcessId);
+        Directory.CreateDirectory(tokenizerDirectory);
+        DemoTokenizerFiles.WriteBert(tokenizerDirectory);
+        await using var engine = new InferenceEngine(new EngineOptions(), ModelLoader.Load(directory, ModelLoadOptions.Cpu),
+            TokenizerLoader.Load(tokenizerDirectory), new BaseOnlyAdapters(), "bert", NullLogger.Instance, TimeProvider.System);
+
+        await Assert.ThrowsAsync<ModelCapabilityException>(() => EngineFixture.Collect(engine, EngineFixture.Greedy([1, 2], 2)));
+    }
+}

@@ -1,0 +1,31 @@
+using InferServer.Server.Engine;
+using InferServer.Server.Tests.Models;
+using static TorchSharp.torch;
+
+namespace InferServer.Server.Tests.Engine;
+
+/// <summary>A server runs for weeks: every step's temporaries must die with the step.</summary>
+[Collection(EngineCollection.Name)]
+public sealed class EngineLeakTests
+{
+    [Fact]
+    public async Task ThousandRequests_LeaveNoLiveTensorsBehind()
+    {
+        await using var engine = EngineFixture.Start();
+        var prompts = Fixtures.Inputs("llama-tiny").Select(i => i.Select(t => (int)t).ToArray()).ToArray();
+        async Task RunWave(int count) => await Task.WhenAll(Enumerable.Range(0, count)
+            .Select(i => EngineFixture.Collect(engine, EngineFixture.Greedy(prompts[i % prompts.Length], 2 + i % 3))));
+
+        await RunWave(32);
+        await EngineFixture.WaitUntil(() => engine.Status.RunningRequests == 0);
+        var baseline = Tensor.TotalCount;
+        Assert.True(baseline > 0, "the counter must see the model's weights and the KV cache");
+
+        for (var wave = 0; wave < 1000 / 40; wave++)
+            await RunWave(40);
+        await EngineFixture.WaitUntil(() => engine.Status.RunningRequests == 0);
+
+        Assert.Equal(baseline, Tensor.TotalCount);
+        Assert.Equal(0, engine.Status.KvCacheUsage);
+    }
+}
