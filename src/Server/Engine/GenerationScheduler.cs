@@ -9,7 +9,7 @@ namespace InferServer.Server.Engine;
 /// of requests for popular adapters. Out of KV blocks mid-decode, the newest running sequence is preempted and later
 /// recomputed (vLLM's recompute preemption), so the cache never overflows. Engine thread only.
 /// </summary>
-internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocator blocks, IAdapterResidency adapters, TimeProvider time)
+internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocator blocks, IEngineAdapters adapters, TimeProvider time)
 {
     private readonly List<GenerationSequence> waiting = [];
     private readonly List<GenerationSequence> running = [];

@@ -19,7 +19,7 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
     private readonly EngineOptions options;
     private readonly IBaseModel model;
     private readonly TextTokenizer tokenizer;
-    private readonly IAdapterResidency adapters;
+    private readonly IEngineAdapters adapters;
     private readonly ILogger logger;
     private readonly TimeProvider time;
     private readonly KvCache? kvCache;
@@ -41,7 +41,7 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
     /// Starts an engine over a loaded model. <paramref name="ownedResources"/> (e.g. the adapter store) is disposed with
     /// the engine, after the model.
     /// </summary>
-    public InferenceEngine(EngineOptions options, IBaseModel model, TextTokenizer tokenizer, IAdapterResidency adapters,
+    public InferenceEngine(EngineOptions options, IBaseModel model, TextTokenizer tokenizer, IEngineAdapters adapters,
         string servedName, ILogger logger, TimeProvider time, IDisposable? ownedResources = null)
     {
         this.options = options;

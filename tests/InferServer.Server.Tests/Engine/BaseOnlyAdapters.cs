@@ -5,7 +5,7 @@ using InferServer.Server.Engine;
 namespace InferServer.Server.Tests.Engine;
 
 /// <summary>A residency with no adapters registered: every adapter name is unknown. For base-model engine tests.</summary>
-public sealed class BaseOnlyAdapters : IAdapterResidency
+public sealed class BaseOnlyAdapters : IEngineAdapters
 {
     public int DeviceSlots => 0;
 

@@ -27,7 +27,7 @@ public static class EngineFixture
     public static string LlamaTinyDirectory => ModelDirectory.Value;
 
     /// <summary>Starts an engine on llama-tiny with base-only adapters.</summary>
-    public static InferenceEngine Start(EngineOptions? options = null, IAdapterResidency? adapters = null)
+    public static InferenceEngine Start(EngineOptions? options = null, IEngineAdapters? adapters = null)
     {
         var model = ModelLoader.Load(LlamaTinyDirectory, ModelLoadOptions.Cpu);
         var tokenizer = TokenizerLoader.Load(LlamaTinyDirectory);

@@ -6,7 +6,7 @@ namespace InferServer.Server.Engine;
 /// What the engine needs from the adapter store: host copies loaded in the background, device slots on the engine
 /// thread, and the merge cache. Kept this narrow so the scheduler's logic can be tested on its own.
 /// </summary>
-public interface IAdapterResidency
+public interface IEngineAdapters
 {
     /// <summary>Usable device slots (distinct adapters one step may use).</summary>
     int DeviceSlots { get; }
