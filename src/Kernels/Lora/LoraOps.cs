@@ -249,12 +249,15 @@ public static class LoraOps
     {
         ArgumentNullException.ThrowIfNull(y);
         ArgumentNullException.ThrowIfNull(x);
-        if (x.ndim != 2 || y.ndim != 2 || x.shape[0] != batch.Rows || y.shape[0] != batch.Rows
-            || x.shape[1] != pool.InFeatures || y.shape[1] != pool.OutFeatures)
+        // Each shape read is a native call (~0.8 µs here); this runs once per adapted module per step, so read each once.
+        var xShape = x.shape;
+        var yShape = y.shape;
+        if (xShape.Length != 2 || yShape.Length != 2 || xShape[0] != batch.Rows || yShape[0] != batch.Rows
+            || xShape[1] != pool.InFeatures || yShape[1] != pool.OutFeatures)
         {
             throw new ArgumentException(
                 $"LoRA delta needs x [{batch.Rows}, {pool.InFeatures}] and y [{batch.Rows}, {pool.OutFeatures}]; got x "
-                + $"[{string.Join(", ", x.shape)}] and y [{string.Join(", ", y.shape)}].");
+                + $"[{string.Join(", ", xShape)}] and y [{string.Join(", ", yShape)}].");
         }
 
         if (x.dtype != pool.DType || y.dtype != pool.DType)
