@@ -145,11 +145,13 @@ public static class LoraOps
     /// <remarks>
     /// <para>
     /// CPU, measured (docs/benchmarks/lora-kernel.md; AMD EPYC, 2 cores, fp32, 4096² and 1024², rows 1-64, 1-64 distinct adapters,
-    /// ranks 8/16/64): grouped matched or beat gathered in every one of 78 configurations, e.g. 1024², 64 rows, 64 distinct,
-    /// rank 8: grouped 2.27 ms vs gathered 2.58 ms (base 1.29 ms); 4096², 32 rows, 1 adapter, rank 64: 148 ms vs 987 ms. Gathering
-    /// copies every row's A and B (n·r·(in+out) elements: read, write, read again in bmm), while the grouped loop reads each
-    /// distinct adapter once at its own rank; on a CPU the per-slot cost of the loop (four small TorchSharp calls, ~25 µs)
-    /// stays below that copy even at 64 distinct adapters. So on the CPU: always grouped.
+    /// ranks 8/16/64): in the quiet run grouped matched or beat gathered in all 78 configurations, grouped/gathered time 0.17-1.00,
+    /// e.g. 1024², 64 rows, 64 distinct, rank 8: 2.60 ms vs 3.09 ms (base 1.52 ms); 4096², 32 rows, 1 adapter, rank 64: 19.8 ms
+    /// vs 63.8 ms (base 20.2 ms). Gathering copies every row's A and B (n·r·(in+out) elements: read, write, read again in bmm),
+    /// while the grouped loop reads each distinct adapter once at its own rank; on a CPU the per-slot cost of the loop (a few
+    /// small TorchSharp calls, ~10-25 µs) stays below that copy even at 64 distinct adapters. So on the CPU: always grouped.
+    /// Runs on a loaded machine (other builds on the same 2 cores) showed a few rank-8 rows where gathered was ahead, all inside
+    /// that run's noise (base times 3-8× the quiet run's); rerun before moving this rule.
     /// </para>
     /// <para>
     /// CUDA, NOT measured here (no GPU on the benchmark machine): the grouped loop issues about four kernel launches per distinct
