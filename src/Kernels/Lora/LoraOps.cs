@@ -49,7 +49,7 @@ public static class LoraOps
             return;
         }
 
-        AddDelta(y, x, pool, batch, active, plan, ChoosePath(plan));
+        AddDelta(y, x, pool, batch, active, plan, ChoosePath(plan, x.device_type));
     }
 
     /// <summary>
@@ -139,9 +139,30 @@ public static class LoraOps
         return weight.to(compute).add(delta).to(weight.dtype).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The rule that picks BGMV or SGMV; see the measurements in docs/benchmarks/lora-kernel.md.</summary>
-    internal static LoraKernelPath ChoosePath(in LoraPlan plan) =>
-        plan.ActiveSlots > 1 && plan.ActiveRows <= plan.ActiveSlots ? LoraKernelPath.Gathered : LoraKernelPath.Grouped;
+    /// <summary>
+    /// Picks BGMV (gathered) or SGMV (grouped) for one module call.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// CPU, measured (docs/benchmarks/lora-kernel.md; AMD EPYC, 2 cores, fp32, 4096² and 1024², rows 1-64, 1-64 distinct adapters,
+    /// ranks 8/16/64): in the quiet run grouped matched or beat gathered in all 78 configurations, grouped/gathered time 0.17-1.00,
+    /// e.g. 1024², 64 rows, 64 distinct, rank 8: 2.60 ms vs 3.09 ms (base 1.52 ms); 4096², 32 rows, 1 adapter, rank 64: 19.8 ms
+    /// vs 63.8 ms (base 20.2 ms). Gathering copies every row's A and B (n·r·(in+out) elements: read, write, read again in bmm),
+    /// while the grouped loop reads each distinct adapter once at its own rank; on a CPU the per-slot cost of the loop (a few
+    /// small TorchSharp calls, ~10-25 µs) stays below that copy even at 64 distinct adapters. So on the CPU: always grouped.
+    /// Runs on a loaded machine (other builds on the same 2 cores) showed a few rank-8 rows where gathered was ahead, all inside
+    /// that run's noise (base times 3-8× the quiet run's); rerun before moving this rule.
+    /// </para>
+    /// <para>
+    /// CUDA, NOT measured here (no GPU on the benchmark machine): the grouped loop issues about four kernel launches per distinct
+    /// slot per module, which is what Punica's single-launch BGMV kernel avoids in decode. Until the benchmark is run on a GPU
+    /// (<c>--device cuda</c>), decode-shaped calls there (several adapters, under two rows per adapter) take the gathered path.
+    /// </para>
+    /// </remarks>
+    internal static LoraKernelPath ChoosePath(in LoraPlan plan, DeviceType device) =>
+        device == DeviceType.CUDA && plan.ActiveSlots > 1 && plan.ActiveRows < 2 * plan.ActiveSlots
+            ? LoraKernelPath.Gathered
+            : LoraKernelPath.Grouped;
 
     /// <summary>Runs one path regardless of <see cref="ChoosePath"/>; the benchmark and the tests use this to compare them.</summary>
     internal static void AddDelta(Tensor y, Tensor x, LoraSlotPool pool, LoraBatch batch, LoraKernelPath path)
@@ -208,7 +229,12 @@ public static class LoraOps
             var group = batch.Group(i);
             var aTransposed = pool.ATransposed(group.Slot);
             var bTransposed = pool.BTransposed(group.Slot);
-            if (group.IsContiguous)
+            if (group.Count == batch.Rows)
+            {
+                // One adapter for the whole batch (a single request's prefill, or one popular adapter): no slicing at all.
+                y.addmm_(x.mm(aTransposed), bTransposed);
+            }
+            else if (group.IsContiguous)
             {
                 var segment = x.narrow(0, group.Start, group.Count);
                 y.narrow(0, group.Start, group.Count).addmm_(segment.mm(aTransposed), bTransposed);
@@ -225,12 +251,15 @@ public static class LoraOps
     {
         ArgumentNullException.ThrowIfNull(y);
         ArgumentNullException.ThrowIfNull(x);
-        if (x.ndim != 2 || y.ndim != 2 || x.shape[0] != batch.Rows || y.shape[0] != batch.Rows
-            || x.shape[1] != pool.InFeatures || y.shape[1] != pool.OutFeatures)
+        // Each shape read is a native call (~0.8 µs here); this runs once per adapted module per step, so read each once.
+        var xShape = x.shape;
+        var yShape = y.shape;
+        if (xShape.Length != 2 || yShape.Length != 2 || xShape[0] != batch.Rows || yShape[0] != batch.Rows
+            || xShape[1] != pool.InFeatures || yShape[1] != pool.OutFeatures)
         {
             throw new ArgumentException(
                 $"LoRA delta needs x [{batch.Rows}, {pool.InFeatures}] and y [{batch.Rows}, {pool.OutFeatures}]; got x "
-                + $"[{string.Join(", ", x.shape)}] and y [{string.Join(", ", y.shape)}].");
+                + $"[{string.Join(", ", xShape)}] and y [{string.Join(", ", yShape)}].");
         }
 
         if (x.dtype != pool.DType || y.dtype != pool.DType)

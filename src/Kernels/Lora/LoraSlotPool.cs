@@ -31,6 +31,9 @@ public sealed class LoraSlotPool : IDisposable
     // Per slot: Aᵀ corner [in, r] and Bᵀ corner [r, out], views into A and B (null when the slot is empty).
     private readonly Tensor?[] _aTransposed;
     private readonly Tensor?[] _bTransposed;
+    // Cached because the kernels check them on every call and each read of a tensor property is a native call.
+    private readonly DeviceType _deviceType;
+    private readonly long _deviceIndex;
     private bool _disposed;
 
     public LoraSlotPool(int slots, int maxRank, long inFeatures, long outFeatures, ScalarType dtype, Device device)
@@ -51,6 +54,9 @@ public sealed class LoraSlotPool : IDisposable
         OutFeatures = outFeatures;
         A = torch.zeros([slots, maxRank, inFeatures], dtype: dtype, device: device).DetachFromDisposeScope();
         B = torch.zeros([slots, outFeatures, maxRank], dtype: dtype, device: device).DetachFromDisposeScope();
+        DType = dtype;
+        _deviceType = A.device_type;
+        _deviceIndex = A.device_index;
         _ranks = new int[slots];
         _aTransposed = new Tensor?[slots];
         _bTransposed = new Tensor?[slots];
@@ -71,7 +77,7 @@ public sealed class LoraSlotPool : IDisposable
     /// <summary>Stacked up-projections with the scale folded in, <c>[slots, out, maxRank]</c>.</summary>
     public Tensor B { get; }
 
-    public ScalarType DType => A.dtype;
+    public ScalarType DType { get; }
 
     public Device Device => A.device;
 
@@ -159,7 +165,7 @@ public sealed class LoraSlotPool : IDisposable
     }
 
     /// <summary>True when the pool lives on that device (Device has no value equality).</summary>
-    internal bool IsOn(DeviceType type, long index) => A.device_type == type && A.device_index == index;
+    internal bool IsOn(DeviceType type, long index) => _deviceType == type && _deviceIndex == index;
 
     /// <summary>Aᵀ of the slot's real rank, <c>[in, r]</c>: a view, valid until the slot is written or cleared.</summary>
     internal Tensor ATransposed(int slot) => _aTransposed[slot] ?? throw new InvalidOperationException($"Slot {slot} is empty.");

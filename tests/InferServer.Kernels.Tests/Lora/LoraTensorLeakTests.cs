@@ -5,11 +5,8 @@ using static TorchSharp.torch;
 
 namespace InferServer.Kernels.Tests.Lora;
 
-/// <summary>Counts process-wide live tensors, so nothing else may run beside it.</summary>
-[CollectionDefinition(nameof(LoraTensorLeakTests), DisableParallelization = true)]
-public sealed class LoraTensorLeakCollection;
-
-[Collection(nameof(LoraTensorLeakTests))]
+/// <summary>Counts process-wide live tensors (<see cref="torch.Tensor.TotalCount"/>), so it runs alone.</summary>
+[Collection(nameof(LoraTensorLeakCollection))]
 public sealed class LoraTensorLeakTests
 {
     [Theory]
