@@ -20,9 +20,9 @@ namespace InferServer.AdapterStore.Tiers;
 /// </para>
 /// <para>
 /// A pool is created per module the first time a resident adapter targets it and attached with <c>target.Pool</c>; modules no
-/// adapter targets cost no memory. Writing a slot writes every module the adapter targets and clears the slot in every
-/// other pool, so a row of that slot adds nothing there and no earlier adapter's weights survive (vLLM
-/// <c>reset_lora</c>/<c>set_lora</c>).
+/// adapter targets cost no memory. Evicting clears the slot in every pool (vLLM <c>reset_lora</c>) and writing zeroes
+/// before copying (<c>set_lora</c>), so a row of that slot adds nothing in modules its adapter does not target and no
+/// earlier adapter's weights survive.
 /// </para>
 /// <para>
 /// <see cref="TryAcquire"/> never fails a request for lack of room: it returns false when every slot is pinned, and the
@@ -193,7 +193,7 @@ public sealed partial class DeviceSlotTable : IDisposable
         return freed;
     }
 
-    /// <summary>Detaches and frees the pools. Engine thread, after the last step.</summary>
+    /// <summary>Detaches and frees the pools and unpins the host copies. Engine thread, after the last step, before the store is disposed.</summary>
     public void Dispose()
     {
         if (disposed)
@@ -247,17 +247,11 @@ public sealed partial class DeviceSlotTable : IDisposable
         try
         {
             using var noGrad = torch.no_grad();
+            // The slot is free, and free slots are all zeros in every pool (Free clears them), so the pools of modules
+            // this adapter does not target already give its rows a zero delta.
             foreach (var (module, weights) in adapter.Modules)
             {
                 PoolFor(module).Write(slot, weights.A, weights.B, weights.Scale);
-            }
-
-            foreach (var (module, pool) in pools)
-            {
-                if (!adapter.Modules.ContainsKey(module) && pool.RankOf(slot) > 0)
-                {
-                    pool.Clear(slot);
-                }
             }
         }
         catch
