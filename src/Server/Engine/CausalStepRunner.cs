@@ -18,6 +18,17 @@ internal sealed class CausalStepRunner(ICausalLanguageModel model, KvCache cache
     /// <summary>Runs the step; returns the sampled token of each item that samples (in item order), null for the others.</summary>
     public SampledToken?[] Run(IReadOnlyList<StepItem> items, bool merged)
     {
+        // Rows of one adapter laid out contiguously let the grouped LoRA path slice instead of gather and scatter.
+        var order = Enumerable.Range(0, items.Count).OrderBy(i => items[i].Sequence.AdapterSlot).ToArray();
+        var results = new SampledToken?[items.Count];
+        var sampled = RunOrdered(order.Select(i => items[i]).ToArray(), merged);
+        for (var k = 0; k < order.Length; k++)
+            results[order[k]] = sampled[k];
+        return results;
+    }
+
+    private SampledToken?[] RunOrdered(IReadOnlyList<StepItem> items, bool merged)
+    {
         using var scope = NewDisposeScope();
         var rowCount = items.Sum(i => i.Count);
         var ids = new long[rowCount];

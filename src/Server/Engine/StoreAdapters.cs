@@ -27,12 +27,8 @@ public sealed class StoreAdapters(AdapterStore.Registry.AdapterStore store, Devi
     public void UnpinHost(LoraAdapter adapter) => store.ReleaseHost(adapter);
 
     /// <inheritdoc />
-    public bool TryAcquireSlot(LoraAdapter adapter, out int slot, out bool writtenNow)
-    {
-        // Slots of unloaded or replaced adapters are freed as soon as their last request is done with them.
-        slots.FreeRetired();
-        return slots.TryAcquire(adapter, out slot, out writtenNow);
-    }
+    public bool TryAcquireSlot(LoraAdapter adapter, out int slot, out bool writtenNow) =>
+        slots.TryAcquire(adapter, out slot, out writtenNow);
 
     /// <inheritdoc />
     public void ReleaseSlot(int slot) => slots.Release(slot);
