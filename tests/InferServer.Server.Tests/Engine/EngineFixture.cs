@@ -1,3 +1,4 @@
+using InferServer.AdapterStore.Configuration;
 using InferServer.Server.Engine;
 using InferServer.Server.Models;
 using InferServer.Server.Models.Common;
@@ -34,6 +35,20 @@ public static class EngineFixture
         return new InferenceEngine(options ?? new EngineOptions { KvCacheBytes = 8L * 1024 * 1024 }, model, tokenizer,
             adapters ?? new BaseOnlyAdapters(), "llama-tiny", NullLogger.Instance, TimeProvider.System);
     }
+
+    /// <summary>Starts an engine on llama-tiny with the real adapter store over <paramref name="adapters"/>.</summary>
+    public static InferenceEngine StartWithStore(AdapterStoreOptions adapters, EngineOptions? options = null) =>
+        InferenceEngine.Start((options ?? new EngineOptions { KvCacheBytes = 8L * 1024 * 1024 }) with { ModelPath = LlamaTinyDirectory },
+            adapters, NullLoggerFactory.Instance, TimeProvider.System);
+
+    /// <summary>The llama-tiny fixture's PEFT adapters (qv-r8, all-r16, qv-r4-layer1) as an adapter root.</summary>
+    public static AdapterStoreOptions FixtureAdapters(int deviceSlots = 4, bool merge = false) => new()
+    {
+        AdapterRoots = [Path.Combine(Fixtures.Root, "llama-tiny", "adapters")],
+        DeviceSlots = deviceSlots,
+        MaxRank = 16,
+        MergeEnabled = merge,
+    };
 
     /// <summary>A greedy request for <paramref name="tokens"/> new tokens after a token-id prompt.</summary>
     public static GenerationRequest Greedy(IReadOnlyList<int> prompt, int tokens, string? adapter = null) =>

@@ -1,0 +1,84 @@
+using InferServer.AdapterStore.Configuration;
+using InferServer.AdapterStore.Merging;
+using InferServer.AdapterStore.Registry;
+using InferServer.AdapterStore.Tiers;
+using InferServer.Server.Demo;
+using InferServer.Server.Models;
+using InferServer.Server.Models.Common;
+using InferServer.Server.Tokenization;
+using Microsoft.Extensions.Logging;
+using static TorchSharp.torch;
+
+namespace InferServer.Server.Engine;
+
+/// <summary>The composition root of a running engine: model, tokenizer, adapter store, slot table, merge cache.</summary>
+public sealed partial class InferenceEngine
+{
+    /// <summary>The adapter lifecycle (admin APIs) of an engine made by <see cref="Start"/>.</summary>
+    public IAdapterRegistry Adapters { get; private set; } = null!;
+
+    /// <summary>
+    /// Loads the model named by <paramref name="options"/> (the embedded demo model when ModelPath is empty), its
+    /// tokenizer, and an adapter store over <paramref name="adapterOptions"/>, preloads the configured adapters, and
+    /// starts the engine thread. Every option problem is reported at once.
+    /// </summary>
+    public static InferenceEngine Start(EngineOptions options, AdapterStoreOptions adapterOptions, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    {
+        var problems = options.Validate().Concat(adapterOptions.Validate()).ToArray();
+        if (problems.Length > 0)
+            throw new ArgumentException("invalid options:" + string.Concat(problems.Select(p => "\n  - " + p)));
+        var directory = options.ModelPath.Length > 0
+            ? Path.GetFullPath(options.ModelPath)
+            : DemoModelGenerator.EnsureDefault(DemoCacheRoot());
+        var dtype = ModelLoadOptions.ParseDType(options.DType);
+        var device = TorchSharp.torch.device(options.Device);
+        var model = ModelLoader.Load(directory, new ModelLoadOptions(device, dtype));
+        AdapterStore.Registry.AdapterStore? store = null;
+        StoreAdapters? adapters = null;
+        try
+        {
+            var tokenizer = TokenizerLoader.Load(directory);
+            store = new AdapterStore.Registry.AdapterStore(adapterOptions, BaseModelSpecs.From(model), dtype, timeProvider,
+                loggerFactory.CreateLogger<AdapterStore.Registry.AdapterStore>());
+            var targets = model.AdaptableModules.ToDictionary(m => m.Key, m => (ILoraTarget)m.Value, StringComparer.Ordinal);
+            adapters = new StoreAdapters(store,
+                new DeviceSlotTable(targets, adapterOptions.DeviceSlots, adapterOptions.MaxRank, dtype, device, store,
+                    loggerFactory.CreateLogger<DeviceSlotTable>()),
+                new MergeCache(targets, adapterOptions, store, loggerFactory.CreateLogger<MergeCache>()));
+            var servedName = options.ServedModelName.Length > 0 ? options.ServedModelName : Path.GetFileName(directory.TrimEnd(Path.DirectorySeparatorChar));
+            // The slot table and merge cache go before the store: slots pin host copies the store owns.
+            var engine = new InferenceEngine(options, model, tokenizer, adapters, servedName,
+                loggerFactory.CreateLogger<InferenceEngine>(), timeProvider, new OwnedInOrder(adapters, store))
+            {
+                Adapters = store,
+            };
+            store.PreloadAsync(CancellationToken.None).GetAwaiter().GetResult();
+            return engine;
+        }
+        catch
+        {
+            adapters?.Dispose();
+            store?.Dispose();
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Where the demo model is generated: $XDG_CACHE_HOME/inferserver, else ~/.cache/inferserver.</summary>
+    public static string DemoCacheRoot()
+    {
+        var cache = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        if (string.IsNullOrEmpty(cache))
+            cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        return Path.Combine(cache, "inferserver");
+    }
+
+    private sealed class OwnedInOrder(params IDisposable[] owned) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var item in owned)
+                item.Dispose();
+        }
+    }
+}
