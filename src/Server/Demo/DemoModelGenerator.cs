@@ -1,0 +1,100 @@
+using InferServer.AdapterStore.Safetensors;
+using InferServer.Server.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace InferServer.Server.Demo;
+
+/// <summary>
+/// Writes small, randomly initialised models in the exact layout Hugging Face tools produce (config.json,
+/// model.safetensors, tokenizer files, generation_config.json) with PEFT LoRA adapters under adapters/{name}/, so the
+/// server can be run, demonstrated and tested without downloading anything. Output depends only on the kind and the
+/// seed: the same seed gives byte-identical files on every machine.
+/// </summary>
+public static class DemoModelGenerator
+{
+    /// <summary>safetensors metadata torch's save_file writes, which transformers checks for.</summary>
+    internal static readonly IReadOnlyDictionary<string, string> SafetensorsMetadata = new Dictionary<string, string> { ["format"] = "pt" };
+
+    /// <summary>Every demo kind, in the order <see cref="WriteAll"/> writes them.</summary>
+    public static IReadOnlyList<DemoModelKind> Kinds { get; } = Enum.GetValues<DemoModelKind>();
+
+    /// <summary>The kind's name on the command line and as a directory under <see cref="WriteAll"/>'s root: "llama", "gpt2"…</summary>
+    public static string DirectoryName(DemoModelKind kind) => kind.ToString().ToLowerInvariant();
+
+    /// <summary>Writes the demo model <paramref name="kind"/> into <paramref name="directory"/> (created if needed).</summary>
+    public static DemoModelInfo Write(string directory, DemoModelKind kind, int seed = 0)
+    {
+        var plan = DemoModelPlan.For(kind);
+        Directory.CreateDirectory(directory);
+        WriteCheckpoint(Path.Combine(directory, "model.safetensors"), plan, seed);
+        DemoJson.Write(Path.Combine(directory, "config.json"), plan.Config);
+        if (plan.GenerationConfig is not null)
+            DemoJson.Write(Path.Combine(directory, "generation_config.json"), plan.GenerationConfig);
+        if (plan.WordPiece)
+            DemoTokenizerFiles.WriteBert(directory);
+        else
+            DemoTokenizerFiles.Write(directory);
+        foreach (var adapter in plan.Adapters)
+            DemoAdapterWriter.Write(Path.Combine(directory, "adapters", adapter.Name), plan, adapter, seed);
+        var bytes = plan.Files().Sum(file => new FileInfo(Path.Combine(directory, file)).Length);
+        return new DemoModelInfo(kind, directory, plan.Adapters.Select(a => a.Name).ToArray(), bytes);
+    }
+
+    /// <summary>Writes every kind into <paramref name="root"/>/{<see cref="DirectoryName"/>}.</summary>
+    public static IReadOnlyList<DemoModelInfo> WriteAll(string root, int seed = 0) =>
+        Kinds.Select(kind => Write(Path.Combine(root, DirectoryName(kind)), kind, seed)).ToArray();
+
+    /// <summary>
+    /// The llama demo under <paramref name="cacheRoot"/>, written (seed 0) only when it is missing or incomplete: what
+    /// the server serves when started without a model. The model is written beside the target and moved into place, so
+    /// a process that stops half-way, or two that start together, never leave a partial directory to be served.
+    /// </summary>
+    public static string EnsureDefault(string cacheRoot)
+    {
+        const DemoModelKind kind = DemoModelKind.Llama;
+        var target = Path.Combine(cacheRoot, DirectoryName(kind));
+        if (IsComplete(target, kind))
+            return target;
+        Directory.CreateDirectory(cacheRoot);
+        var staging = Path.Combine(cacheRoot, $".{DirectoryName(kind)}.partial-{Guid.NewGuid():N}");
+        try
+        {
+            Write(staging, kind);
+            if (Directory.Exists(target))
+                Directory.Delete(target, recursive: true);
+            Directory.Move(staging, target);
+        }
+        catch (IOException) when (IsComplete(target, kind))
+        {
+            // Another process put a complete copy in place first; theirs is identical (same seed).
+        }
+        finally
+        {
+            if (Directory.Exists(staging))
+                Directory.Delete(staging, recursive: true);
+        }
+        return target;
+    }
+
+    /// <summary>True when <paramref name="directory"/> holds every file of the demo <paramref name="kind"/>, none of them empty.</summary>
+    public static bool IsComplete(string directory, DemoModelKind kind) =>
+        DemoModelPlan.For(kind).Files().All(file => new FileInfo(Path.Combine(directory, file)) is { Exists: true, Length: > 0 });
+
+    /// <summary>A float32 tensor drawn from the stream <paramref name="stream"/> of <paramref name="seed"/>.</summary>
+    internal static Tensor Draw(int seed, string stream, long[] shape, double mean, double std)
+    {
+        var count = shape.Aggregate(1L, (product, dimension) => product * dimension);
+        return tensor(DemoRandom.For(seed, stream).Normal(count, mean, std), shape);
+    }
+
+    private static void WriteCheckpoint(string path, DemoModelPlan plan, int seed)
+    {
+        using var scope = NewDisposeScope();
+        var prefix = DirectoryName(plan.Kind) + "/";
+        var tensors = plan.Tensors
+            .Select(t => KeyValuePair.Create(t.Key, Draw(seed, prefix + t.Key, t.Shape, t.Mean, t.Std).to(plan.WeightDType)))
+            .ToList();
+        SafetensorsWriter.Write(path, tensors, SafetensorsMetadata);
+    }
+}

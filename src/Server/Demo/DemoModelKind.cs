@@ -1,0 +1,20 @@
+namespace InferServer.Server.Demo;
+
+/// <summary>The demo models <see cref="DemoModelGenerator"/> writes; make-demo names them in lower case.</summary>
+public enum DemoModelKind
+{
+    /// <summary>LlamaForCausalLM speaking GPT-2 BPE text: the model the server serves when started without one.</summary>
+    Llama,
+
+    /// <summary>Qwen2ForCausalLM: biases on q/k/v and tied embeddings.</summary>
+    Qwen2,
+
+    /// <summary>A Llama 3.x configuration: llama3 rope_scaling that changes frequencies within the demo's context.</summary>
+    Llama3,
+
+    /// <summary>GPT2LMHeadModel with Conv1D weights stored [in, out], as GPT-2 checkpoints have them.</summary>
+    Gpt2,
+
+    /// <summary>BertForSequenceClassification with SEQ_CLS adapters carrying their own classifier heads.</summary>
+    Bert,
+}

@@ -1,0 +1,20 @@
+using InferServer.AdapterStore.Peft;
+
+namespace InferServer.Server.Models;
+
+/// <summary>Describes a loaded model to the adapter loader, which does not depend on the server's model types.</summary>
+public static class BaseModelSpecs
+{
+    /// <summary>
+    /// Module path → (in, out) of every adaptable projection, layer count and hidden size; for a sequence classifier also
+    /// its head (BERT's "classifier", with a bias, reading the pooled hidden state), which SEQ_CLS adapters may replace.
+    /// </summary>
+    public static BaseModelSpec From(IBaseModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var modules = model.AdaptableModules.ToDictionary(
+            m => m.Key, m => new LinearModuleShape(checked((int)m.Value.InFeatures), checked((int)m.Value.OutFeatures)), StringComparer.Ordinal);
+        var classifier = model is ISequenceClassifier ? new ClassifierSpec(model.HiddenSize) : null;
+        return new BaseModelSpec(model.ModelType, modules, model.LayerCount, model.HiddenSize, classifier);
+    }
+}
