@@ -193,7 +193,10 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
         {
             adapters.EnsureRegistered(sequence.Adapter);
             sequence.HostLoad = adapters.PinHostAsync(sequence.Adapter, CancellationToken.None);
-            if (!sequence.HostLoad.IsCompleted)
+            // Already in host memory: no load happened (the engine thread has not seen the sequence yet, so this is safe).
+            if (sequence.HostLoad.IsCompletedSuccessfully)
+                sequence.HostAdapter = sequence.HostLoad.Result;
+            else
                 _ = sequence.HostLoad.ContinueWith(_ => wake.Set(), TaskScheduler.Default);
         }
         try
