@@ -1,13 +1,16 @@
+using InferServer.Benchmarks.Engine;
 using InferServer.Benchmarks.Lora;
 
 return args.FirstOrDefault() switch
 {
     "lora" => LoraBenchmark.Run(LoraBenchmarkOptions.Parse(args.AsSpan(1))),
+    "engine" => EngineBenchmark.Run(EngineBenchmarkOptions.Parse(args.AsSpan(1))),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: InferServer.Benchmarks lora [--quick] [--threads N] [--iterations N] [--layout segments|scattered] [--device cpu|cuda]");
+    Console.Error.WriteLine("usage: InferServer.Benchmarks lora [--quick] [--threads N] [--iterations N] [--layout segments|scattered] [--device cpu|cuda]\n"
+        + "       InferServer.Benchmarks engine [--model demo|large] [--concurrency 1,8,64] [--tokens N] [--prompt N] [--repeats N] [--threads N]");
     return 2;
 }

@@ -17,7 +17,7 @@ internal static class DemoLlamaFamily
 
     private sealed record Shape(
         DemoModelKind Kind, string ModelType, string Architecture, int Hidden, int Intermediate, int Layers, int Heads, int KvHeads,
-        bool Tied, double RopeTheta)
+        bool Tied, double RopeTheta, int Vocabulary = DemoTokenizerFiles.Gpt2VocabularySize)
     {
         public int HeadDimension => Hidden / Heads;
     }
@@ -107,6 +107,24 @@ internal static class DemoLlamaFamily
         return Plan(shape, config, adapters);
     }
 
+    /// <summary>
+    /// The engine benchmark's model (docs/benchmarks.md): Llama-2-like proportions at a size a 2-core CPU can step, with
+    /// Llama 2's 32,000-id vocabulary (prompts are token ids; the GPT-2 tokenizer beside it decodes the ids it shares).
+    /// </summary>
+    public static DemoModelPlan LlamaLarge()
+    {
+        var shape = new Shape(DemoModelKind.LlamaLarge, "llama", "LlamaForCausalLM", Hidden: 2048, Intermediate: 5632, Layers: 4, Heads: 16,
+            KvHeads: 4, Tied: false, RopeTheta: 10000, Vocabulary: 32000);
+        var config = LlamaConfig(shape);
+        config["rope_scaling"] = null;
+        config["max_position_embeddings"] = 2048;
+        // Named as DemoModelGenerator.WriteTenantAdapters names them, so benchmarks address both models alike.
+        var adapters = Enumerable.Range(0, 100)
+            .Select(i => new DemoAdapter($"tenant-{i:D3}", Rank: 16, Alpha: 32) { TargetNames = ["q_proj", "v_proj"] })
+            .ToArray();
+        return Plan(shape, config, adapters);
+    }
+
     private static JsonObject LlamaConfig(Shape shape) => new()
     {
         ["architectures"] = new JsonArray(shape.Architecture),
@@ -132,12 +150,12 @@ internal static class DemoLlamaFamily
         ["torch_dtype"] = "bfloat16",
         ["transformers_version"] = DemoModelPlan.TransformersVersion,
         ["use_cache"] = true,
-        ["vocab_size"] = DemoTokenizerFiles.Gpt2VocabularySize,
+        ["vocab_size"] = shape.Vocabulary,
     };
 
     private static DemoModelPlan Plan(Shape shape, JsonObject config, IReadOnlyList<DemoAdapter> adapters)
     {
-        long vocabulary = DemoTokenizerFiles.Gpt2VocabularySize;
+        long vocabulary = shape.Vocabulary;
         var qkvBias = shape.ModelType == "qwen2";
         var tensors = new List<DemoTensor> { DemoTensor.Weight("model.embed_tokens.weight", vocabulary, shape.Hidden) };
         var modules = new Dictionary<string, LinearModuleShape>(StringComparer.Ordinal);

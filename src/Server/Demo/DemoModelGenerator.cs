@@ -16,8 +16,12 @@ public static class DemoModelGenerator
     /// <summary>safetensors metadata torch's save_file writes, which transformers checks for.</summary>
     internal static readonly IReadOnlyDictionary<string, string> SafetensorsMetadata = new Dictionary<string, string> { ["format"] = "pt" };
 
-    /// <summary>Every demo kind, in the order <see cref="WriteAll"/> writes them.</summary>
-    public static IReadOnlyList<DemoModelKind> Kinds { get; } = Enum.GetValues<DemoModelKind>();
+    /// <summary>The small demo kinds, in the order <see cref="WriteAll"/> writes them (the opt-in benchmark model is not one).</summary>
+    public static IReadOnlyList<DemoModelKind> Kinds { get; } = Enum.GetValues<DemoModelKind>().Where(k => k != DemoModelKind.LlamaLarge).ToArray();
+
+    /// <summary>The kind a command-line name (<see cref="DirectoryName"/>) stands for, or null.</summary>
+    public static DemoModelKind? Named(string name) =>
+        Enum.GetValues<DemoModelKind>().Where(k => DirectoryName(k) == name).Select(k => (DemoModelKind?)k).FirstOrDefault();
 
     /// <summary>The kind's name on the command line and as a directory under <see cref="WriteAll"/>'s root: "llama", "gpt2"…</summary>
     public static string DirectoryName(DemoModelKind kind) => kind.ToString().ToLowerInvariant();
@@ -39,6 +43,22 @@ public static class DemoModelGenerator
             DemoAdapterWriter.Write(Path.Combine(directory, "adapters", adapter.Name), plan, adapter, seed);
         var bytes = plan.Files().Sum(file => new FileInfo(Path.Combine(directory, file)).Length);
         return new DemoModelInfo(kind, directory, plan.Adapters.Select(a => a.Name).ToArray(), bytes);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="count"/> adapters named tenant-000… for the <paramref name="kind"/> demo's shape into
+    /// <paramref name="adaptersDirectory"/>: rank <paramref name="rank"/>, alpha 2·rank, on <paramref name="targets"/>.
+    /// Benchmarks and load tests use them to put many distinct adapters in play.
+    /// </summary>
+    public static IReadOnlyList<string> WriteTenantAdapters(string adaptersDirectory, DemoModelKind kind, int count, int rank,
+        IReadOnlyList<string> targets, int seed = 0)
+    {
+        var plan = DemoModelPlan.For(kind);
+        var names = Enumerable.Range(0, count).Select(i => $"tenant-{i:D3}").ToArray();
+        foreach (var name in names)
+            DemoAdapterWriter.Write(Path.Combine(adaptersDirectory, name), plan,
+                new DemoAdapter(name, rank, 2 * rank) { TargetNames = targets }, seed);
+        return names;
     }
 
     /// <summary>Writes every kind into <paramref name="root"/>/{<see cref="DirectoryName"/>}.</summary>

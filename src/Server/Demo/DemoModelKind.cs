@@ -17,4 +17,10 @@ public enum DemoModelKind
 
     /// <summary>BertForSequenceClassification with SEQ_CLS adapters carrying their own classifier heads.</summary>
     Bert,
+
+    /// <summary>
+    /// Opt-in benchmark model, not written by WriteAll: Llama-shaped (hidden 2048, intermediate 5632, 4 layers, 16 heads,
+    /// 4 KV heads, vocabulary 32000) with 100 rank-16 adapters on q_proj and v_proj. About 620 MB on disk (bfloat16).
+    /// </summary>
+    LlamaLarge,
 }

@@ -34,6 +34,7 @@ internal sealed record DemoModelPlan(
         DemoModelKind.Llama3 => DemoLlamaFamily.Llama3(),
         DemoModelKind.Gpt2 => DemoGpt2.Plan(),
         DemoModelKind.Bert => DemoBert.Plan(),
+        DemoModelKind.LlamaLarge => DemoLlamaFamily.LlamaLarge(),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a demo model kind"),
     };
 

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace InferServer.Server.Demo;
 
 /// <summary>
-/// <c>inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all] [--seed N]</c>: writes demo models. One kind
+/// <c>inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge] [--seed N]</c>: writes demo models. One kind
 /// is written into DIR itself; <c>all</c> writes each kind into DIR/{kind}. The default kind is llama, the model the
 /// server serves when started without one.
 /// </summary>
@@ -19,7 +19,7 @@ public static class MakeDemoCommand
     public const int FailureExitCode = 1;
 
     private const string Usage =
-        "usage: inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all] [--seed N]";
+        "usage: inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge] [--seed N]";
 
     /// <summary>Runs with the arguments after the program name (a leading "make-demo" is skipped) on the console.</summary>
     public static int Run(string[] args) => Run(args, Console.Out, Console.Error);
@@ -58,7 +58,7 @@ public static class MakeDemoCommand
         DemoModelKind? kind = null;
         if (kindName != "all")
         {
-            kind = DemoModelGenerator.Kinds.Where(k => DemoModelGenerator.DirectoryName(k) == kindName).Select(k => (DemoModelKind?)k).FirstOrDefault();
+            kind = DemoModelGenerator.Named(kindName);
             if (kind is null)
                 return UsageError(error, $"unknown kind '{kindName}'");
         }
