@@ -178,7 +178,9 @@ internal static class DemoLlamaFamily
             };
             foreach (var (name, inFeatures, outFeatures, bias) in linears)
             {
-                tensors.Add(DemoTensor.Weight($"{prefix}.{name}.weight", outFeatures, inFeatures));
+                tensors.Add(name is "self_attn.q_proj" or "self_attn.k_proj"
+                    ? DemoTensor.QueryKey($"{prefix}.{name}.weight", outFeatures, inFeatures)
+                    : DemoTensor.Weight($"{prefix}.{name}.weight", outFeatures, inFeatures));
                 if (bias)
                     tensors.Add(DemoTensor.Bias($"{prefix}.{name}.bias", outFeatures));
                 modules.Add($"{prefix}.{name}", new LinearModuleShape(inFeatures, outFeatures));

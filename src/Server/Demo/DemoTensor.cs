@@ -7,6 +7,13 @@ internal sealed record DemoTensor(string Key, long[] Shape, double Mean, double 
     public static DemoTensor Weight(string key, params long[] shape) => new(key, shape, 0, 0.02);
 
     /// <summary>
+    /// A query or key projection drawn with std 1/sqrt(in) (LeCun), so that q·k/sqrt(d) is of order one. With 0.02 the
+    /// attention of these tiny models is almost uniform, and positions (RoPE, its scaling) and the causal mask would
+    /// barely show in the outputs, leaving the reference tests blind to them.
+    /// </summary>
+    public static DemoTensor QueryKey(string key, long outFeatures, long inFeatures) => new(key, [outFeatures, inFeatures], 0, 1 / Math.Sqrt(inFeatures));
+
+    /// <summary>
     /// A norm's scale: 1 plus noise rather than transformers' exact 1, so that a norm applied with the wrong weight
     /// (or none) changes the outputs and the reference tests notice.
     /// </summary>
