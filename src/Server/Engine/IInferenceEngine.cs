@@ -21,8 +21,8 @@ public interface IInferenceEngine
     /// the request at the next step and frees its KV cache and adapter pin; the enumeration then throws
     /// OperationCanceledException or <see cref="DeadlineExceededException"/>.
     /// </summary>
-    IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken);
+    IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>Classifies a batch of texts with an encoder model and the adapter's head (or the base head).</summary>
-    Task<ClassificationResult> ClassifyAsync(ClassificationRequest request, CancellationToken cancellationToken);
+    Task<ClassificationResult> ClassifyAsync(ClassificationRequest request, CancellationToken cancellationToken = default);
 }

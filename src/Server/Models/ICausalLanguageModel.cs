@@ -14,5 +14,5 @@ public interface ICausalLanguageModel : IBaseModel
     Tensor Forward(CausalBatch batch, KvCache cache);
 }
 
-/// <summary>KV-cache geometry and limits of a causal model.</summary>
-public sealed record CausalModelShape(int Layers, int KvHeads, int HeadDimension, int VocabularySize, int MaxPositions);
+/// <summary>KV-cache geometry and limits of a causal model; <paramref name="SlidingWindow"/> limits attention (Mistral).</summary>
+public sealed record CausalModelShape(int Layers, int KvHeads, int HeadDimension, int VocabularySize, int MaxPositions, int? SlidingWindow = null);

@@ -77,7 +77,7 @@ public sealed class CausalHarness(ICausalLanguageModel model, int slotsPerSequen
         try
         {
             var batch = new CausalBatch(tensor(ids, device: model.Device), tensor(positions, device: model.Device),
-                AttentionBatch.Create(spans, null, model.Device), lora, allRows ? null : tensor(lastRows, device: model.Device));
+                AttentionBatch.Create(spans, model.Shape.SlidingWindow, model.Device), lora, allRows ? null : tensor(lastRows, device: model.Device));
             return model.Forward(batch, cache);
         }
         finally

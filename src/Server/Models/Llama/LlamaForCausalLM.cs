@@ -29,7 +29,7 @@ public sealed class LlamaForCausalLM : nn.Module, ICausalLanguageModel
         Device = options.Device;
         DType = options.DType;
         Shape = new CausalModelShape(config.NumHiddenLayers, config.KeyValueHeads, config.HeadDimension,
-            config.VocabSize, config.MaxPositionEmbeddings);
+            config.VocabSize, config.MaxPositionEmbeddings, config.EffectiveSlidingWindow);
         adaptableModules = AdaptableModuleIndex.Build(this, excluded: "lm_head");
     }
 
