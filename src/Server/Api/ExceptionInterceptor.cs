@@ -74,6 +74,8 @@ public sealed partial class ExceptionInterceptor(
                 return RpcErrors.ResourceExhausted(queueFull.Message);
             case DeadlineExceededException deadline:
                 return RpcErrors.Plain(StatusCode.DeadlineExceeded, deadline.Message);
+            case EngineStoppedException stopped:
+                return RpcErrors.Plain(StatusCode.Unavailable, stopped.Message);
             case ModelCapabilityException capability:
                 return RpcErrors.Plain(StatusCode.FailedPrecondition, capability.Message);
             case OperationCanceledException when DeadlinePassed(context):
