@@ -1,3 +1,8 @@
-var builder = WebApplication.CreateBuilder(args);
+using InferServer.Server.Hosting;
+
+var builder = InferServerApplication.CreateBuilder(args);
+builder.AddInferenceEngine(EngineRuntimeFactory.Create);
+
 var app = builder.Build();
-app.Run();
+app.MapInferServer();
+await app.RunAsync();

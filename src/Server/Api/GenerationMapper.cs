@@ -1,0 +1,184 @@
+using Google.Protobuf.WellKnownTypes;
+using InferServer.Api.V1;
+using InferServer.Kernels.Sampling;
+using InferServer.Server.Engine;
+using DomainFinishReason = InferServer.Server.Engine.FinishReason;
+using DomainUsage = InferServer.Server.Engine.Usage;
+using ProtoFinishReason = InferServer.Api.V1.FinishReason;
+using ProtoTokenDelta = InferServer.Api.V1.TokenDelta;
+using ProtoUsage = InferServer.Api.V1.Usage;
+using TokenDelta = InferServer.Server.Engine.TokenDelta;
+
+namespace InferServer.Server.Api;
+
+/// <summary>
+/// Generation requests and results between proto and engine types. The request mappers check form and the
+/// configured limits (what only the engine can judge, such as prompt length against the context, it judges itself)
+/// and report every bad field at once.
+/// </summary>
+public static class GenerationMapper
+{
+    /// <summary>The engine request for a Generate/GenerateStream call.</summary>
+    public static GenerationRequest ToDomain(GenerateRequest request, ApiOptions limits, DateTimeOffset? deadline)
+    {
+        var violations = new List<FieldViolation>();
+        string? text = null;
+        IReadOnlyList<int>? tokenIds = null;
+        switch (request.PromptCase)
+        {
+            case GenerateRequest.PromptOneofCase.Text:
+                text = request.Text;
+                if (text.Length == 0) violations.Add(new("text", "must not be empty"));
+                else if (text.Length > limits.MaxPromptChars)
+                    violations.Add(new("text", $"{text.Length} characters exceed the limit of {limits.MaxPromptChars}"));
+                break;
+            case GenerateRequest.PromptOneofCase.TokenIds:
+                tokenIds = [.. request.TokenIds.Ids];
+                if (tokenIds.Count == 0) violations.Add(new("token_ids.ids", "must not be empty"));
+                else if (tokenIds.Count > limits.MaxPromptTokens)
+                    violations.Add(new("token_ids.ids", $"{tokenIds.Count} tokens exceed the limit of {limits.MaxPromptTokens}"));
+                if (tokenIds.Any(id => id < 0)) violations.Add(new("token_ids.ids", "token ids must not be negative"));
+                break;
+            default:
+                violations.Add(new("prompt", "set either text or token_ids"));
+                break;
+        }
+        var settings = ToSettings(request.Params, limits, violations);
+        RpcErrors.ThrowIfAny(violations);
+        return new GenerationRequest(
+            request.Adapter, text, tokenIds, settings.MaxNewTokens, settings.Sampling, settings.StopStrings, settings.StopTokenIds,
+            IgnoreEos: request.Params?.IgnoreEos ?? false,
+            Deadline: deadline,
+            AddSpecialTokens: !request.HasAddSpecialTokens || request.AddSpecialTokens);
+    }
+
+    /// <summary>The engine request for a Chat/ChatStream call whose messages <paramref name="prompt"/> rendered.</summary>
+    public static GenerationRequest ToDomain(ChatRequest request, ChatPrompt prompt, ApiOptions limits, DateTimeOffset? deadline)
+    {
+        var violations = new List<FieldViolation>();
+        var settings = ToSettings(request.Params, limits, violations);
+        RpcErrors.ThrowIfAny(violations);
+        return new GenerationRequest(
+            request.Adapter, prompt.Text, null, settings.MaxNewTokens, settings.Sampling,
+            [.. settings.StopStrings, .. prompt.StopStrings.Except(settings.StopStrings)], settings.StopTokenIds,
+            IgnoreEos: request.Params?.IgnoreEos ?? false,
+            Deadline: deadline,
+            // The template writes the special tokens (BOS, role markers) itself.
+            AddSpecialTokens: false);
+    }
+
+    private sealed record Settings(int MaxNewTokens, SamplingParameters Sampling, IReadOnlyList<string> StopStrings, IReadOnlyList<int> StopTokenIds);
+
+    private static Settings ToSettings(GenerationParams? parameters, ApiOptions limits, List<FieldViolation> violations)
+    {
+        parameters ??= new GenerationParams();
+        var maxNewTokens = parameters.MaxNewTokens == 0 ? limits.DefaultMaxNewTokens : parameters.MaxNewTokens;
+        if (maxNewTokens < 1 || maxNewTokens > limits.MaxNewTokens)
+            violations.Add(new("params.max_new_tokens", $"must be in 1..{limits.MaxNewTokens} (0 = {limits.DefaultMaxNewTokens}), got {parameters.MaxNewTokens}"));
+        if (parameters.Stop.Count + parameters.StopTokenIds.Count > limits.MaxStopSequences)
+            violations.Add(new("params.stop", $"at most {limits.MaxStopSequences} stop strings and stop token ids together"));
+        for (var i = 0; i < parameters.Stop.Count; i++)
+        {
+            if (parameters.Stop[i].Length == 0) violations.Add(new($"params.stop[{i}]", "must not be empty"));
+        }
+        if (parameters.StopTokenIds.Any(id => id < 0)) violations.Add(new("params.stop_token_ids", "token ids must not be negative"));
+
+        var sampling = parameters.Sampling ?? new SamplingParams();
+        var domain = new SamplingParameters
+        {
+            Temperature = sampling.HasTemperature ? sampling.Temperature : 1.0,
+            TopK = sampling.TopK,
+            TopP = sampling.HasTopP ? sampling.TopP : 1.0,
+            MinP = sampling.MinP,
+            RepetitionPenalty = sampling.HasRepetitionPenalty ? sampling.RepetitionPenalty : 1.0,
+            PresencePenalty = sampling.PresencePenalty,
+            FrequencyPenalty = sampling.FrequencyPenalty,
+            Seed = sampling.HasSeed ? sampling.Seed : null,
+            Logprobs = parameters.Logprobs,
+            TopLogprobs = parameters.TopLogprobs,
+        };
+        foreach (var problem in domain.Validate())
+        {
+            // SamplingParameters names each field first, by its API name.
+            var name = problem.Split(' ', 2)[0];
+            var field = name is "logprobs" or "top_logprobs" ? $"params.{name}" : $"params.sampling.{name}";
+            violations.Add(new(field, problem));
+        }
+        return new Settings(maxNewTokens, domain, [.. parameters.Stop], [.. parameters.StopTokenIds]);
+    }
+
+    /// <summary>Adds a delta's text, ids and logprobs to a whole response.</summary>
+    public static void Append(GenerateResponse response, System.Text.StringBuilder text, TokenDelta delta)
+    {
+        text.Append(delta.Text);
+        response.TokenIds.AddRange(delta.TokenIds);
+        if (delta.Logprobs is { } logprobs) response.Logprobs.AddRange(logprobs.Select(ToProto));
+    }
+
+    /// <summary>Fills the end of a whole response.</summary>
+    public static void Complete(GenerateResponse response, GenerationFinished finished, string chatTemplate)
+    {
+        response.FinishReason = ToProto(finished.Reason);
+        response.Usage = ToProto(finished.Usage);
+        response.Timing = ToProto(finished.Timing);
+        response.ServedFrom = ToProto(finished.ServedFrom);
+        response.ChatTemplate = chatTemplate;
+    }
+
+    /// <summary>A delta frame.</summary>
+    public static GenerateStreamResponse ToFrame(TokenDelta delta)
+    {
+        var frame = new ProtoTokenDelta { Text = delta.Text };
+        frame.TokenIds.AddRange(delta.TokenIds);
+        if (delta.Logprobs is { } logprobs) frame.Logprobs.AddRange(logprobs.Select(ToProto));
+        return new GenerateStreamResponse { Delta = frame };
+    }
+
+    /// <summary>The final frame.</summary>
+    public static GenerateStreamResponse ToFrame(GenerationFinished finished, string chatTemplate) => new()
+    {
+        Final = new GenerateFinal
+        {
+            FinishReason = ToProto(finished.Reason),
+            Usage = ToProto(finished.Usage),
+            Timing = ToProto(finished.Timing),
+            ServedFrom = ToProto(finished.ServedFrom),
+            ChatTemplate = chatTemplate,
+        },
+    };
+
+    public static TokenLogprobs ToProto(SampledToken token)
+    {
+        var proto = new TokenLogprobs { TokenId = token.TokenId, Logprob = token.Logprob ?? 0f };
+        proto.TopLogprobs.AddRange(token.TopLogprobs.Select(top => new TopLogprob { TokenId = top.TokenId, Logprob = top.Logprob }));
+        return proto;
+    }
+
+    public static ProtoFinishReason ToProto(DomainFinishReason reason) => reason switch
+    {
+        DomainFinishReason.Length => ProtoFinishReason.Length,
+        DomainFinishReason.Stop => ProtoFinishReason.Stop,
+        DomainFinishReason.EndOfSequence => ProtoFinishReason.EndOfSequence,
+        _ => ProtoFinishReason.Unspecified,
+    };
+
+    public static ServedFrom ToProto(AdapterServedFrom servedFrom) => servedFrom switch
+    {
+        AdapterServedFrom.Base => ServedFrom.Base,
+        AdapterServedFrom.Device => ServedFrom.Device,
+        AdapterServedFrom.Loaded => ServedFrom.Loaded,
+        AdapterServedFrom.Merged => ServedFrom.Merged,
+        _ => ServedFrom.Unspecified,
+    };
+
+    public static ProtoUsage ToProto(DomainUsage usage) => new() { PromptTokens = usage.PromptTokens, CompletionTokens = usage.CompletionTokens };
+
+    public static Timing ToProto(GenerationTiming timing) => new()
+    {
+        Submitted = Timestamp.FromDateTimeOffset(timing.Submitted),
+        QueueMs = timing.QueueWait.TotalMilliseconds,
+        AdapterLoadMs = timing.AdapterLoad.TotalMilliseconds,
+        TimeToFirstTokenMs = timing.TimeToFirstToken.TotalMilliseconds,
+        TotalMs = timing.Total.TotalMilliseconds,
+    };
+}

@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Text;
+using Grpc.Core;
+using InferServer.Api.V1;
+using InferServer.Server.Engine;
+using InferServer.Server.Observability;
+using Microsoft.Extensions.Options;
+using TokenDelta = InferServer.Server.Engine.TokenDelta;
+
+namespace InferServer.Server.Api;
+
+/// <summary>
+/// The Inference service: check form and limits, call the engine, map. Errors are thrown as domain exceptions and
+/// mapped by <see cref="ExceptionInterceptor"/>. The call's deadline goes into the engine request, and its
+/// cancellation token into every call, so a client that leaves frees its KV cache at the engine's next step.
+/// </summary>
+public sealed class InferenceService(
+    IInferenceEngine engine, IOptions<ApiOptions> options, InferServerMetrics metrics, AdapterLabels adapterLabels)
+    : Inference.InferenceBase
+{
+    private readonly ApiOptions limits = options.Value;
+
+    public override Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context) =>
+        GenerateWholeAsync(GenerationMapper.ToDomain(request, limits, Deadline(context)), chatTemplate: "", "Generate", context);
+
+    public override Task GenerateStream(GenerateRequest request, IServerStreamWriter<GenerateStreamResponse> responseStream, ServerCallContext context) =>
+        StreamAsync(GenerationMapper.ToDomain(request, limits, Deadline(context)), chatTemplate: "", "GenerateStream", responseStream, context);
+
+    public override Task<GenerateResponse> Chat(ChatRequest request, ServerCallContext context)
+    {
+        var prompt = ChatTemplates.Render(request, engine.Model, limits);
+        return GenerateWholeAsync(GenerationMapper.ToDomain(request, prompt, limits, Deadline(context)), prompt.Template, "Chat", context);
+    }
+
+    public override Task ChatStream(ChatRequest request, IServerStreamWriter<GenerateStreamResponse> responseStream, ServerCallContext context)
+    {
+        var prompt = ChatTemplates.Render(request, engine.Model, limits);
+        return StreamAsync(GenerationMapper.ToDomain(request, prompt, limits, Deadline(context)), prompt.Template, "ChatStream", responseStream, context);
+    }
+
+    public override async Task<ClassifyResponse> Classify(ClassifyRequest request, ServerCallContext context)
+    {
+        var classification = ClassificationMapper.ToDomain(request, limits, Deadline(context));
+        using var activity = StartActivity("Classify", request.Adapter);
+        var result = await engine.ClassifyAsync(classification, context.CancellationToken);
+        return ClassificationMapper.ToProto(result);
+    }
+
+    private async Task<GenerateResponse> GenerateWholeAsync(GenerationRequest generation, string chatTemplate, string rpc, ServerCallContext context)
+    {
+        using var activity = StartActivity(rpc, generation.Adapter);
+        var response = new GenerateResponse();
+        var text = new StringBuilder();
+        await foreach (var generationEvent in engine.GenerateAsync(generation, context.CancellationToken))
+        {
+            switch (generationEvent)
+            {
+                case TokenDelta delta:
+                    GenerationMapper.Append(response, text, delta);
+                    break;
+                case GenerationFinished finished:
+                    GenerationMapper.Complete(response, finished, chatTemplate);
+                    Finished(activity, generation.Adapter, finished);
+                    break;
+            }
+        }
+        response.Text = text.ToString();
+        return response;
+    }
+
+    // The handler is the stream's only writer: one loop reads the engine's events and writes each frame.
+    private async Task StreamAsync(
+        GenerationRequest generation, string chatTemplate, string rpc, IServerStreamWriter<GenerateStreamResponse> responseStream, ServerCallContext context)
+    {
+        using var activity = StartActivity(rpc, generation.Adapter);
+        await foreach (var generationEvent in engine.GenerateAsync(generation, context.CancellationToken))
+        {
+            switch (generationEvent)
+            {
+                case TokenDelta delta:
+                    await responseStream.WriteAsync(GenerationMapper.ToFrame(delta), context.CancellationToken);
+                    break;
+                case GenerationFinished finished:
+                    Finished(activity, generation.Adapter, finished);
+                    await responseStream.WriteAsync(GenerationMapper.ToFrame(finished, chatTemplate), context.CancellationToken);
+                    break;
+            }
+        }
+    }
+
+    private void Finished(Activity? activity, string? adapter, GenerationFinished finished)
+    {
+        metrics.GenerationFinished(adapterLabels.For(adapter, succeeded: true), finished);
+        if (activity is null) return;
+        activity.SetTag("inferserver.served_from", InferServerMetrics.ServedFromLabel(finished.ServedFrom));
+        activity.SetTag("inferserver.prompt_tokens", finished.Usage.PromptTokens);
+        activity.SetTag("inferserver.completion_tokens", finished.Usage.CompletionTokens);
+        activity.SetTag("inferserver.finish_reason", finished.Reason.ToString());
+        GenerationTrace.RecordPhases(activity, finished.Timing);
+    }
+
+    private static Activity? StartActivity(string rpc, string? adapter)
+    {
+        // Child of ASP.NET Core's server span for the HTTP/2 request, when one is being recorded.
+        var activity = InferServerTelemetry.ActivitySource.StartActivity($"inferserver.{rpc}");
+        activity?.SetTag("inferserver.adapter", string.IsNullOrEmpty(adapter) ? AdapterLabels.Base : adapter);
+        return activity;
+    }
+
+    /// <summary>The call's deadline, if the client set one (grpc-dotnet reports none as DateTime.MaxValue).</summary>
+    internal static DateTimeOffset? Deadline(ServerCallContext context) =>
+        context.Deadline == DateTime.MaxValue ? null : new DateTimeOffset(DateTime.SpecifyKind(context.Deadline, DateTimeKind.Utc));
+}

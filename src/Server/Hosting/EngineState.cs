@@ -1,0 +1,12 @@
+namespace InferServer.Server.Hosting;
+
+/// <summary>Where the engine is in the host's lifetime.</summary>
+public enum EngineState
+{
+    /// <summary>Not started yet.</summary>
+    Starting,
+    /// <summary>Admitting requests.</summary>
+    Serving,
+    /// <summary>Shutting down: running requests finish, new ones are refused.</summary>
+    Draining,
+}

@@ -1,0 +1,71 @@
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using Prometheus;
+
+namespace InferServer.Server.Observability;
+
+/// <summary>Telemetry and health for the host (the eShop/Aspire "service defaults" shape).</summary>
+public static class ObservabilityExtensions
+{
+    /// <summary>
+    /// OpenTelemetry tracing and metrics over the InferServer ActivitySource and Meter (plus ASP.NET Core's), exported
+    /// over OTLP only when an endpoint is configured; gRPC and HTTP health checks; the metrics instruments.
+    /// </summary>
+    public static WebApplicationBuilder AddInferServerDefaults(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptionsWithValidateOnStart<ObservabilityOptions>()
+            .BindConfiguration("Observability");
+        builder.Services.AddSingleton<AdapterLabels>();
+        builder.Services.AddSingleton<InferServerMetrics>();
+        builder.Services.AddHostedService<PrometheusStartup>();
+
+        var otlpEndpoint = builder.Configuration["Observability:OtlpEndpoint"] is { Length: > 0 } configured
+            ? configured
+            : builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
+        if (!string.IsNullOrWhiteSpace(otlpEndpoint))
+        {
+            var endpoint = new Uri(otlpEndpoint);
+            builder.Services.AddOpenTelemetry()
+                .ConfigureResource(resource => resource.AddService(InferServerTelemetry.Name))
+                .WithTracing(tracing => tracing
+                    .AddSource(InferServerTelemetry.Name, "Microsoft.AspNetCore")
+                    .AddOtlpExporter(otlp => otlp.Endpoint = endpoint))
+                .WithMetrics(metrics => metrics
+                    .AddMeter(InferServerTelemetry.Name, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
+                    .AddOtlpExporter(otlp => otlp.Endpoint = endpoint));
+        }
+
+        builder.Services.AddGrpcHealthChecks(health =>
+            {
+                // Answer from the published cache: per-adapter names are written there, not mapped to checks.
+                health.UseHealthChecksCache = true;
+                // "" is the whole server; the service names let clients probe one API. Adapters get their own
+                // names at run time (AdapterHealthPublisher).
+                health.Services.Map("", _ => true);
+                health.Services.Map("inferserver.v1.Inference", _ => true);
+                health.Services.Map("inferserver.v1.Admin", _ => true);
+            })
+            .AddCheck<EngineHealthCheck>("engine");
+        builder.Services.Configure<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckPublisherOptions>(publisher =>
+        {
+            // Publish as soon as the host starts, then every few seconds: the gRPC health service answers from this cache.
+            publisher.Delay = TimeSpan.Zero;
+            publisher.Period = TimeSpan.FromSeconds(5);
+        });
+        builder.Services.AddSingleton<AdapterHealthPublisher>();
+        builder.Services.AddSingleton<Microsoft.Extensions.Diagnostics.HealthChecks.IHealthCheckPublisher>(
+            services => services.GetRequiredService<AdapterHealthPublisher>());
+        return builder;
+    }
+
+    /// <summary>/metrics (Prometheus text format, the Meter via prometheus-net's MeterAdapter) and /healthz.</summary>
+    public static WebApplication MapInferServerDefaultEndpoints(this WebApplication app)
+    {
+        app.MapGrpcHealthChecksService();
+        app.MapHealthChecks("/healthz");
+        if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ObservabilityOptions>>().Value.PrometheusEnabled)
+            app.MapMetrics("/metrics");
+        return app;
+    }
+}
