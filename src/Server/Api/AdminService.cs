@@ -7,7 +7,7 @@ namespace InferServer.Server.Api;
 
 /// <summary>The Admin service: adapter lifecycle over the registry. Access control is <see cref="ApiKeyInterceptor"/>'s.</summary>
 public sealed class AdminService(
-    IAdapterRegistry registry, AdapterHealthPublisher adapterHealth, InferServerMetrics metrics, AdapterLabels adapterLabels)
+    IAdapterRegistry registry, AdapterHealthPublisher adapterHealth)
     : Admin.AdminBase
 {
     public override async Task<InferServer.Api.V1.AdapterInfo> LoadAdapter(LoadAdapterRequest request, ServerCallContext context)
@@ -16,7 +16,6 @@ public sealed class AdminService(
         var adapter = await registry.LoadAsync(
             request.Name, request.Path.Length == 0 ? null : request.Path, request.Reload, context.CancellationToken);
         adapterHealth.Synchronize();
-        metrics.AdapterLoaded(adapterLabels.For(adapter.Name, succeeded: true));
         return AdapterMapper.ToProto(adapter);
     }
 

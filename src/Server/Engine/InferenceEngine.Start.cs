@@ -17,6 +17,9 @@ public sealed partial class InferenceEngine
     /// <summary>The adapter lifecycle (admin APIs) of an engine made by <see cref="Start"/>.</summary>
     public IAdapterRegistry Adapters { get; private set; } = null!;
 
+    /// <summary>Lifecycle events of the store, the device slot table and the merge cache (raised on their threads).</summary>
+    public event EventHandler<AdapterEvent>? AdapterChanged;
+
     /// <summary>
     /// Loads the model named by <paramref name="options"/> (the embedded demo model when ModelPath is empty), its
     /// tokenizer, and an adapter store over <paramref name="adapterOptions"/>, preloads the configured adapters, and
@@ -30,6 +33,9 @@ public sealed partial class InferenceEngine
         var directory = options.ModelPath.Length > 0
             ? Path.GetFullPath(options.ModelPath)
             : DemoModelGenerator.EnsureDefault(DemoCacheRoot());
+        // The demo model brings its own adapters; serve them unless adapter roots were configured.
+        if (options.ModelPath.Length == 0 && adapterOptions.AdapterRoots.Count == 0)
+            adapterOptions = adapterOptions with { AdapterRoots = [Path.Combine(directory, "adapters")] };
         var dtype = ModelLoadOptions.ParseDType(options.DType);
         var device = TorchSharp.torch.device(options.Device);
         var model = ModelLoader.Load(directory, new ModelLoadOptions(device, dtype));
@@ -41,10 +47,10 @@ public sealed partial class InferenceEngine
             store = new AdapterStore.Registry.AdapterStore(adapterOptions, BaseModelSpecs.From(model), dtype, timeProvider,
                 loggerFactory.CreateLogger<AdapterStore.Registry.AdapterStore>());
             var targets = model.AdaptableModules.ToDictionary(m => m.Key, m => (ILoraTarget)m.Value, StringComparer.Ordinal);
-            adapters = new StoreAdapters(store,
-                new DeviceSlotTable(targets, adapterOptions.DeviceSlots, adapterOptions.MaxRank, dtype, device, store,
-                    loggerFactory.CreateLogger<DeviceSlotTable>()),
-                new MergeCache(targets, adapterOptions, store, loggerFactory.CreateLogger<MergeCache>()));
+            var slots = new DeviceSlotTable(targets, adapterOptions.DeviceSlots, adapterOptions.MaxRank, dtype, device, store,
+                loggerFactory.CreateLogger<DeviceSlotTable>());
+            var merges = new MergeCache(targets, adapterOptions, store, loggerFactory.CreateLogger<MergeCache>());
+            adapters = new StoreAdapters(store, slots, merges);
             var servedName = options.ServedModelName.Length > 0 ? options.ServedModelName : Path.GetFileName(directory.TrimEnd(Path.DirectorySeparatorChar));
             // The slot table and merge cache go before the store: slots pin host copies the store owns.
             var engine = new InferenceEngine(options, model, tokenizer, adapters, servedName,
@@ -52,6 +58,9 @@ public sealed partial class InferenceEngine
             {
                 Adapters = store,
             };
+            store.Changed += engine.RaiseAdapterChanged;
+            slots.Changed += engine.RaiseAdapterChanged;
+            merges.Changed += engine.RaiseAdapterChanged;
             store.PreloadAsync(CancellationToken.None).GetAwaiter().GetResult();
             return engine;
         }
@@ -63,6 +72,8 @@ public sealed partial class InferenceEngine
             throw;
         }
     }
+
+    private void RaiseAdapterChanged(object? sender, AdapterEvent change) => AdapterChanged?.Invoke(this, change);
 
     /// <summary>Where the demo model is generated: $XDG_CACHE_HOME/inferserver, else ~/.cache/inferserver.</summary>
     public static string DemoCacheRoot()

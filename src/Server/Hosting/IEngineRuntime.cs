@@ -15,6 +15,9 @@ public interface IEngineRuntime : IAsyncDisposable
     /// <summary>What the admin service calls.</summary>
     IAdapterRegistry Adapters { get; }
 
+    /// <summary>Adapter lifecycle events (loads, evictions, merges) from every tier, for metrics.</summary>
+    event EventHandler<AdapterEvent>? AdapterChanged;
+
     /// <summary>Stops admitting requests and lets running ones finish, for at most <paramref name="drainTimeout"/>.</summary>
     Task StopAsync(TimeSpan drainTimeout);
 }

@@ -1,3 +1,4 @@
+using InferServer.AdapterStore.Configuration;
 using System.Net;
 using InferServer.Server.Api;
 using InferServer.Server.Engine;
@@ -42,6 +43,8 @@ public static partial class InferServerApplication
     public static WebApplicationBuilder AddInferServerOptions(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptionsWithValidateOnStart<EngineOptions>().BindConfiguration("Engine");
+        builder.Services.AddOptionsWithValidateOnStart<AdapterStoreOptions>().BindConfiguration("Adapters");
+        builder.Services.AddSingleton<IValidateOptions<AdapterStoreOptions>, AdapterStoreOptionsValidator>();
         builder.Services.AddSingleton<IValidateOptions<EngineOptions>, EngineOptionsValidator>();
         builder.Services.AddOptionsWithValidateOnStart<ApiOptions>().BindConfiguration("Api");
         builder.Services.AddSingleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>();
@@ -111,6 +114,7 @@ public static partial class InferServerApplication
         builder.Services.AddSingleton(factory);
         builder.Services.AddSingleton(services => services.GetRequiredService<IEngineRuntime>().Engine);
         builder.Services.AddSingleton(services => services.GetRequiredService<IEngineRuntime>().Adapters);
+        builder.Services.AddHostedService<Observability.AdapterEventMetrics>();
         return builder;
     }
 

@@ -1,3 +1,4 @@
+using InferServer.AdapterStore.Registry;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using InferServer.Server.Engine;
@@ -82,10 +83,26 @@ public sealed class InferServerMetrics
         queueWait.Record(timing.QueueWait.TotalSeconds, tags);
         if (finished.Usage.CompletionTokens > 1)
             timePerOutputToken.Record((timing.Total - timing.TimeToFirstToken).TotalSeconds / (finished.Usage.CompletionTokens - 1), tags);
-        if (finished.ServedFrom == AdapterServedFrom.Loaded) AdapterLoaded(adapterLabel);
     }
 
-    /// <summary>Counts an adapter read into memory.</summary>
+    /// <summary>Counts one adapter lifecycle event of the store, the slot table or the merge cache.</summary>
+    public void AdapterChanged(AdapterEvent change, string adapterLabel)
+    {
+        switch (change.Kind)
+        {
+            case AdapterEventKind.Loaded when change.Tier == AdapterTier.Host:
+                AdapterLoaded(adapterLabel);
+                break;
+            case AdapterEventKind.Evicted:
+                AdapterEvicted(change.Tier.ToString().ToLowerInvariant());
+                break;
+            case AdapterEventKind.Merged:
+                AdapterMerged();
+                break;
+        }
+    }
+
+    /// <summary>Counts an adapter read from disk into host memory.</summary>
     public void AdapterLoaded(string adapterLabel) => adapterLoads.Add(1, new KeyValuePair<string, object?>("adapter", adapterLabel));
 
     /// <summary>Counts an eviction from <paramref name="tier"/> (fed by the adapter store's events).</summary>
