@@ -13,6 +13,7 @@ const string Usage = """
                    [--name NAME] [--json FILE]
       wait-health  [--target http://127.0.0.1:50051] [--timeout 300]
       make-model   --preset demo|large [--seed 1] DIR
+      report       --results DIR --model NAME --machine FILE [--notes FILE] --out FILE.md
     """;
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
@@ -29,6 +30,7 @@ try
         "run" => await RunCommand.ExecuteAsync(commandLine),
         "wait-health" => await WaitHealthCommand.ExecuteAsync(commandLine),
         "make-model" => MakeModelCommand.Execute(commandLine),
+        "report" => ReportCommand.Execute(commandLine),
         _ => throw new ArgumentException($"unknown command '{args[0]}'"),
     };
 }
