@@ -7,7 +7,9 @@ namespace InferServer.LoadGen.Running;
 /// <param name="ClassifyTexts">Texts per Classify call.</param>
 public sealed record RequestSettings(RequestKind Kind, int PromptWords, int MaxNewTokens, int ClassifyTexts)
 {
-    // Common English words: GPT-2's BPE gives each a single low id, so prompts fit small vocabularies (32,000) too.
+    // Common English words: GPT-2's BPE gives each, with its leading space, a single id below 32,000, so prompts fit
+    // Llama-sized vocabularies too. The prompt starts with a space because a first word without one tokenizes
+    // differently ("friend" is 48381, " friend" 1545).
     private static readonly string[] Words =
     [
         "the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "and", "then", "runs", "to", "see", "what",
@@ -16,7 +18,7 @@ public sealed record RequestSettings(RequestKind Kind, int PromptWords, int MaxN
 
     /// <summary>The prompt of request <paramref name="index"/>: the word list rotated by the index, so prompts differ (no prefix sharing).</summary>
     public string Prompt(int index) =>
-        string.Join(' ', Enumerable.Range(0, PromptWords).Select(i => Words[(index * 7 + i) % Words.Length]));
+        " " + string.Join(' ', Enumerable.Range(0, PromptWords).Select(i => Words[(index * 7 + i) % Words.Length]));
 }
 
 /// <summary>The RPC a run drives.</summary>

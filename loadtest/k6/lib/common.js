@@ -91,7 +91,8 @@ const WORDS = ['the', 'quick', 'brown', 'fox', 'jumps', 'over', 'a', 'lazy', 'do
 export function prompt(i) {
   const words = [];
   for (let w = 0; w < PROMPT_WORDS; w++) words.push(WORDS[(i * 7 + w) % WORDS.length]);
-  return words.join(' ');
+  // Leading space: GPT-2's BPE gives " word" an id below 32,000 for every word here, but not always "word".
+  return ' ' + words.join(' ');
 }
 
 /** A GenerateRequest: greedy, EOS ignored, so every request generates exactly MAX_NEW_TOKENS tokens. */
