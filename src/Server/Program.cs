@@ -1,8 +1,13 @@
 using InferServer.Server.Demo;
 using InferServer.Server.Hosting;
 
+// `inferserver make-demo DIR [--kind …]`: writes the demo models, without starting a server.
 if (args is ["make-demo", ..])
     return MakeDemoCommand.Run(args[1..]);
+
+// `inferserver healthcheck [--port N]`: the container HEALTHCHECK probe (grpc.health.v1), without starting a server.
+if (args is ["healthcheck", .. var healthCheckArgs])
+    return await HealthCheckCommand.RunAsync(healthCheckArgs);
 
 var builder = InferServerApplication.CreateBuilder(args);
 builder.AddInferenceEngine(EngineRuntimeFactory.Create);

@@ -1,0 +1,42 @@
+using InferServer.LoadGen;
+using InferServer.LoadGen.Commands;
+
+const string Usage = """
+    inferserver-loadgen: load tests and benchmarks for InferServer (loadtest/README.md)
+
+      run          --scenario base|distinct|uniform|zipf|identical|naive|coldwarm [--kind generate|stream|classify]
+                   [--mode closed --concurrency 8 | --mode open --rate 4 --max-in-flight 256]
+                   [--requests 100 --duration 60 --grace 30] [--adapters 100 --adapter-prefix a --adapter-offset 0 --zipf-alpha 1.2]
+                   [--max-new-tokens 32 --prompt-words 16 --classify-texts 4 --seed 1 --warmup 0]
+                   [--churn-interval-ms 0 --churn-adapters 4 --churn-max-cycles 100]
+                   [--target http://127.0.0.1:50051 [--allow-remote] [--api-key KEY] | --in-process MODEL_DIR [--torch-threads N --max-batch-rows 64]]
+                   [--name NAME] [--json FILE]
+      wait-health  [--target http://127.0.0.1:50051] [--timeout 300]
+      make-model   --preset demo|large [--seed 1] DIR
+      report       --results DIR --model NAME --machine FILE [--notes FILE] --out FILE.md
+    """;
+
+if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine(Usage);
+    return args.Length == 0 ? 2 : 0;
+}
+
+try
+{
+    var commandLine = new CommandLine(args[1..]);
+    return args[0] switch
+    {
+        "run" => await RunCommand.ExecuteAsync(commandLine),
+        "wait-health" => await WaitHealthCommand.ExecuteAsync(commandLine),
+        "make-model" => MakeModelCommand.Execute(commandLine),
+        "report" => ReportCommand.Execute(commandLine),
+        _ => throw new ArgumentException($"unknown command '{args[0]}'"),
+    };
+}
+catch (ArgumentException exception)
+{
+    Console.Error.WriteLine($"error: {exception.Message}");
+    Console.Error.WriteLine(Usage);
+    return 2;
+}

@@ -1,0 +1,80 @@
+extern alias server;
+
+using InferServer.Kernels.Sampling;
+using InferServer.LoadGen.Results;
+using InferServer.LoadGen.Running;
+using InferServer.LoadGen.Scenarios;
+using Microsoft.Extensions.Logging.Abstractions;
+using server::InferServer.Server.Engine;
+using server::InferServer.Server.Hosting;
+using server::InferServer.Server.Models;
+using server::InferServer.Server.Models.Common;
+using server::InferServer.Server.Tokenization;
+using TorchSharp;
+
+namespace InferServer.LoadGen.Targets;
+
+/// <summary>
+/// The engine called directly in this process, with the same requests the gRPC target sends: the difference between
+/// the two is what gRPC, Kestrel and the API layer cost (the "server overhead" row). Base model only: the engine is
+/// built here as the server's hosting builds it, with no adapter store.
+/// </summary>
+public sealed class InProcessEngineTarget : IGenerationTarget
+{
+    private readonly InferenceEngine engine;
+    private readonly RequestSettings settings;
+
+    public InProcessEngineTarget(string modelDirectory, RequestSettings settings, EngineOptions options)
+    {
+        this.settings = settings;
+        var directory = Path.GetFullPath(modelDirectory);
+        if (options.TorchThreads > 0) torch.set_num_threads(options.TorchThreads);
+        var model = ModelLoader.Load(directory, new ModelLoadOptions(torch.device(options.Device), ModelLoadOptions.ParseDType(options.DType)));
+        var tokenizer = TokenizerLoader.Load(directory);
+        engine = new InferenceEngine(options with { ModelPath = directory }, model, tokenizer, new BaseModelOnlyAdapters(),
+            Path.GetFileName(directory), NullLogger.Instance, TimeProvider.System);
+        Description = $"in-process {directory}";
+    }
+
+    public string Description { get; }
+
+    public async Task<RequestOutcome> SendAsync(PlannedRequest request, double start, RunClock clock, CancellationToken cancellationToken)
+    {
+        if (settings.Kind == RequestKind.Classify)
+            throw new NotSupportedException("the in-process target drives generation only");
+        var generation = new GenerationRequest(request.Adapter, settings.Prompt(request.Index), null, settings.MaxNewTokens,
+            new SamplingParameters { Temperature = 0 }, [], [], IgnoreEos: true);
+        double? firstToken = null;
+        try
+        {
+            await foreach (var update in engine.GenerateAsync(generation, cancellationToken))
+            {
+                switch (update)
+                {
+                    case server::InferServer.Server.Engine.TokenDelta delta when firstToken is null && delta.TokenIds.Count > 0:
+                        firstToken = clock.Now;
+                        break;
+                    case GenerationFinished finished:
+                        return new RequestOutcome(request.Index, request.Adapter, "OK", start, firstToken, clock.Now, finished.Usage.CompletionTokens,
+                            finished.Timing.TimeToFirstToken.TotalMilliseconds, finished.Timing.AdapterLoad.TotalMilliseconds, finished.ServedFrom.ToString());
+                }
+            }
+            return new RequestOutcome(request.Index, request.Adapter, "StreamEndedWithoutFinal", start, null, clock.Now, 0, null, null, null);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return new RequestOutcome(request.Index, request.Adapter, "CancelledAtRunEnd", start, null, clock.Now, 0, null, null, null);
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // Engine exceptions are what the server's interceptor maps to status codes; their type names say the same.
+            return new RequestOutcome(request.Index, request.Adapter, exception.GetType().Name, start, null, clock.Now, 0, null, null, null);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await engine.StopAsync(TimeSpan.FromSeconds(10));
+        await engine.DisposeAsync();
+    }
+}

@@ -1,0 +1,31 @@
+// Classify traffic against an encoder model with classifier adapters. Example:
+//   k6 run -e POPULARITY=uniform -e ADAPTERS=2 -e ADAPTER_PREFIX=qv-r -e TEXTS=4 classify.js
+import grpc from 'k6/net/grpc';
+import { check } from 'k6';
+import { Rate } from 'k6/metrics';
+import exec from 'k6/execution';
+import { ensureConnected, newClient, params, pickAdapter, prompt, scenarioOptions } from './lib/common.js';
+
+const TEXTS = parseInt(__ENV.TEXTS || '4', 10);
+const client = newClient();
+const failed = new Rate('inferserver_failed');
+
+export const options = {
+  scenarios: { classify: scenarioOptions('classify') },
+  thresholds: {
+    inferserver_failed: [`rate<${__ENV.MAX_ERROR_RATE || '0.01'}`],
+    grpc_req_duration: [`p(95)<${__ENV.CLASSIFY_P95_MS || '1000'}`],
+  },
+};
+
+export function classify() {
+  ensureConnected(client);
+  const texts = [];
+  for (let i = 0; i < TEXTS; i++) texts.push(prompt(exec.scenario.iterationInTest + i));
+  const response = client.invoke('inferserver.v1.Inference/Classify', { adapter: pickAdapter(), texts }, params());
+  const ok = check(response, {
+    'status is OK': (r) => r && r.status === grpc.StatusOK,
+    'one result per text': (r) => r && r.message && r.message.results.length === TEXTS,
+  });
+  failed.add(!ok, { status: String(response && response.status) });
+}
