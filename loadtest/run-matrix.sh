@@ -61,11 +61,8 @@ trap 'stop_server; rm -rf "$workdir"' EXIT
 start_server() {
   local label="$1"; shift
   echo "== start the server ($label: $*)"
-  # Kestrel:Endpoints instead of --port: with Api:GrpcPort the api branch's host hangs at start (ServerEndpoints needs
-  # IServer while Kestrel's options are being built); Kestrel's own endpoint configuration avoids that path.
-  (cd "$workdir" && exec "$server" --model "$models/base" --adapters "$models/adapters" \
-      --Security:AllowUnauthenticatedAdmin=true \
-      --Kestrel:Endpoints:Grpc:Url="$target" --Kestrel:Endpoints:Grpc:Protocols=Http2 \
+  (cd "$workdir" && exec "$server" --model "$models/base" --adapters "$models/base/adapters" \
+      --Security:AllowUnauthenticatedAdmin=true --port "$port" --http-port 0 \
       "$@" > "$results/server-$label.log" 2>&1) &
   server_pid=$!
   "$loadgen" wait-health --target "$target" --timeout 300
@@ -74,7 +71,7 @@ start_server() {
 run() {
   local name="$1"; shift
   "$loadgen" run --name "$name" --requests "$requests" --max-new-tokens "$max_new" --duration "$run_seconds" \
-    --adapters "$adapters" --warmup 2 --json "$results/$name.json" "$@"
+    --adapters "$adapters" --adapter-prefix tenant- --warmup 2 --json "$results/$name.json" "$@"
 }
 
 succeeded() { grep -o '"succeeded": [0-9]*' "$results/$1.json" | grep -o '[0-9]*$'; }
@@ -116,7 +113,7 @@ machine="$results/machine.md"
 } > "$machine"
 notes="$results/notes.md"
 {
-  echo "- Model: \`make-model --preset $model --seed 1\` (random Llama weights; see LlamaShape.cs), $adapters adapters."
+  echo "- Model: \`make-model --preset $model --seed 1\` (the demo generator's seeded random weights: $model = DemoModelKind.$([[ $model == large ]] && echo LlamaLarge || echo Llama)), rank-16 q_proj/v_proj tenant adapters, $adapters in play."
   echo "- Each run: $requests requests (cold/warm: $((2 * coldwarm_adapters))), $max_new output tokens each (greedy, EOS ignored), 16-word prompts, closed loop at concurrency $concurrency unless noted, streaming GenerateStream unless noted; 2 unmeasured base warm-up requests first; at most ${run_seconds} s per run."
   echo "- base-open: Poisson arrivals at $open_rate/s. churn: uniform traffic while the admin API unloads and reloads one of 4 adapters every 500 ms."
   echo "- Each row is one run on a shared machine (see the load average above): repeat a run before trusting a small difference."

@@ -6,18 +6,14 @@ using InferServer.LoadGen.Running;
 using InferServer.LoadGen.Scenarios;
 using Microsoft.Extensions.Logging.Abstractions;
 using server::InferServer.Server.Engine;
-using server::InferServer.Server.Hosting;
-using server::InferServer.Server.Models;
-using server::InferServer.Server.Models.Common;
-using server::InferServer.Server.Tokenization;
-using TorchSharp;
+using InferServer.AdapterStore.Configuration;
 
 namespace InferServer.LoadGen.Targets;
 
 /// <summary>
 /// The engine called directly in this process, with the same requests the gRPC target sends: the difference between
-/// the two is what gRPC, Kestrel and the API layer cost (the "server overhead" row). Base model only: the engine is
-/// built here as the server's hosting builds it, with no adapter store.
+/// the two is what gRPC, Kestrel and the API layer cost (the "server overhead" row). The engine is started exactly as
+/// the server's hosting starts it (<see cref="InferenceEngine.Start"/>), adapters from DIR/adapters included.
 /// </summary>
 public sealed class InProcessEngineTarget : IGenerationTarget
 {
@@ -28,11 +24,8 @@ public sealed class InProcessEngineTarget : IGenerationTarget
     {
         this.settings = settings;
         var directory = Path.GetFullPath(modelDirectory);
-        if (options.TorchThreads > 0) torch.set_num_threads(options.TorchThreads);
-        var model = ModelLoader.Load(directory, new ModelLoadOptions(torch.device(options.Device), ModelLoadOptions.ParseDType(options.DType)));
-        var tokenizer = TokenizerLoader.Load(directory);
-        engine = new InferenceEngine(options with { ModelPath = directory }, model, tokenizer, new BaseModelOnlyAdapters(),
-            Path.GetFileName(directory), NullLogger.Instance, TimeProvider.System);
+        engine = InferenceEngine.Start(options with { ModelPath = directory },
+            new AdapterStoreOptions { AdapterRoots = [Path.Combine(directory, "adapters")] }, NullLoggerFactory.Instance, TimeProvider.System);
         Description = $"in-process {directory}";
     }
 

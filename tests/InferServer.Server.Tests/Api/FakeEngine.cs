@@ -26,6 +26,9 @@ public sealed class FakeEngine : IInferenceEngine, IAdapterRegistry, IEngineRunt
 
     public int QueueCapacity { get; set; } = 8;
 
+    /// <summary>The fake has no adapter tiers, so it raises no lifecycle events.</summary>
+    public event EventHandler<AdapterEvent>? AdapterChanged { add { } remove { } }
+
     /// <summary>The last generation request the engine received.</summary>
     public GenerationRequest? LastRequest { get; private set; }
 
