@@ -89,6 +89,7 @@ public static partial class InferServerApplication
     public static WebApplicationBuilder AddInferServerApi(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ExceptionInterceptor>();
+        builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<ApiKeyInterceptor>();
         builder.Services.AddGrpc(grpc =>
         {
