@@ -23,6 +23,7 @@ public static partial class InferServerApplication
         ["--adapters"] = "Adapters:AdapterRoots:0",
         ["--port"] = "Api:GrpcPort",
         ["--http-port"] = "Api:HttpPort",
+        ["--openai-port"] = "Api:OpenAiPort",
         ["--host"] = "Api:Host",
     };
 
@@ -35,6 +36,7 @@ public static partial class InferServerApplication
         builder.AddInferServerOptions();
         builder.AddInferServerKestrel();
         builder.AddInferServerApi();
+        builder.AddOpenAiApi();
         return builder;
     }
 
@@ -122,6 +124,7 @@ public static partial class InferServerApplication
         app.MapGrpcService<AdminService>();
         app.MapGrpcReflectionService();
         app.MapInferServerDefaultEndpoints();
+        app.MapOpenAiApi();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(InferServerApplication).FullName!);
         app.Lifetime.ApplicationStarted.Register(() =>
         {

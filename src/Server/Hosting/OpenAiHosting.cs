@@ -1,0 +1,63 @@
+using System.Net;
+using InferServer.Server.Api;
+using InferServer.Server.Api.OpenAi;
+using InferServer.Server.Observability;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+
+namespace InferServer.Server.Hosting;
+
+/// <summary>The OpenAI-compatible HTTP API and the model-server protocol metrics, in the same host as the gRPC API.</summary>
+public static partial class OpenAiHosting
+{
+    /// <summary>
+    /// Listens on Api:Host:Api:OpenAiPort with HTTP/1.1 and HTTP/2 (HTTP/2 over cleartext needs prior knowledge), unless
+    /// the port is -1 or Kestrel:Endpoints configures Kestrel; registers the API and the protocol metrics.
+    /// </summary>
+    public static WebApplicationBuilder AddOpenAiApi(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<IValidateOptions<ApiOptions>, OpenAiOptionsValidator>();
+        builder.Services.AddOptionsWithValidateOnStart<MetricsOptions>().BindConfiguration("Metrics");
+        builder.Services.AddSingleton<ModelServerProtocolMetrics>();
+        builder.Services.AddSingleton<OpenAiListener>();
+        builder.Services.AddSingleton<OpenAiApi>();
+        var kestrelEndpointsConfigured = builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Any();
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<ApiOptions>, OpenAiListener>((kestrel, apiOptions, listener) =>
+        {
+            var api = apiOptions.Value;
+            if (kestrelEndpointsConfigured || api.OpenAiPort < 0) return;
+            var address = api.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(api.Host);
+            kestrel.Listen(address, api.OpenAiPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listener.Listen = listen;
+            });
+        });
+        return builder;
+    }
+
+    /// <summary>Maps /v1/* and creates the protocol metrics' instruments, then announces the API's address once started.</summary>
+    public static WebApplication MapOpenAiApi(this WebApplication app)
+    {
+        var api = app.Services.GetRequiredService<OpenAiApi>();
+        app.MapPost("/v1/completions", api.CompletionsAsync);
+        app.MapPost("/v1/chat/completions", api.ChatCompletionsAsync);
+        app.MapGet("/v1/models", api.ModelsAsync);
+        app.MapPost("/v1/load_lora_adapter", api.LoadLoraAdapterAsync);
+        app.MapPost("/v1/unload_lora_adapter", api.UnloadLoraAdapterAsync);
+        // Observable instruments exist from construction on; build them now rather than on first use.
+        app.Services.GetRequiredService<ModelServerProtocolMetrics>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OpenAiHosting).FullName!);
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            if (app.Services.GetRequiredService<OpenAiListener>().Address is { } address) Log.Listening(logger, address.ToString().TrimEnd('/'));
+        });
+        return app;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "OpenAI-compatible API listening on {Address} (/v1)", EventName = "OpenAiListening")]
+        public static partial void Listening(ILogger logger, string address);
+    }
+}
