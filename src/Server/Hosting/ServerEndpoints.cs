@@ -8,7 +8,7 @@ namespace InferServer.Server.Hosting;
 /// The endpoints the server listens on, known after start (port 0 binds any free port; Kestrel writes the bound
 /// port back into the listen options). Tests read the ports here; <see cref="Describe"/> is the startup line.
 /// </summary>
-public sealed class ServerEndpoints(IServer server)
+public sealed class ServerEndpoints(IServiceProvider services)
 {
     internal ListenOptions? Grpc { get; set; }
 
@@ -28,7 +28,8 @@ public sealed class ServerEndpoints(IServer server)
             var line = $"InferServer listening on {Trim(grpc)} (gRPC)";
             return HttpAddress is { } http ? $"{line}, {Trim(http)} (metrics, health)" : line;
         }
-        var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        // IServer is resolved late: Kestrel's options (which fill this object) are built while IServer is constructed.
+        var addresses = services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         return $"InferServer listening on {string.Join(", ", addresses)} (Kestrel:Endpoints)";
     }
 

@@ -8,7 +8,8 @@ namespace InferServer.Server.Observability;
 /// Every instrument of the "InferServer" Meter. OpenTelemetry reads the Meter and prometheus-net's MeterAdapter exposes
 /// it at /metrics; nothing is defined twice. Engine load is observed from <see cref="IInferenceEngine.Status"/> at
 /// collection time (gauges, and counters for the engine's cumulative totals: tokens/s is rate(tokens_generated), mean
-/// rows per step is rate(rows_processed)/rate(steps)).
+/// rows per step is rate(rows_processed)/rate(steps)). Instrument names carry no "inferserver." prefix: OTLP sends the
+/// Meter name as the scope, and prometheus-net prefixes the Meter name itself (inferserver_requests_total).
 /// </summary>
 public sealed class InferServerMetrics
 {
@@ -24,46 +25,46 @@ public sealed class InferServerMetrics
     public InferServerMetrics(IMeterFactory meterFactory, IInferenceEngine engine)
     {
         var meter = meterFactory.Create(InferServerTelemetry.Name);
-        requests = meter.CreateCounter<long>("inferserver.requests", "{request}",
+        requests = meter.CreateCounter<long>("requests", "{request}",
             "RPCs handled, by adapter (capped, see Observability:AdapterLabelLimit), rpc and gRPC status.");
-        timeToFirstToken = meter.CreateHistogram<double>("inferserver.time_to_first_token", "s",
+        timeToFirstToken = meter.CreateHistogram<double>("time_to_first_token", "s",
             "From engine admission to the first generated token.");
-        timePerOutputToken = meter.CreateHistogram<double>("inferserver.time_per_output_token", "s",
+        timePerOutputToken = meter.CreateHistogram<double>("time_per_output_token", "s",
             "Decode time divided by generated tokens after the first.");
-        requestDuration = meter.CreateHistogram<double>("inferserver.request.duration", "s",
+        requestDuration = meter.CreateHistogram<double>("request.duration", "s",
             "End-to-end engine time of a generation, admission to last token.");
-        queueWait = meter.CreateHistogram<double>("inferserver.queue_wait", "s",
+        queueWait = meter.CreateHistogram<double>("queue_wait", "s",
             "From admission to the first scheduled step (includes adapter loading).");
-        adapterLoads = meter.CreateCounter<long>("inferserver.adapter.loads", "{load}",
+        adapterLoads = meter.CreateCounter<long>("adapter.loads", "{load}",
             "Adapters read into memory (admin loads and on-demand loads for requests).");
-        adapterEvictions = meter.CreateCounter<long>("inferserver.adapter.evictions", "{eviction}",
+        adapterEvictions = meter.CreateCounter<long>("adapter.evictions", "{eviction}",
             "Adapters evicted from a tier.");
-        adapterMerges = meter.CreateCounter<long>("inferserver.adapter.merges", "{merge}",
+        adapterMerges = meter.CreateCounter<long>("adapter.merges", "{merge}",
             "Adapters merged into the weights by the merge cache.");
 
-        meter.CreateObservableGauge("inferserver.queue.waiting", () => engine.Status.WaitingRequests, "{request}",
+        meter.CreateObservableGauge("queue.waiting", () => engine.Status.WaitingRequests, "{request}",
             "Requests queued, not yet scheduled.");
-        meter.CreateObservableGauge("inferserver.requests.running", () => engine.Status.RunningRequests, "{request}",
+        meter.CreateObservableGauge("requests.running", () => engine.Status.RunningRequests, "{request}",
             "Requests with a sequence in the running batch.");
-        meter.CreateObservableGauge("inferserver.kv_cache.usage", () => engine.Status.KvCacheUsage, "1",
+        meter.CreateObservableGauge("kv_cache.usage", () => engine.Status.KvCacheUsage, "1",
             "Fraction of KV-cache blocks in use.");
-        meter.CreateObservableGauge("inferserver.kv_cache.bytes", () => engine.Status.KvCacheBytes, "By",
+        meter.CreateObservableGauge("kv_cache.bytes", () => engine.Status.KvCacheBytes, "By",
             "Bytes held by the KV cache.");
-        meter.CreateObservableGauge("inferserver.adapters.device_bytes", () => engine.Status.DeviceAdapterBytes, "By",
+        meter.CreateObservableGauge("adapters.device_bytes", () => engine.Status.DeviceAdapterBytes, "By",
             "Bytes of adapter slot pools on the device.");
-        meter.CreateObservableGauge("inferserver.adapters.host_bytes", () => engine.Status.HostAdapterBytes, "By",
+        meter.CreateObservableGauge("adapters.host_bytes", () => engine.Status.HostAdapterBytes, "By",
             "Bytes of adapters in host memory.");
-        meter.CreateObservableGauge("inferserver.adapters.running", () => engine.Status.RunningAdapters.Count, "{adapter}",
+        meter.CreateObservableGauge("adapters.running", () => engine.Status.RunningAdapters.Count, "{adapter}",
             "Distinct adapters of running requests.");
-        meter.CreateObservableGauge("inferserver.adapters.max_device", () => engine.Status.MaxDeviceAdapters, "{adapter}",
+        meter.CreateObservableGauge("adapters.max_device", () => engine.Status.MaxDeviceAdapters, "{adapter}",
             "Adapter slots on the device.");
-        meter.CreateObservableCounter("inferserver.steps", () => engine.Status.Steps, "{step}",
+        meter.CreateObservableCounter("steps", () => engine.Status.Steps, "{step}",
             "Model steps run.");
-        meter.CreateObservableCounter("inferserver.rows_processed", () => engine.Status.RowsProcessed, "{row}",
+        meter.CreateObservableCounter("rows_processed", () => engine.Status.RowsProcessed, "{row}",
             "Sequences processed over all steps; divided by steps = mean rows per step.");
-        meter.CreateObservableCounter("inferserver.prompt_tokens", () => engine.Status.PromptTokensProcessed, "{token}",
+        meter.CreateObservableCounter("prompt_tokens", () => engine.Status.PromptTokensProcessed, "{token}",
             "Prompt tokens prefilled.");
-        meter.CreateObservableCounter("inferserver.tokens_generated", () => engine.Status.TokensGenerated, "{token}",
+        meter.CreateObservableCounter("tokens_generated", () => engine.Status.TokensGenerated, "{token}",
             "Tokens generated; rate() gives tokens per second.");
     }
 

@@ -18,6 +18,7 @@ public static class ObservabilityExtensions
             .BindConfiguration("Observability");
         builder.Services.AddSingleton<AdapterLabels>();
         builder.Services.AddSingleton<InferServerMetrics>();
+        builder.Services.AddHostedService<PrometheusStartup>();
 
         var otlpEndpoint = builder.Configuration["Observability:OtlpEndpoint"] is { Length: > 0 } configured
             ? configured
@@ -37,6 +38,8 @@ public static class ObservabilityExtensions
 
         builder.Services.AddGrpcHealthChecks(health =>
             {
+                // Answer from the published cache: per-adapter names are written there, not mapped to checks.
+                health.UseHealthChecksCache = true;
                 // "" is the whole server; the service names let clients probe one API. Adapters get their own
                 // names at run time (AdapterHealthPublisher).
                 health.Services.Map("", _ => true);
