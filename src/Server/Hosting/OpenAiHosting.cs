@@ -36,20 +36,22 @@ public static partial class OpenAiHosting
         return builder;
     }
 
-    /// <summary>Maps /v1/* and creates the protocol metrics' instruments, then announces the API's address once started.</summary>
+    /// <summary>Maps /v1/* and the vLLM-named metrics; once started, creates the protocol metrics' instruments and announces the API's address.</summary>
     public static WebApplication MapOpenAiApi(this WebApplication app)
     {
-        var api = app.Services.GetRequiredService<OpenAiApi>();
-        app.MapPost("/v1/completions", api.CompletionsAsync);
-        app.MapPost("/v1/chat/completions", api.ChatCompletionsAsync);
-        app.MapGet("/v1/models", api.ModelsAsync);
-        app.MapPost("/v1/load_lora_adapter", api.LoadLoraAdapterAsync);
-        app.MapPost("/v1/unload_lora_adapter", api.UnloadLoraAdapterAsync);
-        // Observable instruments exist from construction on; build them now rather than on first use.
-        app.Services.GetRequiredService<ModelServerProtocolMetrics>();
+        app.UseVllmCompatibleMetrics();
+        // Resolved per request, so the engine (which OpenAiApi needs) is still built when the host starts, not here.
+        static OpenAiApi Api(HttpContext context) => context.RequestServices.GetRequiredService<OpenAiApi>();
+        app.MapPost("/v1/completions", context => Api(context).CompletionsAsync(context));
+        app.MapPost("/v1/chat/completions", context => Api(context).ChatCompletionsAsync(context));
+        app.MapGet("/v1/models", context => Api(context).ModelsAsync(context));
+        app.MapPost("/v1/load_lora_adapter", context => Api(context).LoadLoraAdapterAsync(context));
+        app.MapPost("/v1/unload_lora_adapter", context => Api(context).UnloadLoraAdapterAsync(context));
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OpenAiHosting).FullName!);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
+            // Observable instruments exist from construction on: create them once the engine is up.
+            app.Services.GetRequiredService<ModelServerProtocolMetrics>();
             if (app.Services.GetRequiredService<OpenAiListener>().Address is { } address) Log.Listening(logger, address.ToString().TrimEnd('/'));
         });
         return app;
