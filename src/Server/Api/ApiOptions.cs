@@ -12,7 +12,7 @@ public sealed record ApiOptions
     /// <summary>HTTP/1.1 port for /metrics and /healthz; 0 = any free port, -1 = none.</summary>
     public int HttpPort { get; init; } = 50052;
 
-    /// <summary>OpenAI-compatible HTTP/1.1 and HTTP/2 (cleartext, prior knowledge) port; 0 = any free port, -1 = none.</summary>
+    /// <summary>OpenAI-compatible API port (cleartext HTTP/1.1; HTTP/2 with TLS through Kestrel:Endpoints); 0 = any free port, -1 = none.</summary>
     public int OpenAiPort { get; init; } = 8000;
 
     /// <summary>Most choices (prompts × n) one OpenAI-compatible request may ask for; each is one engine request.</summary>

@@ -11,8 +11,10 @@ namespace InferServer.Server.Hosting;
 public static partial class OpenAiHosting
 {
     /// <summary>
-    /// Listens on Api:Host:Api:OpenAiPort with HTTP/1.1 and HTTP/2 (HTTP/2 over cleartext needs prior knowledge), unless
-    /// the port is -1 or Kestrel:Endpoints configures Kestrel; registers the API and the protocol metrics.
+    /// Listens on Api:Host:Api:OpenAiPort with cleartext HTTP/1.1, unless the port is -1 or Kestrel:Endpoints configures
+    /// Kestrel; registers the API and the protocol metrics. HTTP/2 needs TLS here: Kestrel negotiates HTTP/2 only through
+    /// ALPN on an endpoint that also speaks HTTP/1.1, so HTTP/2 is served when Kestrel:Endpoints configures a TLS endpoint
+    /// with Protocols Http1AndHttp2 (the routes answer on every endpoint then).
     /// </summary>
     public static WebApplicationBuilder AddOpenAiApi(this WebApplicationBuilder builder)
     {
@@ -29,7 +31,7 @@ public static partial class OpenAiHosting
             var address = api.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(api.Host);
             kestrel.Listen(address, api.OpenAiPort, listen =>
             {
-                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.Protocols = HttpProtocols.Http1;
                 listener.Listen = listen;
             });
         });
