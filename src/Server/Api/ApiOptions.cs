@@ -12,6 +12,12 @@ public sealed record ApiOptions
     /// <summary>HTTP/1.1 port for /metrics and /healthz; 0 = any free port, -1 = none.</summary>
     public int HttpPort { get; init; } = 50052;
 
+    /// <summary>OpenAI-compatible API port (cleartext HTTP/1.1; HTTP/2 with TLS through Kestrel:Endpoints); 0 = any free port, -1 = none.</summary>
+    public int OpenAiPort { get; init; } = 8000;
+
+    /// <summary>Most choices (prompts × n) one OpenAI-compatible request may ask for; each is one engine request.</summary>
+    public int OpenAiMaxChoices { get; init; } = 16;
+
     /// <summary>Largest gRPC request message in bytes (gRPC MaxReceiveMessageSize).</summary>
     public int MaxReceiveMessageBytes { get; init; } = 4 * 1024 * 1024;
 

@@ -1,8 +1,5 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
-using InferServer.AdapterStore.Peft;
-using InferServer.AdapterStore.Registry;
-using InferServer.Server.Engine;
 using InferServer.Server.Observability;
 
 namespace InferServer.Server.Api;
@@ -50,42 +47,14 @@ public sealed partial class ExceptionInterceptor(
         }
     }
 
-    /// <summary>The status for <paramref name="exception"/> (public for the tests of the mapping table).</summary>
+    /// <summary>The status for <paramref name="exception"/> (public for the tests of the mapping table, which is <see cref="ErrorClassifier"/>'s).</summary>
     public RpcException ToRpcException(Exception exception, ServerCallContext context)
     {
-        switch (exception)
-        {
-            case RpcException rpc:
-                return rpc;
-            case RequestValidationException invalid:
-                return RpcErrors.InvalidArgument([new FieldViolation(invalid.Field, invalid.Problem)]);
-            case AdapterNotFoundException notFound:
-                return RpcErrors.Plain(StatusCode.NotFound, notFound.Message);
-            case InvalidAdapterNameException badName:
-                return RpcErrors.InvalidArgument([new FieldViolation(AdapterField(context), badName.Message)]);
-            case AdapterPathException badPath:
-                // The roots are a security boundary: a path outside them is refused, not "malformed".
-                return RpcErrors.Plain(StatusCode.PermissionDenied, badPath.Message);
-            case InvalidAdapterException invalidAdapter:
-                return RpcErrors.FailedPrecondition(invalidAdapter.Message, invalidAdapter.AdapterName, invalidAdapter.Problems);
-            case AdapterConflictException conflict:
-                return RpcErrors.Plain(StatusCode.AlreadyExists, conflict.Message);
-            case QueueFullException queueFull:
-                return RpcErrors.ResourceExhausted(queueFull.Message);
-            case DeadlineExceededException deadline:
-                return RpcErrors.Plain(StatusCode.DeadlineExceeded, deadline.Message);
-            case EngineStoppedException stopped:
-                return RpcErrors.Plain(StatusCode.Unavailable, stopped.Message);
-            case ModelCapabilityException capability:
-                return RpcErrors.Plain(StatusCode.FailedPrecondition, capability.Message);
-            case OperationCanceledException when DeadlinePassed(context):
-                return RpcErrors.Plain(StatusCode.DeadlineExceeded, "deadline exceeded");
-            case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
-                return RpcErrors.Plain(StatusCode.Cancelled, "call cancelled by the client");
-            default:
-                Log.UnhandledException(logger, context.Method, exception);
-                return RpcErrors.Plain(StatusCode.Internal, "internal error; the server log has the details");
-        }
+        if (exception is RpcException rpc) return rpc;
+        var error = ErrorClassifier.Classify(
+            exception, AdapterField(context), DeadlinePassed(context), context.CancellationToken.IsCancellationRequested);
+        if (error.Code == StatusCode.Internal) Log.UnhandledException(logger, context.Method, exception);
+        return error.ToRpcException();
     }
 
     private bool DeadlinePassed(ServerCallContext context) =>

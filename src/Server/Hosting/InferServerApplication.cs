@@ -24,6 +24,7 @@ public static partial class InferServerApplication
         ["--adapters"] = "Adapters:AdapterRoots:0",
         ["--port"] = "Api:GrpcPort",
         ["--http-port"] = "Api:HttpPort",
+        ["--openai-port"] = "Api:OpenAiPort",
         ["--host"] = "Api:Host",
     };
 
@@ -36,6 +37,7 @@ public static partial class InferServerApplication
         builder.AddInferServerOptions();
         builder.AddInferServerKestrel();
         builder.AddInferServerApi();
+        builder.AddOpenAiApi();
         return builder;
     }
 
@@ -92,6 +94,7 @@ public static partial class InferServerApplication
     public static WebApplicationBuilder AddInferServerApi(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ExceptionInterceptor>();
+        builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<ApiKeyInterceptor>();
         builder.Services.AddGrpc(grpc =>
         {
@@ -125,6 +128,7 @@ public static partial class InferServerApplication
         app.MapGrpcService<AdminService>();
         app.MapGrpcReflectionService();
         app.MapInferServerDefaultEndpoints();
+        app.MapOpenAiApi();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(InferServerApplication).FullName!);
         app.Lifetime.ApplicationStarted.Register(() =>
         {

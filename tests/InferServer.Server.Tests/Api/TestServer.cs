@@ -42,7 +42,7 @@ public sealed class TestServer : IAsyncDisposable
 
     public static async Task<TestServer> StartAsync(ITestOutputHelper output, IEngineRuntime? runtime, IDictionary<string, string?>? configuration = null)
     {
-        var builder = InferServerApplication.CreateBuilder(["--port", "0", "--http-port", "0"]);
+        var builder = InferServerApplication.CreateBuilder(["--port", "0", "--http-port", "0", "--openai-port", "0"]);
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Security:AdminApiKeys:0"] = AdminKey,

@@ -1,0 +1,295 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Grpc.Core;
+using InferServer.AdapterStore.Registry;
+using InferServer.Server.Engine;
+using InferServer.Server.Observability;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+
+namespace InferServer.Server.Api.OpenAi;
+
+/// <summary>
+/// The OpenAI-compatible HTTP API, thin like the gRPC services: read the body against an allow-list, map through the
+/// gRPC API's validation to engine requests, run them, map the results. Every failure goes through
+/// <see cref="ErrorClassifier"/> (the table the gRPC interceptor uses) to an HTTP status and OpenAI's error body; API keys
+/// are <see cref="ApiKeys"/>' rule, so the same keys open both front doors.
+/// </summary>
+public sealed partial class OpenAiApi(
+    IInferenceEngine engine,
+    IAdapterRegistry registry,
+    ApiKeys apiKeys,
+    IOptions<ApiOptions> options,
+    OpenAiListener listener,
+    InferServerMetrics metrics,
+    AdapterLabels adapterLabels,
+    AdapterHealthPublisher adapterHealth,
+    TimeProvider timeProvider,
+    ILogger<OpenAiApi> logger)
+{
+    private const string ServerSentEvents = "text/event-stream";
+    private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
+
+    private readonly ApiOptions limits = options.Value;
+    private readonly long started = timeProvider.GetUtcNow().ToUnixTimeSeconds();
+
+    /// <summary>POST /v1/completions.</summary>
+    public Task CompletionsAsync(HttpContext context) => HandleAsync(context, "v1/completions", ApiKeyScope.Inference, async state =>
+    {
+        var call = OpenAiRequestReader.ReadCompletion(await ReadBodyAsync(context), limits);
+        state.Begin(call.Common, chat: false, AdapterLabel(call.Common));
+        var requests = OpenAiMapper.ToDomain(call, engine.Model, limits);
+        Log.Generation(logger, state.Endpoint, call.Common.Model, call.Common.User ?? "", requests.Count, call.Common.Stream);
+        await using var streams = await ChoiceStreams.StartAsync(engine, requests, context.RequestAborted);
+        var id = "cmpl-" + Guid.NewGuid().ToString("N");
+        var created = timeProvider.GetUtcNow().ToUnixTimeSeconds();
+        var usages = new Engine.Usage?[requests.Count];
+        if (call.Common.Stream)
+        {
+            StartEventStream(context);
+            await foreach (var (choice, generationEvent) in streams.ReadAllAsync(context.RequestAborted))
+            {
+                var piece = generationEvent switch
+                {
+                    TokenDelta delta => new CompletionChoice(choice, delta.Text, OpenAiMapper.CompletionLogprobs(delta.Logprobs), null),
+                    GenerationFinished finished => Finish(state, usages, choice, finished,
+                        new CompletionChoice(choice, "", null, OpenAiMapper.FinishReason(finished.Reason))),
+                    _ => null,
+                };
+                if (piece is not null) await WriteEventAsync(context, new CompletionChunk(id, "text_completion", created, call.Common.Model, [piece], null));
+            }
+            if (call.Common.IncludeUsage)
+                await WriteEventAsync(context, new CompletionChunk(id, "text_completion", created, call.Common.Model, [], OpenAiMapper.Usage(usages, call.Common.Choices)));
+            await context.Response.Body.WriteAsync(Done, context.RequestAborted);
+            return;
+        }
+        var texts = requests.Select(_ => new StringBuilder()).ToArray();
+        var logprobs = requests.Select(_ => new List<CompletionLogprobs?>()).ToArray();
+        var reasons = new string?[requests.Count];
+        await foreach (var (choice, generationEvent) in streams.ReadAllAsync(context.RequestAborted))
+        {
+            if (generationEvent is TokenDelta delta)
+            {
+                texts[choice].Append(delta.Text);
+                logprobs[choice].Add(OpenAiMapper.CompletionLogprobs(delta.Logprobs));
+            }
+            else if (generationEvent is GenerationFinished finished)
+            {
+                reasons[choice] = Finish(state, usages, choice, finished, OpenAiMapper.FinishReason(finished.Reason));
+            }
+        }
+        var choices = texts.Select((text, choice) => new CompletionChoice(choice, text.ToString(), OpenAiMapper.Join(logprobs[choice]), reasons[choice])).ToList();
+        await context.Response.WriteAsJsonAsync(
+            new CompletionResponse(id, "text_completion", created, call.Common.Model, choices, OpenAiMapper.Usage(usages, call.Common.Choices)),
+            OpenAiJson.Options, context.RequestAborted);
+    });
+
+    /// <summary>POST /v1/chat/completions.</summary>
+    public Task ChatCompletionsAsync(HttpContext context) => HandleAsync(context, "v1/chat/completions", ApiKeyScope.Inference, async state =>
+    {
+        var call = OpenAiRequestReader.ReadChat(await ReadBodyAsync(context), limits);
+        state.Begin(call.Common, chat: true, AdapterLabel(call.Common));
+        var requests = OpenAiMapper.ToDomain(call, engine.Model, limits);
+        Log.Generation(logger, state.Endpoint, call.Common.Model, call.Common.User ?? "", requests.Count, call.Common.Stream);
+        await using var streams = await ChoiceStreams.StartAsync(engine, requests, context.RequestAborted);
+        var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
+        var created = timeProvider.GetUtcNow().ToUnixTimeSeconds();
+        var usages = new Engine.Usage?[requests.Count];
+        if (call.Common.Stream)
+        {
+            StartEventStream(context);
+            ChatCompletionChunk Chunk(ChatChunkChoice choice) => new(id, "chat.completion.chunk", created, call.Common.Model, [choice], null);
+            for (var choice = 0; choice < requests.Count; choice++)
+                await WriteEventAsync(context, Chunk(new ChatChunkChoice(choice, new ChatDelta("assistant", ""), null, null)));
+            await foreach (var (choice, generationEvent) in streams.ReadAllAsync(context.RequestAborted))
+            {
+                var piece = generationEvent switch
+                {
+                    TokenDelta delta => new ChatChunkChoice(choice, new ChatDelta(null, delta.Text), OpenAiMapper.ChatLogprobs(delta.Logprobs), null),
+                    GenerationFinished finished => Finish(state, usages, choice, finished,
+                        new ChatChunkChoice(choice, new ChatDelta(null, null), null, OpenAiMapper.FinishReason(finished.Reason))),
+                    _ => null,
+                };
+                if (piece is not null) await WriteEventAsync(context, Chunk(piece));
+            }
+            if (call.Common.IncludeUsage)
+                await WriteEventAsync(context, new ChatCompletionChunk(id, "chat.completion.chunk", created, call.Common.Model, [], OpenAiMapper.Usage(usages, call.Common.Choices)));
+            await context.Response.Body.WriteAsync(Done, context.RequestAborted);
+            return;
+        }
+        var texts = requests.Select(_ => new StringBuilder()).ToArray();
+        var logprobs = requests.Select(_ => new List<ChatTokenLogprob>()).ToArray();
+        var reasons = new string?[requests.Count];
+        await foreach (var (choice, generationEvent) in streams.ReadAllAsync(context.RequestAborted))
+        {
+            if (generationEvent is TokenDelta delta)
+            {
+                texts[choice].Append(delta.Text);
+                if (OpenAiMapper.ChatLogprobs(delta.Logprobs) is { } part) logprobs[choice].AddRange(part.Content);
+            }
+            else if (generationEvent is GenerationFinished finished)
+            {
+                reasons[choice] = Finish(state, usages, choice, finished, OpenAiMapper.FinishReason(finished.Reason));
+            }
+        }
+        var choices = texts.Select((text, choice) => new ChatChoice(choice, new ChatReply("assistant", text.ToString()),
+            call.Common.Params.Logprobs ? new ChatLogprobs(logprobs[choice]) : null, reasons[choice])).ToList();
+        await context.Response.WriteAsJsonAsync(
+            new ChatCompletionResponse(id, "chat.completion", created, call.Common.Model, choices, OpenAiMapper.Usage(usages, call.Common.Choices)),
+            OpenAiJson.Options, context.RequestAborted);
+    });
+
+    /// <summary>GET /v1/models: the base model by its served name, then every registered adapter with the base as parent.</summary>
+    public Task ModelsAsync(HttpContext context) => HandleAsync(context, "v1/models", ApiKeyScope.Inference, state =>
+    {
+        var model = engine.Model;
+        var cards = new List<ModelCard> { new(model.ServedName, "model", started, "inferserver", model.ServedName, null, model.MaxContextTokens) };
+        cards.AddRange(registry.List().OrderBy(adapter => adapter.Name, StringComparer.Ordinal)
+            .Select(adapter => new ModelCard(adapter.Name, "model", started, "inferserver", adapter.Directory, model.ServedName, model.MaxContextTokens)));
+        return context.Response.WriteAsJsonAsync(new ModelList("list", cards), OpenAiJson.Options, context.RequestAborted);
+    });
+
+    /// <summary>POST /v1/load_lora_adapter {lora_name, lora_path, load_inplace?}: vLLM's dynamic LoRA loading, admin key required.</summary>
+    public Task LoadLoraAdapterAsync(HttpContext context) => HandleAsync(context, "v1/load_lora_adapter", ApiKeyScope.Admin, async state =>
+    {
+        var call = OpenAiRequestReader.ReadLoad(await ReadBodyAsync(context));
+        state.AdapterField = "lora_name";
+        var adapter = await registry.LoadAsync(call.Name, call.Path, call.Reload, context.RequestAborted);
+        adapterHealth.Synchronize();
+        metrics.AdapterLoaded(adapterLabels.For(adapter.Name, succeeded: true));
+        Log.AdapterLoaded(logger, adapter.Name, adapter.Directory);
+        await context.Response.WriteAsync($"Success: LoRA adapter '{adapter.Name}' added successfully.", context.RequestAborted);
+    });
+
+    /// <summary>POST /v1/unload_lora_adapter {lora_name}, admin key required.</summary>
+    public Task UnloadLoraAdapterAsync(HttpContext context) => HandleAsync(context, "v1/unload_lora_adapter", ApiKeyScope.Admin, async state =>
+    {
+        var name = OpenAiRequestReader.ReadUnload(await ReadBodyAsync(context));
+        state.AdapterField = "lora_name";
+        await registry.UnloadAsync(name, context.RequestAborted);
+        adapterHealth.Synchronize();
+        Log.AdapterUnloaded(logger, name);
+        await context.Response.WriteAsync($"Success: LoRA adapter '{name}' removed successfully.", context.RequestAborted);
+    });
+
+    /// <summary>What a handler learns as it goes, for error mapping, metrics and the trace.</summary>
+    private sealed class CallState(string endpoint)
+    {
+        public string Endpoint { get; } = endpoint;
+        public OpenAiCommon? Common { get; private set; }
+        public bool Chat { get; private set; }
+        public string AdapterField { get; set; } = "model";
+        public string AdapterLabel { get; private set; } = Observability.AdapterLabels.Base;
+        public string? Adapter { get; private set; }
+        public Activity? Activity { get; private set; }
+
+        public void Begin(OpenAiCommon common, bool chat, (string? Adapter, string Label) adapter)
+        {
+            Common = common;
+            Chat = chat;
+            (Adapter, AdapterLabel) = adapter;
+            Activity = InferServerTelemetry.ActivitySource.StartActivity($"inferserver.openai.{Endpoint}");
+            Activity?.SetTag("inferserver.adapter", adapter.Label);
+        }
+    }
+
+    private async Task HandleAsync(HttpContext context, string endpoint, ApiKeyScope scope, Func<CallState, Task> handle)
+    {
+        // Mapped routes match on every listener; this API belongs to its own port.
+        if (!listener.Serves(context))
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+        var state = new CallState(endpoint);
+        var status = StatusCode.OK;
+        try
+        {
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+                bodySize.MaxRequestBodySize = limits.MaxReceiveMessageBytes;
+            apiKeys.Authorize(scope, "the OpenAI-compatible API" + (scope == ApiKeyScope.Admin ? "'s adapter endpoints" : ""),
+                context.Request.Headers.Authorization, context.Request.Headers["x-api-key"]);
+            await handle(state);
+        }
+        catch (Exception exception)
+        {
+            var error = ErrorClassifier.Classify(exception, state.AdapterField, deadlinePassed: false, context.RequestAborted.IsCancellationRequested);
+            status = error.Code;
+            if (error.Code == StatusCode.Internal) Log.UnhandledException(logger, endpoint, exception);
+            else Log.RequestFailed(logger, endpoint, state.Adapter ?? "", error.Code);
+            if (error.Code != StatusCode.Cancelled) await WriteErrorAsync(context, state, error);
+        }
+        finally
+        {
+            state.Activity?.Dispose();
+            var label = state.Adapter is null ? Observability.AdapterLabels.Base : adapterLabels.For(state.Adapter, succeeded: status == StatusCode.OK);
+            metrics.RequestCompleted(label, "openai/" + endpoint, status.ToString());
+        }
+    }
+
+    private static async Task WriteErrorAsync(HttpContext context, CallState state, ApiError error)
+    {
+        var body = OpenAiErrors.Body(error, field => OpenAiMapper.ParamName(field, state.Common, state.Chat));
+        if (context.Response.HasStarted)
+        {
+            // Mid-stream: the status line is gone; OpenAI's clients read an error event (and vLLM sends one the same way).
+            if (context.Response.ContentType == ServerSentEvents)
+            {
+                await WriteEventAsync(context, body);
+                await context.Response.Body.WriteAsync(Done);
+            }
+            return;
+        }
+        context.Response.StatusCode = OpenAiErrors.HttpStatus(error.Code);
+        if (error.Code == StatusCode.ResourceExhausted)
+            context.Response.Headers.RetryAfter = Math.Ceiling(RpcErrors.QueueFullRetryDelay.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+        if (error.Code == StatusCode.Unauthenticated) context.Response.Headers.WWWAuthenticate = "Bearer";
+        await context.Response.WriteAsJsonAsync(body, OpenAiJson.Options);
+    }
+
+    private (string? Adapter, string Label) AdapterLabel(OpenAiCommon common)
+    {
+        var adapter = OpenAiMapper.AdapterOf(common.Model, engine.Model);
+        return (adapter, adapterLabels.For(adapter, succeeded: false));
+    }
+
+    private T Finish<T>(CallState state, Engine.Usage?[] usages, int choice, GenerationFinished finished, T piece)
+    {
+        usages[choice] = finished.Usage;
+        metrics.GenerationFinished(adapterLabels.For(state.Adapter, succeeded: true), finished);
+        GenerationTrace.RecordPhases(state.Activity, finished.Timing);
+        return piece;
+    }
+
+    private static async Task<JsonElement> ReadBodyAsync(HttpContext context)
+    {
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            return document.RootElement.Clone();
+        }
+        catch (JsonException exception)
+        {
+            throw new RequestValidationException("body", $"is not valid JSON: {exception.Message}");
+        }
+    }
+
+    private static void StartEventStream(HttpContext context)
+    {
+        context.Response.ContentType = ServerSentEvents;
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+    }
+
+    private static async Task WriteEventAsync<T>(HttpContext context, T payload)
+    {
+        var json = JsonSerializer.SerializeToUtf8Bytes(payload, OpenAiJson.Options);
+        var body = context.Response.Body;
+        await body.WriteAsync("data: "u8.ToArray(), context.RequestAborted);
+        await body.WriteAsync(json, context.RequestAborted);
+        await body.WriteAsync("\n\n"u8.ToArray(), context.RequestAborted);
+        await body.FlushAsync(context.RequestAborted);
+    }
+}

@@ -1,0 +1,111 @@
+using System.Globalization;
+using InferServer.Api.V1;
+using InferServer.Kernels.Sampling;
+using InferServer.Server.Engine;
+using DomainFinishReason = InferServer.Server.Engine.FinishReason;
+
+namespace InferServer.Server.Api.OpenAi;
+
+/// <summary>
+/// OpenAI requests to engine requests, through the gRPC API's request messages and mappers (one set of validation,
+/// limits and chat templating for both front doors), and engine results to OpenAI's response pieces.
+/// </summary>
+public static class OpenAiMapper
+{
+    /// <summary>The adapter a model name selects: none for the base model's served name.</summary>
+    public static string AdapterOf(string model, EngineModelInfo baseModel) => model == baseModel.ServedName ? "" : model;
+
+    /// <summary>One engine request per prompt and choice, prompt-major (choice index = prompt × n + i); seed + i per choice.</summary>
+    public static IReadOnlyList<GenerationRequest> ToDomain(CompletionCall call, EngineModelInfo baseModel, ApiOptions limits)
+    {
+        var requests = new List<GenerationRequest>();
+        foreach (var prompt in call.Prompts)
+        {
+            for (var i = 0; i < call.Common.Choices; i++)
+            {
+                var request = new GenerateRequest { Adapter = AdapterOf(call.Common.Model, baseModel), Params = ChoiceParams(call.Common.Params, i) };
+                if (prompt.Text is { } text) request.Text = text;
+                else request.TokenIds = new TokenIds { Ids = { prompt.TokenIds! } };
+                requests.Add(GenerationMapper.ToDomain(request, limits, deadline: null));
+            }
+        }
+        return requests;
+    }
+
+    /// <summary>n engine requests for a chat call, its messages rendered by the shared chat templates.</summary>
+    public static IReadOnlyList<GenerationRequest> ToDomain(ChatCompletionCall call, EngineModelInfo baseModel, ApiOptions limits)
+    {
+        var request = new ChatRequest { Adapter = AdapterOf(call.Common.Model, baseModel), ChatTemplate = call.ChatTemplate };
+        request.Messages.AddRange(call.Messages);
+        var prompt = ChatTemplates.Render(request, baseModel, limits);
+        return [.. Enumerable.Range(0, call.Common.Choices).Select(i =>
+        {
+            var choice = request.Clone();
+            choice.Params = ChoiceParams(call.Common.Params, i);
+            return GenerationMapper.ToDomain(choice, prompt, limits, deadline: null);
+        })];
+    }
+
+    // n samples of one prompt: with a seed, choice i uses seed + i, so the choices differ yet each is reproducible.
+    private static GenerationParams ChoiceParams(GenerationParams parameters, int choice)
+    {
+        if (choice == 0 || !parameters.Sampling.HasSeed) return parameters;
+        var copy = parameters.Clone();
+        copy.Sampling.Seed = unchecked(parameters.Sampling.Seed + (ulong)choice);
+        return copy;
+    }
+
+    /// <summary>
+    /// The OpenAI name of a field as the shared validation names it ("params.sampling.top_p" → "top_p",
+    /// "params.max_new_tokens" → max_tokens or max_completion_tokens, "text" → "prompt").
+    /// </summary>
+    public static string ParamName(string field, OpenAiCommon? common, bool chat)
+    {
+        var name = field.StartsWith("params.sampling.", StringComparison.Ordinal) ? field["params.sampling.".Length..]
+            : field.StartsWith("params.", StringComparison.Ordinal) ? field["params.".Length..]
+            : field;
+        return name switch
+        {
+            "max_new_tokens" => common?.MaxTokensField ?? "max_tokens",
+            "text" or "token_ids.ids" => "prompt",
+            "adapter" => "model",
+            "logprobs" or "top_logprobs" => chat ? name : "logprobs",
+            _ when name.StartsWith("stop[", StringComparison.Ordinal) => "stop",
+            _ => name,
+        };
+    }
+
+    /// <summary>OpenAI's finish_reason: the model's end-of-sequence token and a stop sequence are both "stop".</summary>
+    public static string FinishReason(DomainFinishReason reason) => reason == DomainFinishReason.Length ? "length" : "stop";
+
+    /// <summary>
+    /// How a token is named in logprobs. The engine reports token ids, not token strings, so tokens are named as vLLM's
+    /// --return-tokens-as-token-ids names them: "token_id:&lt;id&gt;" (unambiguous even for byte-fallback pieces).
+    /// </summary>
+    public static string TokenName(int tokenId) => "token_id:" + tokenId.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Completions logprobs of the tokens of one delta (null when none were asked for).</summary>
+    public static CompletionLogprobs? CompletionLogprobs(IReadOnlyList<SampledToken>? tokens) => tokens is null ? null : new(
+        [.. tokens.Select(token => TokenName(token.TokenId))],
+        [.. tokens.Select(token => token.Logprob ?? 0f)],
+        [.. tokens.Select(token => (IReadOnlyDictionary<string, float>)token.TopLogprobs
+            .GroupBy(top => top.TokenId).ToDictionary(group => TokenName(group.Key), group => group.First().Logprob))]);
+
+    /// <summary>Chat logprobs of the tokens of one delta (null when none were asked for).</summary>
+    public static ChatLogprobs? ChatLogprobs(IReadOnlyList<SampledToken>? tokens) => tokens is null ? null : new(
+        [.. tokens.Select(token => new ChatTokenLogprob(TokenName(token.TokenId), token.Logprob ?? 0f, null,
+            [.. token.TopLogprobs.Select(top => new ChatTopLogprob(TokenName(top.TokenId), top.Logprob, null))]))]);
+
+    /// <summary>Joins per-delta completions logprobs.</summary>
+    public static CompletionLogprobs? Join(IReadOnlyList<CompletionLogprobs?> parts) =>
+        parts.Count == 0 || parts[0] is null ? null : new(
+            [.. parts.SelectMany(part => part!.Tokens)], [.. parts.SelectMany(part => part!.TokenLogprobs)], [.. parts.SelectMany(part => part!.TopLogprobs)]);
+
+    /// <summary>Total usage: each prompt counted once (its choices share it), every choice's completion tokens.</summary>
+    public static OpenAiUsage Usage(IReadOnlyList<Engine.Usage?> choices, int choicesPerPrompt)
+    {
+        var prompt = choices.Where((_, index) => index % choicesPerPrompt == 0).Sum(usage => usage?.PromptTokens ?? 0);
+        var completion = choices.Sum(usage => usage?.CompletionTokens ?? 0);
+        return new OpenAiUsage(prompt, completion, prompt + completion);
+    }
+}

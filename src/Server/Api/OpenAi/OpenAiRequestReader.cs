@@ -1,0 +1,161 @@
+using System.Text.Json;
+using InferServer.Api.V1;
+using InferServer.Server.Engine;
+
+namespace InferServer.Server.Api.OpenAi;
+
+/// <summary>
+/// Parses OpenAI request bodies against explicit allow-lists into the gRPC API's request terms, so the gRPC mappers'
+/// validation and limits apply to both front doors. Every field a client may send is listed here; any other is refused
+/// by name (HTTP 400 with <c>param</c>), because a silently ignored field (logit_bias, response_format, tools…) changes
+/// what the client believes it asked for. Ranges are left to the shared validation, except where only the OpenAI form
+/// can be judged (types, n, the prompt's shape).
+/// </summary>
+public static class OpenAiRequestReader
+{
+    private static readonly string[] SharedFields =
+    [
+        "model", "max_tokens", "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty",
+        "repetition_penalty", "seed", "stop", "stop_token_ids", "ignore_eos", "n", "logprobs", "stream", "stream_options", "user",
+    ];
+
+    /// <summary>Fields of /v1/completions (OpenAI's, plus vLLM's sampling extensions top_k, min_p, repetition_penalty, stop_token_ids, ignore_eos).</summary>
+    public static readonly IReadOnlySet<string> CompletionFields = new HashSet<string>([.. SharedFields, "prompt"], StringComparer.Ordinal);
+
+    /// <summary>Fields of /v1/chat/completions; chat_template names a built-in template (see <see cref="ChatTemplates"/>).</summary>
+    public static readonly IReadOnlySet<string> ChatFields =
+        new HashSet<string>([.. SharedFields, "messages", "max_completion_tokens", "top_logprobs", "chat_template"], StringComparer.Ordinal);
+
+    private static readonly IReadOnlySet<string> StreamOptionFields = new HashSet<string>(["include_usage"], StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> MessageFields = new HashSet<string>(["role", "content"], StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> ContentPartFields = new HashSet<string>(["type", "text"], StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> LoadFields = new HashSet<string>(["lora_name", "lora_path", "load_inplace"], StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> UnloadFields = new HashSet<string>(["lora_name"], StringComparer.Ordinal);
+
+    /// <summary>A /v1/completions body.</summary>
+    public static CompletionCall ReadCompletion(JsonElement body, ApiOptions limits)
+    {
+        var fields = new JsonFields(body, CompletionFields);
+        var prompts = ReadPrompts(fields);
+        // OpenAI's completions logprobs is the number of alternatives (0 = only the chosen token's logprob).
+        var logprobs = fields.Integer("logprobs", 0, Kernels.Sampling.SamplingParameters.MaxTopLogprobs);
+        var common = ReadCommon(fields, prompts.Count, limits, "max_tokens");
+        if (logprobs is { } count)
+        {
+            common.Params.Logprobs = true;
+            common.Params.TopLogprobs = count;
+        }
+        return new CompletionCall(common, prompts);
+    }
+
+    /// <summary>A /v1/chat/completions body.</summary>
+    public static ChatCompletionCall ReadChat(JsonElement body, ApiOptions limits)
+    {
+        var fields = new JsonFields(body, ChatFields);
+        var maxTokens = fields.Integer("max_tokens");
+        var maxCompletionTokens = fields.Integer("max_completion_tokens");
+        if (maxTokens is not null && maxCompletionTokens is not null && maxTokens != maxCompletionTokens)
+            throw fields.Invalid("max_completion_tokens", "conflicts with max_tokens; send one of them (max_tokens is deprecated)");
+        var common = ReadCommon(fields, prompts: 1, limits, maxCompletionTokens is null ? "max_tokens" : "max_completion_tokens");
+        common.Params.Logprobs = fields.Bool("logprobs") ?? false;
+        common.Params.TopLogprobs = fields.Integer("top_logprobs", 0, Kernels.Sampling.SamplingParameters.MaxTopLogprobs) ?? 0;
+        var messages = fields.Element("messages") is { ValueKind: JsonValueKind.Array } array
+            ? array.EnumerateArray().Select(ReadMessage).ToList()
+            : throw fields.Invalid("messages", "is required: a list of {role, content} messages");
+        return new ChatCompletionCall(common, messages, fields.String("chat_template") ?? "");
+    }
+
+    /// <summary>A /v1/load_lora_adapter body (vLLM's names; load_inplace = reload).</summary>
+    public static LoadLoraAdapterCall ReadLoad(JsonElement body)
+    {
+        var fields = new JsonFields(body, LoadFields);
+        return new LoadLoraAdapterCall(
+            RequiredString(fields, "lora_name"), RequiredString(fields, "lora_path"), fields.Bool("load_inplace") ?? false);
+    }
+
+    /// <summary>The lora_name of a /v1/unload_lora_adapter body.</summary>
+    public static string ReadUnload(JsonElement body) => RequiredString(new JsonFields(body, UnloadFields), "lora_name");
+
+    private static OpenAiCommon ReadCommon(JsonFields fields, int prompts, ApiOptions limits, string maxTokensField)
+    {
+        var model = RequiredString(fields, "model");
+        var choices = fields.Integer("n", 1, limits.OpenAiMaxChoices) ?? 1;
+        if (choices * prompts > limits.OpenAiMaxChoices)
+            throw fields.Invalid("n", $"{prompts} prompts × n = {choices * prompts} choices exceed the limit of {limits.OpenAiMaxChoices}");
+        var stream = fields.Bool("stream") ?? false;
+        var includeUsage = false;
+        if (fields.Element("stream_options") is { } streamOptions)
+        {
+            if (!stream) throw fields.Invalid("stream_options", "is only allowed when stream is true");
+            includeUsage = new JsonFields(streamOptions, StreamOptionFields, "stream_options.").Bool("include_usage") ?? false;
+        }
+
+        var parameters = new GenerationParams { Sampling = new SamplingParams() };
+        // 0 means "the server's default" in the gRPC API; an explicit 0 here is a mistake, not a request for the default.
+        if (fields.Integer(maxTokensField) is { } maxTokens)
+            parameters.MaxNewTokens = maxTokens is >= 1 and <= int.MaxValue ? (int)maxTokens : throw fields.Invalid(maxTokensField, $"must be at least 1, got {maxTokens}");
+        var sampling = parameters.Sampling;
+        if (fields.Number("temperature") is { } temperature) sampling.Temperature = temperature;
+        if (fields.Number("top_p") is { } topP) sampling.TopP = topP;
+        // vLLM spells "off" as -1; the gRPC API as 0.
+        if (fields.Integer("top_k") is { } topK) sampling.TopK = topK == -1 ? 0 : topK is >= 0 and <= int.MaxValue ? (int)topK : throw fields.Invalid("top_k", $"must be -1, 0 (off) or positive, got {topK}");
+        if (fields.Number("min_p") is { } minP) sampling.MinP = minP;
+        if (fields.Number("presence_penalty") is { } presence) sampling.PresencePenalty = presence;
+        if (fields.Number("frequency_penalty") is { } frequency) sampling.FrequencyPenalty = frequency;
+        if (fields.Number("repetition_penalty") is { } repetition) sampling.RepetitionPenalty = repetition;
+        if (fields.Integer("seed") is { } seed) sampling.Seed = seed >= 0 ? (ulong)seed : throw fields.Invalid("seed", $"must not be negative, got {seed}");
+        if (fields.Strings("stop") is { } stop) parameters.Stop.AddRange(stop);
+        if (fields.TokenIds("stop_token_ids") is { } stopTokenIds) parameters.StopTokenIds.AddRange(stopTokenIds);
+        parameters.IgnoreEos = fields.Bool("ignore_eos") ?? false;
+        return new OpenAiCommon(model, parameters, choices, stream, includeUsage, fields.String("user"), maxTokensField);
+    }
+
+    // OpenAI's four prompt forms: "text", ["text", ...], [id, ...], [[id, ...], ...]. Each list entry is a choice group.
+    private static List<CompletionPrompt> ReadPrompts(JsonFields fields)
+    {
+        switch (fields.Element("prompt"))
+        {
+            case null:
+                throw fields.Invalid("prompt", "is required");
+            case { ValueKind: JsonValueKind.String } text:
+                return [new CompletionPrompt(text.GetString(), null)];
+            case { ValueKind: JsonValueKind.Array } array when array.GetArrayLength() == 0:
+                throw fields.Invalid("prompt", "must not be an empty list");
+            case { ValueKind: JsonValueKind.Array } array:
+                var first = array[0].ValueKind;
+                if (first == JsonValueKind.Number) return [new CompletionPrompt(null, JsonFields.ReadTokenIds(array, "prompt"))];
+                return [.. array.EnumerateArray().Select((item, i) => (first, item.ValueKind) switch
+                {
+                    (JsonValueKind.String, JsonValueKind.String) => new CompletionPrompt(item.GetString(), null),
+                    (JsonValueKind.Array, JsonValueKind.Array) => new CompletionPrompt(null, JsonFields.ReadTokenIds(item, $"prompt[{i}]")),
+                    _ => throw fields.Invalid($"prompt[{i}]", "a prompt list holds only strings, only token ids, or only token-id lists"),
+                })];
+            default:
+                throw fields.Invalid("prompt", "must be a string, a list of strings, a list of token ids or a list of token-id lists");
+        }
+    }
+
+    private static ChatMessage ReadMessage(JsonElement element, int index)
+    {
+        var prefix = $"messages[{index}].";
+        var fields = new JsonFields(element, MessageFields, prefix);
+        var message = new ChatMessage { Role = fields.String("role") ?? throw fields.Invalid("role", "is required") };
+        message.Content = fields.Element("content") switch
+        {
+            null => throw fields.Invalid("content", "is required"),
+            { ValueKind: JsonValueKind.String } text => text.GetString()!,
+            // Content parts: only text parts can be served by a text model.
+            { ValueKind: JsonValueKind.Array } parts => string.Concat(parts.EnumerateArray().Select((part, i) =>
+            {
+                var partFields = new JsonFields(part, ContentPartFields, $"{prefix}content[{i}].");
+                if (partFields.String("type") != "text") throw partFields.Invalid("type", "only \"text\" content parts are supported");
+                return partFields.String("text") ?? throw partFields.Invalid("text", "is required");
+            })),
+            _ => throw fields.Invalid("content", "must be a string or a list of text parts"),
+        };
+        return message;
+    }
+
+    private static string RequiredString(JsonFields fields, string name) =>
+        fields.String(name) is { Length: > 0 } value ? value : throw fields.Invalid(name, "is required and must not be empty");
+}

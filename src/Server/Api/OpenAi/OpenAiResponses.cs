@@ -1,0 +1,53 @@
+using System.Text.Json.Serialization;
+
+// The response bodies of the OpenAI-compatible API, serialized with snake_case names (OpenAiJson.Options). Shapes follow
+// OpenAI's API reference for completions, chat completions and models; vLLM's additions where OpenAI has none (a model's
+// root, parent and max_model_len).
+namespace InferServer.Server.Api.OpenAi;
+
+public sealed record OpenAiUsage(int PromptTokens, int CompletionTokens, int TotalTokens);
+
+public sealed record CompletionResponse(string Id, string Object, long Created, string Model, IReadOnlyList<CompletionChoice> Choices, OpenAiUsage Usage);
+
+public sealed record CompletionChoice(int Index, string Text, CompletionLogprobs? Logprobs, string? FinishReason);
+
+/// <summary>Legacy completions logprobs: parallel lists per token; top_logprobs maps token to logprob.</summary>
+public sealed record CompletionLogprobs(
+    IReadOnlyList<string> Tokens, IReadOnlyList<float> TokenLogprobs, IReadOnlyList<IReadOnlyDictionary<string, float>> TopLogprobs);
+
+public sealed record CompletionChunk(
+    string Id, string Object, long Created, string Model, IReadOnlyList<CompletionChoice> Choices,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] OpenAiUsage? Usage);
+
+public sealed record ChatCompletionResponse(string Id, string Object, long Created, string Model, IReadOnlyList<ChatChoice> Choices, OpenAiUsage Usage);
+
+public sealed record ChatChoice(int Index, ChatReply Message, ChatLogprobs? Logprobs, string? FinishReason);
+
+public sealed record ChatReply(string Role, string Content);
+
+public sealed record ChatLogprobs(IReadOnlyList<ChatTokenLogprob> Content);
+
+/// <summary>A chosen token. <c>bytes</c> is null: tokens are reported by id (see OpenAiMapper.TokenName).</summary>
+public sealed record ChatTokenLogprob(string Token, float Logprob, IReadOnlyList<int>? Bytes, IReadOnlyList<ChatTopLogprob> TopLogprobs);
+
+public sealed record ChatTopLogprob(string Token, float Logprob, IReadOnlyList<int>? Bytes);
+
+public sealed record ChatCompletionChunk(
+    string Id, string Object, long Created, string Model, IReadOnlyList<ChatChunkChoice> Choices,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] OpenAiUsage? Usage);
+
+public sealed record ChatChunkChoice(int Index, ChatDelta Delta, ChatLogprobs? Logprobs, string? FinishReason);
+
+public sealed record ChatDelta(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
+
+public sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
+
+/// <summary>A servable model: the base (parent null) or an adapter (parent = the base's served name, root = its directory).</summary>
+public sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, string Root, string? Parent, int? MaxModelLen);
+
+public sealed record OpenAiErrorBody(OpenAiErrorDetail Error);
+
+/// <summary>OpenAI's error object; <c>param</c> names the offending request field.</summary>
+public sealed record OpenAiErrorDetail(string Message, string Type, string? Param, string? Code);

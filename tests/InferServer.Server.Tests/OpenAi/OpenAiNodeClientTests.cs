@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using Xunit.Abstractions;
+
+namespace InferServer.Server.Tests.OpenAi;
+
+/// <summary>A fact that needs Node.js (node and npm on PATH); skipped, saying so, where it is absent.</summary>
+public sealed class NodeFactAttribute : FactAttribute
+{
+    public NodeFactAttribute()
+    {
+        if (!OnPath("node") || !OnPath("npm")) Skip = "Node.js (node and npm) is not on PATH; tests/openai-client needs it";
+    }
+
+    private static bool OnPath(string program) => (Environment.GetEnvironmentVariable("PATH") ?? "")
+        .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+        .Any(directory => File.Exists(Path.Combine(directory, program)));
+}
+
+/// <summary>
+/// The official openai Node client (tests/openai-client, version pinned by its lockfile) against the real server:
+/// the harness starts the server, installs the client with npm ci, runs node --test with the base URL in
+/// INFERSERVER_OPENAI_BASE_URL, shows its output and asserts exit code 0.
+/// </summary>
+[Collection(OpenAiServerCollection.Name)]
+public sealed class OpenAiNodeClientTests(OpenAiServerFixture fixture, ITestOutputHelper output)
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromMinutes(5);
+
+    [NodeFact]
+    public async Task TheOfficialOpenAiNodeClient_PassesItsTestsAgainstTheServer()
+    {
+        var directory = ClientDirectory();
+        if (!Directory.Exists(Path.Combine(directory, "node_modules", "openai")))
+            Assert.Equal(0, await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], directory, new Dictionary<string, string>()));
+
+        var exitCode = await RunAsync("node", ["--test"], directory, new Dictionary<string, string>
+        {
+            ["INFERSERVER_OPENAI_BASE_URL"] = new Uri(fixture.Server.OpenAiAddress, "v1").ToString(),
+            ["INFERSERVER_MODEL"] = OpenAiTestServer.ServedName,
+        });
+
+        Assert.Equal(0, exitCode);
+    }
+
+    private async Task<int> RunAsync(string program, string[] arguments, string directory, Dictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        foreach (var (key, value) in environment) start.Environment[key] = value;
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {program}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(Limit);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', arguments)} ran past {Limit}");
+        }
+        finally
+        {
+            output.WriteLine($"$ {program} {string.Join(' ', arguments)}");
+            output.WriteLine(await stdout);
+            output.WriteLine(await stderr);
+        }
+        return process.ExitCode;
+    }
+
+    // The test assembly runs from tests/InferServer.Server.Tests/bin/<configuration>/<framework>/.
+    private static string ClientDirectory()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            var candidate = Path.Combine(directory.FullName, "tests", "openai-client");
+            if (File.Exists(Path.Combine(candidate, "package.json"))) return candidate;
+        }
+        throw new DirectoryNotFoundException("tests/openai-client not found above " + AppContext.BaseDirectory);
+    }
+}
