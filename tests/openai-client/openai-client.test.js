@@ -6,7 +6,7 @@ import OpenAI, { NotFoundError, BadRequestError } from 'openai';
 
 const baseURL = process.env.INFERSERVER_OPENAI_BASE_URL;
 const model = process.env.INFERSERVER_MODEL;
-const adapter = process.env.INFERSERVER_ADAPTER; // set only when the adapter store can load adapters
+const adapter = process.env.INFERSERVER_ADAPTER; // an adapter under the server's adapter root (the xunit runner sets it)
 if (!baseURL || !model) throw new Error('INFERSERVER_OPENAI_BASE_URL and INFERSERVER_MODEL must be set (run through OpenAiNodeClientTests)');
 
 const client = new OpenAI({ baseURL, apiKey: process.env.INFERSERVER_API_KEY ?? 'unused', maxRetries: 0, timeout: 60_000 });
@@ -79,7 +79,7 @@ test('an unsupported parameter is a BadRequestError naming it', async () => {
     (error) => error instanceof BadRequestError && error.param === 'response_format');
 });
 
-test('an adapter is served by name', { skip: adapter ? false : 'no adapter loaded (the adapter store is not merged yet)' }, async () => {
+test('an adapter is served by name', { skip: adapter ? false : 'INFERSERVER_ADAPTER is not set' }, async () => {
   const [base, tuned] = await Promise.all([
     client.completions.create({ model, prompt: 'a b c', ...greedy }),
     client.completions.create({ model: adapter, prompt: 'a b c', ...greedy }),

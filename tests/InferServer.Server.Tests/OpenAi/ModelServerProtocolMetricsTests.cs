@@ -23,7 +23,7 @@ public sealed class ModelServerProtocolMetricsTests(OpenAiServerFixture fixture)
         Assert.Equal(0, metrics.Single("inferserver_requests_running"));
         Assert.Equal(0, metrics.Single("inferserver_kv_cache_usage"));
         var lora = metrics.Latest("inferserver_lora_requests_info");
-        Assert.Equal("0", lora.Labels["max_lora"]);
+        Assert.Equal(new AdapterStore.Configuration.AdapterStoreOptions().DeviceSlots.ToString(System.Globalization.CultureInfo.InvariantCulture), lora.Labels["max_lora"]);
         Assert.Equal("", lora.Labels["running_lora_adapters"]);
         Assert.Equal("", lora.Labels["waiting_lora_adapters"]);
         Assert.DoesNotContain(metrics.Samples, sample => sample.Name.StartsWith("vllm:", StringComparison.Ordinal));
@@ -67,7 +67,7 @@ public sealed class ModelServerProtocolMetricsTests(OpenAiServerFixture fixture)
             metrics.Single("inferserver_requests_running") == 0 && metrics.Single("inferserver_queue_waiting") == 0);
     }
 
-    [AdapterStoreFact]
+    [Fact]
     public async Task LoraLabels_FollowAnAdapterAsItLoadsRunsAndUnloads()
     {
         await using var server = await OpenAiTestServer.StartAsync(OneRowAtATime);
@@ -91,7 +91,7 @@ public sealed class ModelServerProtocolMetricsTests(OpenAiServerFixture fixture)
         Assert.DoesNotContain("sql", Adapters(after, "running_lora_adapters").Concat(Adapters(after, "waiting_lora_adapters")));
     }
 
-    [AdapterStoreFact]
+    [Fact]
     public async Task TwoReplicas_TheirLoraMetricsTellARouterWhereEachAdapterIsWarm()
     {
         await using var replicaA = await OpenAiTestServer.StartAsync(OneRowAtATime);

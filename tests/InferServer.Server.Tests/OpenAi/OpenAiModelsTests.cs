@@ -18,7 +18,7 @@ public sealed class OpenAiModelsTests(OpenAiServerFixture fixture)
         Assert.True((int)first["max_model_len"]! > 0);
     }
 
-    [AdapterStoreFact]
+    [Fact]
     public async Task ALoadedAdapter_IsListedWithTheBaseAsParentUntilUnloaded()
     {
         var (loaded, loadBody) = await Server.PostAsync("v1/load_lora_adapter",

@@ -37,6 +37,7 @@ public sealed class OpenAiNodeClientTests(OpenAiServerFixture fixture, ITestOutp
         {
             ["INFERSERVER_OPENAI_BASE_URL"] = new Uri(fixture.Server.OpenAiAddress, "v1").ToString(),
             ["INFERSERVER_MODEL"] = OpenAiTestServer.ServedName,
+            ["INFERSERVER_ADAPTER"] = "qv-r8",
         });
 
         Assert.Equal(0, exitCode);
