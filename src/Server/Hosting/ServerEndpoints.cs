@@ -26,7 +26,11 @@ public sealed class ServerEndpoints(IServiceProvider services)
         if (GrpcAddress is { } grpc)
         {
             var line = $"InferServer listening on {Trim(grpc)} (gRPC)";
-            return HttpAddress is { } http ? $"{line}, {Trim(http)} (metrics, health)" : line;
+            if (HttpAddress is { } http)
+                line += $", {Trim(http)} (metrics, health)";
+            if (services.GetService<Api.OpenAi.OpenAiListener>()?.Address is { } openAi)
+                line += $", {Trim(openAi)} (OpenAI HTTP)";
+            return line;
         }
         // IServer is resolved late: Kestrel's options (which fill this object) are built while IServer is constructed.
         var addresses = services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
