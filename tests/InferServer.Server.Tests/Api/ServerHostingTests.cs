@@ -72,7 +72,9 @@ public sealed class ServerHostingTests(ITestOutputHelper output)
 
         var line = server.Endpoints.Describe();
 
-        Assert.Equal($"InferServer listening on http://127.0.0.1:{server.Endpoints.GrpcAddress!.Port} (gRPC), http://127.0.0.1:{server.Endpoints.HttpAddress!.Port} (metrics, health)", line);
+        var openAi = server.Services.GetRequiredService<Server.Api.OpenAi.OpenAiListener>().Address!;
+        Assert.Equal($"InferServer listening on http://127.0.0.1:{server.Endpoints.GrpcAddress!.Port} (gRPC), "
+                     + $"http://127.0.0.1:{server.Endpoints.HttpAddress!.Port} (metrics, health), http://127.0.0.1:{openAi.Port} (OpenAI HTTP)", line);
         Assert.NotEqual(0, server.Endpoints.GrpcAddress.Port);
     }
 
