@@ -177,4 +177,23 @@ public sealed class InferenceEngineTests
 
         Assert.Equal(expected, EngineFixture.TokenIds(deltas));
     }
+
+    [Fact]
+    public async Task FullKvCache_PreemptsAndRecomputes_AndEveryRequestStillGetsItsSoloOutput()
+    {
+        // llama-tiny: 2 layers x 2 KV heads x 16 dims x K and V x 4 bytes = 512 bytes per token; 160 slots hold two full
+        // contexts of this test (prompt up to 13 + 60 new tokens), so eight concurrent requests must take turns.
+        var options = new EngineOptions { KvCacheBytes = 160 * 512, KvBlockSize = 16, MaxContextTokens = 80 };
+        await using var engine = EngineFixture.Start(options);
+        var requests = Enumerable.Range(0, 8).Select(i => EngineFixture.Greedy(FixtureInputs[i % 3].Skip(i % 2).ToArray(), 60)).ToArray();
+        var alone = new List<int[]>();
+        foreach (var request in requests)
+            alone.Add(EngineFixture.TokenIds((await EngineFixture.Collect(engine, request)).Deltas));
+
+        var together = await Task.WhenAll(requests.Select(r => EngineFixture.Collect(engine, r)));
+
+        for (var i = 0; i < requests.Length; i++)
+            Assert.Equal(alone[i], EngineFixture.TokenIds(together[i].Deltas));
+        await EngineFixture.WaitUntil(() => engine.Status is { RunningRequests: 0, KvCacheUsage: 0 });
+    }
 }
