@@ -25,7 +25,7 @@ public sealed class KvCache : IDisposable
             values[layer] = zeros([slots, kvHeads, headDimension], dtype, device);
         }
         Slots = slots;
-        BytesPerSlot = 2L * layers * kvHeads * headDimension * keys[0].ElementSize;
+        BytesPerSlot = BytesPerTokenSlot(layers, kvHeads, headDimension, dtype);
     }
 
     /// <summary>Token positions the cache can hold in total.</summary>

@@ -18,8 +18,6 @@ internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocato
 
     public IReadOnlyList<GenerationSequence> Running => running;
 
-    public bool HasWork => waiting.Count > 0 || running.Count > 0;
-
     /// <summary>Requests the last <see cref="Plan"/> scheduled for the first time (they left the bounded queue).</summary>
     public int FirstAdmissions { get; private set; }
 

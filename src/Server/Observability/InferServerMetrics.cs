@@ -103,13 +103,13 @@ public sealed class InferServerMetrics
     }
 
     /// <summary>Counts an adapter read from disk into host memory.</summary>
-    public void AdapterLoaded(string adapterLabel) => adapterLoads.Add(1, new KeyValuePair<string, object?>("adapter", adapterLabel));
+    private void AdapterLoaded(string adapterLabel) => adapterLoads.Add(1, new KeyValuePair<string, object?>("adapter", adapterLabel));
 
     /// <summary>Counts an eviction from <paramref name="tier"/> (fed by the adapter store's events).</summary>
-    public void AdapterEvicted(string tier) => adapterEvictions.Add(1, new KeyValuePair<string, object?>("tier", tier));
+    private void AdapterEvicted(string tier) => adapterEvictions.Add(1, new KeyValuePair<string, object?>("tier", tier));
 
     /// <summary>Counts a merge (fed by the merge cache).</summary>
-    public void AdapterMerged() => adapterMerges.Add(1);
+    private void AdapterMerged() => adapterMerges.Add(1);
 
     /// <summary>The served_from label value.</summary>
     public static string ServedFromLabel(AdapterServedFrom servedFrom) => servedFrom switch

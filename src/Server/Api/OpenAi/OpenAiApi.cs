@@ -158,7 +158,6 @@ public sealed partial class OpenAiApi(
         state.AdapterField = "lora_name";
         var adapter = await registry.LoadAsync(call.Name, call.Path, call.Reload, context.RequestAborted);
         adapterHealth.Synchronize();
-        metrics.AdapterLoaded(adapterLabels.For(adapter.Name, succeeded: true));
         Log.AdapterLoaded(logger, adapter.Name, adapter.Directory);
         await context.Response.WriteAsync($"Success: LoRA adapter '{adapter.Name}' added successfully.", context.RequestAborted);
     });
