@@ -24,11 +24,11 @@ internal static class LoraBenchmark
         Console.WriteLine($"- CPU: {CpuModel()}, {Environment.ProcessorCount} cores; torch threads: {torch.get_num_threads()}");
         Console.WriteLine($"- float32, no bias; rows laid out as {(options.Scattered ? "scattered (row i uses adapter i mod D)" : "segments (rows sorted by adapter)")}");
         Console.WriteLine($"- device: {options.Device}; {(options.Quick ? "quick subset" : "full grid")}");
-        Console.WriteLine("- lora = LoraOps.Linear, whose path LoraOps.ChoosePath picks; the other path is timed forced in the same rounds");
+        Console.WriteLine("- lora = LoraOps.Linear, whose path LoraOps.ChoosePath picks; every path is also timed forced, in the same rounds");
         Console.WriteLine("- overhead = median over rounds of (lora / base) - 1; floor = bytes(A, B of the distinct adapters) / bytes(W0)");
         Console.WriteLine();
-        Console.WriteLine("| rows | distinct | rank | dim | base ms | lora ms | overhead % | floor % | overhead/floor | path | gathered ms | grouped ms |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+        Console.WriteLine("| rows | distinct | rank | dim | base ms | lora ms | overhead % | floor % | overhead/floor | path | gathered ms | grouped ms | stacked ms |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
 
         var device = torch.device(options.Device);
         var generator = new Generator(1234);
@@ -85,12 +85,12 @@ internal static class LoraBenchmark
         // One batch per step, shared by every module: its construction is not part of the per-module cost measured here.
         using var batch = LoraBatch.Create(tokenSlots, device);
         var chosen = LoraOps.ChoosePath(new LoraPlan(distinct, rows, rank), device.type);
-        var other = chosen == LoraKernelPath.Grouped ? LoraKernelPath.Gathered : LoraKernelPath.Grouped;
+        var paths = Enum.GetValues<LoraKernelPath>();
         Action[] variants =
         [
             () => nn.functional.linear(x, weight),
             () => LoraOps.Linear(x, weight, null, pool, batch),
-            () => LoraOps.AddDelta(nn.functional.linear(x, weight), x, pool, batch, other),
+            .. paths.Select(path => (Action)(() => LoraOps.AddDelta(nn.functional.linear(x, weight), x, pool, batch, path))),
         ];
         var samples = variants.Select(_ => new List<double>()).ToArray();
         for (var round = 0; round < WarmupRounds + iterations; round++)
@@ -109,12 +109,10 @@ internal static class LoraBenchmark
         var ratios = samples[0].Zip(samples[1], (baseMs, loraMs) => loraMs / baseMs).ToList();
         var adapterBytes = (double)distinct * pool.BytesPerSlot;
         var weightBytes = (double)dim * dim * sizeof(float);
-        var loraMs = Median(samples[1]);
-        var otherMs = Median(samples[2]);
+        double PathMs(LoraKernelPath path) => Median(samples[2 + Array.IndexOf(paths, path)]);
         return new LoraBenchmarkResult(rows, distinct, rank, dim, chosen, adapterBytes / weightBytes, Median(ratios) - 1,
-            Median(samples[0]), loraMs,
-            GatheredMs: chosen == LoraKernelPath.Gathered ? loraMs : otherMs,
-            GroupedMs: chosen == LoraKernelPath.Grouped ? loraMs : otherMs);
+            Median(samples[0]), Median(samples[1]),
+            PathMs(LoraKernelPath.Gathered), PathMs(LoraKernelPath.Grouped), PathMs(LoraKernelPath.Stacked));
     }
 
     private static double Time(Action variant, Device device)

@@ -25,9 +25,9 @@ public sealed class LoraBatch : IDisposable
     private readonly LoraSlotGroup[] _groups;
     private readonly Device _device;
     private readonly int _adaptedRows;
-    // Gather indices keyed by which of the distinct slots are active in the calling module ('1'/'0' per distinct slot).
-    // Modules adapted by the same adapters (the usual case: q, k, v, o in every layer) share one entry.
+    // Index tensors keyed by which of the distinct slots are active in the calling module (see ActiveKey).
     private readonly Dictionary<string, LoraGatherIndex> _gatherIndices = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LoraStackIndex> _stackIndices = new(StringComparer.Ordinal);
     private bool _disposed;
 
     private LoraBatch(int[] tokenSlots, LoraSlotGroup[] groups, Device device)
@@ -95,13 +95,7 @@ public sealed class LoraBatch : IDisposable
     internal LoraGatherIndex GatherIndex(ReadOnlySpan<bool> active)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var key = string.Create(active.Length, active.ToArray(), static (chars, flags) =>
-        {
-            for (var i = 0; i < flags.Length; i++)
-            {
-                chars[i] = flags[i] ? '1' : '0';
-            }
-        });
+        var key = ActiveKey(active);
         if (_gatherIndices.TryGetValue(key, out var cached))
         {
             return cached;
@@ -136,6 +130,30 @@ public sealed class LoraBatch : IDisposable
         return index;
     }
 
+    /// <summary>The stacked path's layout for the slots active in the calling module, built once per distinct active set per step.</summary>
+    internal LoraStackIndex StackIndex(ReadOnlySpan<bool> active)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var key = ActiveKey(active);
+        if (!_stackIndices.TryGetValue(key, out var index))
+        {
+            index = LoraStackIndex.Create(_tokenSlots, _groups, active, _device);
+            _stackIndices.Add(key, index);
+        }
+
+        return index;
+    }
+
+    // '1'/'0' per distinct slot: modules adapted by the same adapters (q, k, v, o in every layer, usually) share one key.
+    private static string ActiveKey(ReadOnlySpan<bool> active) =>
+        string.Create(active.Length, active.ToArray(), static (chars, flags) =>
+        {
+            for (var i = 0; i < flags.Length; i++)
+            {
+                chars[i] = flags[i] ? '1' : '0';
+            }
+        });
+
     internal static Tensor IndexTensor(int[] rows, Device device)
     {
         var values = Array.ConvertAll(rows, row => (long)row);
@@ -156,6 +174,11 @@ public sealed class LoraBatch : IDisposable
         }
 
         foreach (var index in _gatherIndices.Values)
+        {
+            index.Dispose();
+        }
+
+        foreach (var index in _stackIndices.Values)
         {
             index.Dispose();
         }

@@ -140,29 +140,33 @@ public static class LoraOps
     }
 
     /// <summary>
-    /// Picks BGMV (gathered) or SGMV (grouped) for one module call.
+    /// Picks BGMV (gathered), SGMV (grouped) or the stacked path for one module call.
     /// </summary>
     /// <remarks>
     /// <para>
     /// CPU, measured (docs/benchmarks/lora-kernel.md; AMD EPYC, 2 cores, fp32, 4096² and 1024², rows 1-64, 1-64 distinct adapters,
-    /// ranks 8/16/64): in the quiet run grouped matched or beat gathered in all 78 configurations, grouped/gathered time 0.17-1.00,
-    /// e.g. 1024², 64 rows, 64 distinct, rank 8: 2.60 ms vs 3.09 ms (base 1.52 ms); 4096², 32 rows, 1 adapter, rank 64: 19.8 ms
-    /// vs 63.8 ms (base 20.2 ms). Gathering copies every row's A and B (n·r·(in+out) elements: read, write, read again in bmm),
-    /// while the grouped loop reads each distinct adapter once at its own rank; on a CPU the per-slot cost of the loop (a few
-    /// small TorchSharp calls, ~10-25 µs) stays below that copy even at 64 distinct adapters. So on the CPU: always grouped.
-    /// Runs on a loaded machine (other builds on the same 2 cores) showed a few rank-8 rows where gathered was ahead, all inside
-    /// that run's noise (base times 3-8× the quiet run's); rerun before moving this rule.
+    /// ranks 8/16/64). Gathered never wins: it copies every row's A and B (n·r·(in+out) elements: read, write, read again in bmm).
+    /// Grouped reads each distinct adapter once at its own rank but pays a few small TorchSharp calls (~10-25 µs) per slot, which
+    /// adds up in decode with many adapters: 64 rows on 64 rank-16 adapters, 1024², cost 4.1 ms grouped against 3.0 ms stacked
+    /// (base 1.7 ms); docs/benchmarks.md has what that does to the engine's decode throughput. The stacked path does
+    /// the per-slot work as two batched matmuls over the pool's own A and B (no copy when the slots are nearly contiguous, which
+    /// the slot table's allocation makes them) and leaves slots with many rows to the grouped loop; with one to three adapters
+    /// there is little to batch and both were within noise, so those stay grouped.
     /// </para>
     /// <para>
     /// CUDA, NOT measured here (no GPU on the benchmark machine): the grouped loop issues about four kernel launches per distinct
     /// slot per module, which is what Punica's single-launch BGMV kernel avoids in decode. Until the benchmark is run on a GPU
-    /// (<c>--device cuda</c>), decode-shaped calls there (several adapters, under two rows per adapter) take the gathered path.
+    /// (<c>--device cuda</c>), decode-shaped calls there (several adapters, under two rows per adapter) take the gathered path;
+    /// the stacked path is the first candidate to measure against it.
     /// </para>
     /// </remarks>
     internal static LoraKernelPath ChoosePath(in LoraPlan plan, DeviceType device) =>
-        device == DeviceType.CUDA && plan.ActiveSlots > 1 && plan.ActiveRows < 2 * plan.ActiveSlots
-            ? LoraKernelPath.Gathered
-            : LoraKernelPath.Grouped;
+        device == DeviceType.CUDA
+            ? plan.ActiveSlots > 1 && plan.ActiveRows < 2 * plan.ActiveSlots ? LoraKernelPath.Gathered : LoraKernelPath.Grouped
+            : plan.ActiveSlots >= StackedMinSlots ? LoraKernelPath.Stacked : LoraKernelPath.Grouped;
+
+    /// <summary>Fewest active adapters for which the CPU takes the stacked path (see <see cref="ChoosePath"/>).</summary>
+    internal const int StackedMinSlots = 4;
 
     /// <summary>Runs one path regardless of <see cref="ChoosePath"/>; the benchmark and the tests use this to compare them.</summary>
     internal static void AddDelta(Tensor y, Tensor x, LoraSlotPool pool, LoraBatch batch, LoraKernelPath path)
@@ -181,13 +185,17 @@ public static class LoraOps
         // Temporaries die here rather than in the step's scope: a step runs this for every adapted module of every layer.
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        if (path == LoraKernelPath.Gathered)
+        switch (path)
         {
-            AddGathered(y, x, pool, batch, active, plan.MaxRank);
-        }
-        else
-        {
-            AddGrouped(y, x, pool, batch, active);
+            case LoraKernelPath.Gathered:
+                AddGathered(y, x, pool, batch, active, plan.MaxRank);
+                break;
+            case LoraKernelPath.Stacked:
+                AddStacked(y, x, pool, batch, active);
+                break;
+            default:
+                AddGrouped(y, x, pool, batch, active);
+                break;
         }
     }
 
@@ -221,29 +229,83 @@ public static class LoraOps
     {
         for (var i = 0; i < active.Length; i++)
         {
-            if (!active[i])
+            if (active[i])
             {
-                continue;
+                AddGroup(y, x, pool, batch, batch.Group(i));
             }
+        }
+    }
 
-            var group = batch.Group(i);
-            var aTransposed = pool.ATransposed(group.Slot);
-            var bTransposed = pool.BTransposed(group.Slot);
-            if (group.Count == batch.Rows)
-            {
-                // One adapter for the whole batch (a single request's prefill, or one popular adapter): no slicing at all.
-                y.addmm_(x.mm(aTransposed), bTransposed);
-            }
-            else if (group.IsContiguous)
-            {
-                var segment = x.narrow(0, group.Start, group.Count);
-                y.narrow(0, group.Start, group.Count).addmm_(segment.mm(aTransposed), bTransposed);
-            }
-            else
-            {
-                var segment = x.index_select(0, group.RowIndex);
-                y.index_add_(0, group.RowIndex, segment.mm(aTransposed).mm(bTransposed), 1);
-            }
+    private static void AddGroup(Tensor y, Tensor x, LoraSlotPool pool, LoraBatch batch, LoraSlotGroup group)
+    {
+        var aTransposed = pool.ATransposed(group.Slot);
+        var bTransposed = pool.BTransposed(group.Slot);
+        if (group.Count == batch.Rows)
+        {
+            // One adapter for the whole batch (a single request's prefill, or one popular adapter): no slicing at all.
+            y.addmm_(x.mm(aTransposed), bTransposed);
+        }
+        else if (group.IsContiguous)
+        {
+            var segment = x.narrow(0, group.Start, group.Count);
+            y.narrow(0, group.Start, group.Count).addmm_(segment.mm(aTransposed), bTransposed);
+        }
+        else
+        {
+            var segment = x.index_select(0, group.RowIndex);
+            y.index_add_(0, group.RowIndex, segment.mm(aTransposed).mm(bTransposed), 1);
+        }
+    }
+
+    /// <summary>
+    /// The slots with few rows (decode: one per request) as one padded stack, two <c>bmm</c> against the pool's A and B for all
+    /// of them, at the largest of their ranks (smaller ranks are zero-padded in the pool, so exact); the rest through the
+    /// grouped loop. A slot's padding rows are zeros and their outputs are never read back, so the stack adds nothing to any
+    /// other row.
+    /// </summary>
+    private static void AddStacked(Tensor y, Tensor x, LoraSlotPool pool, LoraBatch batch, bool[] active)
+    {
+        var stack = batch.StackIndex(active);
+        foreach (var i in stack.GroupedGroups)
+        {
+            AddGroup(y, x, pool, batch, batch.Group(i));
+        }
+
+        if (stack.Count == 0)
+        {
+            return;
+        }
+
+        var rank = 0;
+        foreach (var i in stack.StackedGroups)
+        {
+            rank = Math.Max(rank, pool.RankOf(batch.Group(i).Slot));
+        }
+
+        var rows = stack.Rows is null ? x : x.index_select(0, stack.Rows);
+        var stacked = stack.Positions is null
+            ? rows
+            : torch.zeros([stack.StackSlots * stack.RowsPerSlot, pool.InFeatures], x.dtype, x.device).index_copy_(0, stack.Positions, rows);
+        var down = stack.SlotIndex is null
+            ? pool.A.narrow(0, stack.FirstSlot, stack.StackSlots).narrow(1, 0, rank)
+            : pool.A.narrow(1, 0, rank).index_select(0, stack.SlotIndex);                         // [slots, r, in]
+        var up = stack.SlotIndex is null
+            ? pool.B.narrow(0, stack.FirstSlot, stack.StackSlots).narrow(2, 0, rank)
+            : pool.B.narrow(2, 0, rank).index_select(0, stack.SlotIndex);                         // [slots, out, r]
+        var shrunk = torch.bmm(stacked.view(stack.StackSlots, stack.RowsPerSlot, -1), down.transpose(1, 2));
+        var delta = torch.bmm(shrunk, up.transpose(1, 2)).view(-1, pool.OutFeatures);          // [slots · rows per slot, out]
+        if (stack.Positions is not null)
+        {
+            delta = delta.index_select(0, stack.Positions);
+        }
+
+        if (stack.Rows is null)
+        {
+            y.add_(delta);
+        }
+        else
+        {
+            y.index_add_(0, stack.Rows, delta, 1);
         }
     }
 

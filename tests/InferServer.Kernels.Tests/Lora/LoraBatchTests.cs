@@ -32,6 +32,58 @@ public sealed class LoraBatchTests
     }
 
     [Fact]
+    public void StackIndex_OfOneRowPerContiguousSlotInOrder_IsXItselfOverASliceOfThePool()
+    {
+        using var batch = LoraBatch.Create([1, 2, 3, 4], torch.CPU);
+
+        var stack = batch.StackIndex([true, true, true, true]);
+
+        Assert.Null(stack.Rows);
+        Assert.Null(stack.Positions);
+        Assert.Null(stack.SlotIndex);
+        Assert.Equal((1, 4, 1), (stack.FirstSlot, stack.StackSlots, stack.RowsPerSlot));
+        Assert.Same(stack, batch.StackIndex([true, true, true, true]));
+    }
+
+    [Fact]
+    public void StackIndex_PadsEachSlotToTheLongestAndLeavesGapsInTheSlice()
+    {
+        using var batch = LoraBatch.Create([5, 2, 0, 2, 4], torch.CPU);
+
+        var stack = batch.StackIndex([true, true, true]);
+
+        Assert.Null(stack.SlotIndex); // slots 2..5: one gap for three slots is cheaper than copying
+        Assert.Equal((2, 4, 2), (stack.FirstSlot, stack.StackSlots, stack.RowsPerSlot));
+        Assert.Equal([0L, 1L, 3L, 4L], stack.Rows!.data<long>().ToArray());
+        Assert.Equal([6L, 0L, 1L, 4L], stack.Positions!.data<long>().ToArray());
+    }
+
+    [Fact]
+    public void StackIndex_OfSlotsSpreadThinly_CopiesJustThoseSlots()
+    {
+        using var batch = LoraBatch.Create([1, 40, 9], torch.CPU);
+
+        var stack = batch.StackIndex([true, true, true]);
+
+        Assert.Equal([1L, 9L, 40L], stack.SlotIndex!.data<long>().ToArray());
+        Assert.Equal([0L, 2L, 1L], stack.Positions!.data<long>().ToArray());
+    }
+
+    [Fact]
+    public void StackIndex_LeavesSlotsWithManyRowsAndInactiveSlotsOut()
+    {
+        int[] slots = [.. Enumerable.Repeat(1, LoraStackIndex.MaxRowsPerSlot + 1), 2, 3];
+        using var batch = LoraBatch.Create(slots, torch.CPU);
+
+        var stack = batch.StackIndex([true, true, false]);
+
+        Assert.Equal([0], stack.GroupedGroups);
+        Assert.Equal([1], stack.StackedGroups);
+        Assert.Equal(1, stack.Count);
+        Assert.Equal([(long)slots.Length - 2], stack.Rows!.data<long>().ToArray());
+    }
+
+    [Fact]
     public void BatchOfBaseRowsOnly_HasNoAdapters()
     {
         using var batch = LoraBatch.Create([0, 0, 0], torch.CPU);

@@ -33,6 +33,46 @@ public sealed class LoraOpsTests
         AssertEveryPathMatchesReference(ranks: [4, 8, 16], slots: [3, 1, 2, 0, 1, 3, 2, 2], hasBias: false);
     }
 
+    [Fact]
+    public void SlotWithMoreRowsThanTheStackTakes_BesideStackedSlots_MatchesReferenceOnEveryPath()
+    {
+        // Slot 1 has 6 rows, over LoraStackIndex.MaxRowsPerSlot: the stacked path runs it through the grouped loop.
+        AssertEveryPathMatchesReference(ranks: [8, 4, 16], slots: [1, 1, 1, 1, 1, 1, 2, 3, 0, 2], hasBias: true);
+    }
+
+    [Fact]
+    public void SlotsWithGapsBetweenThem_MatchReferenceOnEveryPath()
+    {
+        // Slots 2, 4, 5 of 6: the stack slices the pool over 2..5, slot 3's weights multiplying only zero padding rows.
+        AssertEveryPathMatchesReference(ranks: [8, 8, 8, 8, 8, 8], slots: [5, 2, 4, 0, 2], hasBias: false);
+    }
+
+    [Fact]
+    public void SlotsSpreadThinlyOverThePool_MatchReferenceOnEveryPath()
+    {
+        // Slots 1, 9, 15 of 15: too sparse to slice, so the stack copies just those slots' A and B.
+        AssertEveryPathMatchesReference(ranks: [.. Enumerable.Repeat(8, 15)], slots: [15, 1, 9, 9, 0], hasBias: true);
+    }
+
+    [Fact]
+    public void StackedSlotsDoNotLeakNonFiniteWeightsOfUnusedSlotsInTheirRange()
+    {
+        using var scope = torch.NewDisposeScope();
+        var generator = new Generator(15);
+        using var pool = Pool(generator, 8, ScalarType.Float32, 8, 8, 8);
+        // Slot 2 lies between the batch's slots 1 and 3 but no row uses it; its padding rows must not reach y.
+        pool.Write(2, torch.full([8, In], float.NaN), torch.full([Out, 8], float.PositiveInfinity), 1.0);
+        var weight = Random(generator, ScalarType.Float32, Out, In);
+        var x = Random(generator, ScalarType.Float32, 3, In);
+        int[] slots = [1, 3, 0];
+        using var batch = LoraBatch.Create(slots, torch.CPU);
+        var y = nn.functional.linear(x, weight);
+
+        LoraOps.AddDelta(y, x, pool, batch, LoraKernelPath.Stacked);
+
+        AssertClose(LoraOps.ReferenceLinear(x, weight, null, pool, slots), y, Float32Tolerance);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -208,7 +248,7 @@ public sealed class LoraOpsTests
     private static IEnumerable<LinearRun> Runs()
     {
         yield return LoraOps.Linear;
-        foreach (var path in new[] { LoraKernelPath.Gathered, LoraKernelPath.Grouped })
+        foreach (var path in Enum.GetValues<LoraKernelPath>())
         {
             yield return (x, weight, bias, pool, batch) =>
             {

@@ -19,7 +19,7 @@ public sealed class SamplerLeakTests
         ];
         var logits = torch.randn(3, 64, generator: new torch.Generator(5));
         Sampler.Sample(logits, rows, allowedVocabulary: 60);
-        var before = torch.Tensor.TotalCount;
+        var before = LiveTensors.Settled();
 
         for (var call = 0; call < 200; call++)
         {
