@@ -17,7 +17,7 @@ internal static partial class Filters
     {
         ["abs"] = (value, arguments, _) => NoArguments(arguments, "abs", value switch
         {
-            long number => checked(Math.Abs(number)),
+            long number => (object)checked(Math.Abs(number)),
             double number => Math.Abs(number),
             bool flag => flag ? 1L : 0L,
             _ => throw new JinjaError($"bad operand type for abs(): '{JinjaValues.TypeName(value)}'"),

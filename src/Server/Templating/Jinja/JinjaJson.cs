@@ -97,7 +97,8 @@ internal static class JinjaJson
                 output.Append("{}");
                 return;
             }
-            var entries = dictionary.Cast<DictionaryEntry>().Select(entry => (Key: KeyText(entry.Key), entry.Value)).ToList();
+            var entries = new List<(string Key, object? Value)>(dictionary.Count);
+            foreach (DictionaryEntry entry in dictionary) entries.Add((KeyText(entry.Key), entry.Value));
             if (sortKeys) entries.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
             output.Append('{');
             for (var i = 0; i < entries.Count; i++)

@@ -264,7 +264,7 @@ internal static class JinjaValues
     public static object? From(object? value) => value switch
     {
         null or string or bool or long or double or Undefined or Namespace or JinjaFunction => value,
-        int number => (long)number,
+        int number => (object)(long)number,
         short number => (long)number,
         float number => (double)number,
         decimal number => (double)number,
@@ -288,7 +288,7 @@ internal static class JinjaValues
         JsonValueKind.False => false,
         JsonValueKind.Null or JsonValueKind.Undefined => null,
         JsonValueKind.Number => element.TryGetInt64(out var integer) && !element.GetRawText().Contains('.') && !element.GetRawText().Contains('e', StringComparison.OrdinalIgnoreCase)
-            ? integer : element.GetDouble(),
+            ? (object)integer : element.GetDouble(),
         JsonValueKind.Array => element.EnumerateArray().Select(FromJson).ToList(),
         _ => element.EnumerateObject().ToDictionary(property => (object)property.Name, property => FromJson(property.Value)),
     };

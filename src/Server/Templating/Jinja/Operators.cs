@@ -28,7 +28,7 @@ internal static class Operators
     public static object? Negate(object? value) => value switch
     {
         bool flag => flag ? -1L : 0L,
-        long number => checked(-number),
+        long number => (object)checked(-number),
         double number => -number,
         Undefined undefined => throw undefined.Fail(),
         _ => throw new JinjaError($"bad operand type for unary -: '{JinjaValues.TypeName(value)}'"),
@@ -36,7 +36,7 @@ internal static class Operators
 
     public static object? Plus(object? value) => value switch
     {
-        bool flag => flag ? 1L : 0L,
+        bool flag => (object)(flag ? 1L : 0L),
         long or double => value,
         Undefined undefined => throw undefined.Fail(),
         _ => throw new JinjaError($"bad operand type for unary +: '{JinjaValues.TypeName(value)}'"),

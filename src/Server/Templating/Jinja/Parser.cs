@@ -224,7 +224,7 @@ internal sealed class Parser
             Expect(TokenKind.BlockEnd);
             return new SetStmt(target, value, begin.Offset);
         }
-        var filters = ParseFilterChain(requireFirstPipe: true);
+        var filters = Current.Kind == TokenKind.BlockEnd ? [] : ParseFilterChain(requireFirstPipe: true);
         Expect(TokenKind.BlockEnd);
         var body = ParseBody(["endset"]);
         EndTag("endset");
