@@ -211,7 +211,7 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
             throw new TemplateRuntimeException(error.Message, line, column);
         }
         catch (Exception error) when (error is InvalidCastException or OverflowException or ArgumentException or FormatException
-                                          or IndexOutOfRangeException or InsufficientExecutionStackException or OutOfMemoryException)
+                                          or IndexOutOfRangeException or InsufficientExecutionStackException)
         {
             var (line, column) = source.Locate(offset);
             throw new TemplateRuntimeException(error.Message, line, column);
