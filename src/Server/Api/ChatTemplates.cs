@@ -8,7 +8,8 @@ namespace InferServer.Server.Api;
 /// <summary>
 /// Renders chat messages to a prompt. By default (chat_template empty or "model") the model's own template, the Jinja
 /// source in its tokenizer_config.json, is rendered as Hugging Face transformers' apply_chat_template renders it
-/// (<see cref="JinjaTemplate"/>): with messages, bos_token, eos_token and add_generation_prompt=true. A model without
+/// (<see cref="JinjaTemplate"/>): with messages, bos_token, eos_token, add_generation_prompt=true, and tools and
+/// documents none. A model without
 /// a template gets "chatml" when the request names none, and FAILED_PRECONDITION when it asks for "model". A template
 /// that refuses the conversation (raise_exception: roles not alternating, a system message it has no place for) is
 /// INVALID_ARGUMENT with the template's message; a template this server cannot parse or render is
@@ -81,6 +82,9 @@ public static class ChatTemplates
         var variables = new Dictionary<string, object?>
         {
             ["messages"] = messages.Select(message => new Dictionary<string, object?> { ["role"] = message.Role, ["content"] = message.Content }).ToList(),
+            // The API has no tools or documents; apply_chat_template passes None for them then, not undefined.
+            ["tools"] = null,
+            ["documents"] = null,
             ["add_generation_prompt"] = true,
         };
         // Like transformers' special_tokens_map, a token the tokenizer does not have is left undefined, not empty.

@@ -228,7 +228,8 @@ def main():
         templates.append({**entry, "template": source})
         for conversation, messages in CONVERSATIONS.items():
             for add_generation_prompt in (True, False):
-                variables = {"messages": messages, "add_generation_prompt": add_generation_prompt}
+                # apply_chat_template passes tools and documents as None when the caller gives none.
+                variables = {"messages": messages, "tools": None, "documents": None, "add_generation_prompt": add_generation_prompt}
                 if entry["bos_token"] is not None:
                     variables["bos_token"] = entry["bos_token"]
                 if entry["eos_token"] is not None:
