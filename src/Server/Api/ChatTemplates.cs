@@ -9,9 +9,8 @@ namespace InferServer.Server.Api;
 /// Renders chat messages to a prompt. By default (chat_template empty or "model") the model's own template, the Jinja
 /// source in its tokenizer_config.json, is rendered as Hugging Face transformers' apply_chat_template renders it
 /// (<see cref="JinjaTemplate"/>): with messages, bos_token, eos_token, add_generation_prompt=true, and tools and
-/// documents none. A model without
-/// a template gets "chatml" when the request names none, and FAILED_PRECONDITION when it asks for "model". A template
-/// that refuses the conversation (raise_exception: roles not alternating, a system message it has no place for) is
+/// documents none. A model without a template gets "chatml" when the request names none, and FAILED_PRECONDITION
+/// when it asks for "model". A template that refuses the conversation (raise_exception: roles not alternating, a system message it has no place for) is
 /// INVALID_ARGUMENT with the template's message; a template this server cannot parse or render is
 /// FAILED_PRECONDITION. The built-ins can always be named instead. The response names the template used.
 /// </summary>
