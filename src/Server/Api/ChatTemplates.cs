@@ -1,13 +1,18 @@
 using System.Text;
 using InferServer.Api.V1;
 using InferServer.Server.Engine;
+using InferServer.Server.Templating.Jinja;
 
 namespace InferServer.Server.Api;
 
 /// <summary>
-/// Renders chat messages to a prompt. The model's own template is Jinja source, which this server does not
-/// interpret yet; rather than guess, a model with a template needs the request to name a built-in one
-/// (FAILED_PRECONDITION otherwise), and a model without one gets "chatml". The response names the template used.
+/// Renders chat messages to a prompt. By default (chat_template empty or "model") the model's own template, the Jinja
+/// source in its tokenizer_config.json, is rendered as Hugging Face transformers' apply_chat_template renders it
+/// (<see cref="JinjaTemplate"/>): with messages, bos_token, eos_token, add_generation_prompt=true, and tools and
+/// documents none. A model without a template gets "chatml" when the request names none, and FAILED_PRECONDITION
+/// when it asks for "model". A template that refuses the conversation (raise_exception: roles not alternating, a system message it has no place for) is
+/// INVALID_ARGUMENT with the template's message; a template this server cannot parse or render is
+/// FAILED_PRECONDITION. The built-ins can always be named instead. The response names the template used.
 /// </summary>
 public static class ChatTemplates
 {
@@ -46,10 +51,7 @@ public static class ChatTemplates
 
         if (template.Length == 0 || template == Model)
         {
-            if (model.ChatTemplate is not null)
-                throw new ModelCapabilityException(
-                    $"the model's own chat template (Jinja) cannot be rendered by this server; set chat_template to a built-in "
-                    + $"({string.Join(", ", BuiltIn)}) that matches the model's format, or use Generate with a rendered prompt");
+            if (model.ChatTemplate is not null) return ModelTemplate(request.Messages, model);
             if (template == Model)
                 throw new ModelCapabilityException($"the model has no chat template; set chat_template to one of {string.Join(", ", BuiltIn)}");
             template = Default;
@@ -60,6 +62,51 @@ public static class ChatTemplates
             _ => Llama3(request.Messages),
         };
     }
+
+    // The model's own template, as transformers' apply_chat_template(messages, add_generation_prompt=True) renders
+    // it. The template writes BOS itself when the model wants one, and the prompt is tokenized without special tokens
+    // (GenerationMapper), as apply_chat_template(tokenize=True) does, so BOS is never doubled. Generation stops on the
+    // EOS id already; the EOS text is a stop string only when the tokenizer has no such id for it.
+    private static ChatPrompt ModelTemplate(IEnumerable<ChatMessage> messages, EngineModelInfo model)
+    {
+        JinjaTemplate template;
+        try
+        {
+            template = JinjaTemplateCache.Get(model.ChatTemplate!);
+        }
+        catch (TemplateSyntaxException error)
+        {
+            throw new ModelCapabilityException($"the model's chat template cannot be parsed ({error.Message}); {UseBuiltIn}");
+        }
+        var variables = new Dictionary<string, object?>
+        {
+            ["messages"] = messages.Select(message => new Dictionary<string, object?> { ["role"] = message.Role, ["content"] = message.Content }).ToList(),
+            // The API has no tools or documents; apply_chat_template passes None for them then, not undefined.
+            ["tools"] = null,
+            ["documents"] = null,
+            ["add_generation_prompt"] = true,
+        };
+        // Like transformers' special_tokens_map, a token the tokenizer does not have is left undefined, not empty.
+        if (model.BosToken is not null) variables["bos_token"] = model.BosToken;
+        if (model.EosToken is not null) variables["eos_token"] = model.EosToken;
+        string text;
+        try
+        {
+            text = template.Render(variables);
+        }
+        catch (TemplateRaisedException refused)
+        {
+            throw RpcErrors.InvalidArgument([new FieldViolation("messages", refused.Message)]);
+        }
+        catch (TemplateRuntimeException error)
+        {
+            throw new ModelCapabilityException($"the model's chat template failed to render this conversation ({error.Message}); {UseBuiltIn}");
+        }
+        IReadOnlyList<string> stops = model.EosToken is { Length: > 0 } eos && !model.EosTokenEndsGeneration ? [eos] : [];
+        return new ChatPrompt(text, Model, stops);
+    }
+
+    private static string UseBuiltIn => $"set chat_template to a built-in ({string.Join(", ", BuiltIn)}) that matches the model's format, or use Generate with a rendered prompt";
 
     // ChatML (OpenAI; Qwen, many fine-tunes): <|im_start|>role\ncontent<|im_end|>\n ... <|im_start|>assistant\n
     private static ChatPrompt ChatMl(IEnumerable<ChatMessage> messages)

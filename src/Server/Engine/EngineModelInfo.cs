@@ -7,13 +7,20 @@ namespace InferServer.Server.Engine;
 /// <param name="MaxContextTokens">Prompt plus generated tokens allowed per sequence.</param>
 /// <param name="ChatTemplate">The tokenizer's chat template (Jinja source) when it has one.</param>
 /// <param name="Labels">The base classifier's labels (classification models only).</param>
+/// <param name="BosToken">The tokenizer's BOS token as text, passed to the chat template as bos_token.</param>
+/// <param name="EosToken">The tokenizer's EOS token as text, passed to the chat template as eos_token.</param>
+/// <param name="EosTokenEndsGeneration">Generation already stops on <paramref name="EosToken"/>'s id, so a chat
+/// template's reply needs no stop string for it.</param>
 public sealed record EngineModelInfo(
     string ServedName,
     string ModelType,
     ModelKind Kind,
     int MaxContextTokens,
     string? ChatTemplate,
-    IReadOnlyList<string> Labels);
+    IReadOnlyList<string> Labels,
+    string? BosToken = null,
+    string? EosToken = null,
+    bool EosTokenEndsGeneration = false);
 
 /// <summary>What a base model can do.</summary>
 public enum ModelKind

@@ -55,7 +55,9 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
         {
             var shape = causal.Shape;
             var maxContext = options.MaxContextTokens > 0 ? Math.Min(options.MaxContextTokens, shape.MaxPositions) : shape.MaxPositions;
-            Model = new EngineModelInfo(servedName, model.ModelType, ModelKind.TextGeneration, maxContext, tokenizer.ChatTemplate, []);
+            var eosEndsGeneration = tokenizer.EosToken is { } eos && tokenizer.TokenToId(eos) is { } eosId && tokenizer.EosTokenIds.Contains(eosId);
+            Model = new EngineModelInfo(servedName, model.ModelType, ModelKind.TextGeneration, maxContext, tokenizer.ChatTemplate, [],
+                tokenizer.BosToken, tokenizer.EosToken, eosEndsGeneration);
             var bytesPerSlot = KvCache.BytesPerTokenSlot(shape.Layers, shape.KvHeads, shape.HeadDimension, model.DType);
             // No sequence can use more than the context limit, so a budget beyond rows × context would sit idle.
             var usefulSlots = (long)options.MaxBatchRows * (maxContext + options.KvBlockSize);

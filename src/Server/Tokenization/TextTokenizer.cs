@@ -40,6 +40,13 @@ public sealed class TextTokenizer
     /// <summary>The raw Jinja chat template from tokenizer_config.json, or null when the model has none.</summary>
     public string? ChatTemplate => definition.ChatTemplate;
 
+    /// <summary>The beginning-of-sequence token as text (tokenizer_config.json's bos_token, else the text of
+    /// <see cref="BosTokenId"/>), or null; chat templates write it themselves.</summary>
+    public string? BosToken => definition.BosToken;
+
+    /// <summary>The end-of-sequence token as text (eos_token, else the text of <see cref="EosTokenId"/>), or null.</summary>
+    public string? EosToken => definition.EosToken;
+
     public IReadOnlyList<int> Encode(string text, bool addSpecialTokens)
     {
         ArgumentNullException.ThrowIfNull(text);

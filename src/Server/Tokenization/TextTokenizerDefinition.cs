@@ -39,4 +39,9 @@ internal sealed record TextTokenizerDefinition
     public int? UnknownTokenId { get; init; }
 
     public string? ChatTemplate { get; init; }
+
+    /// <summary>The BOS and EOS tokens as text, for chat templates (transformers passes them as bos_token and eos_token).</summary>
+    public string? BosToken { get; init; }
+
+    public string? EosToken { get; init; }
 }

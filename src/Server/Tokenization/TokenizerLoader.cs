@@ -78,8 +78,14 @@ public static class TokenizerLoader
             PadTokenId = pad,
             UnknownTokenId = unknown,
             ChatTemplate = config.ChatTemplate,
+            BosToken = config.BosToken ?? TextOf(parts, bos),
+            EosToken = config.EosToken ?? TextOf(parts, eos.Count > 0 ? eos[0] : null),
         };
     }
+
+    // The text of a special token the config files do not name (a SentencePiece model's own <s> and </s>).
+    private static string? TextOf(TokenizerParts parts, int? id) =>
+        id is { } wanted ? parts.TokenIds.Where(entry => entry.Value == wanted).Select(entry => entry.Key).FirstOrDefault() : null;
 
     /// <summary>Turns whatever a half-valid file makes the JSON readers or the library throw into one error naming the file.</summary>
     private static T ReadingFile<T>(string path, Func<T> read)

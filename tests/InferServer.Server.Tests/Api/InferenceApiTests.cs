@@ -127,17 +127,73 @@ public sealed class InferenceApiTests(ITestOutputHelper output)
         Assert.False(engine.LastRequest.AddSpecialTokens);
     }
 
-    [Fact]
-    public async Task Chat_WithAModelTemplateItCannotRender_IsFailedPrecondition_UnlessABuiltInIsNamed()
+    private static FakeEngine WithChatTemplate(string template) => new()
     {
-        var engine = new FakeEngine { Model = new("fake-model", "llama", InferServer.Server.Engine.ModelKind.TextGeneration, 2048, "{% for m in messages %}...{% endfor %}", []) };
+        Model = new("fake-model", "llama", InferServer.Server.Engine.ModelKind.TextGeneration, 2048, template, [], BosToken: "<s>", EosToken: "</s>"),
+    };
+
+    private static ChatRequest Conversation(params (string Role, string Content)[] messages)
+    {
+        var request = new ChatRequest();
+        request.Messages.AddRange(messages.Select(message => new ChatMessage { Role = message.Role, Content = message.Content }));
+        return request;
+    }
+
+    [Fact]
+    public async Task Chat_RendersTheModelsOwnTemplate_ByDefault_WithoutAddingSpecialTokens()
+    {
+        // Mistral 7B Instruct v0.1's template: it writes BOS itself, so the prompt must not get a second one.
+        var engine = WithChatTemplate(
+            "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"
+            + "{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token + ' ' }}{% endif %}{% endfor %}");
         var (server, _) = await StartAsync(engine: engine);
         await using var _server = server;
-        var request = new ChatRequest { Messages = { new ChatMessage { Role = "user", Content = "hi" } } };
+        var request = Conversation(("user", "hi"), ("assistant", "hello"), ("user", "how are you?"));
+
+        var response = await server.Inference.ChatAsync(request);
+
+        Assert.Equal("model", response.ChatTemplate);
+        Assert.Equal("<s>[INST] hi [/INST]hello</s> [INST] how are you? [/INST]", engine.LastRequest!.PromptText);
+        Assert.False(engine.LastRequest.AddSpecialTokens);
+        // The fake tokenizer stops on nothing by id, so the EOS text is a stop string.
+        Assert.Contains("</s>", engine.LastRequest.StopStrings);
+
+        request.ChatTemplate = "model";
+        using var call = server.Inference.ChatStream(request);
+        var frames = new List<GenerateStreamResponse>();
+        await foreach (var frame in call.ResponseStream.ReadAllAsync()) frames.Add(frame);
+        Assert.Equal("model", frames[^1].Final.ChatTemplate);
+    }
+
+    [Fact]
+    public async Task Chat_AConversationTheModelsTemplateRefuses_IsInvalidArgument_WithTheTemplatesMessage()
+    {
+        var engine = WithChatTemplate(
+            "{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+            + "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{{ message['content'] }}{% endfor %}");
+        var (server, _) = await StartAsync(engine: engine);
+        await using var _server = server;
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await server.Inference.ChatAsync(Conversation(("user", "a"), ("user", "b"))));
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("Conversation roles must alternate user/assistant/user/assistant/...", error.Status.Detail);
+        var violation = Assert.Single(error.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations);
+        Assert.Equal("messages", violation.Field);
+    }
+
+    [Fact]
+    public async Task Chat_WithAModelTemplateThatCannotBeParsed_IsFailedPrecondition_UnlessABuiltInIsNamed()
+    {
+        var engine = WithChatTemplate("{% for m in messages %}{{ m.content }}");
+        var (server, _) = await StartAsync(engine: engine);
+        await using var _server = server;
+        var request = Conversation(("user", "hi"));
 
         var error = await Assert.ThrowsAsync<RpcException>(async () => await server.Inference.ChatAsync(request));
         Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
-        Assert.Contains("chat_template", error.Status.Detail);
+        Assert.Contains("cannot be parsed", error.Status.Detail);
+        Assert.Contains("line 1", error.Status.Detail);
 
         request.ChatTemplate = "llama3";
         using var call = server.Inference.ChatStream(request);
@@ -145,6 +201,19 @@ public sealed class InferenceApiTests(ITestOutputHelper output)
         await foreach (var frame in call.ResponseStream.ReadAllAsync()) frames.Add(frame);
         Assert.Equal("llama3", frames[^1].Final.ChatTemplate);
         Assert.StartsWith("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>", engine.LastRequest!.PromptText);
+    }
+
+    [Fact]
+    public async Task Chat_AskingForTheModelsTemplate_WhenItHasNone_IsFailedPrecondition()
+    {
+        var (server, _) = await StartAsync();
+        await using var _server = server;
+        var request = Conversation(("user", "hi"));
+        request.ChatTemplate = "model";
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await server.Inference.ChatAsync(request));
+
+        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
     }
 
     [Fact]

@@ -22,7 +22,8 @@ public static class OpenAiRequestReader
     /// <summary>Fields of /v1/completions (OpenAI's, plus vLLM's sampling extensions top_k, min_p, repetition_penalty, stop_token_ids, ignore_eos).</summary>
     public static readonly IReadOnlySet<string> CompletionFields = new HashSet<string>([.. SharedFields, "prompt"], StringComparer.Ordinal);
 
-    /// <summary>Fields of /v1/chat/completions; chat_template names a built-in template (see <see cref="ChatTemplates"/>).</summary>
+    /// <summary>Fields of /v1/chat/completions; chat_template is empty or "model" for the model's own (Jinja) template,
+    /// or names a built-in one (see <see cref="ChatTemplates"/>).</summary>
     public static readonly IReadOnlySet<string> ChatFields =
         new HashSet<string>([.. SharedFields, "messages", "max_completion_tokens", "top_logprobs", "chat_template"], StringComparer.Ordinal);
 
