@@ -147,10 +147,10 @@ public static class LoraOps
     /// CPU, measured (docs/benchmarks/lora-kernel.md; AMD EPYC, 2 cores, fp32, 4096² and 1024², rows 1-64, 1-64 distinct adapters,
     /// ranks 8/16/64). Gathered never wins: it copies every row's A and B (n·r·(in+out) elements: read, write, read again in bmm).
     /// Grouped reads each distinct adapter once at its own rank but pays a few small TorchSharp calls (~10-25 µs) per slot, which
-    /// adds up in decode with many adapters: 64 rows on 64 rank-16 adapters, 1024², cost 4.1 ms grouped against 3.0 ms stacked
-    /// (base 1.7 ms); docs/benchmarks.md has what that does to the engine's decode throughput. The stacked path does
-    /// the per-slot work as two batched matmuls over the pool's own A and B (no copy when the slots are nearly contiguous, which
-    /// the slot table's allocation makes them) and leaves slots with many rows to the grouped loop; with one to three adapters
+    /// adds up in decode with many adapters: 64 rows on 64 rank-16 adapters, 1024², cost 3.10 ms grouped against 2.29 ms stacked
+    /// (base 1.48 ms); where this rule picks stacked, stacked/grouped was 0.71-1.08, median 0.92. The stacked path does
+    /// the per-slot work as two batched matmuls over the pool's own A and B (no copy when the batch's slots are nearly contiguous, as they
+    /// are when most of the table's slots are in use) and leaves slots with many rows to the grouped loop; with one to three adapters
     /// there is little to batch and both were within noise, so those stay grouped.
     /// </para>
     /// <para>
