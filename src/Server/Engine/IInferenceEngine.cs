@@ -23,6 +23,10 @@ public interface IInferenceEngine
     /// </summary>
     IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken = default);
 
+    /// <summary>The bytes a token id stands for on its own, for naming tokens in log-probabilities (thread-safe, no
+    /// engine step involved). Throws ArgumentOutOfRangeException for an id outside the vocabulary.</summary>
+    ReadOnlyMemory<byte> TokenBytes(int tokenId);
+
     /// <summary>Classifies a batch of texts with an encoder model and the adapter's head (or the base head).</summary>
     Task<ClassificationResult> ClassifyAsync(ClassificationRequest request, CancellationToken cancellationToken = default);
 }

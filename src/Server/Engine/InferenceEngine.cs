@@ -87,6 +87,9 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
     /// <inheritdoc />
     public EngineStatus Status => status;
 
+    /// <inheritdoc/>
+    public ReadOnlyMemory<byte> TokenBytes(int tokenId) => tokenizer.TokenBytes(tokenId);
+
     /// <inheritdoc />
     public async IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

@@ -75,6 +75,18 @@ public sealed class TextTokenizer
 
     public bool IsSpecialToken(int id) => definition.SpecialTokenIds.Contains(id);
 
+    /// <summary>The bytes token <paramref name="id"/> stands for on its own (a special token's text; a byte-level piece may
+    /// be part of a UTF-8 character), as OpenAI's logprobs report a token.</summary>
+    public ReadOnlyMemory<byte> TokenBytes(int id)
+    {
+        if ((uint)id >= (uint)definition.TokenBytes.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(id), id,
+                $"Token id is outside the tokenizer's vocabulary of {definition.TokenBytes.Length} ids.");
+        }
+        return definition.TokenBytes[id] ?? [];
+    }
+
     /// <summary>
     /// Appends the bytes <paramref name="id"/> contributes to decoded text. <paramref name="atStart"/> is true until
     /// the first byte is written; it carries the leading-space rule across calls, which is what lets

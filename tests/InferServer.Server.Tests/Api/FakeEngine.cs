@@ -42,6 +42,9 @@ public sealed class FakeEngine : IInferenceEngine, IAdapterRegistry, IEngineRunt
 
     public IInferenceEngine Engine => this;
 
+    /// <summary>Token i is the text "t{i}".</summary>
+    public ReadOnlyMemory<byte> TokenBytes(int tokenId) => System.Text.Encoding.UTF8.GetBytes($"t{tokenId}");
+
     public IAdapterRegistry Adapters => this;
 
     public async IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)

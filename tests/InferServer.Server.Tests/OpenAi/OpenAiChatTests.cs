@@ -84,9 +84,16 @@ public sealed class OpenAiChatTests(OpenAiServerFixture fixture)
         Assert.Equal(3, content.Count);
         Assert.All(content, token =>
         {
-            Assert.StartsWith("token_id:", (string?)token!["token"]);
+            var bytes = token!["bytes"]!.AsArray().Select(b => (byte)(int)b!).ToArray();
+            Assert.Equal(System.Text.Encoding.UTF8.GetString(bytes), (string?)token["token"]);
             Assert.Equal(3, token["top_logprobs"]!.AsArray().Count);
             Assert.Equal((string?)token["token"], (string?)token["top_logprobs"]![0]!["token"]);
         });
+        // Byte-level BPE: the tokens' bytes, end to end, are the reply (a token may hold half a character).
+        if ((string?)body["choices"]![0]!["finish_reason"] == "length")
+        {
+            var allBytes = content.SelectMany(token => token!["bytes"]!.AsArray().Select(b => (byte)(int)b!)).ToArray();
+            Assert.Equal((string?)body["choices"]![0]!["message"]!["content"], System.Text.Encoding.UTF8.GetString(allBytes));
+        }
     }
 }

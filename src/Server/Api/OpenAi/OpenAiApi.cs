@@ -53,7 +53,7 @@ public sealed partial class OpenAiApi(
             {
                 var piece = generationEvent switch
                 {
-                    TokenDelta delta => new CompletionChoice(choice, delta.Text, OpenAiMapper.CompletionLogprobs(delta.Logprobs), null),
+                    TokenDelta delta => new CompletionChoice(choice, delta.Text, OpenAiMapper.CompletionLogprobs(delta.Logprobs, engine.TokenBytes), null),
                     GenerationFinished finished => Finish(state, usages, choice, finished,
                         new CompletionChoice(choice, "", null, OpenAiMapper.FinishReason(finished.Reason))),
                     _ => null,
@@ -73,7 +73,7 @@ public sealed partial class OpenAiApi(
             if (generationEvent is TokenDelta delta)
             {
                 texts[choice].Append(delta.Text);
-                logprobs[choice].Add(OpenAiMapper.CompletionLogprobs(delta.Logprobs));
+                logprobs[choice].Add(OpenAiMapper.CompletionLogprobs(delta.Logprobs, engine.TokenBytes));
             }
             else if (generationEvent is GenerationFinished finished)
             {
@@ -107,7 +107,7 @@ public sealed partial class OpenAiApi(
             {
                 var piece = generationEvent switch
                 {
-                    TokenDelta delta => new ChatChunkChoice(choice, new ChatDelta(null, delta.Text), OpenAiMapper.ChatLogprobs(delta.Logprobs), null),
+                    TokenDelta delta => new ChatChunkChoice(choice, new ChatDelta(null, delta.Text), OpenAiMapper.ChatLogprobs(delta.Logprobs, engine.TokenBytes), null),
                     GenerationFinished finished => Finish(state, usages, choice, finished,
                         new ChatChunkChoice(choice, new ChatDelta(null, null), null, OpenAiMapper.FinishReason(finished.Reason))),
                     _ => null,
@@ -127,7 +127,7 @@ public sealed partial class OpenAiApi(
             if (generationEvent is TokenDelta delta)
             {
                 texts[choice].Append(delta.Text);
-                if (OpenAiMapper.ChatLogprobs(delta.Logprobs) is { } part) logprobs[choice].AddRange(part.Content);
+                if (OpenAiMapper.ChatLogprobs(delta.Logprobs, engine.TokenBytes) is { } part) logprobs[choice].AddRange(part.Content);
             }
             else if (generationEvent is GenerationFinished finished)
             {

@@ -1,4 +1,4 @@
-using System.Globalization;
+using System.Text;
 using InferServer.Api.V1;
 using InferServer.Kernels.Sampling;
 using InferServer.Server.Engine;
@@ -79,22 +79,41 @@ public static class OpenAiMapper
     public static string FinishReason(DomainFinishReason reason) => reason == DomainFinishReason.Length ? "length" : "stop";
 
     /// <summary>
-    /// How a token is named in logprobs. The engine reports token ids, not token strings, so tokens are named as vLLM's
-    /// --return-tokens-as-token-ids names them: "token_id:&lt;id&gt;" (unambiguous even for byte-fallback pieces).
+    /// How a token is named in logprobs: its own bytes as UTF-8 text, as OpenAI and vLLM report it. A byte-level piece
+    /// that is only part of a character reads as U+FFFD there; chat logprobs also carry the exact bytes for that case.
     /// </summary>
-    public static string TokenName(int tokenId) => "token_id:" + tokenId.ToString(CultureInfo.InvariantCulture);
+    public static string TokenName(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
 
-    /// <summary>Completions logprobs of the tokens of one delta (null when none were asked for).</summary>
-    public static CompletionLogprobs? CompletionLogprobs(IReadOnlyList<SampledToken>? tokens) => tokens is null ? null : new(
-        [.. tokens.Select(token => TokenName(token.TokenId))],
-        [.. tokens.Select(token => token.Logprob ?? 0f)],
-        [.. tokens.Select(token => (IReadOnlyDictionary<string, float>)token.TopLogprobs
-            .GroupBy(top => top.TokenId).ToDictionary(group => TokenName(group.Key), group => group.First().Logprob))]);
+    /// <summary>Completions logprobs of the tokens of one delta (null when none were asked for). Alternatives whose names
+    /// coincide (two partial-character pieces) keep the likelier one, since the top list is a map by name.</summary>
+    public static CompletionLogprobs? CompletionLogprobs(IReadOnlyList<SampledToken>? tokens, Func<int, ReadOnlyMemory<byte>> tokenBytes) =>
+        tokens is null ? null : new(
+            [.. tokens.Select(token => TokenName(tokenBytes(token.TokenId).Span))],
+            [.. tokens.Select(token => token.Logprob ?? 0f)],
+            [.. tokens.Select(token => (IReadOnlyDictionary<string, float>)token.TopLogprobs
+                .GroupBy(top => TokenName(tokenBytes(top.TokenId).Span)).ToDictionary(group => group.Key, group => group.Max(top => top.Logprob)))]);
 
-    /// <summary>Chat logprobs of the tokens of one delta (null when none were asked for).</summary>
-    public static ChatLogprobs? ChatLogprobs(IReadOnlyList<SampledToken>? tokens) => tokens is null ? null : new(
-        [.. tokens.Select(token => new ChatTokenLogprob(TokenName(token.TokenId), token.Logprob ?? 0f, null,
-            [.. token.TopLogprobs.Select(top => new ChatTopLogprob(TokenName(top.TokenId), top.Logprob, null))]))]);
+    /// <summary>Chat logprobs of the tokens of one delta (null when none were asked for), with each token's bytes.</summary>
+    public static ChatLogprobs? ChatLogprobs(IReadOnlyList<SampledToken>? tokens, Func<int, ReadOnlyMemory<byte>> tokenBytes)
+    {
+        if (tokens is null) return null;
+        (string Name, int[] Bytes) Named(int tokenId)
+        {
+            var bytes = tokenBytes(tokenId).Span;
+            var values = new int[bytes.Length];
+            for (var i = 0; i < bytes.Length; i++) values[i] = bytes[i];
+            return (TokenName(bytes), values);
+        }
+        return new([.. tokens.Select(token =>
+        {
+            var (name, bytes) = Named(token.TokenId);
+            return new ChatTokenLogprob(name, token.Logprob ?? 0f, bytes, [.. token.TopLogprobs.Select(top =>
+            {
+                var (topName, topBytes) = Named(top.TokenId);
+                return new ChatTopLogprob(topName, top.Logprob, topBytes);
+            })]);
+        })]);
+    }
 
     /// <summary>Joins per-delta completions logprobs.</summary>
     public static CompletionLogprobs? Join(IReadOnlyList<CompletionLogprobs?> parts) =>

@@ -27,10 +27,11 @@ public sealed record ChatReply(string Role, string Content);
 
 public sealed record ChatLogprobs(IReadOnlyList<ChatTokenLogprob> Content);
 
-/// <summary>A chosen token. <c>bytes</c> is null: tokens are reported by id (see OpenAiMapper.TokenName).</summary>
-public sealed record ChatTokenLogprob(string Token, float Logprob, IReadOnlyList<int>? Bytes, IReadOnlyList<ChatTopLogprob> TopLogprobs);
+/// <summary>A chosen token: its text (see OpenAiMapper.TokenName) and its exact UTF-8 bytes, which a client needs to join
+/// tokens that each hold part of one character.</summary>
+public sealed record ChatTokenLogprob(string Token, float Logprob, IReadOnlyList<int> Bytes, IReadOnlyList<ChatTopLogprob> TopLogprobs);
 
-public sealed record ChatTopLogprob(string Token, float Logprob, IReadOnlyList<int>? Bytes);
+public sealed record ChatTopLogprob(string Token, float Logprob, IReadOnlyList<int> Bytes);
 
 public sealed record ChatCompletionChunk(
     string Id, string Object, long Created, string Model, IReadOnlyList<ChatChunkChoice> Choices,
