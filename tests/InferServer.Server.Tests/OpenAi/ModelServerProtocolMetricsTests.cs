@@ -78,9 +78,13 @@ public sealed class ModelServerProtocolMetricsTests(OpenAiServerFixture fixture)
         Assert.DoesNotContain("sql", Adapters(idle, "running_lora_adapters"));
 
         var busy = server.PostAsync("v1/completions", LongChoices("sql"));
-        var running = await WaitForMetricsAsync(server, busy, metrics =>
-            Adapters(metrics.Latest("inferserver_lora_requests_info"), "running_lora_adapters").Contains("sql"));
-        Assert.Contains("sql", Adapters(running.Latest("inferserver_lora_requests_info"), "waiting_lora_adapters"));
+        // One row at a time: while one choice runs, the others wait, so a scrape sees the adapter in both lists. Waiting for
+        // that scrape (rather than asserting on the first that shows it running) does not race the last choice's admission.
+        await WaitForMetricsAsync(server, busy, metrics =>
+        {
+            var info = metrics.Latest("inferserver_lora_requests_info");
+            return Adapters(info, "running_lora_adapters").Contains("sql") && Adapters(info, "waiting_lora_adapters").Contains("sql");
+        });
         Assert.True((await busy).Status == 200);
 
         await WaitForMetricsAsync(server, null, metrics =>
