@@ -92,6 +92,85 @@ public sealed class JinjaTemplateTests
     }
 
     [Fact]
+    public void ChainOfNots_IsRefusedAtParse()
+    {
+        var source = "{{ " + string.Concat(Enumerable.Repeat("not ", 30_000)) + "x }}";
+        Assert.Throws<TemplateSyntaxException>(() => JinjaTemplate.Parse(source));
+    }
+
+    [Fact]
+    public void DeepExpressionBuiltByALoop_FailsWithAnError_NotAStackOverflow()
+    {
+        // a ~ a ~ a ... parses in a loop but evaluates 100,000 levels deep; a stack overflow would end the process.
+        var source = "{{ a" + string.Concat(Enumerable.Repeat(" ~ a", 100_000)) + " }}";
+        Assert.Throws<TemplateRuntimeException>(() => Render(source, new() { ["a"] = "x" }));
+    }
+
+    [Fact]
+    public void NamespaceHoldingItself_FailsToPrintWithAnError()
+    {
+        Assert.Throws<TemplateRuntimeException>(() => Render("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}"));
+    }
+
+    [Theory]
+    [InlineData("{{ 2 ** 10 }}", "1024")]
+    [InlineData("{{ 3 ** 0 }}", "1")]
+    [InlineData("{{ 1 ** 9223372036854775807 }}", "1")]
+    [InlineData("{{ (-1) ** 9223372036854775807 }}", "-1")]
+    [InlineData("{{ 0 ** 9223372036854775807 }}", "0")]
+    public void IntegerPower_IsExact_AndQuickForHugeExponents(string source, string expected)
+    {
+        Assert.Equal(expected, Render(source));
+    }
+
+    [Fact]
+    public void IntegerPowerBeyond64Bits_IsAnError()
+    {
+        Assert.Throws<TemplateRuntimeException>(() => Render("{{ 2 ** 64 }}"));
+    }
+
+    [Fact]
+    public void SortingValuesThatDoNotCompare_IsATemplateError()
+    {
+        var error = Assert.Throws<TemplateRuntimeException>(() => Render("{{ [1, 'a'] | sort }}"));
+        Assert.Equal(1, error.Line);
+    }
+
+    [Fact]
+    public void IntegerAttributeBeyond64Bits_IsASyntaxError()
+    {
+        Assert.Throws<TemplateSyntaxException>(() => JinjaTemplate.Parse("{{ x.99999999999999999999 }}"));
+    }
+
+    [Fact]
+    public void SlowRender_StopsAtTheTimeLimit()
+    {
+        // Few iterations and small values, but each iteration scans a million items: only the clock stops it.
+        var options = new JinjaRenderOptions { MaxRenderTime = TimeSpan.FromMilliseconds(100) };
+        var error = Assert.Throws<TemplateRuntimeException>(() => Render(
+            "{% set big = [0] * 1000000 %}{% for i in range(99999) %}{% if 1 in big %}{% endif %}{% endfor %}", options: options));
+        Assert.Contains("ran longer than", error.Problem);
+    }
+
+    [Theory]
+    [InlineData("{{ ('\n' * 100000) | indent(100, blank=true) }}")]
+    [InlineData("{{ ('a' * 100000).replace('a', 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb') }}")]
+    [InlineData("{{ ('-' * 100000).join(['a'] * 100) }}")]
+    public void StringOperationsBeyondTheSizeLimit_AreRefusedBeforeBuildingTheString(string source)
+    {
+        var options = new JinjaRenderOptions { MaxOutputChars = 1 << 20 };
+        var error = Assert.Throws<TemplateRuntimeException>(() => Render(source, options: options));
+        Assert.Contains("beyond the limit", error.Problem);
+    }
+
+    [Fact]
+    public void PrintingAListOfHugeStrings_StopsAtThePrintLimit()
+    {
+        var error = Assert.Throws<TemplateRuntimeException>(() => Render("{{ [('x' * 1000000)] * 100 }}"));
+        Assert.Contains("too large to print", error.Problem);
+    }
+
+    [Fact]
     public void HugeRange_IsRefusedLikeJinja2sSandbox()
     {
         var error = Assert.Throws<TemplateRuntimeException>(() => Render("{% for i in range(1000000) %}{% endfor %}"));

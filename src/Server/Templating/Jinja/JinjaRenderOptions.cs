@@ -11,6 +11,9 @@ public sealed record JinjaRenderOptions
     /// <summary>Most loop iterations in one render, all loops together.</summary>
     public long MaxLoopIterations { get; init; } = 1_000_000;
 
+    /// <summary>Longest a render may run. Real chat templates render in well under a millisecond per message.</summary>
+    public TimeSpan MaxRenderTime { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Most nested macro calls.</summary>
     public int MaxCallDepth { get; init; } = 64;
 

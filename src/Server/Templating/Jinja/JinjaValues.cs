@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 
@@ -62,18 +63,18 @@ internal static class JinjaValues
     /// <summary>Python's repr(): how values look inside printed lists and dicts.</summary>
     public static string Repr(object? value)
     {
+        // Values can nest (a namespace holding itself, a list wrapped 20,000 times): fail before the stack runs out.
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         switch (value)
         {
             case string text:
                 return ReprString(text);
             case object?[] tuple:
-                return tuple.Length == 1 ? $"({Repr(tuple[0])},)" : "(" + string.Join(", ", tuple.Select(Repr)) + ")";
+                return tuple.Length == 1 ? $"({Repr(tuple[0])},)" : JoinRepr("(", tuple.Select(Repr), ")");
             case IList list:
-                return "[" + string.Join(", ", list.Cast<object?>().Select(Repr)) + "]";
+                return JoinRepr("[", list.Cast<object?>().Select(Repr), "]");
             case IDictionary dictionary:
-                var pairs = new List<string>();
-                foreach (DictionaryEntry entry in dictionary) pairs.Add($"{Repr(entry.Key)}: {Repr(entry.Value)}");
-                return "{" + string.Join(", ", pairs) + "}";
+                return JoinRepr("{", Entries(dictionary).Select(entry => $"{Repr(entry.Key)}: {Repr(entry.Value)}"), "}");
             case Namespace ns:
                 return "<Namespace " + Repr(ns.Attributes.ToDictionary(pair => (object)pair.Key, pair => pair.Value)) + ">";
             case Undefined:
@@ -85,6 +86,32 @@ internal static class JinjaValues
             default:
                 return ToStr(value);
         }
+    }
+
+    /// <summary>Most characters a printed list, tuple or dict may have; its items are joined within this, so a list of
+    /// millions of long strings fails here rather than after allocating gigabytes.</summary>
+    private const int MaxReprChars = 4 * 1024 * 1024;
+
+    // IDictionary's own enumerator yields DictionaryEntry; the IEnumerable one of a generic dictionary does not.
+    private static IEnumerable<DictionaryEntry> Entries(IDictionary dictionary)
+    {
+        var entries = dictionary.GetEnumerator();
+        while (entries.MoveNext()) yield return entries.Entry;
+    }
+
+    private static string JoinRepr(string open, IEnumerable<string> items, string close)
+    {
+        var text = new StringBuilder(open);
+        var first = true;
+        foreach (var item in items)
+        {
+            if (text.Length + item.Length + 2 > MaxReprChars)
+                throw new JinjaError($"the value is too large to print (over {MaxReprChars} characters)");
+            if (!first) text.Append(", ");
+            text.Append(item);
+            first = false;
+        }
+        return text.Append(close).ToString();
     }
 
     // Python picks single quotes unless the text has a single quote and no double quote.
@@ -148,6 +175,7 @@ internal static class JinjaValues
     /// <summary>Python ==: numbers by value (True == 1), strings ordinally, lists and dicts element by element.</summary>
     public static new bool Equals(object? left, object? right)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         if (left is null || right is null) return left is null && right is null;
         if (IsNumber(left) && IsNumber(right))
         {
@@ -189,6 +217,7 @@ internal static class JinjaValues
     /// <summary>Python ordering (&lt; and friends): numbers, strings (by code point), lists element by element.</summary>
     public static int Compare(object? left, object? right, string op)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         if (IsNumber(left) && IsNumber(right))
         {
             if (left is double || right is double) return ToDouble(left).CompareTo(ToDouble(right));

@@ -204,13 +204,22 @@ internal static class Members
             "replace" => arguments =>
             {
                 var bound = arguments.Bind("replace", ["old", "new", "count"], [-1L]);
-                return budget.Checked(Replace(text, Text(bound[0], "replace"), Text(bound[1], "replace"), JinjaValues.ToLong(bound[2])));
+                var (old, replacement, count) = (Text(bound[0], "replace"), Text(bound[1], "replace"), JinjaValues.ToLong(bound[2]));
+                var occurrences = (double)(old.Length == 0 ? text.Length + 1 : Count(text, old));
+                if (count >= 0) occurrences = Math.Min(occurrences, count);
+                budget.CheckSize(text.Length + occurrences * (replacement.Length - old.Length));
+                return Replace(text, old, replacement, count);
             },
             "find" => arguments => (long)CodePointIndex(text, text.IndexOf(Text(arguments.Bind("find", ["sub"])[0], "find"), StringComparison.Ordinal)),
             "rfind" => arguments => (long)CodePointIndex(text, text.LastIndexOf(Text(arguments.Bind("rfind", ["sub"])[0], "rfind"), StringComparison.Ordinal)),
             "count" => arguments => (long)Count(text, Text(arguments.Bind("count", ["sub"])[0], "count")),
-            "join" => arguments => budget.Checked(string.Join(text, JinjaValues.Iterate(arguments.Bind("join", ["iterable"])[0]).Select(item =>
-                item as string ?? throw new JinjaError($"sequence item: expected str instance, {JinjaValues.TypeName(item)} found")))),
+            "join" => arguments =>
+            {
+                var items = JinjaValues.Iterate(arguments.Bind("join", ["iterable"])[0]).Select(item =>
+                    item as string ?? throw new JinjaError($"sequence item: expected str instance, {JinjaValues.TypeName(item)} found")).ToList();
+                budget.CheckSize(items.Sum(item => (double)item.Length) + Math.Max(0, items.Count - 1) * (double)text.Length);
+                return string.Join(text, items);
+            },
             "isdigit" => arguments => NoArguments(arguments, "isdigit", text.Length > 0 && text.All(char.IsDigit)),
             "isalpha" => arguments => NoArguments(arguments, "isalpha", text.Length > 0 && text.All(char.IsLetter)),
             "isalnum" => arguments => NoArguments(arguments, "isalnum", text.Length > 0 && text.All(char.IsLetterOrDigit)),

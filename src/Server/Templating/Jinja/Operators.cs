@@ -144,9 +144,14 @@ internal static class Operators
         NumberOperand("**", left, right);
         if (left is double || right is double || JinjaValues.ToLong(right) < 0)
             return Math.Pow(JinjaValues.ToDouble(left), JinjaValues.ToDouble(right));
+        // By squaring: O(log exponent), so 1 ** 9223372036854775807 does not spin; overflow is an error, as ints are 64-bit.
         var power = 1L;
-        var baseValue = JinjaValues.ToLong(left);
-        for (var exponent = JinjaValues.ToLong(right); exponent > 0; exponent--) power = checked(power * baseValue);
+        var square = JinjaValues.ToLong(left);
+        for (var exponent = JinjaValues.ToLong(right); exponent > 0; exponent >>= 1)
+        {
+            if ((exponent & 1) == 1) power = checked(power * square);
+            if (exponent > 1) square = checked(square * square);
+        }
         return power;
     }
 

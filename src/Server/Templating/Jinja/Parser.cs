@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace InferServer.Server.Templating.Jinja;
 
@@ -142,9 +143,16 @@ internal sealed class Parser
         }
     }
 
+    // x.0, x.1: an index written as an attribute. Too large for a 64-bit index, it cannot name an item.
+    private long IntegerAttribute(Token attribute) =>
+        long.TryParse(attribute.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var index)
+            ? index
+            : throw Error($"the index {attribute.Value} is out of range", attribute);
+
     private void Enter(Token at)
     {
-        if (++nesting > MaxNesting) throw Error($"the template nests deeper than {MaxNesting} levels", at);
+        if (++nesting > MaxNesting || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
+            throw Error($"the template nests deeper than {MaxNesting} levels", at);
     }
 
     private Stmt Simple(Stmt statement)
@@ -434,7 +442,15 @@ internal sealed class Parser
         if (Current.IsName("not"))
         {
             var at = Next();
-            return new UnaryExpr("not", ParseNot(), at.Offset);
+            Enter(at);
+            try
+            {
+                return new UnaryExpr("not", ParseNot(), at.Offset);
+            }
+            finally
+            {
+                nesting--;
+            }
         }
         return ParseCompare();
     }
@@ -648,7 +664,7 @@ internal sealed class Parser
                 value = attribute.Kind switch
                 {
                     TokenKind.Name => new AttributeExpr(value, attribute.Value, token.Offset),
-                    TokenKind.Integer => new ItemExpr(value, new LiteralExpr(long.Parse(attribute.Value, CultureInfo.InvariantCulture), attribute.Offset), token.Offset),
+                    TokenKind.Integer => new ItemExpr(value, new LiteralExpr(IntegerAttribute(attribute), attribute.Offset), token.Offset),
                     _ => throw Error($"expected a name after '.', got {attribute.Describe()}", attribute),
                 };
             }

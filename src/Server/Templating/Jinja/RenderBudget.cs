@@ -2,11 +2,12 @@ namespace InferServer.Server.Templating.Jinja;
 
 /// <summary>
 /// The limits of one render, so that a hostile or broken template cannot hang or exhaust the server: the length of
-/// the output and of any string or list built on the way, the loop iterations of the whole render, and the depth of
-/// macro calls.
+/// the output and of any string or list built on the way, the loop iterations of the whole render, the depth of
+/// macro calls, and the wall-clock time of the render.
 /// </summary>
 internal sealed class RenderBudget(JinjaRenderOptions options)
 {
+    private readonly long started = System.Diagnostics.Stopwatch.GetTimestamp();
     private long iterations;
 
     public JinjaRenderOptions Options { get; } = options;
@@ -33,5 +34,13 @@ internal sealed class RenderBudget(JinjaRenderOptions options)
     {
         if (++iterations > Options.MaxLoopIterations)
             throw new JinjaError($"the template ran more than {Options.MaxLoopIterations} loop iterations");
+        Tick();
+    }
+
+    /// <summary>Checks the clock: loop and value limits bound counts, not the work each step does (1 in a long list).</summary>
+    public void Tick()
+    {
+        if (System.Diagnostics.Stopwatch.GetElapsedTime(started) > Options.MaxRenderTime)
+            throw new JinjaError($"the template ran longer than {Options.MaxRenderTime.TotalSeconds:0.###} s");
     }
 }

@@ -13,7 +13,11 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
         Continue,
     }
 
+    // Python's recursion limit (1000 frames) stops jinja2 well before this; deeper trees come only from hostile templates.
+    private const int MaxExpressionDepth = 500;
+
     private int callDepth;
+    private int expressionDepth;
 
     public string Render(IReadOnlyList<Stmt> body, Scope scope)
     {
@@ -192,13 +196,12 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
     // Runs body, turning value-level failures into errors that name the template line and column.
     private T Located<T>(int offset, Func<T> body)
     {
+        // No clause here catches a TemplateException: an error converted in the innermost frame passes the outer ones
+        // without running a handler. Catching and rethrowing at every level would nest one exception dispatch per level
+        // on the stack, and a deep expression would overflow it while reporting the error.
         try
         {
             return body();
-        }
-        catch (TemplateException)
-        {
-            throw;
         }
         catch (RaisedByTemplate raised)
         {
@@ -210,6 +213,12 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
             var (line, column) = source.Locate(offset);
             throw new TemplateRuntimeException(error.Message, line, column);
         }
+        catch (InvalidOperationException wrapped) when (wrapped.InnerException is JinjaError error)
+        {
+            // List.Sort wraps what its comparer throws ([1, 'a']|sort).
+            var (line, column) = source.Locate(offset);
+            throw new TemplateRuntimeException(error.Message, line, column);
+        }
         catch (Exception error) when (error is InvalidCastException or OverflowException or ArgumentException or FormatException
                                           or IndexOutOfRangeException or InsufficientExecutionStackException)
         {
@@ -218,7 +227,23 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
         }
     }
 
-    private object? Evaluate(Expr expression, Scope scope) => Located(expression.Offset, () => EvaluateCore(expression, scope));
+    // Expression trees can be deep without nesting (a ~ b ~ c ..., x|f|f|f ...): the stack is checked here, per
+    // expression, so a hostile template fails with an error instead of overflowing the stack, which would end the process.
+    private object? Evaluate(Expr expression, Scope scope) => Located(expression.Offset, () =>
+    {
+        if (++expressionDepth > MaxExpressionDepth)
+            throw new JinjaError($"the template's expressions nest deeper than {MaxExpressionDepth} levels");
+        try
+        {
+            RuntimeHelpers.EnsureSufficientExecutionStack();
+            budget.Tick();
+            return EvaluateCore(expression, scope);
+        }
+        finally
+        {
+            expressionDepth--;
+        }
+    });
 
     private object? EvaluateCore(Expr expression, Scope scope)
     {
