@@ -104,12 +104,22 @@ internal sealed class LoraStackIndex : IDisposable
 
         var everyRow = rows.Count == tokenSlots.Length;
         var identity = everyRow && rows.Count == stackSlots * rowsPerSlot && positions.Select((p, i) => p == i).All(same => same);
-        return new LoraStackIndex(
-            [.. stacked], [.. grouped], firstSlot, stackSlots, rowsPerSlot,
-            useRange ? null : LongTensor(stacked.Select(i => (long)groups[i].Slot).ToArray(), device),
-            everyRow ? null : LoraBatch.IndexTensor([.. rows], device),
-            identity ? null : LongTensor([.. positions], device),
-            rows.Count);
+        Tensor? slotIndex = null, rowIndex = null;
+        try
+        {
+            // Detached tensors have no scope to free them: if a later one fails (device memory), free the earlier ones.
+            slotIndex = useRange ? null : LongTensor(stacked.Select(i => (long)groups[i].Slot).ToArray(), device);
+            rowIndex = everyRow ? null : LoraBatch.IndexTensor([.. rows], device);
+            var positionIndex = identity ? null : LongTensor([.. positions], device);
+            return new LoraStackIndex(
+                [.. stacked], [.. grouped], firstSlot, stackSlots, rowsPerSlot, slotIndex, rowIndex, positionIndex, rows.Count);
+        }
+        catch
+        {
+            slotIndex?.Dispose();
+            rowIndex?.Dispose();
+            throw;
+        }
     }
 
     private static Tensor LongTensor(long[] values, Device device) =>
