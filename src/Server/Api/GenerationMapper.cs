@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using InferServer.Api.V1;
 using InferServer.Kernels.Sampling;
@@ -108,11 +109,11 @@ public static class GenerationMapper
     }
 
     /// <summary>Adds a delta's text, ids and logprobs to a whole response.</summary>
-    public static void Append(GenerateResponse response, System.Text.StringBuilder text, TokenDelta delta)
+    public static void Append(GenerateResponse response, System.Text.StringBuilder text, TokenDelta delta, Func<int, ReadOnlyMemory<byte>> tokenBytes)
     {
         text.Append(delta.Text);
         response.TokenIds.AddRange(delta.TokenIds);
-        if (delta.Logprobs is { } logprobs) response.Logprobs.AddRange(logprobs.Select(ToProto));
+        if (delta.Logprobs is { } logprobs) response.Logprobs.AddRange(logprobs.Select(token => ToProto(token, tokenBytes)));
     }
 
     /// <summary>Fills the end of a whole response.</summary>
@@ -126,11 +127,11 @@ public static class GenerationMapper
     }
 
     /// <summary>A delta frame.</summary>
-    public static GenerateStreamResponse ToFrame(TokenDelta delta)
+    public static GenerateStreamResponse ToFrame(TokenDelta delta, Func<int, ReadOnlyMemory<byte>> tokenBytes)
     {
         var frame = new ProtoTokenDelta { Text = delta.Text };
         frame.TokenIds.AddRange(delta.TokenIds);
-        if (delta.Logprobs is { } logprobs) frame.Logprobs.AddRange(logprobs.Select(ToProto));
+        if (delta.Logprobs is { } logprobs) frame.Logprobs.AddRange(logprobs.Select(token => ToProto(token, tokenBytes)));
         return new GenerateStreamResponse { Delta = frame };
     }
 
@@ -147,10 +148,17 @@ public static class GenerationMapper
         },
     };
 
-    public static TokenLogprobs ToProto(SampledToken token)
+    /// <summary>A token's logprobs with each token's bytes, so callers need not detokenize ids themselves.</summary>
+    public static TokenLogprobs ToProto(SampledToken token, Func<int, ReadOnlyMemory<byte>> tokenBytes)
     {
-        var proto = new TokenLogprobs { TokenId = token.TokenId, Logprob = token.Logprob ?? 0f };
-        proto.TopLogprobs.AddRange(token.TopLogprobs.Select(top => new TopLogprob { TokenId = top.TokenId, Logprob = top.Logprob }));
+        var proto = new TokenLogprobs
+        {
+            TokenId = token.TokenId, Logprob = token.Logprob ?? 0f, TokenBytes = ByteString.CopyFrom(tokenBytes(token.TokenId).Span),
+        };
+        proto.TopLogprobs.AddRange(token.TopLogprobs.Select(top => new TopLogprob
+        {
+            TokenId = top.TokenId, Logprob = top.Logprob, TokenBytes = ByteString.CopyFrom(tokenBytes(top.TokenId).Span),
+        }));
         return proto;
     }
 

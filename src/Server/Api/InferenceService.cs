@@ -56,7 +56,7 @@ public sealed class InferenceService(
             switch (generationEvent)
             {
                 case TokenDelta delta:
-                    GenerationMapper.Append(response, text, delta);
+                    GenerationMapper.Append(response, text, delta, engine.TokenBytes);
                     break;
                 case GenerationFinished finished:
                     GenerationMapper.Complete(response, finished, chatTemplate);
@@ -78,7 +78,7 @@ public sealed class InferenceService(
             switch (generationEvent)
             {
                 case TokenDelta delta:
-                    await responseStream.WriteAsync(GenerationMapper.ToFrame(delta), context.CancellationToken);
+                    await responseStream.WriteAsync(GenerationMapper.ToFrame(delta, engine.TokenBytes), context.CancellationToken);
                     break;
                 case GenerationFinished finished:
                     Finished(activity, generation.Adapter, finished);

@@ -37,6 +37,9 @@ public sealed class InferenceApiTests(ITestOutputHelper output)
         Assert.Equal(ServedFrom.Device, response.ServedFrom);
         Assert.Equal(3, response.Logprobs.Count);
         Assert.Equal(2, response.Logprobs[0].TopLogprobs.Count);
+        // The fake engine's token i stands for the text "t{i}".
+        Assert.Equal($"t{response.Logprobs[0].TokenId}", response.Logprobs[0].TokenBytes.ToStringUtf8());
+        Assert.Equal("t1", response.Logprobs[0].TopLogprobs[1].TokenBytes.ToStringUtf8());
         Assert.Equal("", response.ChatTemplate);
     }
 

@@ -50,6 +50,23 @@ public sealed class RealEngineApiTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Logprobs_CarryEachTokensBytes_WhichJoinToTheText()
+    {
+        await using var server = await StartAsync();
+        var request = Greedy(8);
+        request.Params.Logprobs = true;
+        request.Params.TopLogprobs = 2;
+
+        var response = await server.Inference.GenerateAsync(request);
+
+        Assert.Equal(8, response.Logprobs.Count);
+        Assert.All(response.Logprobs, token => Assert.Equal(token.TokenBytes, token.TopLogprobs[0].TokenBytes)); // greedy
+        // GPT-2 byte-level BPE: the tokens' bytes end to end are the generated text.
+        var joined = response.Logprobs.SelectMany(token => token.TokenBytes.ToByteArray()).ToArray();
+        Assert.Equal(response.Text, System.Text.Encoding.UTF8.GetString(joined));
+    }
+
+    [Fact]
     public async Task CancellingAStream_FreesTheEngine()
     {
         await using var server = await StartAsync();
