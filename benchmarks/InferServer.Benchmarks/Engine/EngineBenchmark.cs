@@ -128,13 +128,6 @@ public static class EngineBenchmark
         return tokens / clock.Elapsed.TotalSeconds;
     }
 
-    private static double MedianOf(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        var middle = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-    }
-
     private static string Adapter(int index) => $"tenant-{index:D3}";
 
     private static int Zipf(Random random, int n, double s)
@@ -166,11 +159,11 @@ public static class EngineBenchmark
     private static void PrintTable(Dictionary<(Scenario, int), List<double>> results, EngineBenchmarkOptions options)
     {
         double Median(Scenario scenario, int concurrency) =>
-            results.TryGetValue((scenario, concurrency), out var values) ? MedianOf(values) : double.NaN;
+            results.TryGetValue((scenario, concurrency), out var values) ? Statistics.Median(values) : double.NaN;
         // Cells of one round were measured minutes apart at most, so their ratio sees the same machine.
         double PairedRatio(Scenario top, Scenario bottom, int concurrency) =>
             results.TryGetValue((top, concurrency), out var tops) && results.TryGetValue((bottom, concurrency), out var bottoms)
-                ? MedianOf(tops.Zip(bottoms, (t, b) => t / b).ToList())
+                ? Statistics.Median(tops.Zip(bottoms, (t, b) => t / b))
                 : double.NaN;
         Console.WriteLine();
         Console.WriteLine("| concurrent | (a) base | (b) one adapter | (c) distinct | (d) Zipf 1.2 / 100 | (e) naive | c/a | c/e | (a') base | (b') one adapter, merged | b'/a' |");

@@ -109,9 +109,9 @@ internal static class LoraBenchmark
         var ratios = samples[0].Zip(samples[1], (baseMs, loraMs) => loraMs / baseMs).ToList();
         var adapterBytes = (double)distinct * pool.BytesPerSlot;
         var weightBytes = (double)dim * dim * sizeof(float);
-        double PathMs(LoraKernelPath path) => Median(samples[2 + Array.IndexOf(paths, path)]);
-        return new LoraBenchmarkResult(rows, distinct, rank, dim, chosen, adapterBytes / weightBytes, Median(ratios) - 1,
-            Median(samples[0]), Median(samples[1]),
+        double PathMs(LoraKernelPath path) => Statistics.Median(samples[2 + Array.IndexOf(paths, path)]);
+        return new LoraBenchmarkResult(rows, distinct, rank, dim, chosen, adapterBytes / weightBytes, Statistics.Median(ratios) - 1,
+            Statistics.Median(samples[0]), Statistics.Median(samples[1]),
             PathMs(LoraKernelPath.Gathered), PathMs(LoraKernelPath.Grouped), PathMs(LoraKernelPath.Stacked));
     }
 
@@ -126,12 +126,6 @@ internal static class LoraBenchmark
         }
 
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-    }
-
-    private static double Median(List<double> values)
-    {
-        values.Sort();
-        return values.Count % 2 == 1 ? values[values.Count / 2] : (values[values.Count / 2 - 1] + values[values.Count / 2]) / 2;
     }
 
     private static string CpuModel()

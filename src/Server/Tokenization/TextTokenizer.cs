@@ -94,22 +94,13 @@ public sealed class TextTokenizer
     /// </summary>
     internal void AppendTokenBytes(int id, bool skipSpecialTokens, ref bool atStart, List<byte> output)
     {
-        if ((uint)id >= (uint)definition.TokenBytes.Length)
-        {
-            throw new ArgumentOutOfRangeException(nameof(id), id,
-                $"Token id is outside the tokenizer's vocabulary of {definition.TokenBytes.Length} ids.");
-        }
-        if (skipSpecialTokens && definition.SpecialTokenIds.Contains(id))
-        {
-            return;
-        }
-        var bytes = definition.TokenBytes[id];
-        if (bytes is null || bytes.Length == 0)
+        var bytes = TokenBytes(id).Span;
+        if (bytes.IsEmpty || (skipSpecialTokens && definition.SpecialTokenIds.Contains(id)))
         {
             return;
         }
         var start = atStart && definition.StripsLeadingSpace && bytes[0] == (byte)' ' ? 1 : 0;
         atStart = false;
-        output.AddRange(bytes.AsSpan(start));
+        output.AddRange(bytes[start..]);
     }
 }

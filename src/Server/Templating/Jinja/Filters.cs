@@ -139,8 +139,9 @@ internal static partial class Filters
     {
         var bound = arguments.Bind("indent", ["width", "first", "blank"], [4L, false, false]);
         var indentation = bound[0] is string text ? text : new string(' ', (int)Math.Clamp(JinjaValues.ToLong(bound[0]), 0, 1024));
-        var lines = Members.SplitLines(Str(value) + "\n").Cast<string>().ToList();
-        budget.CheckSize(Str(value).Length + (double)lines.Count * indentation.Length);
+        var input = Str(value);
+        var lines = Members.SplitLines(input + "\n").Cast<string>().ToList();
+        budget.CheckSize(input.Length + (double)lines.Count * indentation.Length);
         string result;
         if (JinjaValues.IsTrue(bound[2]))
         {

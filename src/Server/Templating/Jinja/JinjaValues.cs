@@ -74,7 +74,7 @@ internal static class JinjaValues
             case IList list:
                 return JoinRepr("[", list.Cast<object?>().Select(Repr), "]");
             case IDictionary dictionary:
-                return JoinRepr("{", Entries(dictionary).Select(entry => $"{Repr(entry.Key)}: {Repr(entry.Value)}"), "}");
+                return JoinRepr("{", dictionary.Keys.Cast<object>().Select(key => $"{Repr(key)}: {Repr(dictionary[key])}"), "}");
             case Namespace ns:
                 return "<Namespace " + Repr(ns.Attributes.ToDictionary(pair => (object)pair.Key, pair => pair.Value)) + ">";
             case Undefined:
@@ -91,13 +91,6 @@ internal static class JinjaValues
     /// <summary>Most characters a printed list, tuple or dict may have; its items are joined within this, so a list of
     /// millions of long strings fails here rather than after allocating gigabytes.</summary>
     private const int MaxReprChars = 4 * 1024 * 1024;
-
-    // IDictionary's own enumerator yields DictionaryEntry; the IEnumerable one of a generic dictionary does not.
-    private static IEnumerable<DictionaryEntry> Entries(IDictionary dictionary)
-    {
-        var entries = dictionary.GetEnumerator();
-        while (entries.MoveNext()) yield return entries.Entry;
-    }
 
     private static string JoinRepr(string open, IEnumerable<string> items, string close)
     {

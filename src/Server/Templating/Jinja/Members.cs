@@ -205,9 +205,13 @@ internal static class Members
             {
                 var bound = arguments.Bind("replace", ["old", "new", "count"], [-1L]);
                 var (old, replacement, count) = (Text(bound[0], "replace"), Text(bound[1], "replace"), JinjaValues.ToLong(bound[2]));
-                var occurrences = (double)(old.Length == 0 ? text.Length + 1 : Count(text, old));
-                if (count >= 0) occurrences = Math.Min(occurrences, count);
-                budget.CheckSize(text.Length + occurrences * (replacement.Length - old.Length));
+                if (replacement.Length > old.Length)
+                {
+                    // Only a longer replacement can grow the text; size it before building it.
+                    var occurrences = (double)(old.Length == 0 ? text.Length + 1 : Count(text, old));
+                    if (count >= 0) occurrences = Math.Min(occurrences, count);
+                    budget.CheckSize(text.Length + occurrences * (replacement.Length - old.Length));
+                }
                 return Replace(text, old, replacement, count);
             },
             "find" => arguments => (long)CodePointIndex(text, text.IndexOf(Text(arguments.Bind("find", ["sub"])[0], "find"), StringComparison.Ordinal)),

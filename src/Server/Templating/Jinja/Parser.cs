@@ -116,8 +116,7 @@ internal sealed class Parser
     private Stmt ParseStatement(Token begin)
     {
         var name = Expect(TokenKind.Name);
-        Enter(name);
-        try
+        using (Enter(name))
         {
             return name.Value switch
             {
@@ -137,10 +136,6 @@ internal sealed class Parser
                 _ => throw Error($"encountered unknown tag '{name.Value}'", name),
             };
         }
-        finally
-        {
-            nesting--;
-        }
     }
 
     // x.0, x.1: an index written as an attribute. Too large for a 64-bit index, it cannot name an item.
@@ -149,10 +144,20 @@ internal sealed class Parser
             ? index
             : throw Error($"the index {attribute.Value} is out of range", attribute);
 
-    private void Enter(Token at)
+    /// <summary>One level deeper; dispose the result to come back up (<c>using (Enter(token)) { ... }</c>).</summary>
+    private NestingLevel Enter(Token at)
     {
         if (++nesting > MaxNesting || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        {
+            nesting--;
             throw Error($"the template nests deeper than {MaxNesting} levels", at);
+        }
+        return new NestingLevel(this);
+    }
+
+    private readonly struct NestingLevel(Parser parser) : IDisposable
+    {
+        public void Dispose() => parser.nesting--;
     }
 
     private Stmt Simple(Stmt statement)
@@ -396,8 +401,7 @@ internal sealed class Parser
 
     private Expr ParseExpression()
     {
-        Enter(Current);
-        try
+        using (Enter(Current))
         {
             var value = ParseOr();
             while (Current.IsName("if"))
@@ -408,10 +412,6 @@ internal sealed class Parser
                 value = new ConditionalExpr(test, value, otherwise, at.Offset);
             }
             return value;
-        }
-        finally
-        {
-            nesting--;
         }
     }
 
@@ -442,14 +442,9 @@ internal sealed class Parser
         if (Current.IsName("not"))
         {
             var at = Next();
-            Enter(at);
-            try
+            using (Enter(at))
             {
                 return new UnaryExpr("not", ParseNot(), at.Offset);
-            }
-            finally
-            {
-                nesting--;
             }
         }
         return ParseCompare();
@@ -534,14 +529,9 @@ internal sealed class Parser
         if (Current.IsOperator("-") || Current.IsOperator("+"))
         {
             var op = Next();
-            Enter(op);
-            try
+            using (Enter(op))
             {
                 value = new UnaryExpr(op.Value, ParseUnary(withFilter: false), op.Offset);
-            }
-            finally
-            {
-                nesting--;
             }
         }
         else
@@ -582,16 +572,11 @@ internal sealed class Parser
                 return new LiteralExpr(double.Parse(token.Value, NumberStyles.Float, CultureInfo.InvariantCulture), token.Offset);
             case TokenKind.Operator when token.Value == "(":
                 index++;
-                Enter(token);
-                try
+                using (Enter(token))
                 {
                     var inner = ParseTuple(withConditional: true, allowEmpty: true);
                     Expect(TokenKind.Operator, ")");
                     return inner;
-                }
-                finally
-                {
-                    nesting--;
                 }
             case TokenKind.Operator when token.Value == "[":
                 index++;
@@ -607,8 +592,7 @@ internal sealed class Parser
     private List<Expr> ParseSequence(string close)
     {
         var items = new List<Expr>();
-        Enter(Current);
-        try
+        using (Enter(Current))
         {
             while (!SkipIf(TokenKind.Operator, close))
             {
@@ -621,17 +605,12 @@ internal sealed class Parser
             }
             return items;
         }
-        finally
-        {
-            nesting--;
-        }
     }
 
     private DictExpr ParseDict(Token open)
     {
         var pairs = new List<(Expr, Expr)>();
-        Enter(open);
-        try
+        using (Enter(open))
         {
             while (!SkipIf(TokenKind.Operator, "}"))
             {
@@ -645,10 +624,6 @@ internal sealed class Parser
                 pairs.Add((key, ParseExpression()));
             }
             return new DictExpr(pairs, open.Offset);
-        }
-        finally
-        {
-            nesting--;
         }
     }
 
@@ -686,8 +661,7 @@ internal sealed class Parser
 
     private Expr ParseSubscript(Expr target, Token open)
     {
-        Enter(open);
-        try
+        using (Enter(open))
         {
             Expr? start = null;
             if (!Current.IsOperator(":"))
@@ -702,17 +676,12 @@ internal sealed class Parser
             Expect(TokenKind.Operator, "]");
             return new SliceExpr(target, start, stop, step, open.Offset);
         }
-        finally
-        {
-            nesting--;
-        }
     }
 
     private CallArguments ParseCallArguments()
     {
         var open = Expect(TokenKind.Operator, "(");
-        Enter(open);
-        try
+        using (Enter(open))
         {
             var positional = new List<Expr>();
             var keyword = new List<(string, Expr)>();
@@ -738,10 +707,6 @@ internal sealed class Parser
                 }
             }
             return new CallArguments(positional, keyword);
-        }
-        finally
-        {
-            nesting--;
         }
     }
 
