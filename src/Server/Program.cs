@@ -15,4 +15,5 @@ builder.AddInferenceEngine(EngineRuntimeFactory.Create);
 var app = builder.Build();
 app.MapInferServer();
 await app.RunAsync();
-return 0;
+// Non-zero after an engine fault, so that the orchestrator restarts the server (EngineLifetime).
+return app.Services.GetRequiredService<EngineLifetime>().ExitCode;

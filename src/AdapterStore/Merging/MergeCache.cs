@@ -167,6 +167,29 @@ public sealed partial class MergeCache : IDisposable
         }
     }
 
+    /// <summary>
+    /// Drops the cached copies of every unloaded or replaced adapter; the active one only when
+    /// <paramref name="includeActive"/> (no running request uses it any more), restoring W0 first. Engine thread only.
+    /// </summary>
+    public void ForgetRetired(bool includeActive)
+    {
+        if (residency is null)
+        {
+            return;
+        }
+
+        if (includeActive && active is { } current && residency.IsRetired(current.Adapter))
+        {
+            Deactivate();
+        }
+
+        foreach (var set in cache.Where(set => set != active && residency.IsRetired(set.Adapter)).ToList())
+        {
+            cache.Remove(set);
+            set.Dispose();
+        }
+    }
+
     public void Dispose()
     {
         if (disposed)

@@ -17,6 +17,10 @@ public sealed class InvalidAdapterException : Exception
 
     public IReadOnlyList<string> Problems { get; }
 
+    /// <summary>What a client is told: the adapter and how many problems, without the server path (the log has it).</summary>
+    public string ClientMessage =>
+        $"Adapter '{AdapterName}' cannot be served ({Problems.Count} problem{(Problems.Count == 1 ? "" : "s")})";
+
     private static string Describe(string adapterName, string directory, IReadOnlyList<string> problems) =>
         $"Adapter '{adapterName}' at '{directory}' is invalid ({problems.Count} problem{(problems.Count == 1 ? "" : "s")}):"
         + string.Concat(problems.Select(problem => Environment.NewLine + " - " + problem));

@@ -1,3 +1,4 @@
+using InferServer.AdapterStore.Configuration;
 using System.Globalization;
 using System.Text.Json;
 using InferServer.AdapterStore.Safetensors;
@@ -26,9 +27,12 @@ public static class LoraAdapterLoader
     /// <summary>
     /// Loads adapter <paramref name="name"/> from <paramref name="directory"/> for the base model described by
     /// <paramref name="spec"/>, converting every tensor to <paramref name="dtype"/>. Modules whose rank exceeds
-    /// <paramref name="maxRank"/> (the server's slot rank) are refused.
+    /// <paramref name="maxRank"/> (the server's slot rank) are refused. Every file is opened through
+    /// <see cref="ConfinedFile"/>: a regular file whose real path is inside <paramref name="roots"/> (default: the
+    /// directory itself), configs capped in size.
     /// </summary>
-    public static LoraAdapter Load(string directory, string name, BaseModelSpec spec, torch.ScalarType dtype, int maxRank = int.MaxValue)
+    public static LoraAdapter Load(
+        string directory, string name, BaseModelSpec spec, torch.ScalarType dtype, int maxRank = int.MaxValue, IReadOnlyList<string>? roots = null)
     {
         if (dtype is not (torch.ScalarType.Float32 or torch.ScalarType.Float16 or torch.ScalarType.BFloat16 or torch.ScalarType.Float64))
         {
@@ -40,9 +44,10 @@ public static class LoraAdapterLoader
             throw new InvalidAdapterException(name, directory, ["adapter directory does not exist"]);
         }
 
+        roots ??= [directory];
         var problems = new List<string>();
-        var config = ReadConfig(directory, problems);
-        using var file = OpenWeights(directory, problems);
+        var config = ReadConfig(directory, roots, problems);
+        using var file = OpenWeights(directory, roots, problems);
         if (file is null)
         {
             throw new InvalidAdapterException(name, directory, problems);
@@ -56,7 +61,7 @@ public static class LoraAdapterLoader
             throw new InvalidAdapterException(name, directory, problems);
         }
 
-        return Materialize(name, directory, config, file, plan, LabelNames(directory, config, plan.Head), dtype);
+        return Materialize(name, directory, config, file, plan, LabelNames(directory, roots, config, plan.Head), dtype);
     }
 
     private sealed record ModulePlan(string Module, string AKey, string BKey, int Rank, double Scale);
@@ -65,10 +70,20 @@ public static class LoraAdapterLoader
 
     private sealed record LoadPlan(IReadOnlyList<ModulePlan> Modules, HeadPlan? Head);
 
-    private static PeftLoraConfig? ReadConfig(string directory, List<string> problems)
+    private static PeftLoraConfig? ReadConfig(string directory, IReadOnlyList<string> roots, List<string> problems)
     {
-        string path = Path.Combine(directory, ConfigFileName);
-        if (!File.Exists(path))
+        string? text;
+        try
+        {
+            text = ConfinedFile.ReadAllText(Path.Combine(directory, ConfigFileName), roots);
+        }
+        catch (IOException e)
+        {
+            problems.Add(e is ConfinedFileException ? e.Message : $"{ConfigFileName} cannot be read");
+            return null;
+        }
+
+        if (text is null)
         {
             problems.Add($"{ConfigFileName} is missing");
             return null;
@@ -77,7 +92,7 @@ public static class LoraAdapterLoader
         PeftLoraConfig config;
         try
         {
-            config = PeftLoraConfig.Parse(File.ReadAllText(path));
+            config = PeftLoraConfig.Parse(text);
         }
         catch (JsonException e)
         {
@@ -89,10 +104,21 @@ public static class LoraAdapterLoader
         return config;
     }
 
-    private static SafetensorsFile? OpenWeights(string directory, List<string> problems)
+    private static SafetensorsFile? OpenWeights(string directory, IReadOnlyList<string> roots, List<string> problems)
     {
         string path = Path.Combine(directory, WeightsFileName);
-        if (!File.Exists(path))
+        FileStream? stream;
+        try
+        {
+            stream = ConfinedFile.OpenRead(path, roots, long.MaxValue);
+        }
+        catch (IOException e)
+        {
+            problems.Add(e is ConfinedFileException ? e.Message : $"{WeightsFileName} cannot be read");
+            return null;
+        }
+
+        if (stream is null)
         {
             // A pickle can run arbitrary code when unpickled; we never read one.
             problems.Add(File.Exists(Path.Combine(directory, "adapter_model.bin"))
@@ -103,7 +129,7 @@ public static class LoraAdapterLoader
 
         try
         {
-            return SafetensorsFile.Open(path);
+            return SafetensorsFile.Open(stream, WeightsFileName); // errors name the file, not the server path
         }
         catch (SafetensorsFormatException e)
         {
@@ -286,7 +312,7 @@ public static class LoraAdapterLoader
     }
 
     /// <summary>Label names from the adapter's own id2label (adapter_config.json, else a config.json beside it), else LABEL_i.</summary>
-    private static IReadOnlyList<string> LabelNames(string directory, PeftLoraConfig config, HeadPlan? head)
+    private static IReadOnlyList<string> LabelNames(string directory, IReadOnlyList<string> roots, PeftLoraConfig config, HeadPlan? head)
     {
         if (head is null)
         {
@@ -294,10 +320,9 @@ public static class LoraAdapterLoader
         }
 
         var id2Label = config.Id2Label;
-        string modelConfig = Path.Combine(directory, "config.json");
-        if (id2Label is null && File.Exists(modelConfig))
+        if (id2Label is null && ConfinedFile.ReadAllText(Path.Combine(directory, "config.json"), roots) is { } modelConfig)
         {
-            using var document = JsonDocument.Parse(File.ReadAllText(modelConfig));
+            using var document = JsonDocument.Parse(modelConfig);
             if (document.RootElement.TryGetProperty("id2label", out var element) && element.ValueKind == JsonValueKind.Object)
             {
                 id2Label = element.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? p.Name);

@@ -56,6 +56,8 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
     private readonly List<AdapterEvent> pendingEvents = [];
     private long hostBytes;
     private int hostAdapters;
+    private int requestPins;
+    private long retiredVersions;
     private bool disposed;
 
     /// <param name="options">Roots, bounds and rank; see <see cref="AdapterStoreOptions.Validate"/>.</param>
@@ -107,6 +109,24 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
         }
     }
 
+    /// <summary>Pins requests (and loads) hold on host copies now; 0 when no request is in flight.</summary>
+    public int RequestPins
+    {
+        get
+        {
+            lock (gate)
+            {
+                return requestPins;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Versions retired so far (unloaded or replaced by a reload). The device tier and the merge cache compare it with the
+    /// value they last saw to learn, without a callback into the engine thread, that they may hold retired copies to free.
+    /// </summary>
+    public long RetiredVersions => Interlocked.Read(ref retiredVersions);
+
     /// <summary>Loads every <see cref="AdapterStoreOptions.Preload"/> adapter; throws an AggregateException listing every failure.</summary>
     public async Task PreloadAsync(CancellationToken cancellationToken)
     {
@@ -130,12 +150,12 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
     }
 
     /// <summary>
-    /// The host copy of <paramref name="name"/>, loading it first if needed, pinned for the calling request until
-    /// <see cref="ReleaseHost"/>. Counts one request served. Throws <see cref="InvalidAdapterNameException"/>,
+    /// The host copy of <paramref name="name"/>, loading it first if needed, pinned for the calling request until the
+    /// returned lease is disposed. Counts one request served. Throws <see cref="InvalidAdapterNameException"/>,
     /// <see cref="AdapterNotFoundException"/>, <see cref="AdapterPathException"/> or <see cref="InvalidAdapterException"/>.
     /// Any thread.
     /// </summary>
-    public async Task<LoraAdapter> AcquireHostAsync(string name, CancellationToken cancellationToken)
+    public async Task<AdapterLease> AcquireHostAsync(string name, CancellationToken cancellationToken)
     {
         AdapterNames.Validate(name);
         cancellationToken.ThrowIfCancellationRequested();
@@ -152,7 +172,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
 
             version = registration.Current;
             // Pin before waiting, so the copy cannot be evicted between the load finishing and this request using it.
-            version.RequestPins++;
+            PinForRequest(version);
             load = version.Adapter is { } ready ? Task.FromResult(ready) : version.Load ??= StartLoad(version);
         }
 
@@ -163,7 +183,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
         }
         catch
         {
-            Unpin(version, device: false);
+            Unpin(version, device: false); // no lease was handed out: this is the pin's only release
             throw;
         }
 
@@ -174,11 +194,8 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
             version.Owner.LastUsed = time.GetUtcNow();
         }
 
-        return adapter;
+        return new AdapterLease(adapter, () => Unpin(version, device: false));
     }
-
-    /// <summary>Ends one request's use of <paramref name="adapter"/> (from <see cref="AcquireHostAsync"/>). Any thread.</summary>
-    public void ReleaseHost(LoraAdapter adapter) => Unpin(VersionOf(adapter), device: false);
 
     /// <inheritdoc/>
     public async Task<AdapterInfo> LoadAsync(string name, string? directory, bool reload, CancellationToken cancellationToken)
@@ -219,7 +236,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
                 version = registration.Current;
             }
 
-            version.RequestPins++;
+            PinForRequest(version);
             load = version.Adapter is { } ready ? Task.FromResult(ready) : version.Load ??= StartLoad(version);
         }
 
@@ -424,7 +441,11 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
             {
                 // Gradient mode is thread-local: a pool thread must turn it off itself (STYLE.md, TorchSharp in a server).
                 using var noGrad = torch.no_grad();
-                adapter = LoraAdapterLoader.Load(version.Directory, name, spec, dtype, options.MaxRank);
+                // Every read checks the path again (a directory may have been swapped for a link since it was registered,
+                // or since an evicted copy was last read), and the loader confines each file it opens to the same roots.
+                var roots = ConfinementRoots();
+                var directory = AdapterPaths.ResolveInside(version.Directory, roots);
+                adapter = LoraAdapterLoader.Load(directory, name, spec, dtype, options.MaxRank, roots);
             }
             catch (Exception e)
             {
@@ -436,6 +457,9 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
             return adapter;
         });
     }
+
+    /// <summary>Every root an adapter may be read from: the discovery roots and the admin load roots.</summary>
+    private IReadOnlyList<string> ConfinementRoots() => [.. options.AdapterRoots.Union(options.EffectiveAllowedLoadRoots)];
 
     private void Loaded(AdapterVersion version, LoraAdapter adapter)
     {
@@ -496,6 +520,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
             else
             {
                 version.RequestPins--;
+                requestPins--;
             }
 
             if (version.DevicePins < 0 || version.RequestPins < 0)
@@ -517,6 +542,12 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
         }
 
         RaisePendingEvents();
+    }
+
+    private void PinForRequest(AdapterVersion version)
+    {
+        version.RequestPins++;
+        requestPins++;
     }
 
     private AdapterVersion VersionOf(LoraAdapter adapter)
@@ -548,6 +579,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
     private void Retire(AdapterVersion version)
     {
         version.Retired = true;
+        Interlocked.Increment(ref retiredVersions);
         if (version.LruNode is { } node)
         {
             hostLru.Remove(node);

@@ -37,14 +37,20 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public IReadOnlyDictionary<string, SafetensorsTensorInfo> Tensors { get; }
 
     /// <summary>Opens, maps and validates <paramref name="path"/>; throws <see cref="SafetensorsFormatException"/> on any format error.</summary>
-    public static SafetensorsFile Open(string path)
+    public static SafetensorsFile Open(string path) => Open(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read), path);
+
+    /// <summary>
+    /// Maps and validates the file open in <paramref name="stream"/> (taking ownership of it), for callers that checked
+    /// what they opened; <paramref name="path"/> names it in errors.
+    /// </summary>
+    public static SafetensorsFile Open(FileStream stream, string path)
     {
         if (!BitConverter.IsLittleEndian)
         {
+            stream.Dispose();
             throw new PlatformNotSupportedException("Safetensors data is little-endian; this reader copies bytes as they are.");
         }
 
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         MemoryMappedFile? map = null;
         MemoryMappedViewAccessor? view = null;
         try

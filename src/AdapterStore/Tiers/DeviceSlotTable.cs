@@ -95,6 +95,12 @@ public sealed partial class DeviceSlotTable : IDisposable
     /// <summary>Slots that hold an adapter, pinned or not.</summary>
     public int ResidentCount => slotByAdapter.Count;
 
+    /// <summary>Bytes of the pools' slots that hold an adapter (each at the padded rank, in the modules it targets).</summary>
+    public long ResidentBytes => slotByAdapter.Keys.Sum(SlotBytes);
+
+    /// <summary>True while some slot still holds an unloaded or replaced adapter (pinned by a draining request).</summary>
+    public bool HoldsRetired() => residency is not null && slotByAdapter.Keys.Any(residency.IsRetired);
+
     /// <summary>Slots that some running request pins.</summary>
     public int PinnedCount => slots.Count(slot => slot.Pins > 0);
 

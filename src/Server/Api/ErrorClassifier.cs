@@ -15,6 +15,9 @@ public static class ErrorClassifier
     /// <summary>The message of an unexpected exception; its details go to the server log only.</summary>
     public const string InternalMessage = "internal error; the server log has the details";
 
+    /// <summary>How the Admin API names the adapter field; only its callers are shown server paths.</summary>
+    public const string AdminAdapterField = "name";
+
     /// <summary>
     /// Classifies <paramref name="exception"/>; <see cref="StatusCode.Internal"/> means unexpected (the caller logs it).
     /// </summary>
@@ -28,10 +31,13 @@ public static class ErrorClassifier
         RequestValidationException invalid => new(StatusCode.InvalidArgument, invalid.Message, [new FieldViolation(invalid.Field, invalid.Problem)]),
         AdapterNotFoundException notFound => new(StatusCode.NotFound, notFound.Message, [new FieldViolation(adapterField, notFound.Message)]),
         InvalidAdapterNameException badName => new(StatusCode.InvalidArgument, badName.Message, [new FieldViolation(adapterField, badName.Message)]),
-        // The roots are a security boundary: a path outside them is refused, not "malformed".
-        AdapterPathException badPath => ApiError.Plain(StatusCode.PermissionDenied, badPath.Message),
+        // The roots are a security boundary: a path outside them is refused, not "malformed". Only admin callers, who
+        // name paths themselves, are told which; inference callers never see server paths.
+        AdapterPathException badPath => ApiError.Plain(StatusCode.PermissionDenied,
+            adapterField == AdminAdapterField ? badPath.Message : "the adapter's directory is outside the allowed adapter roots"),
         InvalidAdapterException invalidAdapter => new(
-            StatusCode.FailedPrecondition, invalidAdapter.Message, [], invalidAdapter.AdapterName, invalidAdapter.Problems),
+            StatusCode.FailedPrecondition, invalidAdapter.ClientMessage, [], invalidAdapter.AdapterName, invalidAdapter.Problems),
+        AdapterLoadTimeoutException timeout => ApiError.Plain(StatusCode.Unavailable, timeout.Message),
         AdapterConflictException conflict => ApiError.Plain(StatusCode.AlreadyExists, conflict.Message),
         QueueFullException queueFull => ApiError.Plain(StatusCode.ResourceExhausted, queueFull.Message),
         DeadlineExceededException deadline => ApiError.Plain(StatusCode.DeadlineExceeded, deadline.Message),

@@ -53,7 +53,7 @@ public sealed partial class ExceptionInterceptor(
         if (exception is RpcException rpc) return rpc;
         var error = ErrorClassifier.Classify(
             exception, AdapterField(context), DeadlinePassed(context), context.CancellationToken.IsCancellationRequested);
-        if (error.Code == StatusCode.Internal) Log.UnhandledException(logger, context.Method, exception);
+        if (error.Code == StatusCode.Internal) Log.UnhandledException(logger, RoutedMethod.FullName(context), exception);
         return error.ToRpcException();
     }
 
@@ -61,16 +61,17 @@ public sealed partial class ExceptionInterceptor(
         context.Deadline != DateTime.MaxValue && context.Deadline <= timeProvider.GetUtcNow().UtcDateTime;
 
     private static string AdapterField(ServerCallContext context) =>
-        context.Method.Contains("/inferserver.v1.Admin/", StringComparison.Ordinal) ? "name" : "adapter";
+        RoutedMethod.Service(context) == "inferserver.v1.Admin" ? ErrorClassifier.AdminAdapterField : "adapter";
 
     private void Count<TRequest>(TRequest request, ServerCallContext context, StatusCode status)
     {
         // Health and reflection calls pass through too; only the InferServer services are counted.
-        if (!context.Method.StartsWith("/inferserver.", StringComparison.Ordinal)) return;
+        var method = RoutedMethod.FullName(context);
+        if (!method.StartsWith("/inferserver.", StringComparison.Ordinal)) return;
         var adapter = (request as IAdapterScoped)?.Adapter;
         var label = adapterLabels.For(adapter, succeeded: status == StatusCode.OK);
-        metrics.RequestCompleted(label, context.Method[1..], status.ToString());
+        metrics.RequestCompleted(label, method[1..], status.ToString());
         if (status is not (StatusCode.OK or StatusCode.Internal))
-            Log.RequestFailed(logger, context.Method, adapter ?? "", status);
+            Log.RequestFailed(logger, method, adapter ?? "", status);
     }
 }

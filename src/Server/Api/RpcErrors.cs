@@ -8,7 +8,7 @@ namespace InferServer.Server.Api;
 /// <summary>
 /// The statuses the API sends, built in one place. INVALID_ARGUMENT carries a google.rpc.BadRequest listing every
 /// field violation (clients read it with <c>RpcException.GetRpcStatus()</c>); FAILED_PRECONDITION carries a
-/// PreconditionFailure per problem; RESOURCE_EXHAUSTED a RetryInfo.
+/// PreconditionFailure per problem; RESOURCE_EXHAUSTED a RetryInfo. Every message and list is bounded (<see cref="ErrorBounds"/>).
 /// </summary>
 public static class RpcErrors
 {
@@ -18,13 +18,14 @@ public static class RpcErrors
     /// <summary>INVALID_ARGUMENT naming every bad field.</summary>
     public static RpcException InvalidArgument(IReadOnlyList<FieldViolation> violations)
     {
+        violations = ErrorBounds.Violations(violations);
         var badRequest = new BadRequest();
         badRequest.FieldViolations.AddRange(violations.Select(violation =>
             new BadRequest.Types.FieldViolation { Field = violation.Field, Description = violation.Problem }));
         return new Google.Rpc.Status
         {
             Code = (int)Code.InvalidArgument,
-            Message = string.Join("; ", violations.Select(violation => $"{violation.Field}: {violation.Problem}")),
+            Message = ErrorBounds.Text(string.Join("; ", violations.Select(violation => violation.Field.Length > 0 ? $"{violation.Field}: {violation.Problem}" : violation.Problem))),
             Details = { Any.Pack(badRequest) },
         }.ToRpcException();
     }
@@ -32,13 +33,14 @@ public static class RpcErrors
     /// <summary>FAILED_PRECONDITION with one violation per problem, all listed in the message too.</summary>
     public static RpcException FailedPrecondition(string message, string subject, IReadOnlyList<string> problems)
     {
+        problems = ErrorBounds.Problems(problems);
         var failure = new PreconditionFailure();
         failure.Violations.AddRange(problems.Select(problem =>
             new PreconditionFailure.Types.Violation { Type = "INVALID", Subject = subject, Description = problem }));
         return new Google.Rpc.Status
         {
             Code = (int)Code.FailedPrecondition,
-            Message = message,
+            Message = ErrorBounds.Text(message),
             Details = { Any.Pack(failure) },
         }.ToRpcException();
     }
@@ -47,12 +49,12 @@ public static class RpcErrors
     public static RpcException ResourceExhausted(string message) => new Google.Rpc.Status
     {
         Code = (int)Code.ResourceExhausted,
-        Message = message,
+        Message = ErrorBounds.Text(message),
         Details = { Any.Pack(new RetryInfo { RetryDelay = Duration.FromTimeSpan(QueueFullRetryDelay) }) },
     }.ToRpcException();
 
     /// <summary>A plain status.</summary>
-    public static RpcException Plain(StatusCode code, string message) => new(new Grpc.Core.Status(code, message));
+    public static RpcException Plain(StatusCode code, string message) => new(new Grpc.Core.Status(code, ErrorBounds.Text(message)));
 
     /// <summary>Throws INVALID_ARGUMENT for <paramref name="violations"/> (which must not be empty).</summary>
     [DoesNotReturn]

@@ -24,9 +24,14 @@ internal sealed class ClassificationJob(ClassificationRequest request, IReadOnly
 
     public DateTimeOffset Submitted { get; } = submitted;
 
-    public Task<LoraAdapter>? HostLoad { get; set; }
+    /// <summary>Its claim on the adapter's host copy (null for the base model), released once when the job ends.</summary>
+    public AdapterHold? Hold { get; set; }
 
-    public LoraAdapter? HostAdapter { get; set; }
+    /// <summary>The host copy of its adapter once loaded, until the job ends.</summary>
+    public LoraAdapter? HostAdapter => Hold?.Adapter;
+
+    /// <summary>Its place in the bounded queue, given back when its first text is scheduled or when it ends before that.</summary>
+    public AdmissionQueue.Place? Place { get; set; }
 
     public AdapterServedFrom ServedFrom { get; set; } = AdapterServedFrom.Base;
 
@@ -37,4 +42,11 @@ internal sealed class ClassificationJob(ClassificationRequest request, IReadOnly
     public void Cancel() => cancelled = true;
 
     public bool IsExpired(DateTimeOffset now) => Request.Deadline is { } deadline && now >= deadline;
+
+    /// <summary>Gives back the queue place and the adapter pin; idempotent.</summary>
+    public void ReleaseClaims()
+    {
+        Place?.Release();
+        Hold?.Release();
+    }
 }

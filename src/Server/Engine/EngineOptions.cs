@@ -45,6 +45,12 @@ public sealed record EngineOptions
     /// <summary>A queued request older than this is scheduled before newer ones whatever their adapter (fairness bound).</summary>
     public TimeSpan MaxQueueWaitBeforePriority { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>A request whose adapter has not reached host memory after this long fails with UNAVAILABLE (a hung load must not hold it for ever).</summary>
+    public TimeSpan AdapterLoadTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Health reports NOT_SERVING when the engine loop has not turned for this long (a hung step).</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Every problem with these options, each naming its key.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -57,6 +63,8 @@ public sealed record EngineOptions
         if (MaxContextTokens < 0) problems.Add("Engine:MaxContextTokens must not be negative");
         if (MaxNewTokensLimit < 1) problems.Add("Engine:MaxNewTokensLimit must be at least 1");
         if (TorchThreads < 0) problems.Add("Engine:TorchThreads must not be negative");
+        if (AdapterLoadTimeout <= TimeSpan.Zero) problems.Add("Engine:AdapterLoadTimeout must be positive");
+        if (StallTimeout <= TimeSpan.Zero) problems.Add("Engine:StallTimeout must be positive");
         if (Device != "cpu" && !Device.StartsWith("cuda", StringComparison.Ordinal))
             problems.Add($"Engine:Device '{Device}' must be cpu or cuda[:N]");
         if (DType is not ("float32" or "bfloat16" or "float16"))

@@ -29,4 +29,11 @@ public sealed record EngineStatus(
     long TokensGenerated,
     long KvCacheBytes,
     long DeviceAdapterBytes,
-    long HostAdapterBytes);
+    long HostAdapterBytes)
+{
+    /// <summary>KV-cache blocks owned by sequences now.</summary>
+    public int KvBlocksInUse { get; init; }
+
+    /// <summary>What each adapter tier holds, pins included.</summary>
+    public AdapterResidency Adapters { get; init; } = AdapterResidency.None;
+}

@@ -6,42 +6,53 @@ namespace InferServer.Server.Engine;
 /// step's token budget; new requests are admitted oldest first when their adapter is in host memory, a device slot
 /// can be pinned for it, and the KV cache has room. Fairness: a request that has waited longer than the priority bound
 /// blocks admissions behind it, so the slots and blocks freed by finishing requests go to it rather than to a stream
-/// of requests for popular adapters. Out of KV blocks mid-decode, the newest running sequence is preempted and later
-/// recomputed (vLLM's recompute preemption), so the cache never overflows. Engine thread only.
+/// of requests for popular adapters; a request whose adapter is still loading does not (it could not use them, and a
+/// hung load must not stall everyone else). Out of KV blocks mid-decode, the newest running sequence is preempted and
+/// later recomputed (vLLM's recompute preemption), so the cache never overflows. Engine thread only.
 /// </summary>
+/// <remarks>
+/// Ownership: a sequence's KV blocks and device slot pin are released by <see cref="ReleaseDeviceResources"/> (which
+/// leaves nothing to release twice), its queue place and host pin by <see cref="GenerationSequence.ReleaseClaims"/>
+/// (idempotent). <see cref="Remove"/> does both, and is the one exit for every path: finish, cancel, deadline, failure,
+/// shutdown.
+/// </remarks>
 internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocator blocks, IEngineAdapters adapters, TimeProvider time)
 {
     private readonly List<GenerationSequence> waiting = [];
     private readonly List<GenerationSequence> running = [];
+    private readonly List<(GenerationSequence Sequence, Exception Error)> refused = [];
 
     public IReadOnlyList<GenerationSequence> Waiting => waiting;
 
     public IReadOnlyList<GenerationSequence> Running => running;
 
-    /// <summary>Requests the last <see cref="Plan"/> scheduled for the first time (they left the bounded queue).</summary>
-    public int FirstAdmissions { get; private set; }
-
     /// <summary>A new request joins the back of the queue.</summary>
     public void Enqueue(GenerationSequence sequence) => waiting.Add(sequence);
 
-    /// <summary>Removes a sequence wherever it is and gives back its KV blocks, slot and host pin.</summary>
+    /// <summary>Removes a sequence wherever it is and gives back its KV blocks, slot, queue place and host pin.</summary>
     public void Remove(GenerationSequence sequence)
     {
         waiting.Remove(sequence);
         running.Remove(sequence);
         ReleaseDeviceResources(sequence);
-        if (sequence.HostAdapter is { } adapter)
-        {
-            adapters.UnpinHost(adapter);
-            sequence.HostAdapter = null;
-        }
+        sequence.ReleaseClaims();
+    }
+
+    /// <summary>
+    /// Sequences the last <see cref="Plan"/> could not admit because preparing their adapter failed (a slot write that
+    /// threw, an adapter that does not fit the pools); already removed. The caller fails them; nobody else is affected.
+    /// </summary>
+    public List<(GenerationSequence Sequence, Exception Error)> TakeRefused()
+    {
+        var taken = refused.ToList();
+        refused.Clear();
+        return taken;
     }
 
     /// <summary>Plans the next step; empty when nothing can run now.</summary>
     public List<StepItem> Plan()
     {
         var items = new List<StepItem>();
-        FirstAdmissions = 0;
         var tokenBudget = options.MaxBatchTokens;
         var rowBudget = options.MaxBatchRows;
 
@@ -67,10 +78,22 @@ internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocato
         for (var i = 0; i < waiting.Count && rowBudget > 0 && tokenBudget > 0; i++)
         {
             var sequence = waiting[i];
-            var overdue = now - sequence.Submitted >= options.MaxQueueWaitBeforePriority;
-            if (!TryAdmit(sequence, tokenBudget, out var item))
+            StepItem? item;
+            try
             {
-                if (overdue)
+                item = TryAdmit(sequence, tokenBudget);
+            }
+            catch (Exception e)
+            {
+                Remove(sequence);
+                i--;
+                refused.Add((sequence, e));
+                continue;
+            }
+            if (item is null)
+            {
+                var overdue = now - sequence.Submitted >= options.MaxQueueWaitBeforePriority;
+                if (overdue && !sequence.AwaitingLoad)
                     break;
                 continue;
             }
@@ -79,7 +102,9 @@ internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocato
             if (sequence.FirstScheduled is null)
             {
                 sequence.FirstScheduled = now;
-                FirstAdmissions++;
+                sequence.Place?.Release();
+                if (sequence.Adapter is not null)
+                    adapters.RecordRequest(sequence.Adapter); // once per request, however often it waits or is preempted
             }
             items.Add(item);
             tokenBudget -= item.Count;
@@ -88,32 +113,40 @@ internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocato
         return items;
     }
 
-    private bool TryAdmit(GenerationSequence sequence, int tokenBudget, out StepItem item)
+    /// <summary>The step item for an admitted sequence (KV blocks and slot pinned), or null when it must wait.</summary>
+    private StepItem? TryAdmit(GenerationSequence sequence, int tokenBudget)
     {
-        item = null!;
-        if (sequence.Adapter is not null)
-        {
-            if (sequence.HostAdapter is null)
-                return false;
-            if (!sequence.HoldsSlot)
-            {
-                if (!adapters.TryAcquireSlot(sequence.HostAdapter, out var slot, out var writtenNow))
-                    return false;
-                sequence.AdapterSlot = slot;
-                sequence.HoldsSlot = true;
-                if (sequence.ServedFrom == AdapterServedFrom.Base)
-                    sequence.ServedFrom = writtenNow || sequence.AdapterLoad > TimeSpan.Zero ? AdapterServedFrom.Loaded : AdapterServedFrom.Device;
-                adapters.RecordRequest(sequence.Adapter);
-            }
-        }
+        if (sequence.Adapter is not null && sequence.HostAdapter is null)
+            return null;
+        // KV blocks first: they cost nothing to take back, while a slot may have to be written.
         var count = Math.Min(sequence.Tokens.Count - sequence.ComputedTokens, tokenBudget);
         if (!blocks.TryEnsureCapacity(sequence.Blocks, sequence.ComputedTokens + count))
+            return null;
+        if (sequence.HostAdapter is { } adapter && !sequence.HoldsSlot)
         {
-            ReleaseDeviceResources(sequence);
-            return false;
+            bool acquired;
+            int slot;
+            bool writtenNow;
+            try
+            {
+                acquired = adapters.TryAcquireSlot(adapter, out slot, out writtenNow);
+            }
+            catch
+            {
+                blocks.Release(sequence.Blocks);
+                throw;
+            }
+            if (!acquired)
+            {
+                blocks.Release(sequence.Blocks);
+                return null;
+            }
+            sequence.AdapterSlot = slot;
+            sequence.HoldsSlot = true;
+            if (sequence.ServedFrom == AdapterServedFrom.Base)
+                sequence.ServedFrom = writtenNow || sequence.AdapterLoad > TimeSpan.Zero ? AdapterServedFrom.Loaded : AdapterServedFrom.Device;
         }
-        item = new StepItem(sequence, sequence.ComputedTokens, count);
-        return true;
+        return new StepItem(sequence, sequence.ComputedTokens, count);
     }
 
     /// <summary>Frees a running sequence's cache and slot and puts it at the front of the queue to be recomputed.</summary>
@@ -130,9 +163,10 @@ internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocato
         blocks.Release(sequence.Blocks);
         if (sequence.HoldsSlot)
         {
-            adapters.ReleaseSlot(sequence.AdapterSlot);
             sequence.HoldsSlot = false;
+            var slot = sequence.AdapterSlot;
             sequence.AdapterSlot = 0;
+            adapters.ReleaseSlot(slot);
         }
     }
 }

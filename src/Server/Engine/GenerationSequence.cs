@@ -63,11 +63,17 @@ internal sealed class GenerationSequence
     /// <summary>Device slot of its adapter while running (0 = base).</summary>
     public int AdapterSlot { get; set; }
 
-    /// <summary>The host copy of its adapter, pinned while the sequence is in the engine.</summary>
-    public LoraAdapter? HostAdapter { get; set; }
+    /// <summary>Its claim on the adapter's host copy (null for the base model), released once when the sequence ends.</summary>
+    public AdapterHold? Hold { get; set; }
 
-    /// <summary>Background load of the adapter into host memory, started when the request arrives.</summary>
-    public Task<LoraAdapter>? HostLoad { get; set; }
+    /// <summary>The host copy of its adapter once loaded, until the sequence ends.</summary>
+    public LoraAdapter? HostAdapter => Hold?.Adapter;
+
+    /// <summary>True while its adapter was still loading when last looked at (the engine then times the load).</summary>
+    public bool AwaitingLoad { get; set; }
+
+    /// <summary>Its place in the bounded queue, given back when first scheduled or when it ends before that.</summary>
+    public AdmissionQueue.Place? Place { get; set; }
 
     /// <summary>True while the sequence holds a device slot pin.</summary>
     public bool HoldsSlot { get; set; }
@@ -130,4 +136,11 @@ internal sealed class GenerationSequence
 
     /// <summary>Ends the stream with an error (cancellation, deadline, adapter failure).</summary>
     public void Fail(Exception error) => Output.Writer.TryComplete(error);
+
+    /// <summary>Gives back the queue place and the adapter pin; idempotent. KV blocks and the slot are the scheduler's.</summary>
+    public void ReleaseClaims()
+    {
+        Place?.Release();
+        Hold?.Release();
+    }
 }

@@ -1,4 +1,5 @@
 using InferServer.AdapterStore.Peft;
+using InferServer.AdapterStore.Registry;
 
 namespace InferServer.Server.Engine;
 
@@ -11,17 +12,17 @@ public interface IEngineAdapters
     /// <summary>Usable device slots (distinct adapters one step may use).</summary>
     int DeviceSlots { get; }
 
-    /// <summary>Bytes of adapters on the device and in host memory.</summary>
-    (long Device, long Host) Bytes { get; }
+    /// <summary>Engine thread: what every tier holds now, pins included.</summary>
+    AdapterResidency Residency { get; }
 
     /// <summary>Throws AdapterNotFoundException (or InvalidAdapterNameException) unless the name can be served. Any thread.</summary>
     void EnsureRegistered(string name);
 
-    /// <summary>Loads (or finds) the host copy and pins it until <see cref="UnpinHost"/>. Any thread; runs in the background.</summary>
-    Task<LoraAdapter> PinHostAsync(string name, CancellationToken cancellationToken);
-
-    /// <summary>Releases a pin taken by <see cref="PinHostAsync"/>. Any thread.</summary>
-    void UnpinHost(LoraAdapter adapter);
+    /// <summary>
+    /// Loads (or finds) the host copy and pins it until the returned lease is disposed (idempotent). Any thread; runs in
+    /// the background.
+    /// </summary>
+    Task<AdapterLease> PinHostAsync(string name, CancellationToken cancellationToken);
 
     /// <summary>Engine thread: pins a device slot holding the adapter, writing it there if needed; false when every slot is pinned.</summary>
     bool TryAcquireSlot(LoraAdapter adapter, out int slot, out bool writtenNow);
@@ -38,4 +39,10 @@ public interface IEngineAdapters
     /// every module and return false.
     /// </summary>
     bool PrepareMerged(LoraAdapter? adapter);
+
+    /// <summary>
+    /// Engine thread, between steps: frees the device slots and merged copies of unloaded or replaced adapters that no
+    /// request uses any more, so an unload of an idle adapter frees its memory at once. Cheap when nothing was retired.
+    /// </summary>
+    void FreeRetired();
 }

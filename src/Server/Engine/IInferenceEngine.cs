@@ -14,6 +14,15 @@ public interface IInferenceEngine
     EngineStatus Status { get; }
 
     /// <summary>
+    /// Why the engine stopped serving for good (its loop failed in a way it cannot recover from); null while it serves.
+    /// Every request then fails with UNAVAILABLE, health reports NOT_SERVING and the host exits non-zero.
+    /// </summary>
+    Exception? Fault => null;
+
+    /// <summary>When the engine loop last turned (it turns at least every 50 ms when idle); health reports a stall.</summary>
+    DateTimeOffset? Heartbeat => null;
+
+    /// <summary>
     /// Queues a generation and streams its tokens as they are produced, ending with one <see cref="GenerationFinished"/>.
     /// Throws before the first event for a bad request (<see cref="RequestValidationException"/>), an unknown adapter
     /// (AdapterNotFoundException), an adapter that cannot be served (InvalidAdapterException) or a full queue

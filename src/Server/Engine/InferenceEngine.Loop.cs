@@ -1,14 +1,27 @@
-using InferServer.AdapterStore.Peft;
-using InferServer.Kernels.Sampling;
 using InferServer.Server.Models;
 using static TorchSharp.torch;
 
 namespace InferServer.Server.Engine;
 
-/// <summary>The engine thread: everything here runs on it alone.</summary>
+/// <summary>
+/// The engine thread and its supervision: everything here runs on it alone.
+/// </summary>
+/// <remarks>
+/// Supervision has two levels. Failures whose scope is known are contained where they happen and end only the requests
+/// they concern, releasing their KV blocks, slot, queue place and pin: a failing step fails its rows, a slot write or
+/// adapter that does not fit fails the request being admitted, a failing merge falls back to the unmerged path, an
+/// error while streaming one sequence's token ends that sequence. An exception that escapes a whole turn of the loop is
+/// a bug whose scope is unknown: the requests of that turn's step (or, before a step was planned, every request in the
+/// engine) are failed, and the loop goes on. Only when <see cref="MaxConsecutiveFailedTurns"/> turns in a row fail does
+/// the engine give up: <see cref="Fault"/> is set, every running and queued request ends with UNAVAILABLE at once, and
+/// the host reports NOT_SERVING and exits non-zero so that the orchestrator restarts it.
+/// </remarks>
 public sealed partial class InferenceEngine
 {
     private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Failed loop turns in a row after which the engine is considered broken.</summary>
+    private const int MaxConsecutiveFailedTurns = 3;
 
     private void RunLoop()
     {
@@ -24,248 +37,68 @@ public sealed partial class InferenceEngine
         }
         catch (Exception e)
         {
-            Log.EngineCrashed(logger, e);
-            accepting = false;
+            fault = e;
+            Log.EngineFaulted(logger, e);
         }
         finally
         {
+            CloseAdmissions();
             stopped.TrySetResult();
         }
     }
 
-    private void RunGeneration(ICausalLanguageModel causal)
+    /// <summary>Runs <paramref name="turn"/> until stopped, supervising it as the class remarks describe.</summary>
+    private void Supervise(Action turn, Action<Exception> failConcerned)
     {
-        var scheduler = new GenerationScheduler(options, blocks!, adapters, time);
-        var allowedVocabulary = Math.Min(tokenizer.VocabularySize, causal.Shape.VocabularySize);
-        var runner = new CausalStepRunner(causal, kvCache!, blocks!, allowedVocabulary);
+        var failedTurns = 0;
         while (!stopRequested)
         {
-            while (incomingGenerations.TryDequeue(out var arrived))
-                scheduler.Enqueue(arrived);
-            Reap(scheduler);
-            var items = scheduler.Plan();
-            Interlocked.Add(ref queued, -scheduler.FirstAdmissions);
-            if (items.Count == 0)
-            {
-                status = Snapshot(scheduler.Running, scheduler.Waiting);
-                wake.WaitOne(IdleWait);
-                continue;
-            }
-            var merged = PrepareMerged(items);
-            SampledToken?[] sampled;
+            Beat();
             try
             {
-                sampled = runner.Run(items, merged);
+                turn();
+                failedTurns = 0;
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            catch (Exception e)
             {
-                // A step that fails (a libtorch error on one odd input, say) fails the requests in it, not the server.
-                Log.StepFailed(logger, items.Count, e);
-                foreach (var item in items)
-                {
-                    scheduler.Remove(item.Sequence);
-                    item.Sequence.Fail(new InvalidOperationException("the model step running this request failed; see the server log", e));
-                }
-                continue;
+                Log.TurnFailed(logger, failedTurns + 1, e);
+                failConcerned(e);
+                if (++failedTurns >= MaxConsecutiveFailedTurns)
+                    throw;
             }
-            Interlocked.Increment(ref steps);
-            Interlocked.Add(ref rowsProcessed, items.Count);
-            var now = time.GetUtcNow();
-            for (var i = 0; i < items.Count; i++)
-            {
-                var item = items[i];
-                var sequence = item.Sequence;
-                Interlocked.Add(ref promptTokensProcessed, Math.Max(0, Math.Min(item.Start + item.Count, sequence.PromptLength) - item.Start));
-                sequence.ComputedTokens = item.Start + item.Count;
-                if (merged && sequence.ServedFrom == AdapterServedFrom.Device)
-                    sequence.ServedFrom = AdapterServedFrom.Merged;
-                if (sampled[i] is not { } token)
-                    continue;
-                Interlocked.Increment(ref tokensGenerated);
-                sequence.FirstToken ??= now;
-                if (sequence.Accept(token) is { } reason)
-                {
-                    scheduler.Remove(sequence);
-                    sequence.Finish(reason, now);
-                }
-            }
-            status = Snapshot(scheduler.Running, scheduler.Waiting);
-        }
-        foreach (var sequence in scheduler.Running.Concat(scheduler.Waiting).ToArray())
-        {
-            scheduler.Remove(sequence);
-            sequence.Fail(new EngineStoppedException());
-        }
-        adapters.PrepareMerged(null);
-    }
-
-    /// <summary>Removes cancelled, expired and failed-to-load sequences; hands finished host loads to their sequences.</summary>
-    private void Reap(GenerationScheduler scheduler)
-    {
-        var now = time.GetUtcNow();
-        foreach (var sequence in scheduler.Running.Concat(scheduler.Waiting).ToArray())
-        {
-            Exception? failure = sequence.IsCancelled ? new OperationCanceledException("the caller cancelled the request")
-                : sequence.IsExpired(now) ? new DeadlineExceededException(sequence.FirstToken is null ? "before the first token" : "while generating")
-                : null;
-            if (failure is null && sequence.HostAdapter is null && sequence.HostLoad is { IsCompleted: true } load)
-            {
-                if (load.IsCompletedSuccessfully)
-                {
-                    sequence.HostAdapter = load.Result;
-                    sequence.AdapterLoad = now - sequence.Submitted;
-                }
-                else
-                {
-                    failure = load.Exception?.InnerException ?? new InvalidOperationException("adapter load failed");
-                }
-            }
-            if (failure is null)
-                continue;
-            if (sequence.FirstScheduled is null)
-                Interlocked.Decrement(ref queued);
-            scheduler.Remove(sequence);
-            if (sequence.HostAdapter is null)
-                ReleaseHostLoad(sequence.HostLoad);
-            sequence.Fail(failure);
         }
     }
 
-    /// <summary>Uses the merge cache when every row of the step runs the same adapter; otherwise restores W0.</summary>
-    private bool PrepareMerged(List<StepItem> items)
+    private void Beat() => Interlocked.Exchange(ref heartbeatTicks, time.GetUtcNow().UtcTicks);
+
+    /// <summary>
+    /// Refuses every later request and ends those still in the incoming queues (they never reached the loop). Under the
+    /// admission lock, so a request is either enqueued before this drain or refused by <see cref="Enqueue"/>.
+    /// </summary>
+    private void CloseAdmissions()
     {
-        var first = items[0].Sequence.HostAdapter;
-        var single = first is not null && items.All(i => ReferenceEquals(i.Sequence.HostAdapter, first));
-        return adapters.PrepareMerged(single ? first : null);
+        lock (admission)
+        {
+            accepting = false;
+            closed = true;
+        }
+        var error = fault is null ? new EngineStoppedException() : EngineStoppedException.Faulted();
+        while (incomingGenerations.TryDequeue(out var sequence))
+        {
+            sequence.ReleaseClaims();
+            sequence.Fail(error);
+        }
+        while (incomingClassifications.TryDequeue(out var job))
+        {
+            job.ReleaseClaims();
+            job.Completion.TrySetException(error);
+        }
+        status = status with { WaitingRequests = queue.Count, RunningRequests = 0 };
     }
 
-    private void RunClassification(ISequenceClassifier classifier)
-    {
-        var runner = new ClassificationStepRunner(classifier);
-        var waiting = new List<ClassificationJob>();
-        while (!stopRequested)
-        {
-            while (incomingClassifications.TryDequeue(out var arrived))
-                waiting.Add(arrived);
-            ReapClassifications(waiting);
-            var rows = PlanClassification(waiting, out var slots);
-            if (rows.Count == 0)
-            {
-                status = Snapshot([], []);
-                wake.WaitOne(IdleWait);
-                continue;
-            }
-            try
-            {
-                runner.Run(rows);
-            }
-            finally
-            {
-                foreach (var slot in slots)
-                    adapters.ReleaseSlot(slot);
-            }
-            Interlocked.Increment(ref steps);
-            Interlocked.Add(ref rowsProcessed, rows.Count);
-            Interlocked.Add(ref promptTokensProcessed, rows.Sum(r => r.Job.Texts[r.TextIndex].Length));
-            foreach (var job in rows.Select(r => r.Job).Distinct())
-            {
-                job.Done = job.Results.Count(r => r is not null);
-                if (job.Done < job.Texts.Count)
-                    continue;
-                waiting.Remove(job);
-                Complete(job);
-                job.Completion.TrySetResult(new ClassificationResult(job.Results.Select(r => r!).ToArray(), job.ServedFrom));
-            }
-            status = Snapshot([], []);
-        }
-        foreach (var job in waiting)
-        {
-            Complete(job);
-            job.Completion.TrySetException(new EngineStoppedException());
-        }
-    }
-
-    private List<ClassificationStepRunner.Row> PlanClassification(List<ClassificationJob> waiting, out List<int> slots)
-    {
-        var rows = new List<ClassificationStepRunner.Row>();
-        slots = [];
-        var tokens = 0;
-        var slotsByAdapter = new Dictionary<LoraAdapter, int>(ReferenceEqualityComparer.Instance);
-        foreach (var job in waiting)
-        {
-            var slot = 0;
-            if (job.Adapter is not null)
-            {
-                if (job.HostAdapter is null)
-                    continue;
-                if (!slotsByAdapter.TryGetValue(job.HostAdapter, out slot))
-                {
-                    if (!adapters.TryAcquireSlot(job.HostAdapter, out slot, out var writtenNow))
-                        continue;
-                    slotsByAdapter[job.HostAdapter] = slot;
-                    slots.Add(slot);
-                    if (job.ServedFrom == AdapterServedFrom.Base)
-                        job.ServedFrom = writtenNow ? AdapterServedFrom.Loaded : AdapterServedFrom.Device;
-                }
-            }
-            if (job.Done == 0 && !rows.Any(r => r.Job == job))
-                Interlocked.Decrement(ref queued);
-            for (var text = job.Done; text < job.Texts.Count; text++)
-            {
-                var length = job.Texts[text].Length;
-                if (rows.Count >= options.MaxBatchRows || (rows.Count > 0 && tokens + length > options.MaxBatchTokens))
-                    return rows;
-                rows.Add(new ClassificationStepRunner.Row(job, text, slot));
-                tokens += length;
-                job.Done = text + 1;
-            }
-        }
-        return rows;
-    }
-
-    private void ReapClassifications(List<ClassificationJob> waiting)
-    {
-        var now = time.GetUtcNow();
-        foreach (var job in waiting.ToArray())
-        {
-            Exception? failure = job.IsCancelled ? new OperationCanceledException("the caller cancelled the request")
-                : job.IsExpired(now) ? new DeadlineExceededException("before classification finished")
-                : null;
-            if (failure is null && job.HostAdapter is null && job.HostLoad is { IsCompleted: true } load)
-            {
-                if (load.IsCompletedSuccessfully)
-                    job.HostAdapter = load.Result;
-                else
-                    failure = load.Exception?.InnerException ?? new InvalidOperationException("adapter load failed");
-            }
-            if (failure is null)
-                continue;
-            if (job.Done == 0)
-                Interlocked.Decrement(ref queued);
-            waiting.Remove(job);
-            Complete(job);
-            job.Completion.TrySetException(failure);
-        }
-    }
-
-    private void Complete(ClassificationJob job)
-    {
-        if (job.HostAdapter is { } adapter)
-        {
-            adapters.UnpinHost(adapter);
-            job.HostAdapter = null;
-        }
-        else
-        {
-            ReleaseHostLoad(job.HostLoad);
-        }
-    }
-
-    private EngineStatus Snapshot(IReadOnlyList<GenerationSequence> running, IReadOnlyList<GenerationSequence> waiting)
-    {
-        var (deviceBytes, hostBytes) = adapters.Bytes;
-        return new EngineStatus(
-            WaitingRequests: Math.Max(0, Volatile.Read(ref queued)),
+    private EngineStatus Snapshot(IReadOnlyList<GenerationSequence> running, IReadOnlyList<GenerationSequence> waiting, AdapterResidency residency) =>
+        new(
+            WaitingRequests: queue.Count,
             RunningRequests: running.Count,
             KvCacheUsage: blocks?.Usage ?? 0,
             MaxDeviceAdapters: adapters.DeviceSlots,
@@ -277,7 +110,10 @@ public sealed partial class InferenceEngine
             PromptTokensProcessed: Interlocked.Read(ref promptTokensProcessed),
             TokensGenerated: Interlocked.Read(ref tokensGenerated),
             KvCacheBytes: kvCache?.Bytes ?? 0,
-            DeviceAdapterBytes: deviceBytes,
-            HostAdapterBytes: hostBytes);
-    }
+            DeviceAdapterBytes: residency.DevicePoolBytes + residency.MergedBytes,
+            HostAdapterBytes: residency.HostBytes)
+        {
+            KvBlocksInUse = blocks is null ? 0 : blocks.TotalBlocks - blocks.FreeBlocks,
+            Adapters = residency,
+        };
 }

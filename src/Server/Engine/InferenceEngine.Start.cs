@@ -41,6 +41,7 @@ public sealed partial class InferenceEngine
         var model = ModelLoader.Load(directory, new ModelLoadOptions(device, dtype));
         AdapterStore.Registry.AdapterStore? store = null;
         StoreAdapters? adapters = null;
+        InferenceEngine? engine = null;
         try
         {
             var tokenizer = TokenizerLoader.Load(directory);
@@ -53,7 +54,7 @@ public sealed partial class InferenceEngine
             adapters = new StoreAdapters(store, slots, merges);
             var servedName = options.ServedModelName.Length > 0 ? options.ServedModelName : Path.GetFileName(directory.TrimEnd(Path.DirectorySeparatorChar));
             // The slot table and merge cache go before the store: slots pin host copies the store owns.
-            var engine = new InferenceEngine(options, model, tokenizer, adapters, servedName,
+            engine = new InferenceEngine(options, model, tokenizer, adapters, servedName,
                 loggerFactory.CreateLogger<InferenceEngine>(), timeProvider, new OwnedInOrder(adapters, store))
             {
                 Adapters = store,
@@ -66,9 +67,17 @@ public sealed partial class InferenceEngine
         }
         catch
         {
-            adapters?.Dispose();
-            store?.Dispose();
-            model.Dispose();
+            if (engine is not null)
+            {
+                // The engine owns the model, the KV cache, the slots and the store: stopping it stops its thread and frees them all.
+                engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+            else
+            {
+                adapters?.Dispose();
+                store?.Dispose();
+                model.Dispose();
+            }
             throw;
         }
     }

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
-using InferServer.AdapterStore.Peft;
 using InferServer.Kernels.Attention;
 using InferServer.Server.Models;
 using InferServer.Server.Tokenization;
@@ -30,11 +29,17 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
     private readonly Thread thread;
     private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly IDisposable? ownedResources;
-    private int queued;
+    private readonly AdmissionQueue queue;
+    // Guards accepting and closed, so that a request is either enqueued before the loop's final drain or refused.
+    private readonly Lock admission = new();
     private long nextId;
-    private volatile bool accepting = true;
+    private bool accepting = true;
+    private bool closed;
     private volatile bool stopRequested;
     private volatile EngineStatus status;
+    private volatile Exception? fault;
+    private long heartbeatTicks;
+    private int disposed;
     private long steps, rowsProcessed, promptTokensProcessed, tokensGenerated;
 
     /// <summary>
@@ -51,6 +56,7 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
         this.logger = logger;
         this.time = time;
         this.ownedResources = ownedResources;
+        queue = new AdmissionQueue(options.MaxQueuedRequests);
         if (model is ICausalLanguageModel causal)
         {
             var shape = causal.Shape;
@@ -76,7 +82,8 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
         {
             throw new ArgumentException($"model type {model.GetType().Name} is neither a causal LM nor a classifier");
         }
-        status = Snapshot([], []);
+        status = Snapshot([], [], AdapterResidency.None);
+        Beat();
         thread = new Thread(RunLoop) { IsBackground = true, Name = "InferServer engine" };
         thread.Start();
     }
@@ -86,6 +93,12 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
 
     /// <inheritdoc />
     public EngineStatus Status => status;
+
+    /// <inheritdoc />
+    public Exception? Fault => fault;
+
+    /// <inheritdoc />
+    public DateTimeOffset? Heartbeat => new(Interlocked.Read(ref heartbeatTicks), TimeSpan.Zero);
 
     /// <inheritdoc/>
     public ReadOnlyMemory<byte> TokenBytes(int tokenId) => tokenizer.TokenBytes(tokenId);
@@ -137,12 +150,19 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
         }
         var job = new ClassificationJob(request, texts, time.GetUtcNow());
         if (job.Adapter is not null)
-        {
             adapters.EnsureRegistered(job.Adapter);
-            job.HostLoad = adapters.PinHostAsync(job.Adapter, CancellationToken.None);
-            _ = job.HostLoad.ContinueWith(_ => wake.Set(), TaskScheduler.Default);
+        job.Place = TakePlace();
+        try
+        {
+            if (job.Adapter is not null)
+                job.Hold = Hold(job.Adapter);
+            Enqueue(() => incomingClassifications.Enqueue(job));
         }
-        Admit(() => incomingClassifications.Enqueue(job));
+        catch
+        {
+            job.ReleaseClaims();
+            throw;
+        }
         using var registration = cancellationToken.Register(() =>
         {
             job.Cancel();
@@ -154,11 +174,12 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
     /// <summary>Stops admitting requests, lets queued and running ones finish within <paramref name="drainTimeout"/>, then stops.</summary>
     public async Task StopAsync(TimeSpan drainTimeout)
     {
-        accepting = false;
+        lock (admission)
+            accepting = false;
         using var drain = new CancellationTokenSource(drainTimeout);
         try
         {
-            while (Volatile.Read(ref queued) > 0 || status.RunningRequests > 0 || status.WaitingRequests > 0)
+            while (!stopped.Task.IsCompleted && (queue.Count > 0 || status.RunningRequests > 0 || status.WaitingRequests > 0))
                 await Task.Delay(TimeSpan.FromMilliseconds(20), time, drain.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
@@ -173,6 +194,8 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+            return;
         if (!stopRequested)
             await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
         kvCache?.Dispose();
@@ -195,22 +218,20 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
             throw new RequestValidationException("prompt", $"{prompt.Count} tokens leave no room to generate within the context limit of {Model.MaxContextTokens}");
         var sequence = new GenerationSequence(Interlocked.Increment(ref nextId), request, prompt, tokenizer, Model.MaxContextTokens, time.GetUtcNow());
         if (sequence.Adapter is not null)
-        {
             adapters.EnsureRegistered(sequence.Adapter);
-            sequence.HostLoad = adapters.PinHostAsync(sequence.Adapter, CancellationToken.None);
-            // Already in host memory: no load happened (the engine thread has not seen the sequence yet, so this is safe).
-            if (sequence.HostLoad.IsCompletedSuccessfully)
-                sequence.HostAdapter = sequence.HostLoad.Result;
-            else
-                _ = sequence.HostLoad.ContinueWith(_ => wake.Set(), TaskScheduler.Default);
-        }
+        sequence.Place = TakePlace();
         try
         {
-            Admit(() => incomingGenerations.Enqueue(sequence));
+            if (sequence.Adapter is not null)
+            {
+                sequence.Hold = Hold(sequence.Adapter);
+                sequence.AwaitingLoad = sequence.Hold.IsPending;
+            }
+            Enqueue(() => incomingGenerations.Enqueue(sequence));
         }
         catch
         {
-            ReleaseHostLoad(sequence.HostLoad);
+            sequence.ReleaseClaims();
             throw;
         }
         return sequence;
@@ -232,20 +253,34 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
     }
 
     /// <summary>Takes a place in the bounded queue or refuses at once; never buffers without bound.</summary>
-    private void Admit(Action enqueue)
+    private AdmissionQueue.Place TakePlace()
     {
-        if (!accepting)
-            throw new EngineStoppedException();
-        if (Interlocked.Increment(ref queued) > options.MaxQueuedRequests)
+        lock (admission)
         {
-            Interlocked.Decrement(ref queued);
-            throw new QueueFullException(options.MaxQueuedRequests);
+            if (!accepting)
+                throw new EngineStoppedException();
+            return queue.TryEnter() ?? throw new QueueFullException(options.MaxQueuedRequests);
         }
-        enqueue();
+    }
+
+    /// <summary>Hands a request to the engine thread, unless the loop has already closed (then it is refused).</summary>
+    private void Enqueue(Action enqueue)
+    {
+        lock (admission)
+        {
+            if (closed)
+                throw new EngineStoppedException();
+            enqueue();
+        }
         wake.Set();
     }
 
-    private void ReleaseHostLoad(Task<LoraAdapter>? load) =>
-        load?.ContinueWith(t => adapters.UnpinHost(t.Result), CancellationToken.None,
-            TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+    /// <summary>Starts pinning the adapter's host copy (loading it if needed) and wakes the engine when the load ends.</summary>
+    private AdapterHold Hold(string adapter)
+    {
+        var hold = new AdapterHold(adapters.PinHostAsync(adapter, CancellationToken.None));
+        if (hold.IsPending)
+            _ = hold.Completion.ContinueWith(_ => wake.Set(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        return hold;
+    }
 }

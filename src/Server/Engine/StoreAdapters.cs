@@ -1,5 +1,6 @@
 using InferServer.AdapterStore.Merging;
 using InferServer.AdapterStore.Peft;
+using InferServer.AdapterStore.Registry;
 using InferServer.AdapterStore.Tiers;
 
 namespace InferServer.Server.Engine;
@@ -11,20 +12,22 @@ namespace InferServer.Server.Engine;
 /// </summary>
 public sealed class StoreAdapters(AdapterStore.Registry.AdapterStore store, DeviceSlotTable slots, MergeCache merges) : IEngineAdapters, IDisposable
 {
+    // The store's retired-version count when the device tier and merge cache last held nothing retired.
+    private long retiredSeen;
+
     /// <inheritdoc />
     public int DeviceSlots => slots.DeviceSlots;
 
     /// <inheritdoc />
-    public (long Device, long Host) Bytes => (slots.DeviceBytes + merges.MergedBytes, store.HostBytes);
+    public AdapterResidency Residency => new(
+        store.HostAdapterCount, store.HostBytes, store.RequestPins, slots.ResidentCount, slots.PinnedCount, slots.ResidentBytes,
+        slots.DeviceBytes, merges.CachedCount, merges.MergedBytes);
 
     /// <inheritdoc />
     public void EnsureRegistered(string name) => store.Get(name);
 
     /// <inheritdoc />
-    public Task<LoraAdapter> PinHostAsync(string name, CancellationToken cancellationToken) => store.AcquireHostAsync(name, cancellationToken);
-
-    /// <inheritdoc />
-    public void UnpinHost(LoraAdapter adapter) => store.ReleaseHost(adapter);
+    public Task<AdapterLease> PinHostAsync(string name, CancellationToken cancellationToken) => store.AcquireHostAsync(name, cancellationToken);
 
     /// <inheritdoc />
     public bool TryAcquireSlot(LoraAdapter adapter, out int slot, out bool writtenNow) =>
@@ -46,6 +49,21 @@ public sealed class StoreAdapters(AdapterStore.Registry.AdapterStore store, Devi
         }
         merges.Deactivate();
         return false;
+    }
+
+    /// <inheritdoc />
+    public void FreeRetired()
+    {
+        var retired = store.RetiredVersions;
+        if (retired == retiredSeen)
+            return;
+        slots.FreeRetired();
+        // Every running request pins a slot, so a retired adapter that no slot holds is used by no request: its merged
+        // copy may go too. Otherwise a draining request still runs on it, and a later call frees the rest.
+        var draining = slots.HoldsRetired();
+        merges.ForgetRetired(includeActive: !draining);
+        if (!draining)
+            retiredSeen = retired;
     }
 
     /// <inheritdoc />

@@ -1,36 +1,97 @@
+using Grpc.Health.V1;
+using Grpc.HealthCheck;
 using InferServer.Server.Api;
+using InferServer.Server.Engine;
+using InferServer.Server.Observability;
 using Microsoft.Extensions.Options;
 
 namespace InferServer.Server.Hosting;
 
 /// <summary>
 /// Starts the engine with the host (resolving <see cref="IEngineRuntime"/> builds the model, so a bad model fails the
-/// start, not the first request) and drains it on shutdown: hosted services stop before Kestrel, so running requests
-/// finish within Api:DrainTimeout while the server still holds their connections.
+/// start, not the first request), watches it while it serves, and drains it on shutdown: hosted services stop before
+/// Kestrel, so running requests finish within Api:DrainTimeout while the server still holds their connections.
 /// </summary>
+/// <remarks>
+/// Supervision from the outside: when the engine reports a <see cref="IInferenceEngine.Fault"/> (its loop cannot go on;
+/// it has already failed every request with UNAVAILABLE), the state turns <see cref="EngineState.Faulted"/>, the gRPC
+/// health statuses turn NOT_SERVING at once (not at the next periodic publish), and the host stops with
+/// <see cref="ExitCode"/> 70 (EX_SOFTWARE), so Kubernetes restarts the pod.
+/// </remarks>
 public sealed partial class EngineLifetime(
-    IServiceProvider services, IOptions<ApiOptions> apiOptions, ILogger<EngineLifetime> logger) : IHostedService
+    IServiceProvider services, IOptions<ApiOptions> apiOptions, IHostApplicationLifetime host, ILogger<EngineLifetime> logger) : IHostedService
 {
+    /// <summary>The process exit code after the engine faulted (sysexits EX_SOFTWARE).</summary>
+    public const int FaultedExitCode = 70;
+
+    private static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(100);
+
+    private readonly CancellationTokenSource watching = new();
     private volatile EngineState state = EngineState.Starting;
+    private Task watch = Task.CompletedTask;
 
     /// <summary>The engine's state, for health checks.</summary>
     public EngineState State => state;
 
+    /// <summary>The engine once started; null before.</summary>
+    public IInferenceEngine? Engine { get; private set; }
+
+    /// <summary>What the process should exit with: 0, or <see cref="FaultedExitCode"/> after an engine fault.</summary>
+    public int ExitCode { get; private set; }
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var runtime = services.GetRequiredService<IEngineRuntime>();
+        Engine = runtime.Engine;
         var model = runtime.Engine.Model;
         Log.EngineStarted(logger, model.ServedName, model.ModelType, model.Kind.ToString());
         state = EngineState.Serving;
+        watch = WatchAsync(runtime.Engine, watching.Token);
         return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        state = EngineState.Draining;
+        await watching.CancelAsync();
+        await watch;
+        if (state != EngineState.Faulted)
+            state = EngineState.Draining;
+        PublishNotServing();
         var drain = apiOptions.Value.DrainTimeout;
         Log.Draining(logger, drain.TotalSeconds);
         await services.GetRequiredService<IEngineRuntime>().StopAsync(drain).WaitAsync(cancellationToken);
         Log.Drained(logger);
+    }
+
+    private async Task WatchAsync(IInferenceEngine engine, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var timer = new PeriodicTimer(WatchInterval);
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                if (engine.Fault is not { } fault)
+                    continue;
+                state = EngineState.Faulted;
+                ExitCode = FaultedExitCode;
+                Environment.ExitCode = FaultedExitCode;
+                PublishNotServing();
+                Log.EngineFaulted(logger, fault.GetType().Name);
+                host.StopApplication();
+                return;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Turns the server-wide gRPC health statuses NOT_SERVING now, without waiting for the periodic publish.</summary>
+    private void PublishNotServing()
+    {
+        if (services.GetService<HealthServiceImpl>() is not { } health)
+            return;
+        foreach (var service in ObservabilityExtensions.ServerHealthServices)
+            health.SetStatus(service, HealthCheckResponse.Types.ServingStatus.NotServing);
     }
 }

@@ -9,4 +9,6 @@ public enum EngineState
     Serving,
     /// <summary>Shutting down: running requests finish, new ones are refused.</summary>
     Draining,
+    /// <summary>The engine loop failed for good: every request fails, and the host stops with a non-zero exit code.</summary>
+    Faulted,
 }

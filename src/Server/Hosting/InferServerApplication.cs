@@ -118,20 +118,24 @@ public static partial class InferServerApplication
         builder.Services.AddSingleton(services => services.GetRequiredService<IEngineRuntime>().Engine);
         builder.Services.AddSingleton(services => services.GetRequiredService<IEngineRuntime>().Adapters);
         builder.Services.AddHostedService<Observability.AdapterEventMetrics>();
+        builder.Services.AddSingleton<EngineResourceMetrics>();
         return builder;
     }
 
     /// <summary>Maps the services, health, reflection and /metrics, and announces the listening addresses once started.</summary>
     public static WebApplication MapInferServer(this WebApplication app)
     {
-        app.MapGrpcService<InferenceService>();
-        app.MapGrpcService<AdminService>();
-        app.MapGrpcReflectionService();
+        app.UsePortRouting();
+        app.MapGrpcService<InferenceService>().ServedOn(ServedPort.Grpc);
+        app.MapGrpcService<AdminService>().ServedOn(ServedPort.Grpc);
+        app.MapGrpcReflectionService().ServedOn(ServedPort.Grpc);
         app.MapInferServerDefaultEndpoints();
         app.MapOpenAiApi();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(InferServerApplication).FullName!);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
+            // Observable instruments exist from construction on: create them once the engine is up.
+            app.Services.GetRequiredService<EngineResourceMetrics>();
             var line = app.Services.GetRequiredService<ServerEndpoints>().Describe();
             Console.WriteLine(line);
             Log.Listening(logger, line);

@@ -44,11 +44,16 @@ public static partial class OpenAiHosting
         app.UseVllmCompatibleMetrics();
         // Resolved per request, so the engine (which OpenAiApi needs) is still built when the host starts, not here.
         static OpenAiApi Api(HttpContext context) => context.RequestServices.GetRequiredService<OpenAiApi>();
-        app.MapPost("/v1/completions", context => Api(context).CompletionsAsync(context));
-        app.MapPost("/v1/chat/completions", context => Api(context).ChatCompletionsAsync(context));
-        app.MapGet("/v1/models", context => Api(context).ModelsAsync(context));
-        app.MapPost("/v1/load_lora_adapter", context => Api(context).LoadLoraAdapterAsync(context));
-        app.MapPost("/v1/unload_lora_adapter", context => Api(context).UnloadLoraAdapterAsync(context));
+        // Api:OpenAiPort -1 means off: no OpenAI route on any port.
+        if (app.Services.GetRequiredService<IOptions<ApiOptions>>().Value.OpenAiPort >= 0)
+        {
+            var api = app.MapGroup("/v1").ServedOn(ServedPort.OpenAi);
+            api.MapPost("/completions", context => Api(context).CompletionsAsync(context));
+            api.MapPost("/chat/completions", context => Api(context).ChatCompletionsAsync(context));
+            api.MapGet("/models", context => Api(context).ModelsAsync(context));
+            api.MapPost("/load_lora_adapter", context => Api(context).LoadLoraAdapterAsync(context));
+            api.MapPost("/unload_lora_adapter", context => Api(context).UnloadLoraAdapterAsync(context));
+        }
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OpenAiHosting).FullName!);
         app.Lifetime.ApplicationStarted.Register(() =>
         {

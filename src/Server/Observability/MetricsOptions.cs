@@ -9,4 +9,10 @@ public sealed record MetricsOptions
     /// Our inferserver_* names stay exposed either way.
     /// </summary>
     public bool VllmCompatibleNames { get; init; }
+
+    /// <summary>
+    /// Also serve /metrics on the OpenAI port. Off by default (/metrics belongs to the metrics port); the Kubernetes
+    /// manifests turn it on because the Inference Extension's endpoint picker scrapes the InferencePool's target port.
+    /// </summary>
+    public bool ServeOnOpenAiPort { get; init; }
 }

@@ -1,6 +1,7 @@
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using InferServer.Server.Hosting;
 using Prometheus;
 
 namespace InferServer.Server.Observability;
@@ -8,6 +9,9 @@ namespace InferServer.Server.Observability;
 /// <summary>Telemetry and health for the host (the eShop/Aspire "service defaults" shape).</summary>
 public static class ObservabilityExtensions
 {
+    /// <summary>The server-wide grpc.health.v1 service names: "" (the whole server) and each API.</summary>
+    public static readonly IReadOnlyList<string> ServerHealthServices = ["", "inferserver.v1.Inference", "inferserver.v1.Admin"];
+
     /// <summary>
     /// OpenTelemetry tracing and metrics over the InferServer ActivitySource and Meter (plus ASP.NET Core's), exported
     /// over OTLP only when an endpoint is configured; gRPC and HTTP health checks; the metrics instruments.
@@ -42,9 +46,8 @@ public static class ObservabilityExtensions
                 health.UseHealthChecksCache = true;
                 // "" is the whole server; the service names let clients probe one API. Adapters get their own
                 // names at run time (AdapterHealthPublisher).
-                health.Services.Map("", _ => true);
-                health.Services.Map("inferserver.v1.Inference", _ => true);
-                health.Services.Map("inferserver.v1.Admin", _ => true);
+                foreach (var service in ServerHealthServices)
+                    health.Services.Map(service, _ => true);
             })
             .AddCheck<EngineHealthCheck>("engine");
         builder.Services.Configure<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckPublisherOptions>(publisher =>
@@ -59,13 +62,20 @@ public static class ObservabilityExtensions
         return builder;
     }
 
-    /// <summary>/metrics (Prometheus text format, the Meter via prometheus-net's MeterAdapter) and /healthz.</summary>
+    /// <summary>
+    /// grpc.health.v1 on the gRPC port; /healthz and /metrics (Prometheus text format, the Meter via prometheus-net's
+    /// MeterAdapter) on the metrics port, and /metrics also on the OpenAI port when Metrics:ServeOnOpenAiPort is set
+    /// (the Inference Extension's endpoint picker scrapes the pool's target port).
+    /// </summary>
     public static WebApplication MapInferServerDefaultEndpoints(this WebApplication app)
     {
-        app.MapGrpcHealthChecksService();
-        app.MapHealthChecks("/healthz");
+        app.MapGrpcHealthChecksService().ServedOn(ServedPort.Grpc);
+        app.MapHealthChecks("/healthz").ServedOn(ServedPort.Metrics);
         if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ObservabilityOptions>>().Value.PrometheusEnabled)
-            app.MapMetrics("/metrics");
+        {
+            var onOpenAiPort = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MetricsOptions>>().Value.ServeOnOpenAiPort;
+            app.MapMetrics("/metrics").ServedOn(onOpenAiPort ? [ServedPort.Metrics, ServedPort.OpenAi] : [ServedPort.Metrics]);
+        }
         return app;
     }
 }

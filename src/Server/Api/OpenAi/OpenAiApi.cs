@@ -22,7 +22,6 @@ public sealed partial class OpenAiApi(
     IAdapterRegistry registry,
     ApiKeys apiKeys,
     IOptions<ApiOptions> options,
-    OpenAiListener listener,
     InferServerMetrics metrics,
     AdapterLabels adapterLabels,
     AdapterHealthPublisher adapterHealth,
@@ -147,7 +146,7 @@ public sealed partial class OpenAiApi(
         var model = engine.Model;
         var cards = new List<ModelCard> { new(model.ServedName, "model", started, "inferserver", model.ServedName, null, model.MaxContextTokens) };
         cards.AddRange(registry.List().OrderBy(adapter => adapter.Name, StringComparer.Ordinal)
-            .Select(adapter => new ModelCard(adapter.Name, "model", started, "inferserver", adapter.Directory, model.ServedName, model.MaxContextTokens)));
+            .Select(adapter => new ModelCard(adapter.Name, "model", started, "inferserver", adapter.Name, model.ServedName, model.MaxContextTokens)));
         return context.Response.WriteAsJsonAsync(new ModelList("list", cards), OpenAiJson.Options, context.RequestAborted);
     });
 
@@ -196,12 +195,6 @@ public sealed partial class OpenAiApi(
 
     private async Task HandleAsync(HttpContext context, string endpoint, ApiKeyScope scope, Func<CallState, Task> handle)
     {
-        // Mapped routes match on every listener; this API belongs to its own port.
-        if (!listener.Serves(context))
-        {
-            context.Response.StatusCode = StatusCodes.Status404NotFound;
-            return;
-        }
         var state = new CallState(endpoint);
         var status = StatusCode.OK;
         try

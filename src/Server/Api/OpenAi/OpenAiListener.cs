@@ -13,7 +13,4 @@ public sealed class OpenAiListener
 
     /// <summary>The API's base address, e.g. http://127.0.0.1:8000 (clients append /v1).</summary>
     public Uri? Address => Listen is { IPEndPoint: { } endPoint } ? new Uri($"http://{endPoint}") : null;
-
-    /// <summary>Whether <paramref name="context"/> arrived on this API's endpoint.</summary>
-    public bool Serves(HttpContext context) => Listen is not { IPEndPoint: { } endPoint } || context.Connection.LocalPort == endPoint.Port;
 }
