@@ -38,7 +38,7 @@ public sealed class AdapterStoreLeakTests : IDisposable
         var workers = Enumerable.Range(0, 4).Select(worker => Task.Run(async () =>
         {
             var random = new Random(worker);
-            var held = new List<LoraAdapter>();
+            var held = new List<AdapterLease>();
             for (int step = 0; step < 150; step++)
             {
                 string name = names[random.Next(names.Length)];
@@ -65,12 +65,12 @@ public sealed class AdapterStoreLeakTests : IDisposable
                 if (held.Count > 3)
                 {
                     int index = random.Next(held.Count);
-                    store.ReleaseHost(held[index]);
+                    held[index].Dispose();
                     held.RemoveAt(index);
                 }
             }
 
-            held.ForEach(store.ReleaseHost);
+            held.ForEach(lease => lease.Dispose());
         })).ToArray();
         await Task.WhenAll(workers).WaitAsync(Timeout);
 
@@ -101,7 +101,8 @@ public sealed class AdapterStoreLeakTests : IDisposable
                 new MergeCache(targets, options, store)));
             for (int round = 0; round < 20; round++)
             {
-                var adapter = await store.AcquireHostAsync(round % 3 == 0 ? "b" : "a", CancellationToken.None);
+                using var lease = await store.AcquireHostAsync(round % 3 == 0 ? "b" : "a", CancellationToken.None);
+                var adapter = lease.Adapter;
                 await engine.RunAsync(() =>
                 {
                     Assert.True(table.TryAcquire(adapter, out int slot, out _));
@@ -109,7 +110,6 @@ public sealed class AdapterStoreLeakTests : IDisposable
                     merges.Deactivate();
                     table.Release(slot);
                 });
-                store.ReleaseHost(adapter);
             }
 
             await store.UnloadAsync("a", CancellationToken.None);

@@ -29,12 +29,12 @@ public sealed class AdapterStoreTests : IDisposable
         var adapters = await Task.WhenAll(Enumerable.Range(0, 16)
             .Select(_ => Task.Run(() => store.AcquireHostAsync("a", CancellationToken.None)))).WaitAsync(Timeout);
 
-        Assert.All(adapters, adapter => Assert.Same(adapters[0], adapter));
+        Assert.All(adapters, lease => Assert.Same(adapters[0].Adapter, lease.Adapter));
         Assert.Single(EventsOf(AdapterEventKind.Loaded));
         Assert.Equal(16, store.Get("a").RequestsServed);
-        foreach (var adapter in adapters)
+        foreach (var lease in adapters)
         {
-            store.ReleaseHost(adapter);
+            lease.Dispose();
         }
     }
 
@@ -45,7 +45,8 @@ public sealed class AdapterStoreTests : IDisposable
         SyntheticAdapters.Write(root.File("bad"), rank: 4, seed: 2);
         File.Delete(Path.Combine(root.File("bad"), LoraAdapterLoader.WeightsFileName));
         using var store = NewStore();
-        var good = await store.AcquireHostAsync("good", CancellationToken.None);
+        var goodLease = await store.AcquireHostAsync("good", CancellationToken.None);
+        var good = goodLease.Adapter;
 
         var waiters = Enumerable.Range(0, 4).Select(_ => store.AcquireHostAsync("bad", CancellationToken.None)).ToList();
 
@@ -56,11 +57,13 @@ public sealed class AdapterStoreTests : IDisposable
         }
 
         Assert.NotEmpty(EventsOf(AdapterEventKind.LoadFailed));
-        Assert.Same(good, await store.AcquireHostAsync("good", CancellationToken.None));
+        using (var again = await store.AcquireHostAsync("good", CancellationToken.None))
+        {
+            Assert.Same(good, again.Adapter);
+        }
         Assert.Equal(AdapterTier.Host, store.Get("good").Tier);
         Assert.Equal(good.TotalBytes, store.HostBytes);
-        store.ReleaseHost(good);
-        store.ReleaseHost(good);
+        goodLease.Dispose();
     }
 
     [Fact]
@@ -71,14 +74,15 @@ public sealed class AdapterStoreTests : IDisposable
         using var store = NewStore();
 
         Assert.Equal([("a", AdapterTier.Disk), ("b", AdapterTier.Disk)], store.List().Select(info => (info.Name, info.Tier)));
-        var a = await store.AcquireHostAsync("a", CancellationToken.None);
+        var aLease = await store.AcquireHostAsync("a", CancellationToken.None);
+        var a = aLease.Adapter;
 
         var info = store.Get("a");
         Assert.Equal((AdapterTier.Host, 4, 4, a.TotalBytes), (info.Tier, info.Rank, info.TargetModules.Count, info.Bytes));
         Assert.Equal("CAUSAL_LM", info.TaskType);
         Assert.Equal([("a", AdapterTier.Host), ("b", AdapterTier.Disk)], store.List().Select(i => (i.Name, i.Tier)));
         await Assert.ThrowsAsync<AdapterNotFoundException>(() => store.AcquireHostAsync("missing", CancellationToken.None));
-        store.ReleaseHost(a);
+        aLease.Dispose();
     }
 
     [Fact]
@@ -110,9 +114,10 @@ public sealed class AdapterStoreTests : IDisposable
         long bytes;
         using (var probe = NewStore())
         {
-            var adapter = await probe.AcquireHostAsync("a", CancellationToken.None);
+            var adapterLease = await probe.AcquireHostAsync("a", CancellationToken.None);
+            var adapter = adapterLease.Adapter;
             bytes = adapter.TotalBytes;
-            probe.ReleaseHost(adapter);
+            adapterLease.Dispose();
         }
 
         using var store = NewStore(new() { HostMaxBytes = bytes + bytes / 2 });
@@ -130,14 +135,15 @@ public sealed class AdapterStoreTests : IDisposable
         SyntheticAdapters.Write(root.File("a"), rank: 4, seed: 1);
         SyntheticAdapters.Write(root.File("b"), rank: 4, seed: 2);
         using var store = NewStore(new() { HostMaxAdapters = 1 });
-        var a = await store.AcquireHostAsync("a", CancellationToken.None);
+        var aLease = await store.AcquireHostAsync("a", CancellationToken.None);
+        var a = aLease.Adapter;
 
         await UseOnce(store, "b");
 
         Assert.Equal(AdapterTier.Host, store.Get("a").Tier);
         Assert.Equal(AdapterTier.Disk, store.Get("b").Tier);
         Assert.Equal(new long[] { 4, 16 }, a.Modules[SyntheticAdapters.Q0].A.shape); // not disposed
-        store.ReleaseHost(a);
+        aLease.Dispose();
         Assert.Equal(1, store.HostAdapterCount);
     }
 
@@ -146,7 +152,8 @@ public sealed class AdapterStoreTests : IDisposable
     {
         SyntheticAdapters.Write(root.File("a"), rank: 4, seed: 1);
         using var store = NewStore();
-        var running = await store.AcquireHostAsync("a", CancellationToken.None);
+        var runningLease = await store.AcquireHostAsync("a", CancellationToken.None);
+        var running = runningLease.Adapter;
         using var expected = running.Modules[SyntheticAdapters.V1].B.clone();
 
         await store.UnloadAsync("a", CancellationToken.None);
@@ -157,7 +164,7 @@ public sealed class AdapterStoreTests : IDisposable
         TensorAssert.Identical(expected, running.Modules[SyntheticAdapters.V1].B);
         Assert.Equal(running.TotalBytes, store.HostBytes);
 
-        store.ReleaseHost(running);
+        runningLease.Dispose();
 
         Assert.Equal(0, store.HostBytes);
         Assert.Equal(0, store.HostAdapterCount);
@@ -185,21 +192,23 @@ public sealed class AdapterStoreTests : IDisposable
         string directory = SyntheticAdapters.Write(outside.File("a"), rank: 4, seed: 1);
         using var store = NewStore(new() { AllowedLoadRoots = [outside.Path] });
         await store.LoadAsync("a", directory, reload: false, CancellationToken.None);
-        var old = await store.AcquireHostAsync("a", CancellationToken.None);
+        var oldLease = await store.AcquireHostAsync("a", CancellationToken.None);
+        var old = oldLease.Adapter;
         using var oldA = old.Modules[SyntheticAdapters.Q0].A.clone();
         using var changed = torch.full([4, 16], 0.25f);
         SyntheticAdapters.Replace(directory, $"base_model.model.{SyntheticAdapters.Q0}.lora_A.weight", changed);
 
         await store.LoadAsync("a", directory, reload: true, CancellationToken.None);
-        var current = await store.AcquireHostAsync("a", CancellationToken.None);
+        var currentLease = await store.AcquireHostAsync("a", CancellationToken.None);
+        var current = currentLease.Adapter;
 
         Assert.NotSame(old, current);
         TensorAssert.Identical(changed, current.Modules[SyntheticAdapters.Q0].A);
         TensorAssert.Identical(oldA, old.Modules[SyntheticAdapters.Q0].A);
         Assert.Equal(2, store.HostAdapterCount);
-        store.ReleaseHost(old);
+        oldLease.Dispose();
         Assert.Equal((1, current.TotalBytes), (store.HostAdapterCount, store.HostBytes));
-        store.ReleaseHost(current);
+        currentLease.Dispose();
     }
 
     [Fact]
@@ -208,15 +217,17 @@ public sealed class AdapterStoreTests : IDisposable
         string directory = SyntheticAdapters.Write(outside.File("a"), rank: 4, seed: 1);
         using var store = NewStore(new() { AllowedLoadRoots = [outside.Path] });
         await store.LoadAsync("a", directory, reload: false, CancellationToken.None);
-        var before = await store.AcquireHostAsync("a", CancellationToken.None);
-        store.ReleaseHost(before);
+        var beforeLease = await store.AcquireHostAsync("a", CancellationToken.None);
+        var before = beforeLease.Adapter;
+        beforeLease.Dispose();
         File.WriteAllText(Path.Combine(directory, LoraAdapterLoader.ConfigFileName), "{");
 
         await Assert.ThrowsAsync<InvalidAdapterException>(() => store.LoadAsync("a", directory, reload: true, CancellationToken.None));
 
-        var after = await store.AcquireHostAsync("a", CancellationToken.None);
+        var afterLease = await store.AcquireHostAsync("a", CancellationToken.None);
+        var after = afterLease.Adapter;
         Assert.Same(before, after);
-        store.ReleaseHost(after);
+        afterLease.Dispose();
     }
 
     [Fact]
@@ -301,18 +312,21 @@ public sealed class AdapterStoreTests : IDisposable
         }
 
         using var store = NewStore(new() { MaxRank = 8 });
-        var good = await store.AcquireHostAsync("good", CancellationToken.None);
+        var goodLease = await store.AcquireHostAsync("good", CancellationToken.None);
+        var good = goodLease.Adapter;
 
         var error = await Assert.ThrowsAsync<InvalidAdapterException>(() => store.LoadAsync("bad", null, reload: false, CancellationToken.None));
         Assert.Contains(message, error.Message);
         Assert.Contains("'bad'", error.Message);
         await Assert.ThrowsAsync<InvalidAdapterException>(() => store.AcquireHostAsync("bad", CancellationToken.None));
 
-        Assert.Same(good, await store.AcquireHostAsync("good", CancellationToken.None));
+        using (var again = await store.AcquireHostAsync("good", CancellationToken.None))
+        {
+            Assert.Same(good, again.Adapter);
+        }
         Assert.Equal(AdapterTier.Host, store.Get("good").Tier);
         Assert.DoesNotContain(store.List(), info => info.Name == "bad" && info.Tier != AdapterTier.Disk);
-        store.ReleaseHost(good);
-        store.ReleaseHost(good);
+        goodLease.Dispose();
     }
 
     [Fact]
@@ -396,5 +410,5 @@ public sealed class AdapterStoreTests : IDisposable
     }
 
     private static async Task UseOnce(Store store, string name) =>
-        store.ReleaseHost(await store.AcquireHostAsync(name, CancellationToken.None));
+        (await store.AcquireHostAsync(name, CancellationToken.None)).Dispose();
 }

@@ -27,7 +27,8 @@ public sealed class DeviceSlotDrainTests : IDisposable
         SyntheticAdapters.Write(root.File("a"), rank: 4, seed: 1);
         using var store = NewStore();
         var table = await engine.RunAsync(() => NewTable(store));
-        var adapter = await store.AcquireHostAsync("a", CancellationToken.None);
+        var adapterLease = await store.AcquireHostAsync("a", CancellationToken.None);
+        var adapter = adapterLease.Adapter;
         int slot = await engine.RunAsync(() => table.TryAcquire(adapter, out int slot, out _) ? slot : 0);
         Assert.Equal(AdapterTier.Device, store.Get("a").Tier);
 
@@ -39,7 +40,7 @@ public sealed class DeviceSlotDrainTests : IDisposable
         Assert.Null(await engine.RunAsync(() => table.AdapterIn(slot)));
         Assert.True(await engine.RunAsync(() => table.Pools.Values.All(pool => pool.RankOf(slot) == 0)));
         Assert.Equal(adapter.TotalBytes, store.HostBytes); // the request still holds its host pin
-        store.ReleaseHost(adapter);
+        adapterLease.Dispose();
         Assert.Equal(0, store.HostBytes);
         await engine.RunAsync(table.Dispose);
     }
@@ -50,13 +51,14 @@ public sealed class DeviceSlotDrainTests : IDisposable
         SyntheticAdapters.Write(root.File("a"), rank: 4, seed: 1);
         using var store = NewStore();
         var table = await engine.RunAsync(() => NewTable(store));
-        var adapter = await store.AcquireHostAsync("a", CancellationToken.None);
+        var adapterLease = await store.AcquireHostAsync("a", CancellationToken.None);
+        var adapter = adapterLease.Adapter;
         await engine.RunAsync(() =>
         {
             Assert.True(table.TryAcquire(adapter, out int slot, out _));
             table.Release(slot);
         });
-        store.ReleaseHost(adapter);
+        adapterLease.Dispose();
         Assert.Equal(adapter.TotalBytes, store.HostBytes); // a resident slot keeps the host copy
 
         await store.UnloadAsync("a", CancellationToken.None);
@@ -73,23 +75,25 @@ public sealed class DeviceSlotDrainTests : IDisposable
         SyntheticAdapters.Write(root.File("a"), rank: 4, seed: 1);
         using var store = NewStore();
         var table = await engine.RunAsync(() => NewTable(store));
-        var old = await store.AcquireHostAsync("a", CancellationToken.None);
+        var oldLease = await store.AcquireHostAsync("a", CancellationToken.None);
+        var old = oldLease.Adapter;
         int oldSlot = await engine.RunAsync(() => table.TryAcquire(old, out int slot, out _) ? slot : 0);
         SyntheticAdapters.Write(root.File("a"), rank: 2, seed: 2);
 
         await store.LoadAsync("a", null, reload: true, CancellationToken.None);
-        var current = await store.AcquireHostAsync("a", CancellationToken.None);
+        var currentLease = await store.AcquireHostAsync("a", CancellationToken.None);
+        var current = currentLease.Adapter;
         int newSlot = await engine.RunAsync(() => table.TryAcquire(current, out int slot, out _) ? slot : 0);
 
         Assert.NotEqual(oldSlot, newSlot);
         await engine.RunAsync(() => DeviceSlotTableTests.AssertSlotHolds(table, oldSlot, old));
         await engine.RunAsync(() => DeviceSlotTableTests.AssertSlotHolds(table, newSlot, current));
         await engine.RunAsync(() => table.Release(oldSlot));
-        store.ReleaseHost(old);
+        oldLease.Dispose();
         Assert.Null(await engine.RunAsync(() => table.AdapterIn(oldSlot)));
         Assert.Equal(current.TotalBytes, store.HostBytes);
         await engine.RunAsync(() => table.Release(newSlot));
-        store.ReleaseHost(current);
+        currentLease.Dispose();
         await engine.RunAsync(table.Dispose);
     }
 

@@ -35,13 +35,14 @@ public sealed class ZipfWorkloadTests : IDisposable
         var targets = FakeLoraTarget.For(SyntheticAdapters.Spec);
         using var engine = new EngineThread();
         var table = await engine.RunAsync(() => new DeviceSlotTable(targets, Slots, options.MaxRank, torch.ScalarType.Float32, torch.CPU, store));
-        var held = new Queue<(LoraAdapter Adapter, int Slot)>();
+        var held = new Queue<(AdapterLease Lease, int Slot)>();
         var sampler = new ZipfSampler(Adapters, exponent: 1.2, seed: 1234);
         int deviceLoads = 0;
         for (int request = 0; request < Acquisitions; request++)
         {
             string name = Name(sampler.Next());
-            var adapter = await store.AcquireHostAsync(name, CancellationToken.None);
+            var lease = await store.AcquireHostAsync(name, CancellationToken.None);
+            var adapter = lease.Adapter;
 
             var (acquired, slot, loadedNow) = await engine.RunAsync(() =>
             {
@@ -57,7 +58,7 @@ public sealed class ZipfWorkloadTests : IDisposable
             Assert.True(acquired, $"acquisition {request} of {name}");
             Assert.Equal(name, adapter.Name);
             deviceLoads += loadedNow ? 1 : 0;
-            held.Enqueue((adapter, slot));
+            held.Enqueue((lease, slot));
             if (held.Count > HeldAtOnce)
             {
                 await Release(engine, store, table, held.Dequeue());
@@ -76,10 +77,10 @@ public sealed class ZipfWorkloadTests : IDisposable
         FakeLoraTarget.DisposeAll(targets);
     }
 
-    private static async Task Release(EngineThread engine, Store store, DeviceSlotTable table, (LoraAdapter Adapter, int Slot) pinned)
+    private static async Task Release(EngineThread engine, Store store, DeviceSlotTable table, (AdapterLease Lease, int Slot) pinned)
     {
         await engine.RunAsync(() => table.Release(pinned.Slot));
-        store.ReleaseHost(pinned.Adapter);
+        pinned.Lease.Dispose();
     }
     private static string Name(int index) => $"adapter-{index:D4}";
 

@@ -9,13 +9,11 @@ public sealed class BaseOnlyAdapters : IEngineAdapters
 {
     public int DeviceSlots => 0;
 
-    public (long Device, long Host) Bytes => (0, 0);
+    public AdapterResidency Residency => AdapterResidency.None;
 
     public void EnsureRegistered(string name) => throw new AdapterNotFoundException(name);
 
-    public Task<LoraAdapter> PinHostAsync(string name, CancellationToken cancellationToken) => throw new AdapterNotFoundException(name);
-
-    public void UnpinHost(LoraAdapter adapter) => throw new InvalidOperationException("no adapter was pinned");
+    public Task<AdapterLease> PinHostAsync(string name, CancellationToken cancellationToken) => throw new AdapterNotFoundException(name);
 
     public bool TryAcquireSlot(LoraAdapter adapter, out int slot, out bool writtenNow) => throw new InvalidOperationException("no adapters");
 
@@ -24,4 +22,8 @@ public sealed class BaseOnlyAdapters : IEngineAdapters
     public void RecordRequest(string name) => throw new InvalidOperationException("no adapters");
 
     public bool PrepareMerged(LoraAdapter? adapter) => adapter is null ? false : throw new InvalidOperationException("no adapters");
+
+    public void FreeRetired()
+    {
+    }
 }
