@@ -136,7 +136,7 @@ public sealed class LoraAdapterLoaderTests
         string weights = directory.File(LoraAdapterLoader.WeightsFileName);
         File.WriteAllBytes(weights, File.ReadAllBytes(weights)[..^100]);
 
-        AssertRefused(directory, FixtureModels.Llama, weights, "end past the data buffer");
+        AssertRefused(directory, FixtureModels.Llama, LoraAdapterLoader.WeightsFileName, "end past the data buffer"); // the file, never its server path
     }
 
     [Theory]

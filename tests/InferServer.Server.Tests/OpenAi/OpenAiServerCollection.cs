@@ -18,7 +18,8 @@ public sealed class OpenAiServerFixture : IAsyncLifetime
     public OpenAiTestServer Server => server ?? throw new InvalidOperationException("not started");
 
     public async Task InitializeAsync() =>
-        server = await OpenAiTestServer.StartAsync(new Dictionary<string, string?> { ["Metrics:VllmCompatibleNames"] = "true" });
+        // As deploy/inferserver.yaml runs it: the endpoint picker scrapes /metrics on the OpenAI port.
+        server = await OpenAiTestServer.StartAsync(new Dictionary<string, string?> { ["Metrics:VllmCompatibleNames"] = "true", ["Metrics:ServeOnOpenAiPort"] = "true" });
 
     public async Task DisposeAsync()
     {

@@ -1,0 +1,75 @@
+using InferServer.AdapterStore.Configuration;
+using InferServer.AdapterStore.Merging;
+using InferServer.AdapterStore.Registry;
+using InferServer.AdapterStore.Tiers;
+using InferServer.Server.Engine;
+using InferServer.Server.Models;
+using InferServer.Server.Models.Common;
+using InferServer.Server.Tests.Engine;
+using InferServer.Server.Tests.Models;
+using InferServer.Server.Tokenization;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace InferServer.Server.Tests.Reliability;
+
+/// <summary>An engine over a real model and adapter store, with the store's adapters seen through <see cref="InstrumentedAdapters"/>.</summary>
+public sealed class StoreBackedEngine : IAsyncDisposable
+{
+    private static readonly Lazy<string> BertWithTokenizer = new(() =>
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "inferserver-tests", "bert-tiny-store-" + Environment.ProcessId);
+        Directory.CreateDirectory(directory);
+        foreach (var file in Directory.GetFiles(Fixtures.BaseDirectory("bert-tiny-cls")))
+            File.Copy(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
+        DemoTokenizerFiles.WriteBert(directory);
+        return directory;
+    });
+
+    private StoreBackedEngine(InferenceEngine engine, AdapterStore.Registry.AdapterStore store, InstrumentedAdapters adapters)
+    {
+        Engine = engine;
+        Store = store;
+        Adapters = adapters;
+    }
+
+    public InferenceEngine Engine { get; }
+
+    public AdapterStore.Registry.AdapterStore Store { get; }
+
+    public InstrumentedAdapters Adapters { get; }
+
+    /// <summary>llama-tiny (GPT-2 tokenizer) with the fixture adapters, or bert-tiny-cls with its adapters when <paramref name="classifier"/>.</summary>
+    public static StoreBackedEngine Start(EngineOptions options, AdapterStoreOptions? adapterOptions = null, bool classifier = false)
+    {
+        var directory = classifier ? BertWithTokenizer.Value : EngineFixture.LlamaTinyDirectory;
+        adapterOptions ??= new AdapterStoreOptions
+        {
+            AdapterRoots = [Path.Combine(Fixtures.Root, classifier ? "bert-tiny-cls" : "llama-tiny", "adapters")],
+            DeviceSlots = 4,
+            MaxRank = 16,
+            MergeEnabled = false,
+        };
+        var model = ModelLoader.Load(directory, ModelLoadOptions.Cpu);
+        var tokenizer = TokenizerLoader.Load(directory);
+        var store = new AdapterStore.Registry.AdapterStore(adapterOptions, BaseModelSpecs.From(model), TorchSharp.torch.ScalarType.Float32);
+        var targets = model.AdaptableModules.ToDictionary(m => m.Key, m => (ILoraTarget)m.Value, StringComparer.Ordinal);
+        var slots = new DeviceSlotTable(targets, adapterOptions.DeviceSlots, adapterOptions.MaxRank, TorchSharp.torch.ScalarType.Float32,
+            TorchSharp.torch.CPU, store);
+        var storeAdapters = new StoreAdapters(store, slots, new MergeCache(targets, adapterOptions, store));
+        var adapters = new InstrumentedAdapters(storeAdapters);
+        var engine = new InferenceEngine(options, model, tokenizer, adapters, "under-test", NullLogger.Instance, TimeProvider.System,
+            new OwnedBoth(storeAdapters, store));
+        return new StoreBackedEngine(engine, store, adapters);
+    }
+
+    public ValueTask DisposeAsync() => Engine.DisposeAsync();
+
+    private sealed class OwnedBoth(IDisposable first, IDisposable second) : IDisposable
+    {
+        public void Dispose()
+        {
+            first.Dispose();
+            second.Dispose();
+        }
+    }
+}
