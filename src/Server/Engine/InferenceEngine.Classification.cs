@@ -50,6 +50,7 @@ public sealed partial class InferenceEngine
         {
             Log.StepFailed(logger, rows.Count, e);
             FailJobs(waiting, jobs, new EngineFailedException("the model step classifying these texts failed; see the server log", e));
+            CountFailure(e);
             return;
         }
         finally

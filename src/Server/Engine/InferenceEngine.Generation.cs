@@ -69,6 +69,7 @@ public sealed partial class InferenceEngine
             Log.StepFailed(logger, items.Count, e);
             FailSequences(scheduler, items.Select(item => item.Sequence),
                 new EngineFailedException("the model step running this request failed; see the server log", e));
+            CountFailure(e);
             return;
         }
         Interlocked.Increment(ref steps);

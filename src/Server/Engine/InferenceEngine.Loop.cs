@@ -12,16 +12,18 @@ namespace InferServer.Server.Engine;
 /// adapter that does not fit fails the request being admitted, a failing merge falls back to the unmerged path, an
 /// error while streaming one sequence's token ends that sequence. An exception that escapes a whole turn of the loop is
 /// a bug whose scope is unknown: the requests of that turn's step (or, before a step was planned, every request in the
-/// engine) are failed, and the loop goes on. Only when <see cref="MaxConsecutiveFailedTurns"/> turns in a row fail does
-/// the engine give up: <see cref="Fault"/> is set, every running and queued request ends with UNAVAILABLE at once, and
+/// engine) are failed, and the loop goes on. Only when <see cref="MaxConsecutiveFailures"/> steps or turns fail in a row,
+/// with no successful step between them, does the engine give up: <see cref="Fault"/> is set, every running and queued request ends with UNAVAILABLE at once, and
 /// the host reports NOT_SERVING and exits non-zero so that the orchestrator restarts it.
 /// </remarks>
 public sealed partial class InferenceEngine
 {
     private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>Failed loop turns in a row after which the engine is considered broken.</summary>
-    private const int MaxConsecutiveFailedTurns = 3;
+    /// <summary>Failed steps or turns in a row, with no successful step between, after which the engine is considered broken.</summary>
+    private const int MaxConsecutiveFailures = 5;
+
+    private int failedInARow;
 
     private void RunLoop()
     {
@@ -50,23 +52,34 @@ public sealed partial class InferenceEngine
     /// <summary>Runs <paramref name="turn"/> until stopped, supervising it as the class remarks describe.</summary>
     private void Supervise(Action turn, Action<Exception> failConcerned)
     {
-        var failedTurns = 0;
         while (!stopRequested)
         {
             Beat();
+            var stepsBefore = Interlocked.Read(ref steps);
             try
             {
                 turn();
-                failedTurns = 0;
             }
             catch (Exception e)
             {
-                Log.TurnFailed(logger, failedTurns + 1, e);
+                Log.TurnFailed(logger, failedInARow + 1, e);
                 failConcerned(e);
-                if (++failedTurns >= MaxConsecutiveFailedTurns)
-                    throw;
+                CountFailure(e);
             }
+            // Only a step that ran resets the count: idle turns between failing ones prove nothing.
+            if (Interlocked.Read(ref steps) > stepsBefore)
+                failedInARow = 0;
         }
+    }
+
+    /// <summary>
+    /// Counts a failed turn or step; throws (ending the loop, see the class remarks) when too many failed in a row with no
+    /// successful step between them: a device that was lost fails every step, and health must then say so.
+    /// </summary>
+    private void CountFailure(Exception error)
+    {
+        if (++failedInARow >= MaxConsecutiveFailures)
+            throw new InvalidOperationException($"{failedInARow} engine steps in a row failed; the last error is the inner exception", error);
     }
 
     private void Beat() => Interlocked.Exchange(ref heartbeatTicks, time.GetUtcNow().UtcTicks);

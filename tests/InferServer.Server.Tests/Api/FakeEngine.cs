@@ -26,6 +26,9 @@ public sealed class FakeEngine : IInferenceEngine, IAdapterRegistry, IEngineRunt
 
     public int QueueCapacity { get; set; } = 8;
 
+    /// <summary>Set to make the engine report a fault, as a real one does when its loop cannot go on.</summary>
+    public Exception? Fault { get; set; }
+
     /// <summary>The fake has no adapter tiers, so it raises no lifecycle events.</summary>
     public event EventHandler<AdapterEvent>? AdapterChanged { add { } remove { } }
 
