@@ -3,12 +3,26 @@ namespace InferServer.AdapterStore.Peft;
 /// <summary>
 /// What an adapter is checked against, supplied by the server's model so that this project does not depend on it:
 /// the model type (<c>llama</c>, <c>gpt2</c>, <c>bert</c>), every linear module a LoRA may target keyed by its path in
-/// the base model (<c>model.layers.0.self_attn.q_proj</c>), the layer count, the hidden size and the classifier head.
-/// Output heads (lm_head) and embeddings are not listed: adapters on them are refused.
+/// the base model (<c>model.layers.0.self_attn.q_proj</c>, also <c>lm_head</c> and BERT's <c>bert.pooler.dense</c>), the
+/// layer count, the hidden size and the classifier head.
 /// </summary>
 public sealed record BaseModelSpec(
     string ModelType,
     IReadOnlyDictionary<string, LinearModuleShape> Modules,
     int NumLayers,
     int HiddenSize,
-    ClassifierSpec? Classifier = null);
+    ClassifierSpec? Classifier = null)
+{
+    /// <summary>
+    /// The output head (<c>lm_head</c>) when the model has one: adaptable when an adapter names it, but left out of
+    /// PEFT's <c>all-linear</c>, which drops <c>get_output_embeddings()</c>.
+    /// </summary>
+    public string? OutputHead { get; init; }
+
+    /// <summary>Every module PEFT would adapt for <paramref name="config"/> among <see cref="Modules"/>, in path order.</summary>
+    public IReadOnlyList<string> TargetedModules(PeftLoraConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return [.. Modules.Keys.Where(module => config.Targets(module, isLinear: true, OutputHead)).Order(StringComparer.Ordinal)];
+    }
+}

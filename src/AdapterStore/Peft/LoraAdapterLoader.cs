@@ -161,7 +161,7 @@ public static class LoraAdapterLoader
 
         if (config is not null)
         {
-            foreach (string module in spec.Modules.Keys.Where(config.Targets).Where(m => !pairs.ContainsKey(m)).Order(StringComparer.Ordinal))
+            foreach (string module in spec.TargetedModules(config).Where(m => !pairs.ContainsKey(m)))
             {
                 problems.Add($"module '{module}' is targeted by target_modules {config.TargetModules} but the adapter has no weights for it");
             }
@@ -181,7 +181,7 @@ public static class LoraAdapterLoader
         }
 
         int before = problems.Count;
-        if (config is not null && !config.Targets(module))
+        if (config is not null && !config.Targets(module, isLinear: true, spec.OutputHead))
         {
             string layers = config.LayersToTransform is { Count: > 0 } l ? $" with layers_to_transform [{string.Join(", ", l)}]" : "";
             problems.Add($"module '{module}' has LoRA weights but is not matched by target_modules {config.TargetModules}{layers}");

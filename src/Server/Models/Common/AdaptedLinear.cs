@@ -14,7 +14,10 @@ namespace InferServer.Server.Models.Common;
 /// </summary>
 public sealed class AdaptedLinear : nn.Module, ILoraTarget
 {
-    private readonly Parameter weight;
+    private readonly Parameter? weight;
+    // A tied output head's weight belongs to the token embedding; it is not registered here, so the checkpoint loader
+    // neither looks for it nor loads it twice.
+    private readonly Tensor? tiedWeight;
     private readonly Parameter? bias;
     private Tensor? mergedWeight;
 
@@ -28,6 +31,18 @@ public sealed class AdaptedLinear : nn.Module, ILoraTarget
         RegisterComponents();
     }
 
+    /// <summary>
+    /// An output head whose weight is <paramref name="sharedWeight"/> [out, in], owned by another module (GPT-2's lm_head
+    /// and Llama's with tie_word_embeddings read the token embedding). PEFT can still put a LoRA on such an lm_head.
+    /// </summary>
+    public AdaptedLinear(Tensor sharedWeight) : base(nameof(AdaptedLinear))
+    {
+        ArgumentNullException.ThrowIfNull(sharedWeight);
+        tiedWeight = sharedWeight;
+        OutFeatures = sharedWeight.shape[0];
+        InFeatures = sharedWeight.shape[1];
+    }
+
     /// <summary>Input features.</summary>
     public long InFeatures { get; }
 
@@ -35,7 +50,7 @@ public sealed class AdaptedLinear : nn.Module, ILoraTarget
     public long OutFeatures { get; }
 
     /// <summary>The frozen base weight W0, [out, in].</summary>
-    public Tensor Weight => weight;
+    public Tensor Weight => (Tensor?)weight ?? tiedWeight!;
 
     /// <summary>The bias, if the checkpoint has one.</summary>
     public Tensor? Bias => bias;
@@ -48,8 +63,8 @@ public sealed class AdaptedLinear : nn.Module, ILoraTarget
     /// </summary>
     public void SetMergedWeight(Tensor? merged)
     {
-        if (merged is not null && !merged.shape.SequenceEqual(weight.shape))
-            throw new ArgumentException($"merged weight shape [{string.Join(", ", merged.shape)}] differs from W0 [{string.Join(", ", weight.shape)}]");
+        if (merged is not null && !merged.shape.SequenceEqual(Weight.shape))
+            throw new ArgumentException($"merged weight shape [{string.Join(", ", merged.shape)}] differs from W0 [{string.Join(", ", Weight.shape)}]");
         mergedWeight = merged;
     }
 
@@ -60,5 +75,5 @@ public sealed class AdaptedLinear : nn.Module, ILoraTarget
     public Tensor Forward(Tensor x, LoraBatch? lora) =>
         mergedWeight is not null
             ? nn.functional.linear(x, mergedWeight, bias)
-            : LoraOps.Linear(x, weight, bias, lora is null ? null : Pool, lora);
+            : LoraOps.Linear(x, Weight, bias, lora is null ? null : Pool, lora);
 }
