@@ -19,6 +19,12 @@ public sealed record BaseModelSpec(
     /// </summary>
     public string? OutputHead { get; init; }
 
+    /// <summary>
+    /// The frozen weight W0 [out, in] of a module in <see cref="Modules"/>, read (never written) when a DoRA adapter loads to
+    /// compute <c>‖W0 + s·B·A‖</c> once. Null where no weights are at hand; DoRA adapters are then refused.
+    /// </summary>
+    public Func<string, TorchSharp.torch.Tensor>? BaseWeights { get; init; }
+
     /// <summary>Every module PEFT would adapt for <paramref name="config"/> among <see cref="Modules"/>, in path order.</summary>
     public IReadOnlyList<string> TargetedModules(PeftLoraConfig config)
     {

@@ -21,6 +21,12 @@ public static class LoraAdapterLoader
     private const string LoraASuffix = ".lora_A.weight";
     private const string LoraBSuffix = ".lora_B.weight";
 
+    /// <summary>
+    /// DoRA's magnitude. PEFT saves <c>lora_magnitude_vector</c> with no <c>.weight</c> (save_and_load.py strips it to keep the
+    /// format of before DoRA became a module); a file written from a raw state_dict may keep it, so both are read.
+    /// </summary>
+    private static readonly string[] MagnitudeSuffixes = [".lora_magnitude_vector", ".lora_magnitude_vector.weight"];
+
     private static readonly SafetensorsDType[] WeightDTypes = [SafetensorsDType.F32, SafetensorsDType.F16, SafetensorsDType.BF16, SafetensorsDType.F64];
 
     /// <summary>
@@ -56,10 +62,10 @@ public static class LoraAdapterLoader
             throw new InvalidAdapterException(name, directory, problems);
         }
 
-        return Materialize(name, directory, config, file, plan, LabelNames(directory, config, plan.Head), dtype);
+        return Materialize(name, directory, config, file, plan, LabelNames(directory, config, plan.Head), dtype, spec);
     }
 
-    private sealed record ModulePlan(string Module, string AKey, string BKey, int Rank, double Scale);
+    private sealed record ModulePlan(string Module, string AKey, string BKey, int Rank, double Scale, string? MagnitudeKey);
 
     private sealed record HeadPlan(string WeightKey, string? BiasKey, int Labels);
 
@@ -115,6 +121,7 @@ public static class LoraAdapterLoader
     private static LoadPlan Validate(PeftLoraConfig? config, SafetensorsFile file, BaseModelSpec spec, int maxRank, List<string> problems)
     {
         var pairs = new SortedDictionary<string, (string? A, string? B)>(StringComparer.Ordinal);
+        var magnitudes = new Dictionary<string, string>(StringComparer.Ordinal);
         string? headWeight = null;
         string? headBias = null;
         foreach (string key in file.Tensors.Keys.Order(StringComparer.Ordinal))
@@ -129,6 +136,10 @@ public static class LoraAdapterLoader
             {
                 string module = rest[..^LoraBSuffix.Length];
                 pairs[module] = (pairs.GetValueOrDefault(module).A, key);
+            }
+            else if (MagnitudeSuffixes.FirstOrDefault(suffix => rest.EndsWith(suffix, StringComparison.Ordinal)) is { } magnitudeSuffix)
+            {
+                magnitudes[rest[..^magnitudeSuffix.Length]] = key;
             }
             else if (rest.Contains(".lora_embedding_", StringComparison.Ordinal))
             {
@@ -155,8 +166,13 @@ public static class LoraAdapterLoader
         {
             if (CheckModule(config, file, spec, maxRank, module, aKey, bKey, problems) is { } plan)
             {
-                modules.Add(plan);
+                modules.Add(CheckDora(config!, file, spec, plan, magnitudes.GetValueOrDefault(module), problems) ? plan with { MagnitudeKey = magnitudes.GetValueOrDefault(module) } : plan);
             }
+        }
+
+        foreach (var (module, key) in magnitudes.Where(m => !pairs.ContainsKey(m.Key)).OrderBy(m => m.Key, StringComparer.Ordinal))
+        {
+            problems.Add($"key '{key}' is a DoRA magnitude for module '{module}', which has no lora_A/lora_B");
         }
 
         if (config is not null)
@@ -238,8 +254,51 @@ public static class LoraAdapterLoader
         }
 
         return problems.Count == before && config is not null
-            ? new ModulePlan(module, aKey, bKey, (int)rank, config.ScaleFor(module))
+            ? new ModulePlan(module, aKey, bKey, (int)rank, config.ScaleFor(module), null)
             : null;
+    }
+
+    /// <summary>
+    /// A DoRA module needs its magnitude [out] and the base weight to norm against; a plain LoRA module must have no magnitude.
+    /// True when the module is a valid DoRA module.
+    /// </summary>
+    private static bool CheckDora(PeftLoraConfig config, SafetensorsFile file, BaseModelSpec spec, ModulePlan plan, string? magnitudeKey, List<string> problems)
+    {
+        if (!config.UseDora)
+        {
+            if (magnitudeKey is not null)
+            {
+                problems.Add($"key '{magnitudeKey}' is a DoRA magnitude, but use_dora is false");
+            }
+
+            return false;
+        }
+
+        if (magnitudeKey is null)
+        {
+            problems.Add($"module '{plan.Module}': use_dora is true but there is no lora_magnitude_vector");
+            return false;
+        }
+
+        int before = problems.Count;
+        var magnitude = file.Tensors[magnitudeKey];
+        int outFeatures = spec.Modules[plan.Module].OutFeatures;
+        if (magnitude.Shape is not [var length] || length != outFeatures)
+        {
+            problems.Add($"module '{plan.Module}': lora_magnitude_vector {Show(magnitude.Shape)} should be [{outFeatures}] (the module's out_features)");
+        }
+
+        if (!WeightDTypes.Contains(magnitude.DType))
+        {
+            problems.Add($"key '{magnitudeKey}' has dtype {magnitude.DType}, not a floating-point type");
+        }
+
+        if (spec.BaseWeights is null)
+        {
+            problems.Add($"module '{plan.Module}': DoRA needs the base model's weights to compute its norm, and none were given");
+        }
+
+        return problems.Count == before;
     }
 
     private static HeadPlan? CheckHead(SafetensorsFile file, BaseModelSpec spec, string? weightKey, string? biasKey, List<string> problems)
@@ -309,7 +368,8 @@ public static class LoraAdapterLoader
     }
 
     private static LoraAdapter Materialize(
-        string name, string directory, PeftLoraConfig config, SafetensorsFile file, LoadPlan plan, IReadOnlyList<string> labels, torch.ScalarType dtype)
+        string name, string directory, PeftLoraConfig config, SafetensorsFile file, LoadPlan plan, IReadOnlyList<string> labels, torch.ScalarType dtype,
+        BaseModelSpec spec)
     {
         var owned = new List<torch.Tensor>();
         try
@@ -317,8 +377,10 @@ public static class LoraAdapterLoader
             var modules = new Dictionary<string, LoraModuleWeights>(StringComparer.Ordinal);
             foreach (var module in plan.Modules)
             {
-                modules.Add(module.Module, new LoraModuleWeights(
-                    module.Module, Load(file, module.AKey, dtype, owned), Load(file, module.BKey, dtype, owned), module.Rank, module.Scale));
+                var a = Load(file, module.AKey, dtype, owned);
+                var b = Load(file, module.BKey, dtype, owned);
+                var dora = module.MagnitudeKey is null ? null : LoadDora(file, module, a, b, spec, owned);
+                modules.Add(module.Module, new LoraModuleWeights(module.Module, a, b, module.Rank, module.Scale, dora));
             }
 
             LoraClassifierHead? head = plan.Head is null ? null : new LoraClassifierHead(
@@ -332,6 +394,23 @@ public static class LoraAdapterLoader
             owned.ForEach(tensor => tensor.Dispose());
             throw;
         }
+    }
+
+    /// <summary>
+    /// DoRA's magnitude m and weight norm <c>‖W0 + s·B·A‖</c> per output row (PEFT <c>DoraLinearLayer.get_weight_norm</c>:
+    /// <c>torch.linalg.norm(W0 + scaling·lora_weight, dim=1)</c> with W0 as [out, in], so a Conv1D's W0 is transposed first, as
+    /// our models store it anyway). Computed once here, in float64 from the adapter's B and A as served, and kept with the adapter.
+    /// </summary>
+    private static DoraMagnitude LoadDora(SafetensorsFile file, ModulePlan module, torch.Tensor a, torch.Tensor b, BaseModelSpec spec, List<torch.Tensor> owned)
+    {
+        var magnitude = Load(file, module.MagnitudeKey!, torch.ScalarType.Float64, owned);
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var weight = spec.BaseWeights!(module.Module).to(torch.ScalarType.Float64, torch.CPU);
+        var adapted = weight + b.to(torch.ScalarType.Float64).mm(a.to(torch.ScalarType.Float64)).mul(module.Scale);
+        var norm = torch.linalg.vector_norm(adapted, dims: [1]).DetachFromDisposeScope();
+        owned.Add(norm);
+        return new DoraMagnitude(magnitude, norm);
     }
 
     /// <summary>Reads and converts one tensor; the result outlives any dispose scope, since the adapter owns it.</summary>

@@ -125,11 +125,6 @@ public sealed record PeftLoraConfig
             problems.Add($"r {R} is not a positive rank");
         }
 
-        if (UseDora)
-        {
-            problems.Add("use_dora true (DoRA) is not supported");
-        }
-
         if (Bias != "none")
         {
             problems.Add($"bias '{Bias}' is not supported (only 'none': the adapter would change the base model's biases)");

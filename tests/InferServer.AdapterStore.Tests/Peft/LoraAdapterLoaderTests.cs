@@ -141,7 +141,7 @@ public sealed class LoraAdapterLoaderTests
     }
 
     [Theory]
-    [InlineData("\"use_dora\": false", "\"use_dora\": true", "use_dora true (DoRA) is not supported")]
+    [InlineData("\"use_dora\": false", "\"use_dora\": false, \"use_qalora\": true", "use_qalora true is not supported")]
     [InlineData("\"bias\": \"none\"", "\"bias\": \"all\"", "bias 'all' is not supported")]
     [InlineData("\"peft_type\": \"LORA\"", "\"peft_type\": \"IA3\"", "peft_type 'IA3' is not supported")]
     [InlineData("\"layers_pattern\": null", "\"layer_replication\": [[0, 2], [1, 2]]", "layer_replication [[0, 2], [1, 2]] is not supported")]
@@ -269,7 +269,7 @@ public sealed class LoraAdapterLoaderTests
     public void SeveralProblems_AreReportedTogether()
     {
         using var directory = CopyFixture("llama-tiny", "qv-r8");
-        EditConfig(directory, "\"use_dora\": false", "\"use_dora\": true");
+        EditConfig(directory, "\"bias\": \"none\"", "\"bias\": \"all\"");
         RewriteWeights(directory, tensors =>
         {
             tensors["base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight"] = torch.zeros(64, 8);
@@ -279,7 +279,7 @@ public sealed class LoraAdapterLoaderTests
 
         var error = Assert.Throws<InvalidAdapterException>(() => LoraAdapterLoader.Load(directory.Path, "broken", FixtureModels.Llama, torch.ScalarType.Float32));
         Assert.Equal(4, error.Problems.Count);
-        Assert.Contains("use_dora true", error.Message);
+        Assert.Contains("bias 'all'", error.Message);
         Assert.Contains("lora_B [64, 8] should be [32, r]", error.Message);
         Assert.Contains("has lora_B but no lora_A", error.Message);
         Assert.Contains("module 'model.norm'", error.Message);
