@@ -25,10 +25,20 @@ public sealed record BaseModelSpec(
     /// </summary>
     public Func<string, TorchSharp.torch.Tensor>? BaseWeights { get; init; }
 
-    /// <summary>Every module PEFT would adapt for <paramref name="config"/> among <see cref="Modules"/>, in path order.</summary>
-    public IReadOnlyList<string> TargetedModules(PeftLoraConfig config)
+    /// <summary>
+    /// The modules of <see cref="Modules"/> that are embeddings (token, position, token-type), described as a layer on one-hot
+    /// inputs: in = entries, out = dimension, as PEFT's <c>lora_embedding_A</c> [r, entries] and <c>_B</c> [dimension, r] fit.
+    /// </summary>
+    public IReadOnlySet<string> Embeddings { get; init; } = new HashSet<string>();
+
+    /// <summary>Whether PEFT would adapt <paramref name="module"/> of this model for <paramref name="config"/>.</summary>
+    public bool Targets(PeftLoraConfig config, string module)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return [.. Modules.Keys.Where(module => config.Targets(module, isLinear: true, OutputHead)).Order(StringComparer.Ordinal)];
+        return config.Targets(module, isLinear: !Embeddings.Contains(module), OutputHead);
     }
+
+    /// <summary>Every module PEFT would adapt for <paramref name="config"/> among <see cref="Modules"/>, in path order.</summary>
+    public IReadOnlyList<string> TargetedModules(PeftLoraConfig config) =>
+        [.. Modules.Keys.Where(module => Targets(config, module)).Order(StringComparer.Ordinal)];
 }

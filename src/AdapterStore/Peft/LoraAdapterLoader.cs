@@ -21,6 +21,10 @@ public static class LoraAdapterLoader
     private const string LoraASuffix = ".lora_A.weight";
     private const string LoraBSuffix = ".lora_B.weight";
 
+    /// <summary>PEFT's lora.Embedding keeps A and B as bare parameters: <c>lora_embedding_A</c> [r, entries], <c>_B</c> [dimension, r].</summary>
+    private const string EmbeddingASuffix = ".lora_embedding_A";
+    private const string EmbeddingBSuffix = ".lora_embedding_B";
+
     /// <summary>
     /// DoRA's magnitude. PEFT saves <c>lora_magnitude_vector</c> with no <c>.weight</c> (save_and_load.py strips it to keep the
     /// format of before DoRA became a module); a file written from a raw state_dict may keep it, so both are read.
@@ -127,23 +131,20 @@ public static class LoraAdapterLoader
         foreach (string key in file.Tensors.Keys.Order(StringComparer.Ordinal))
         {
             string rest = key.StartsWith(KeyPrefix, StringComparison.Ordinal) ? key[KeyPrefix.Length..] : "";
-            if (rest.EndsWith(LoraASuffix, StringComparison.Ordinal))
+            if (LoraPart(rest) is ({ } module, { } isA, { } isEmbeddingKey))
             {
-                string module = rest[..^LoraASuffix.Length];
-                pairs[module] = (key, pairs.GetValueOrDefault(module).B);
-            }
-            else if (rest.EndsWith(LoraBSuffix, StringComparison.Ordinal))
-            {
-                string module = rest[..^LoraBSuffix.Length];
-                pairs[module] = (pairs.GetValueOrDefault(module).A, key);
+                if (isEmbeddingKey != spec.Embeddings.Contains(module) && spec.Modules.ContainsKey(module))
+                {
+                    problems.Add(isEmbeddingKey
+                        ? $"key '{key}' is an embedding LoRA weight, but module '{module}' is a linear layer"
+                        : $"key '{key}' is a linear LoRA weight, but module '{module}' is an embedding (PEFT saves lora_embedding_A/B there)");
+                }
+
+                pairs[module] = isA ? (key, pairs.GetValueOrDefault(module).B) : (pairs.GetValueOrDefault(module).A, key);
             }
             else if (MagnitudeSuffixes.FirstOrDefault(suffix => rest.EndsWith(suffix, StringComparison.Ordinal)) is { } magnitudeSuffix)
             {
                 magnitudes[rest[..^magnitudeSuffix.Length]] = key;
-            }
-            else if (rest.Contains(".lora_embedding_", StringComparison.Ordinal))
-            {
-                problems.Add($"key '{key}': LoRA on embedding modules is not supported");
             }
             else if (spec.Classifier is { } head && rest == head.Name + ".weight")
             {
@@ -186,6 +187,20 @@ public static class LoraAdapterLoader
         return new LoadPlan(modules, CheckHead(file, spec, headWeight, headBias, problems));
     }
 
+    /// <summary>Module, whether it is A (else B), whether it is an embedding's key; null for any other key.</summary>
+    private static (string Module, bool IsA, bool IsEmbedding)? LoraPart(string rest)
+    {
+        foreach (var (suffix, isA, isEmbedding) in new[] { (LoraASuffix, true, false), (LoraBSuffix, false, false), (EmbeddingASuffix, true, true), (EmbeddingBSuffix, false, true) })
+        {
+            if (rest.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                return (rest[..^suffix.Length], isA, isEmbedding);
+            }
+        }
+
+        return null;
+    }
+
     private static ModulePlan? CheckModule(
         PeftLoraConfig? config, SafetensorsFile file, BaseModelSpec spec, int maxRank, string module, string? aKey, string? bKey, List<string> problems)
     {
@@ -197,7 +212,7 @@ public static class LoraAdapterLoader
         }
 
         int before = problems.Count;
-        if (config is not null && !config.Targets(module, isLinear: true, spec.OutputHead))
+        if (config is not null && !spec.Targets(config, module))
         {
             string layers = config.LayersToTransform is { Count: > 0 } l ? $" with layers_to_transform [{string.Join(", ", l)}]" : "";
             problems.Add($"module '{module}' has LoRA weights but is not matched by target_modules {config.TargetModules}{layers}");
@@ -271,6 +286,13 @@ public static class LoraAdapterLoader
                 problems.Add($"key '{magnitudeKey}' is a DoRA magnitude, but use_dora is false");
             }
 
+            return false;
+        }
+
+        if (spec.Embeddings.Contains(plan.Module))
+        {
+            // PEFT's DoraEmbeddingLayer norms the table per entry and scales the delta only; not implemented here.
+            problems.Add($"module '{plan.Module}': DoRA on an embedding is not supported (only plain LoRA on embeddings)");
             return false;
         }
 

@@ -99,10 +99,6 @@ public sealed record PeftLoraConfig
     /// <summary>PEFT adds these to <c>modules_to_save</c> for every SEQ_CLS model; they name the classification head.</summary>
     private static readonly string[] ClassifierHeadNames = ["classifier", "score"];
 
-    /// <summary>Embedding modules across the architectures we know; LoRA on an embedding is a lookup, not a matmul.</summary>
-    private static readonly string[] EmbeddingModuleNames =
-        ["embed_tokens", "wte", "wpe", "word_embeddings", "position_embeddings", "token_type_embeddings", "embeddings", "embed_positions", "shared"];
-
     public static PeftLoraConfig Parse(string json) =>
         JsonSerializer.Deserialize<PeftLoraConfig>(json) ?? throw new JsonException("adapter_config.json is JSON null");
 
@@ -148,10 +144,6 @@ public sealed record PeftLoraConfig
         if (TargetModules is null)
         {
             problems.Add("target_modules is missing (PEFT's per-architecture defaults are not applied here)");
-        }
-        else if (TargetModules.Names?.Intersect(EmbeddingModuleNames).ToList() is { Count: > 0 } embeddings)
-        {
-            problems.Add($"target_modules {TargetModules} includes embedding module(s) {string.Join(", ", embeddings)}, which are not supported");
         }
 
         // LoraConfig.__post_init__ refuses these combinations, so PEFT never saves them; a hand-written config gets the same answer.

@@ -18,6 +18,7 @@ public static class BaseModelSpecs
         return new BaseModelSpec(model.ModelType, modules, model.LayerCount, model.HiddenSize, classifier)
         {
             OutputHead = modules.ContainsKey("lm_head") ? "lm_head" : null,
+            Embeddings = model.AdaptableModules.Where(m => m.Value.IsEmbedding).Select(m => m.Key).ToHashSet(StringComparer.Ordinal),
             // Read by the adapter loader for DoRA norms, never written; W0 stays [out, in] whatever the checkpoint used.
             BaseWeights = module => model.AdaptableModules[module].Weight,
         };

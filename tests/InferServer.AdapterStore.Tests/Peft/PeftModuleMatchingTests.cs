@@ -109,6 +109,18 @@ public sealed class PeftModuleMatchingTests
             "gpt2", """{"target_modules":["lm_head"]}""", ["lm_head"]
         },
         {
+            "an embedding is adapted when named (PEFT lora.Embedding)",
+            "llama", """{"target_modules":["embed_tokens","q_proj"]}""", ["model.embed_tokens", Llama(0, "self_attn.q_proj"), Llama(1, "self_attn.q_proj")]
+        },
+        {
+            "GPT-2 token and position embeddings by name",
+            "gpt2", """{"target_modules":["wte","wpe","c_attn"],"fan_in_fan_out":true}""", ["transformer.wte", "transformer.wpe", Gpt2(0, "attn.c_attn"), Gpt2(1, "attn.c_attn")]
+        },
+        {
+            "BERT word embeddings by a regex",
+            "bert", """{"target_modules":".*word_embeddings|.*\\.0\\..*query"}""", ["bert.embeddings.word_embeddings", Bert(0, "attention.self.query")]
+        },
+        {
             "BERT 'dense' also matches bert.pooler.dense (the issue's user report)",
             "bert", """{"task_type":"SEQ_CLS","target_modules":["query","key","value","dense"],"modules_to_save":["classifier","score"]}""",
             [.. AllBert()]

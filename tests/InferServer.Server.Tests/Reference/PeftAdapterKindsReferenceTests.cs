@@ -1,3 +1,6 @@
+using InferServer.AdapterStore.Configuration;
+using InferServer.AdapterStore.Merging;
+using InferServer.AdapterStore.Registry;
 using InferServer.Server.Models;
 using InferServer.Server.Models.Common;
 using InferServer.Server.Tests.Models;
@@ -28,9 +31,11 @@ public sealed class PeftAdapterKindsReferenceTests : IDisposable
             ["model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj", "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj"], dora: true);
         adapters["lm-head"] = files.Write("lm-head", rank: 4, alpha: 8, ["model.layers.0.self_attn.q_proj", "model.layers.1.self_attn.q_proj", "lm_head"]);
         adapters["dora-lm-head"] = files.Write("dora-lm-head", rank: 2, alpha: 4, ["lm_head"], dora: true);
+        adapters["embed-tokens"] = files.Write("embed-tokens", rank: 4, alpha: 8, ["model.layers.1.self_attn.v_proj"], ["model.embed_tokens"]);
+        adapters["embed-only"] = files.Write("embed-only", rank: 8, alpha: 8, [], ["model.embed_tokens"]);
     }
 
-    private static readonly string[] KindNames = ["dora-all-linear", "dora-qv", "lm-head", "dora-lm-head"];
+    private static readonly string[] KindNames = ["dora-all-linear", "dora-qv", "lm-head", "dora-lm-head", "embed-tokens", "embed-only"];
 
     public static TheoryData<string> Kinds => [.. KindNames];
 
@@ -59,14 +64,44 @@ public sealed class PeftAdapterKindsReferenceTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("dora-all-linear")]
+    [InlineData("embed-tokens")]
+    [InlineData("dora-lm-head")]
+    public void MergedAdapter_GivesItsSlotLogits_AndUnmergingGivesTheBaseBackBitForBit(string kind)
+    {
+        using var model = (ICausalLanguageModel)ModelLoader.Load(Fixtures.BaseDirectory("llama-tiny"), ModelLoadOptions.Cpu);
+        using var pooled = new PooledAdapters(model, adapters[kind]);
+        using var harness = new CausalHarness(model);
+        var inputs = Fixtures.Inputs("llama-tiny");
+        int[] slotRows = [.. inputs.Select(_ => 1)];
+        int[] baseRows = [.. inputs.Select(_ => 0)];
+        var inSlot = harness.LastLogits(inputs, slotRows);
+        var before = harness.LastLogits(inputs, baseRows);
+        var targets = model.AdaptableModules.ToDictionary(m => m.Key, m => (ILoraTarget)m.Value, StringComparer.Ordinal);
+        using var merges = new MergeCache(targets, new AdapterStoreOptions());
+
+        merges.Activate(pooled.Adapters[0]);
+        var merged = harness.LastLogits(inputs, baseRows);
+        merges.Deactivate();
+        var after = harness.LastLogits(inputs, baseRows);
+
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            var difference = ReferenceCases.MaxDifference(Array.ConvertAll(inSlot[i], l => (double)l), merged[i]);
+            Assert.True(difference <= ReferenceTolerance, $"{kind}, input {i}: merged {difference:E3} from the slot");
+            Assert.Equal(before[i], after[i]);
+        }
+    }
+
     [Fact]
-    public void MixedBatchOfDoraLmHeadAndBaseRows_GivesEachRowItsSoloLogitsAndGreedyContinuation()
+    public void MixedBatchOfDoraLmHeadEmbeddingAndBaseRows_GivesEachRowItsSoloLogitsAndGreedyContinuation()
     {
         using var model = (ICausalLanguageModel)ModelLoader.Load(Fixtures.BaseDirectory("llama-tiny"), ModelLoadOptions.Cpu);
         using var pooled = new PooledAdapters(model, [.. KindNames.Select(kind => adapters[kind])]);
         using var harness = new CausalHarness(model);
         var inputs = Fixtures.Inputs("llama-tiny");
-        int[] slots = [1, 0, 3, 2, 4, 1, 0, 3];
+        int[] slots = [1, 0, 3, 5, 2, 4, 6, 1, 0, 3, 5];
         long[][] rows = [.. slots.Select((_, i) => inputs[i % inputs.Length])];
 
         var batchLogits = harness.LastLogits(rows, slots);

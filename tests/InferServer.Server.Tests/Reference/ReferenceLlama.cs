@@ -77,7 +77,9 @@ public sealed class ReferenceLlama : IDisposable
     private Tensor Forward(long[] tokens, ReferenceLora? lora)
     {
         var count = tokens.Length;
-        var x = weights["model.embed_tokens.weight"].index_select(0, tensor(tokens));
+        var x = lora is null
+            ? weights["model.embed_tokens.weight"].index_select(0, tensor(tokens))
+            : lora.Embed("model.embed_tokens", tensor(tokens), weights["model.embed_tokens.weight"]);
         var (cos, sin) = Rotary(count);
         var causalMask = ones(count, count, dtype: ScalarType.Bool).triu(1);
         var groups = heads / kvHeads;

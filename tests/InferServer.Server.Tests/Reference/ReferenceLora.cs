@@ -50,6 +50,18 @@ public sealed class ReferenceLora : IDisposable
             // Hu et al. 2021: s = alpha / r. rsLoRA (Kalajdzievski 2023): s = alpha / sqrt(r).
             modules.Add(module, (a, b, useRslora ? alpha / Math.Sqrt(rank) : alpha / rank));
         }
+        // PEFT lora.Embedding: lora_embedding_A [r, entries], lora_embedding_B [dimension, r], same scale rule.
+        foreach (var aKey in file.Tensors.Keys.Where(k => k.EndsWith(".lora_embedding_A", StringComparison.Ordinal)))
+        {
+            var module = aKey[KeyPrefix.Length..^".lora_embedding_A".Length];
+            if (!IsTargeted(config, module))
+                throw new InvalidOperationException($"adapter '{directory}' has weights for '{module}', which its config does not target");
+            var (rank, alpha) = RankAndAlpha(config, module);
+            var useRslora = config.TryGetProperty("use_rslora", out var rs) && rs.GetBoolean();
+            modules.Add(module, (file.Read(aKey).to(ScalarType.Float64).DetachFromDisposeScope(),
+                file.Read($"{KeyPrefix}{module}.lora_embedding_B").to(ScalarType.Float64).DetachFromDisposeScope(),
+                useRslora ? alpha / Math.Sqrt(rank) : alpha / rank));
+        }
         var magnitudes = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         if (config.TryGetProperty("use_dora", out var dora) && dora.GetBoolean())
         {
@@ -57,6 +69,16 @@ public sealed class ReferenceLora : IDisposable
                 magnitudes.Add(module, file.Read($"{KeyPrefix}{module}.lora_magnitude_vector").to(ScalarType.Float64).DetachFromDisposeScope());
         }
         return new ReferenceLora(modules, magnitudes);
+    }
+
+    /// <summary>
+    /// An embedding lookup, <c>table[ids]</c>, plus PEFT's <c>F.embedding(ids, A.T) @ B.T * scaling</c> when this adapter adapts
+    /// <paramref name="module"/>.
+    /// </summary>
+    public Tensor Embed(string module, Tensor ids, Tensor table)
+    {
+        var y = table.index_select(0, ids);
+        return modules.TryGetValue(module, out var lora) ? y + lora.Scale * lora.A.t().index_select(0, ids).matmul(lora.B.t()) : y;
     }
 
     /// <summary>The whole adapted linear layer: x·W0ᵀ + bias, plus LoRA, or DoRA's rescaled sum when the module has a magnitude.</summary>

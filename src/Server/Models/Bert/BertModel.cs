@@ -23,7 +23,7 @@ public sealed class BertModel : nn.Module
     /// <summary>Pooled output [sequences, hidden].</summary>
     public Tensor Forward(EncoderBatch batch)
     {
-        var hidden = encoder.Forward(embeddings.Forward(batch.InputIds, batch.Positions, batch.TokenTypeIds), batch.Sequences, batch.Lora);
+        var hidden = encoder.Forward(embeddings.Forward(batch.InputIds, batch.Positions, batch.TokenTypeIds, batch.Lora), batch.Sequences, batch.Lora);
         var starts = batch.Sequences.Select(s => s.Start).ToArray();
         var firstRows = tensor(Array.ConvertAll(starts, start => (long)start), device: hidden.device);
         // The pooler sees one row per sequence, so a LoRA on pooler.dense needs those rows' adapter slots.

@@ -35,13 +35,19 @@ public sealed class AdaptedLinear : nn.Module, ILoraTarget
     /// An output head whose weight is <paramref name="sharedWeight"/> [out, in], owned by another module (GPT-2's lm_head
     /// and Llama's with tie_word_embeddings read the token embedding). PEFT can still put a LoRA on such an lm_head.
     /// </summary>
-    public AdaptedLinear(Tensor sharedWeight) : base(nameof(AdaptedLinear))
+    /// <param name="sharedWeight">W0 [out, in], owned by another module.</param>
+    /// <param name="isEmbedding">True for an embedding table seen as a layer on one-hot inputs (<see cref="Lookup"/>).</param>
+    public AdaptedLinear(Tensor sharedWeight, bool isEmbedding = false) : base(nameof(AdaptedLinear))
     {
         ArgumentNullException.ThrowIfNull(sharedWeight);
+        IsEmbedding = isEmbedding;
         tiedWeight = sharedWeight;
         OutFeatures = sharedWeight.shape[0];
         InFeatures = sharedWeight.shape[1];
     }
+
+    /// <summary>Whether this is an embedding's LoRA target (PEFT's lora.Embedding; never part of all-linear).</summary>
+    public bool IsEmbedding { get; }
 
     /// <summary>Input features.</summary>
     public long InFeatures { get; }
@@ -76,4 +82,18 @@ public sealed class AdaptedLinear : nn.Module, ILoraTarget
         mergedWeight is not null
             ? nn.functional.linear(x, mergedWeight, bias)
             : LoraOps.Linear(x, Weight, bias, lora is null ? null : Pool, lora);
+
+    /// <summary>
+    /// An embedding lookup seen as this layer on one-hot inputs (W0 is the table transposed, [dimension, entries]): rows of the
+    /// table for int64 <paramref name="ids"/> [rows], each plus its slot's <see cref="LoraEmbeddingOps"/> delta.
+    /// </summary>
+    public Tensor Lookup(Tensor ids, LoraBatch? lora)
+    {
+        if (mergedWeight is not null)
+            return mergedWeight.t().index_select(0, ids);
+        var y = Weight.t().index_select(0, ids);
+        if (lora is { HasAdapters: true } && Pool is { } pool)
+            LoraEmbeddingOps.AddDelta(y, ids, pool, lora);
+        return y;
+    }
 }
