@@ -216,7 +216,11 @@ public sealed partial class MergeCache : IDisposable
             foreach (var (module, lora) in adapter.Modules)
             {
                 // Detached: the engine may call this inside a step's dispose scope, and the copy must outlive the step.
-                weights.Add(module, LoraOps.Merge(targets[module].Weight, lora.A, lora.B, lora.Scale).DetachFromDisposeScope());
+                using var scope = torch.NewDisposeScope();
+                var merged = lora.Dora is { } dora
+                    ? LoraOps.MergeDora(targets[module].Weight, lora.A, lora.B, lora.Scale, dora.RowScale())
+                    : LoraOps.Merge(targets[module].Weight, lora.A, lora.B, lora.Scale);
+                weights.Add(module, merged.DetachFromDisposeScope());
             }
         }
         catch

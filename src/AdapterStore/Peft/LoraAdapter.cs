@@ -19,7 +19,7 @@ public sealed class LoraAdapter : IDisposable
         Config = config;
         Modules = modules;
         Classifier = classifier;
-        TotalBytes = modules.Values.Sum(m => Bytes(m.A) + Bytes(m.B))
+        TotalBytes = modules.Values.Sum(m => Bytes(m.A) + Bytes(m.B) + (m.Dora is { } dora ? Bytes(dora.Magnitude) + Bytes(dora.WeightNorm) : 0))
             + (classifier is null ? 0 : Bytes(classifier.Weight) + (classifier.Bias is null ? 0 : Bytes(classifier.Bias)));
     }
 
@@ -52,6 +52,8 @@ public sealed class LoraAdapter : IDisposable
         {
             module.A.Dispose();
             module.B.Dispose();
+            module.Dora?.Magnitude.Dispose();
+            module.Dora?.WeightNorm.Dispose();
         }
 
         Classifier?.Weight.Dispose();

@@ -22,6 +22,16 @@ public static class LoraAdapterLoader
     private const string LoraASuffix = ".lora_A.weight";
     private const string LoraBSuffix = ".lora_B.weight";
 
+    /// <summary>PEFT's lora.Embedding keeps A and B as bare parameters: <c>lora_embedding_A</c> [r, entries], <c>_B</c> [dimension, r].</summary>
+    private const string EmbeddingASuffix = ".lora_embedding_A";
+    private const string EmbeddingBSuffix = ".lora_embedding_B";
+
+    /// <summary>
+    /// DoRA's magnitude. PEFT saves <c>lora_magnitude_vector</c> with no <c>.weight</c> (save_and_load.py strips it to keep the
+    /// format of before DoRA became a module); a file written from a raw state_dict may keep it, so both are read.
+    /// </summary>
+    private static readonly string[] MagnitudeSuffixes = [".lora_magnitude_vector", ".lora_magnitude_vector.weight"];
+
     private static readonly SafetensorsDType[] WeightDTypes = [SafetensorsDType.F32, SafetensorsDType.F16, SafetensorsDType.BF16, SafetensorsDType.F64];
 
     /// <summary>
@@ -61,10 +71,10 @@ public static class LoraAdapterLoader
             throw new InvalidAdapterException(name, directory, problems);
         }
 
-        return Materialize(name, directory, config, file, plan, LabelNames(directory, roots, config, plan.Head), dtype);
+        return Materialize(name, directory, config, file, plan, LabelNames(directory, roots, config, plan.Head), dtype, spec);
     }
 
-    private sealed record ModulePlan(string Module, string AKey, string BKey, int Rank, double Scale);
+    private sealed record ModulePlan(string Module, string AKey, string BKey, int Rank, double Scale, string? MagnitudeKey);
 
     private sealed record HeadPlan(string WeightKey, string? BiasKey, int Labels);
 
@@ -141,24 +151,26 @@ public static class LoraAdapterLoader
     private static LoadPlan Validate(PeftLoraConfig? config, SafetensorsFile file, BaseModelSpec spec, int maxRank, List<string> problems)
     {
         var pairs = new SortedDictionary<string, (string? A, string? B)>(StringComparer.Ordinal);
+        var magnitudes = new Dictionary<string, string>(StringComparer.Ordinal);
         string? headWeight = null;
         string? headBias = null;
         foreach (string key in file.Tensors.Keys.Order(StringComparer.Ordinal))
         {
             string rest = key.StartsWith(KeyPrefix, StringComparison.Ordinal) ? key[KeyPrefix.Length..] : "";
-            if (rest.EndsWith(LoraASuffix, StringComparison.Ordinal))
+            if (LoraPart(rest) is ({ } module, { } isA, { } isEmbeddingKey))
             {
-                string module = rest[..^LoraASuffix.Length];
-                pairs[module] = (key, pairs.GetValueOrDefault(module).B);
+                if (isEmbeddingKey != spec.Embeddings.Contains(module) && spec.Modules.ContainsKey(module))
+                {
+                    problems.Add(isEmbeddingKey
+                        ? $"key '{key}' is an embedding LoRA weight, but module '{module}' is a linear layer"
+                        : $"key '{key}' is a linear LoRA weight, but module '{module}' is an embedding (PEFT saves lora_embedding_A/B there)");
+                }
+
+                pairs[module] = isA ? (key, pairs.GetValueOrDefault(module).B) : (pairs.GetValueOrDefault(module).A, key);
             }
-            else if (rest.EndsWith(LoraBSuffix, StringComparison.Ordinal))
+            else if (MagnitudeSuffixes.FirstOrDefault(suffix => rest.EndsWith(suffix, StringComparison.Ordinal)) is { } magnitudeSuffix)
             {
-                string module = rest[..^LoraBSuffix.Length];
-                pairs[module] = (pairs.GetValueOrDefault(module).A, key);
-            }
-            else if (rest.Contains(".lora_embedding_", StringComparison.Ordinal))
-            {
-                problems.Add($"key '{key}': LoRA on embedding modules is not supported");
+                magnitudes[rest[..^magnitudeSuffix.Length]] = key;
             }
             else if (spec.Classifier is { } head && rest == head.Name + ".weight")
             {
@@ -181,19 +193,38 @@ public static class LoraAdapterLoader
         {
             if (CheckModule(config, file, spec, maxRank, module, aKey, bKey, problems) is { } plan)
             {
-                modules.Add(plan);
+                modules.Add(CheckDora(config!, file, spec, plan, magnitudes.GetValueOrDefault(module), problems) ? plan with { MagnitudeKey = magnitudes.GetValueOrDefault(module) } : plan);
             }
+        }
+
+        foreach (var (module, key) in magnitudes.Where(m => !pairs.ContainsKey(m.Key)).OrderBy(m => m.Key, StringComparer.Ordinal))
+        {
+            problems.Add($"key '{key}' is a DoRA magnitude for module '{module}', which has no lora_A/lora_B");
         }
 
         if (config is not null)
         {
-            foreach (string module in spec.Modules.Keys.Where(config.Targets).Where(m => !pairs.ContainsKey(m)).Order(StringComparer.Ordinal))
+            foreach (string module in spec.TargetedModules(config).Where(m => !pairs.ContainsKey(m)))
             {
                 problems.Add($"module '{module}' is targeted by target_modules {config.TargetModules} but the adapter has no weights for it");
             }
         }
 
         return new LoadPlan(modules, CheckHead(file, spec, headWeight, headBias, problems));
+    }
+
+    /// <summary>Module, whether it is A (else B), whether it is an embedding's key; null for any other key.</summary>
+    private static (string Module, bool IsA, bool IsEmbedding)? LoraPart(string rest)
+    {
+        foreach (var (suffix, isA, isEmbedding) in new[] { (LoraASuffix, true, false), (LoraBSuffix, false, false), (EmbeddingASuffix, true, true), (EmbeddingBSuffix, false, true) })
+        {
+            if (rest.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                return (rest[..^suffix.Length], isA, isEmbedding);
+            }
+        }
+
+        return null;
     }
 
     private static ModulePlan? CheckModule(
@@ -207,7 +238,7 @@ public static class LoraAdapterLoader
         }
 
         int before = problems.Count;
-        if (config is not null && !config.Targets(module))
+        if (config is not null && !spec.Targets(config, module))
         {
             string layers = config.LayersToTransform is { Count: > 0 } l ? $" with layers_to_transform [{string.Join(", ", l)}]" : "";
             problems.Add($"module '{module}' has LoRA weights but is not matched by target_modules {config.TargetModules}{layers}");
@@ -264,8 +295,58 @@ public static class LoraAdapterLoader
         }
 
         return problems.Count == before && config is not null
-            ? new ModulePlan(module, aKey, bKey, (int)rank, config.ScaleFor(module))
+            ? new ModulePlan(module, aKey, bKey, (int)rank, config.ScaleFor(module), null)
             : null;
+    }
+
+    /// <summary>
+    /// A DoRA module needs its magnitude [out] and the base weight to norm against; a plain LoRA module must have no magnitude.
+    /// True when the module is a valid DoRA module.
+    /// </summary>
+    private static bool CheckDora(PeftLoraConfig config, SafetensorsFile file, BaseModelSpec spec, ModulePlan plan, string? magnitudeKey, List<string> problems)
+    {
+        if (!config.UseDora)
+        {
+            if (magnitudeKey is not null)
+            {
+                problems.Add($"key '{magnitudeKey}' is a DoRA magnitude, but use_dora is false");
+            }
+
+            return false;
+        }
+
+        if (spec.Embeddings.Contains(plan.Module))
+        {
+            // PEFT's DoraEmbeddingLayer norms the table per entry and scales the delta only; not implemented here.
+            problems.Add($"module '{plan.Module}': DoRA on an embedding is not supported (only plain LoRA on embeddings)");
+            return false;
+        }
+
+        if (magnitudeKey is null)
+        {
+            problems.Add($"module '{plan.Module}': use_dora is true but there is no lora_magnitude_vector");
+            return false;
+        }
+
+        int before = problems.Count;
+        var magnitude = file.Tensors[magnitudeKey];
+        int outFeatures = spec.Modules[plan.Module].OutFeatures;
+        if (magnitude.Shape is not [var length] || length != outFeatures)
+        {
+            problems.Add($"module '{plan.Module}': lora_magnitude_vector {Show(magnitude.Shape)} should be [{outFeatures}] (the module's out_features)");
+        }
+
+        if (!WeightDTypes.Contains(magnitude.DType))
+        {
+            problems.Add($"key '{magnitudeKey}' has dtype {magnitude.DType}, not a floating-point type");
+        }
+
+        if (spec.BaseWeights is null)
+        {
+            problems.Add($"module '{plan.Module}': DoRA needs the base model's weights to compute its norm, and none were given");
+        }
+
+        return problems.Count == before;
     }
 
     private static HeadPlan? CheckHead(SafetensorsFile file, BaseModelSpec spec, string? weightKey, string? biasKey, List<string> problems)
@@ -334,7 +415,8 @@ public static class LoraAdapterLoader
     }
 
     private static LoraAdapter Materialize(
-        string name, string directory, PeftLoraConfig config, SafetensorsFile file, LoadPlan plan, IReadOnlyList<string> labels, torch.ScalarType dtype)
+        string name, string directory, PeftLoraConfig config, SafetensorsFile file, LoadPlan plan, IReadOnlyList<string> labels, torch.ScalarType dtype,
+        BaseModelSpec spec)
     {
         var owned = new List<torch.Tensor>();
         try
@@ -342,8 +424,10 @@ public static class LoraAdapterLoader
             var modules = new Dictionary<string, LoraModuleWeights>(StringComparer.Ordinal);
             foreach (var module in plan.Modules)
             {
-                modules.Add(module.Module, new LoraModuleWeights(
-                    module.Module, Load(file, module.AKey, dtype, owned), Load(file, module.BKey, dtype, owned), module.Rank, module.Scale));
+                var a = Load(file, module.AKey, dtype, owned);
+                var b = Load(file, module.BKey, dtype, owned);
+                var dora = module.MagnitudeKey is null ? null : LoadDora(file, module, a, b, spec, owned);
+                modules.Add(module.Module, new LoraModuleWeights(module.Module, a, b, module.Rank, module.Scale, dora));
             }
 
             LoraClassifierHead? head = plan.Head is null ? null : new LoraClassifierHead(
@@ -357,6 +441,23 @@ public static class LoraAdapterLoader
             owned.ForEach(tensor => tensor.Dispose());
             throw;
         }
+    }
+
+    /// <summary>
+    /// DoRA's magnitude m and weight norm <c>‖W0 + s·B·A‖</c> per output row (PEFT <c>DoraLinearLayer.get_weight_norm</c>:
+    /// <c>torch.linalg.norm(W0 + scaling·lora_weight, dim=1)</c> with W0 as [out, in], so a Conv1D's W0 is transposed first, as
+    /// our models store it anyway). Computed once here, in float64 from the adapter's B and A as served, and kept with the adapter.
+    /// </summary>
+    private static DoraMagnitude LoadDora(SafetensorsFile file, ModulePlan module, torch.Tensor a, torch.Tensor b, BaseModelSpec spec, List<torch.Tensor> owned)
+    {
+        var magnitude = Load(file, module.MagnitudeKey!, torch.ScalarType.Float64, owned);
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var weight = spec.BaseWeights!(module.Module).to(torch.ScalarType.Float64, torch.CPU);
+        var adapted = weight + b.to(torch.ScalarType.Float64).mm(a.to(torch.ScalarType.Float64)).mul(module.Scale);
+        var norm = torch.linalg.vector_norm(adapted, dims: [1]).DetachFromDisposeScope();
+        owned.Add(norm);
+        return new DoraMagnitude(magnitude, norm);
     }
 
     /// <summary>Reads and converts one tensor; the result outlives any dispose scope, since the adapter owns it.</summary>

@@ -99,10 +99,6 @@ public sealed record PeftLoraConfig
     /// <summary>PEFT adds these to <c>modules_to_save</c> for every SEQ_CLS model; they name the classification head.</summary>
     private static readonly string[] ClassifierHeadNames = ["classifier", "score"];
 
-    /// <summary>Embedding modules across the architectures we know; LoRA on an embedding is a lookup, not a matmul.</summary>
-    private static readonly string[] EmbeddingModuleNames =
-        ["embed_tokens", "wte", "wpe", "word_embeddings", "position_embeddings", "token_type_embeddings", "embeddings", "embed_positions", "shared"];
-
     public static PeftLoraConfig Parse(string json) =>
         JsonSerializer.Deserialize<PeftLoraConfig>(json) ?? throw new JsonException("adapter_config.json is JSON null");
 
@@ -123,11 +119,6 @@ public sealed record PeftLoraConfig
         if (R <= 0)
         {
             problems.Add($"r {R} is not a positive rank");
-        }
-
-        if (UseDora)
-        {
-            problems.Add("use_dora true (DoRA) is not supported");
         }
 
         if (Bias != "none")
@@ -154,9 +145,21 @@ public sealed record PeftLoraConfig
         {
             problems.Add("target_modules is missing (PEFT's per-architecture defaults are not applied here)");
         }
-        else if (TargetModules.Names?.Intersect(EmbeddingModuleNames).ToList() is { Count: > 0 } embeddings)
+
+        // LoraConfig.__post_init__ refuses these combinations, so PEFT never saves them; a hand-written config gets the same answer.
+        if (TargetModules?.Pattern is not null && LayersToTransform is { Count: > 0 })
         {
-            problems.Add($"target_modules {TargetModules} includes embedding module(s) {string.Join(", ", embeddings)}, which are not supported");
+            problems.Add("layers_to_transform cannot be used when target_modules is a string (PEFT refuses this too)");
+        }
+
+        if (TargetModules?.Pattern is not null && LayersPattern is { Count: > 0 })
+        {
+            problems.Add("layers_pattern cannot be used when target_modules is a string (PEFT refuses this too)");
+        }
+
+        if (LayersPattern is { Count: > 0 } && LayersToTransform is null)
+        {
+            problems.Add("layers_pattern needs layers_to_transform (PEFT refuses it alone too)");
         }
 
         foreach (string module in ModulesToSave ?? [])
@@ -192,17 +195,42 @@ public sealed record PeftLoraConfig
 
     /// <summary>
     /// Whether PEFT would put a LoRA layer on <paramref name="module"/> (a path in the base model such as
-    /// <c>model.layers.0.self_attn.q_proj</c>): matched by target_modules, not by exclude_modules, and in
-    /// layers_to_transform when that is set.
+    /// <c>model.layers.0.self_attn.q_proj</c>), following <c>check_target_module_exists</c> in peft/tuners/tuners_utils.py
+    /// step by step: exclude_modules first (a string is a full-match regex, a list matches the path or a trailing
+    /// <c>.{name}</c>); then anything inside a modules_to_save module is never adapted; then target_modules: a string is a
+    /// full-match regex, a list entry equal to the whole path matches outright, and otherwise a list entry matches a trailing
+    /// <c>.{name}</c> and layers_to_transform, when set, must contain the layer index of the path.
     /// </summary>
-    public bool Targets(string module)
+    /// <param name="module">The module path.</param>
+    /// <param name="isLinear">Whether the module is a Linear or Conv1D layer: PEFT's <c>all-linear</c> expands to those only.</param>
+    /// <param name="outputHead">The model's output head (<c>lm_head</c>), which <c>all-linear</c> leaves out
+    /// (<c>_maybe_include_all_linear_layers</c> drops <c>get_output_embeddings()</c>).</param>
+    public bool Targets(string module, bool isLinear = true, string? outputHead = null)
     {
-        if (TargetModules is null || (ExcludeModules is not null && Matches(ExcludeModules, module)))
+        if (TargetModules is null || (ExcludeModules is not null && IsExcluded(ExcludeModules, module)) || InModulesToSave(module))
         {
             return false;
         }
 
-        if (!Matches(TargetModules, module))
+        if (TargetModules.IsAllLinear)
+        {
+            // PEFT replaces "all-linear" by the set of full paths of every Linear/Conv1D but the output head, so each one
+            // then matches as "the whole path is listed", where layers_to_transform does not apply (and PEFT refuses
+            // layers_to_transform with a string target_modules anyway).
+            return isLinear && module != outputHead;
+        }
+
+        if (TargetModules.Pattern is { } pattern)
+        {
+            return Regex.IsMatch(module, $"^(?:{pattern})$", RegexOptions.CultureInvariant);
+        }
+
+        if (TargetModules.Names!.Contains(module))
+        {
+            return true;
+        }
+
+        if (!TargetModules.Names!.Any(name => module.EndsWith("." + name, StringComparison.Ordinal)))
         {
             return false;
         }
@@ -239,7 +267,7 @@ public sealed record PeftLoraConfig
 
     private IEnumerable<(string Key, string Pattern)> RegexSources()
     {
-        if (TargetModules?.Pattern is { } target && target != PeftTargetModules.AllLinear)
+        if (TargetModules?.Pattern is { } target && !TargetModules.IsAllLinear)
         {
             yield return ("target_modules", target);
         }
@@ -265,22 +293,26 @@ public sealed record PeftLoraConfig
         }
     }
 
-    /// <summary>PEFT: a list entry matches the path or its last components; a string must match the whole path.</summary>
-    private static bool Matches(PeftTargetModules targets, string module)
-    {
-        if (targets.Names is not null)
-        {
-            return targets.Names.Any(name => module == name || module.EndsWith("." + name, StringComparison.Ordinal));
-        }
+    /// <summary>PEFT's exclude_modules: a string must match the whole path; a list entry matches the path or its last components.</summary>
+    private static bool IsExcluded(PeftTargetModules excluded, string module) =>
+        excluded.Names is not null
+            ? excluded.Names.Any(name => module == name || module.EndsWith("." + name, StringComparison.Ordinal))
+            : Regex.IsMatch(module, $"^(?:{excluded.Pattern})$", RegexOptions.CultureInvariant);
 
-        return targets.Pattern == PeftTargetModules.AllLinear
-            || Regex.IsMatch(module, $"^(?:{targets.Pattern})$", RegexOptions.CultureInvariant);
-    }
+    /// <summary>
+    /// PEFT never adapts a module inside a modules_to_save module (<c>re.match(rf"(^|.*\.){m}($|\..*)", key)</c>): the
+    /// wrapper that trains the copy and a LoRA layer would conflict.
+    /// </summary>
+    private bool InModulesToSave(string module) =>
+        (ModulesToSave ?? []).Any(name => Regex.IsMatch(module, $@"^(?:^|.*\.){name}(?:$|\..*)", RegexOptions.CultureInvariant));
 
-    /// <summary>PEFT's layer index: the number after <c>.{layers_pattern}.</c>, or after any component when unset.</summary>
+    /// <summary>
+    /// PEFT's layer index: the number after <c>.{layers_pattern}.</c>, or after the first <c>.{name}.</c> when that is unset.
+    /// The lazy <c>.*?</c> is PEFT's: the first numbered component is the layer, not an expert index nested inside it.
+    /// </summary>
     private int? LayerIndex(string module)
     {
-        IEnumerable<string> patterns = LayersPattern is { Count: > 0 } ? LayersPattern.Select(p => $@"^.*\.{p}\.(\d+)\.") : [@"^.*\.[^.]*\.(\d+)\."];
+        IEnumerable<string> patterns = LayersPattern is { Count: > 0 } ? LayersPattern.Select(p => $@"^.*?\.{p}\.(\d+)\.") : [@"^.*?\.[^.]*\.(\d+)\."];
         foreach (string pattern in patterns)
         {
             var match = Regex.Match(module, pattern, RegexOptions.CultureInvariant);

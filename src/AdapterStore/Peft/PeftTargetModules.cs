@@ -13,5 +13,8 @@ public sealed record PeftTargetModules(IReadOnlyList<string>? Names, string? Pat
 {
     public const string AllLinear = "all-linear";
 
+    /// <summary>PEFT compares the shorthand case-insensitively (<c>target_modules.lower() == "all-linear"</c>).</summary>
+    public bool IsAllLinear => Pattern is not null && string.Equals(Pattern, AllLinear, StringComparison.OrdinalIgnoreCase);
+
     public override string ToString() => Names is not null ? $"[{string.Join(", ", Names)}]" : $"'{Pattern}'";
 }

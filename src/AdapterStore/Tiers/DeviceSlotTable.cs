@@ -257,7 +257,8 @@ public sealed partial class DeviceSlotTable : IDisposable
             // this adapter does not target already give its rows a zero delta.
             foreach (var (module, weights) in adapter.Modules)
             {
-                PoolFor(module).Write(slot, weights.A, weights.B, weights.Scale);
+                using var scope = torch.NewDisposeScope();
+                PoolFor(module).Write(slot, weights.A, weights.B, weights.Scale, weights.Dora?.RowScale());
             }
         }
         catch

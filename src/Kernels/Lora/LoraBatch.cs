@@ -89,6 +89,27 @@ public sealed class LoraBatch : IDisposable
     }
 
     /// <summary>
+    /// The batch of a subset of rows, in the order given: for modules that run on fewer rows than the step, such as an
+    /// lm_head on the rows whose logits are wanted or BERT's pooler on each sequence's first token. The caller disposes it.
+    /// </summary>
+    public LoraBatch SelectRows(ReadOnlySpan<int> rows)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var slots = new int[rows.Length];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            if ((uint)rows[i] >= (uint)_tokenSlots.Length)
+            {
+                throw new ArgumentOutOfRangeException(nameof(rows), rows[i], $"The batch has rows 0..{_tokenSlots.Length - 1}.");
+            }
+
+            slots[i] = _tokenSlots[rows[i]];
+        }
+
+        return Create(slots, _device);
+    }
+
+    /// <summary>
     /// BGMV indices for the rows whose slot is active in the calling module (<paramref name="active"/>[i] for
     /// <c>DistinctSlots[i]</c>), built once per distinct active set per step.
     /// </summary>

@@ -24,16 +24,53 @@ public static class LoraOps
 
         if (x.ndim == 2)
         {
+            ScaleDoraRows(y, bias, pool, batch);
             AddDelta(y, x, pool, batch);
         }
         else
         {
             // linear's output is contiguous, so the 2-D view writes through to y.
             using var scope = torch.NewDisposeScope();
-            AddDelta(y.view(-1, y.shape[^1]), x.reshape(-1, x.shape[^1]), pool, batch);
+            var y2 = y.view(-1, y.shape[^1]);
+            ScaleDoraRows(y2, bias, pool, batch);
+            AddDelta(y2, x.reshape(-1, x.shape[^1]), pool, batch);
         }
 
         return y;
+    }
+
+    /// <summary>
+    /// DoRA's magnitude on the base output, in place, for the rows of DoRA slots: <c>y += (g − 1) ⊙ (y − bias)</c>, so that
+    /// with the delta (whose B already carries g) a row gets <c>bias + g ⊙ (x·W0ᵀ + s·(x·Aᵀ)·Bᵀ)</c> (see <see cref="LoraSlotPool"/>).
+    /// y must hold <c>x·W0ᵀ + bias</c>: call before <see cref="AddDelta(Tensor, Tensor, LoraSlotPool, LoraBatch)"/>. Other rows are untouched.
+    /// </summary>
+    public static void ScaleDoraRows(Tensor y, Tensor? bias, LoraSlotPool pool, LoraBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(y);
+        ArgumentNullException.ThrowIfNull(pool);
+        ArgumentNullException.ThrowIfNull(batch);
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        for (var i = 0; i < batch.DistinctSlots.Count; i++)
+        {
+            var group = batch.Group(i);
+            if (group.Slot >= pool.Slots || !pool.IsDora(group.Slot))
+            {
+                continue;
+            }
+
+            var factor = pool.RowScaleMinusOne[group.Slot];
+            if (group.IsContiguous)
+            {
+                var rows = y.narrow(0, group.Start, group.Count);
+                rows.add_((bias is null ? rows : rows - bias).mul(factor));
+            }
+            else
+            {
+                var rows = y.index_select(0, group.RowIndex);
+                y.index_add_(0, group.RowIndex, (bias is null ? rows : rows - bias).mul(factor), 1);
+            }
+        }
     }
 
     /// <summary>Adds Σ s·(x·Aᵀ)·Bᵀ per row into <paramref name="y"/> in place (y: <c>[rows, out]</c>, x: <c>[rows, in]</c>).
@@ -60,7 +97,9 @@ public static class LoraOps
     ///     y[row] = x[row] @ weight.T + bias
     ///     slot = token_slots[row]; r = pool.rank_of(slot)
     ///     if slot != 0 and r > 0:
-    ///         y[row] += (x[row] @ pool.A[slot, :r, :].T) @ pool.B[slot, :, :r].T   # pool.B already holds s·B
+    ///         if pool.is_dora(slot):                                           # DoRA: g = 1 + pool.row_scale_minus_one[slot]
+    ///             y[row] += pool.row_scale_minus_one[slot] * (y[row] - bias)
+    ///         y[row] += (x[row] @ pool.A[slot, :r, :].T) @ pool.B[slot, :, :r].T   # pool.B already holds s·B (DoRA: g·s·B)
     /// </code>
     /// The fast paths are tested against this.
     /// </summary>
@@ -96,7 +135,13 @@ public static class LoraOps
                 var rank = pool is null ? 0 : pool.RankOf(slot);
                 if (slot != 0 && rank > 0)
                 {
-                    var a = pool!.A[slot].narrow(0, 0, rank).to(ScalarType.Float64);
+                    if (pool!.IsDora(slot))
+                    {
+                        var baseOnly = b is null ? yRow : yRow - b;
+                        yRow = yRow + pool.RowScaleMinusOne[slot].to(ScalarType.Float64) * baseOnly;
+                    }
+
+                    var a = pool.A[slot].narrow(0, 0, rank).to(ScalarType.Float64);
                     var up = pool.B[slot].narrow(1, 0, rank).to(ScalarType.Float64);
                     yRow = yRow + up.matmul(a.matmul(xRow));
                 }
@@ -137,6 +182,25 @@ public static class LoraOps
         var delta = b.to(compute, weight.device).mm(a.to(compute, weight.device)).mul_(scale);
         // add (not add_) returns a fresh tensor, so the result never aliases W0 even when W0 is already in the compute dtype.
         return weight.to(compute).add(delta).to(weight.dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// DoRA merged: <c>g ⊙ (W0 + s·B·A)</c> row by row (<paramref name="doraScale"/> g [out]), as a NEW tensor in W0's dtype
+    /// (PEFT <c>DoraLinearVariant.merge_safe</c>: <c>dora_factor · (orig_weight + delta_weight)</c>; the bias is unchanged).
+    /// Formed in at least float32 and rounded once, like <see cref="Merge"/>.
+    /// </summary>
+    public static Tensor MergeDora(Tensor weight, Tensor a, Tensor b, double scale, Tensor doraScale)
+    {
+        ArgumentNullException.ThrowIfNull(doraScale);
+        if (doraScale.ndim != 1 || doraScale.shape[0] != weight.shape[0])
+        {
+            throw new ArgumentException($"The DoRA scale must be [{weight.shape[0]}], got [{string.Join(", ", doraScale.shape)}].");
+        }
+
+        var compute = weight.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+        using var scope = torch.NewDisposeScope();
+        var merged = Merge(weight.to(compute), a, b, scale);
+        return merged.mul_(doraScale.to(compute, weight.device).unsqueeze(1)).to(weight.dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -20,6 +20,15 @@ namespace InferServer.Kernels.Lora;
 /// longer the checkpoint's B; nothing downstream needs that one (the merge path takes A, B, s from the adapter itself).
 /// </para>
 /// <para>
+/// DoRA (Liu et al. 2024, arXiv:2402.09353; PEFT <c>DoraLinearLayer</c>) computes
+/// <c>y = bias + g ⊙ (x·W0ᵀ + s·(x·Aᵀ)·Bᵀ)</c> with the per-output-row factor <c>g = m / ‖W0 + s·B·A‖</c> (norm over the input
+/// dimension), which depends only on the adapter and W0, so the adapter brings it computed. A DoRA slot stores <c>g·s·B</c> as its
+/// B (so the low-rank kernels run unchanged) and <c>g − 1</c> in <see cref="RowScaleMinusOne"/>, and the kernel adds
+/// <c>(g − 1) ⊙ (y − bias)</c> to that slot's rows, which is exactly PEFT's
+/// <c>result + (mag_norm_scale − 1)·(base_result − bias) + mag_norm_scale·lora_result·scaling</c>. Plain LoRA slots keep zeros
+/// there and cost nothing.
+/// </para>
+/// <para>
 /// The pool's tensors are long-lived: they are detached from any dispose scope that is current when the pool is built (see
 /// STYLE.md, "TorchSharp in a server") and are disposed with the pool. Per-slot views (the rank-r corners, transposed for the
 /// matmuls) are cached here at <see cref="Write"/> so the grouped kernel does not rebuild them for every module call.
@@ -28,6 +37,7 @@ namespace InferServer.Kernels.Lora;
 public sealed class LoraSlotPool : IDisposable
 {
     private readonly int[] _ranks;
+    private readonly bool[] _dora;
     // Per slot: Aᵀ corner [in, r] and Bᵀ corner [r, out], views into A and B (null when the slot is empty).
     private readonly Tensor?[] _aTransposed;
     private readonly Tensor?[] _bTransposed;
@@ -54,13 +64,15 @@ public sealed class LoraSlotPool : IDisposable
         OutFeatures = outFeatures;
         A = torch.zeros([slots, maxRank, inFeatures], dtype: dtype, device: device).DetachFromDisposeScope();
         B = torch.zeros([slots, outFeatures, maxRank], dtype: dtype, device: device).DetachFromDisposeScope();
+        RowScaleMinusOne = torch.zeros([slots, outFeatures], dtype: dtype, device: device).DetachFromDisposeScope();
         DType = dtype;
         _deviceType = A.device_type;
         _deviceIndex = A.device_index;
         _ranks = new int[slots];
+        _dora = new bool[slots];
         _aTransposed = new Tensor?[slots];
         _bTransposed = new Tensor?[slots];
-        BytesPerSlot = (maxRank * inFeatures + outFeatures * maxRank) * A.ElementSize;
+        BytesPerSlot = (maxRank * inFeatures + outFeatures * maxRank + outFeatures) * A.ElementSize;
     }
 
     public int Slots { get; }
@@ -77,6 +89,9 @@ public sealed class LoraSlotPool : IDisposable
     /// <summary>Stacked up-projections with the scale folded in, <c>[slots, out, maxRank]</c>.</summary>
     public Tensor B { get; }
 
+    /// <summary>DoRA's per-output-row factor minus one, <c>g − 1</c>, <c>[slots, out]</c>; zeros for plain LoRA and empty slots.</summary>
+    public Tensor RowScaleMinusOne { get; }
+
     public ScalarType DType { get; }
 
     public Device Device => A.device;
@@ -91,12 +106,24 @@ public sealed class LoraSlotPool : IDisposable
         return _ranks[slot];
     }
 
+    /// <summary>Whether <paramref name="slot"/> holds a DoRA adapter for this module.</summary>
+    public bool IsDora(int slot)
+    {
+        CheckSlot(slot, allowBase: true);
+        return _dora[slot];
+    }
+
     /// <summary>
     /// Zeroes <paramref name="slot"/>, then copies <paramref name="a"/> <c>[r, in]</c> into the top-left corner of A and
     /// <c>scale·b</c> (<paramref name="b"/> is <c>[out, r]</c>) into the top-left corner of B, converting dtype and device.
     /// Zeroing first is what keeps a smaller rank written over a larger one free of residue (vLLM <c>set_lora</c>).
     /// </summary>
-    public void Write(int slot, Tensor a, Tensor b, double scale)
+    /// <param name="slot">The slot, 1..Slots-1.</param>
+    /// <param name="a">A, <c>[r, in]</c>.</param>
+    /// <param name="b">B, <c>[out, r]</c>.</param>
+    /// <param name="scale">The LoRA scale s.</param>
+    /// <param name="doraScale">DoRA's <c>g = m / ‖W0 + s·B·A‖</c>, <c>[out]</c>, or null for plain LoRA.</param>
+    public void Write(int slot, Tensor a, Tensor b, double scale, Tensor? doraScale = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         CheckSlot(slot, allowBase: false);
@@ -119,13 +146,27 @@ public sealed class LoraSlotPool : IDisposable
             throw new ArgumentOutOfRangeException(nameof(scale), scale, "The LoRA scale must be finite.");
         }
 
+        if (doraScale is not null && (doraScale.ndim != 1 || doraScale.shape[0] != OutFeatures))
+        {
+            throw new ArgumentException($"The DoRA scale must be [{OutFeatures}], got {Shape(doraScale)}.", nameof(doraScale));
+        }
+
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         Clear(slot);
         A[slot].narrow(0, 0, rank).copy_(a);
-        // Scale in float64 and round once into the pool dtype, so bf16/fp16 pools see a single rounding of s·b.
-        B[slot].narrow(1, 0, rank).copy_(b.to(ScalarType.Float64).mul(scale));
+        // Scale in float64 and round once into the pool dtype, so bf16/fp16 pools see a single rounding of s·b (or g·s·b).
+        var scaledB = b.to(ScalarType.Float64).mul(scale);
+        if (doraScale is not null)
+        {
+            var g = doraScale.to(ScalarType.Float64, b.device);
+            scaledB = scaledB.mul(g.unsqueeze(1));
+            RowScaleMinusOne[slot].copy_(g - 1);
+        }
+
+        B[slot].narrow(1, 0, rank).copy_(scaledB);
         _ranks[slot] = (int)rank;
+        _dora[slot] = doraScale is not null;
         _aTransposed[slot] = A[slot].narrow(0, 0, rank).t().DetachFromDisposeScope();
         _bTransposed[slot] = B[slot].narrow(1, 0, rank).t().DetachFromDisposeScope();
     }
@@ -139,7 +180,9 @@ public sealed class LoraSlotPool : IDisposable
         using var noGrad = torch.no_grad();
         A[slot].zero_();
         B[slot].zero_();
+        RowScaleMinusOne[slot].zero_();
         _ranks[slot] = 0;
+        _dora[slot] = false;
         _aTransposed[slot]?.Dispose();
         _bTransposed[slot]?.Dispose();
         _aTransposed[slot] = null;
@@ -162,6 +205,7 @@ public sealed class LoraSlotPool : IDisposable
 
         A.Dispose();
         B.Dispose();
+        RowScaleMinusOne.Dispose();
     }
 
     /// <summary>True when the pool lives on that device (Device has no value equality).</summary>

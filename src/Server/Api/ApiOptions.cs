@@ -18,6 +18,9 @@ public sealed record ApiOptions
     /// <summary>Most choices (prompts × n) one OpenAI-compatible request may ask for; each is one engine request.</summary>
     public int OpenAiMaxChoices { get; init; } = 16;
 
+    /// <summary>Most adapters one gRPC Generate/GenerateStream may fan out to (GenerateRequest.adapters).</summary>
+    public int MaxFanOutAdapters { get; init; } = 16;
+
     /// <summary>Largest gRPC request message in bytes (gRPC MaxReceiveMessageSize).</summary>
     public int MaxReceiveMessageBytes { get; init; } = 4 * 1024 * 1024;
 

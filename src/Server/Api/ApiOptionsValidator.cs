@@ -22,6 +22,7 @@ public sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
             problems.Add("Api:DefaultMaxNewTokens must be in 1..Api:MaxNewTokens");
         if (options.MaxStopSequences < 0) problems.Add("Api:MaxStopSequences must not be negative");
         if (options.MaxClassifyTexts < 1) problems.Add("Api:MaxClassifyTexts must be at least 1");
+        if (options.MaxFanOutAdapters < 1) problems.Add("Api:MaxFanOutAdapters must be at least 1");
         if (options.MaxChatMessages < 1) problems.Add("Api:MaxChatMessages must be at least 1");
         if (options.DrainTimeout < TimeSpan.Zero) problems.Add("Api:DrainTimeout must not be negative");
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);

@@ -21,10 +21,14 @@ public sealed class InferenceService(
     private readonly ApiOptions limits = options.Value;
 
     public override Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context) =>
-        GenerateWholeAsync(GenerationMapper.ToDomain(request, limits, Deadline(context)), chatTemplate: "", "Generate", context);
+        request.Adapters.Count > 0
+            ? FanOutWholeAsync(request, context)
+            : GenerateWholeAsync(GenerationMapper.ToDomain(request, limits, Deadline(context)), chatTemplate: "", "Generate", context);
 
     public override Task GenerateStream(GenerateRequest request, IServerStreamWriter<GenerateStreamResponse> responseStream, ServerCallContext context) =>
-        StreamAsync(GenerationMapper.ToDomain(request, limits, Deadline(context)), chatTemplate: "", "GenerateStream", responseStream, context);
+        request.Adapters.Count > 0
+            ? FanOutStreamAsync(request, responseStream, context)
+            : StreamAsync(GenerationMapper.ToDomain(request, limits, Deadline(context)), chatTemplate: "", "GenerateStream", responseStream, context);
 
     public override Task<GenerateResponse> Chat(ChatRequest request, ServerCallContext context)
     {
@@ -88,6 +92,23 @@ public sealed class InferenceService(
         }
     }
 
+    private async Task<GenerateResponse> FanOutWholeAsync(GenerateRequest request, ServerCallContext context)
+    {
+        var generations = FanOutGeneration.ToDomain(request, limits, Deadline(context));
+        using var activity = StartFanOutActivity("Generate", request);
+        // Metrics and usage count each completion under its own adapter; the span keeps the call's tags, not one completion's.
+        return await FanOutGeneration.CollectAsync(engine, request, generations,
+            (index, finished) => Finished(null, generations[index].Adapter, finished), context.CancellationToken);
+    }
+
+    private async Task FanOutStreamAsync(GenerateRequest request, IServerStreamWriter<GenerateStreamResponse> responseStream, ServerCallContext context)
+    {
+        var generations = FanOutGeneration.ToDomain(request, limits, Deadline(context));
+        using var activity = StartFanOutActivity("GenerateStream", request);
+        await FanOutGeneration.StreamAsync(engine, generations, responseStream,
+            (index, finished) => Finished(null, generations[index].Adapter, finished), context.CancellationToken);
+    }
+
     private void Finished(Activity? activity, string? adapter, GenerationFinished finished)
     {
         metrics.GenerationFinished(adapterLabels.For(adapter, succeeded: true), finished);
@@ -97,6 +118,13 @@ public sealed class InferenceService(
         activity.SetTag("inferserver.completion_tokens", finished.Usage.CompletionTokens);
         activity.SetTag("inferserver.finish_reason", finished.Reason.ToString());
         GenerationTrace.RecordPhases(activity, finished.Timing);
+    }
+
+    private static Activity? StartFanOutActivity(string rpc, GenerateRequest request)
+    {
+        var activity = StartActivity(rpc, string.Join(",", request.Adapters.Select(a => a.Length == 0 ? AdapterLabels.Base : a)));
+        activity?.SetTag("inferserver.completions", request.Adapters.Count);
+        return activity;
     }
 
     private static Activity? StartActivity(string rpc, string? adapter)

@@ -57,9 +57,10 @@ internal sealed class CausalStepRunner(ICausalLanguageModel model, KvCache cache
 
         var device = model.Device;
         using var lora = rowSlots.Any(s => s != 0) ? LoraBatch.Create(rowSlots, device) : null;
+        using var logitLora = lora?.SelectRows(logitRows.Select(r => (int)r).ToArray());
         var batch = new CausalBatch(tensor(ids, device: device), tensor(positions, device: device),
             AttentionBatch.Create(spans, model.Shape.SlidingWindow, device), lora,
-            tensor(logitRows.ToArray(), device: device));
+            tensor(logitRows.ToArray(), device: device), logitLora);
         var results = new SampledToken?[items.Count];
         if (logitRows.Count == 0)
         {

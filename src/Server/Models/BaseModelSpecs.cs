@@ -15,6 +15,12 @@ public static class BaseModelSpecs
         var modules = model.AdaptableModules.ToDictionary(
             m => m.Key, m => new LinearModuleShape(checked((int)m.Value.InFeatures), checked((int)m.Value.OutFeatures)), StringComparer.Ordinal);
         var classifier = model is ISequenceClassifier ? new ClassifierSpec(model.HiddenSize) : null;
-        return new BaseModelSpec(model.ModelType, modules, model.LayerCount, model.HiddenSize, classifier);
+        return new BaseModelSpec(model.ModelType, modules, model.LayerCount, model.HiddenSize, classifier)
+        {
+            OutputHead = modules.ContainsKey("lm_head") ? "lm_head" : null,
+            Embeddings = model.AdaptableModules.Where(m => m.Value.IsEmbedding).Select(m => m.Key).ToHashSet(StringComparer.Ordinal),
+            // Read by the adapter loader for DoRA norms, never written; W0 stays [out, in] whatever the checkpoint used.
+            BaseWeights = module => model.AdaptableModules[module].Weight,
+        };
     }
 }

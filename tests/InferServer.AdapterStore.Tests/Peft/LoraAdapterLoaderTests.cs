@@ -28,7 +28,8 @@ public sealed class LoraAdapterLoaderTests
     {
         using var adapter = LoraAdapterLoader.Load(FixtureModels.AdapterDirectory("llama-tiny", "all-r16"), "all", FixtureModels.Llama, torch.ScalarType.Float32);
 
-        Assert.Equal(FixtureModels.Llama.Modules.Keys.Order(), adapter.Modules.Keys.Order());
+        // all-linear leaves out the output head (PEFT _maybe_include_all_linear_layers).
+        Assert.Equal(FixtureModels.Llama.Modules.Keys.Where(m => m != "lm_head" && m != "model.embed_tokens").Order(), adapter.Modules.Keys.Order());
         Assert.All(adapter.Modules.Values, m => Assert.Equal((16, 2.0), (m.Rank, m.Scale)));
         Assert.Equal(new long[] { 16, 128 }, adapter.Modules["model.layers.0.mlp.down_proj"].A.shape);
     }
@@ -140,12 +141,12 @@ public sealed class LoraAdapterLoaderTests
     }
 
     [Theory]
-    [InlineData("\"use_dora\": false", "\"use_dora\": true", "use_dora true (DoRA) is not supported")]
+    [InlineData("\"use_dora\": false", "\"use_dora\": false, \"use_qalora\": true", "use_qalora true is not supported")]
     [InlineData("\"bias\": \"none\"", "\"bias\": \"all\"", "bias 'all' is not supported")]
     [InlineData("\"peft_type\": \"LORA\"", "\"peft_type\": \"IA3\"", "peft_type 'IA3' is not supported")]
     [InlineData("\"layers_pattern\": null", "\"layer_replication\": [[0, 2], [1, 2]]", "layer_replication [[0, 2], [1, 2]] is not supported")]
     [InlineData("\"task_type\": \"CAUSAL_LM\"", "\"task_type\": \"SEQ_2_SEQ_LM\"", "task_type 'SEQ_2_SEQ_LM' is not supported")]
-    [InlineData("\"v_proj\"\n  ]", "\"v_proj\", \"embed_tokens\"\n  ]", "embedding module(s) embed_tokens")]
+    [InlineData("\"v_proj\"\n  ]", "\"v_proj\", \"embed_tokens\"\n  ]", "module 'model.embed_tokens' is targeted by target_modules")]
     [InlineData("\"modules_to_save\": null", "\"modules_to_save\": [\"lm_head\"]", "modules_to_save 'lm_head' is not supported")]
     [InlineData("\"rank_pattern\": {}", "\"rank_pattern\": {\"q_proj(\": 4}", "rank_pattern pattern 'q_proj(' is not a valid regular expression")]
     public void UnsupportedConfigValue_IsRefusedNamingKeyAndValue(string original, string replacement, string problem)
@@ -268,7 +269,7 @@ public sealed class LoraAdapterLoaderTests
     public void SeveralProblems_AreReportedTogether()
     {
         using var directory = CopyFixture("llama-tiny", "qv-r8");
-        EditConfig(directory, "\"use_dora\": false", "\"use_dora\": true");
+        EditConfig(directory, "\"bias\": \"none\"", "\"bias\": \"all\"");
         RewriteWeights(directory, tensors =>
         {
             tensors["base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight"] = torch.zeros(64, 8);
@@ -278,7 +279,7 @@ public sealed class LoraAdapterLoaderTests
 
         var error = Assert.Throws<InvalidAdapterException>(() => LoraAdapterLoader.Load(directory.Path, "broken", FixtureModels.Llama, torch.ScalarType.Float32));
         Assert.Equal(4, error.Problems.Count);
-        Assert.Contains("use_dora true", error.Message);
+        Assert.Contains("bias 'all'", error.Message);
         Assert.Contains("lora_B [64, 8] should be [32, r]", error.Message);
         Assert.Contains("has lora_B but no lora_A", error.Message);
         Assert.Contains("module 'model.norm'", error.Message);

@@ -242,10 +242,10 @@ public sealed class LoraOpsTests
         Assert.Equal(dtype, merged.dtype);
     }
 
-    private delegate Tensor LinearRun(Tensor x, Tensor weight, Tensor? bias, LoraSlotPool pool, LoraBatch batch);
+    internal delegate Tensor LinearRun(Tensor x, Tensor weight, Tensor? bias, LoraSlotPool pool, LoraBatch batch);
 
     /// <summary>The public entry point (whatever path it picks) and each path forced.</summary>
-    private static IEnumerable<LinearRun> Runs()
+    internal static IEnumerable<LinearRun> Runs()
     {
         yield return LoraOps.Linear;
         foreach (var path in Enum.GetValues<LoraKernelPath>())
@@ -253,6 +253,7 @@ public sealed class LoraOpsTests
             yield return (x, weight, bias, pool, batch) =>
             {
                 var y = nn.functional.linear(x, weight, bias);
+                LoraOps.ScaleDoraRows(y, bias, pool, batch);
                 LoraOps.AddDelta(y, x, pool, batch, path);
                 return y;
             };

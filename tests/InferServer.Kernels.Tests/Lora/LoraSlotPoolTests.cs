@@ -105,10 +105,10 @@ public sealed class LoraSlotPoolTests
     }
 
     [Fact]
-    public void BytesPerSlot_CountsAAndBAtThePaddedRank()
+    public void BytesPerSlot_CountsAAndBAtThePaddedRankAndTheDoraRowScale()
     {
         using var pool = new LoraSlotPool(4, 16, 4096, 1024, ScalarType.BFloat16, torch.CPU);
 
-        Assert.Equal((16L * 4096 + 1024L * 16) * 2, pool.BytesPerSlot);
+        Assert.Equal((16L * 4096 + 1024L * 16 + 1024L) * 2, pool.BytesPerSlot);
     }
 }

@@ -30,7 +30,10 @@ public sealed class PooledAdapters : IDisposable
                 continue;
             var pool = new LoraSlotPool(adapters.Count + 1, maxRank, module.InFeatures, module.OutFeatures, model.DType, model.Device);
             foreach (var (slot, weights) in users)
-                pool.Write(slot, weights!.A, weights.B, weights.Scale);
+            {
+                using var doraScale = weights!.Dora?.RowScale();
+                pool.Write(slot, weights.A, weights.B, weights.Scale, doraScale);
+            }
             module.Pool = pool;
             pools.Add(pool);
         }

@@ -77,7 +77,9 @@ public sealed class ReferenceLlama : IDisposable
     private Tensor Forward(long[] tokens, ReferenceLora? lora)
     {
         var count = tokens.Length;
-        var x = weights["model.embed_tokens.weight"].index_select(0, tensor(tokens));
+        var x = lora is null
+            ? weights["model.embed_tokens.weight"].index_select(0, tensor(tokens))
+            : lora.Embed("model.embed_tokens", tensor(tokens), weights["model.embed_tokens.weight"]);
         var (cos, sin) = Rotary(count);
         var causalMask = ones(count, count, dtype: ScalarType.Bool).triu(1);
         var groups = heads / kvHeads;
@@ -104,16 +106,19 @@ public sealed class ReferenceLlama : IDisposable
             x = x + Linear($"{p}.mlp.down_proj", gate * gate.sigmoid() * up, lora);
         }
         x = RmsNorm(x, weights["model.norm.weight"]);
-        return x.matmul(weights[tied ? "model.embed_tokens.weight" : "lm_head.weight"].t());
+        var head = weights[tied ? "model.embed_tokens.weight" : "lm_head.weight"];
+        return lora is null ? x.matmul(head.t()) : lora.Linear("lm_head", x, head, null);
     }
 
     /// <summary>x·Wᵀ (+ b when the checkpoint has one, as Qwen2's q/k/v do) plus the adapter's s·(x·Aᵀ)·Bᵀ.</summary>
     private Tensor Linear(string module, Tensor x, ReferenceLora? lora)
     {
-        var y = x.matmul(weights[$"{module}.weight"].t());
-        if (weights.TryGetValue($"{module}.bias", out var bias))
-            y = y + bias;
-        return lora is null ? y : lora.Apply(module, x, y);
+        var weight = weights[$"{module}.weight"];
+        var bias = weights.GetValueOrDefault($"{module}.bias");
+        if (lora is not null)
+            return lora.Linear(module, x, weight, bias);
+        var y = x.matmul(weight.t());
+        return bias is null ? y : y + bias;
     }
 
     /// <summary>RMSNorm (Zhang and Sennrich 2019): x / sqrt(mean(x²) + eps) · w.</summary>

@@ -9,7 +9,8 @@ namespace InferServer.Server.Tests.Reference;
 
 /// <summary>
 /// A PEFT LoRA adapter read straight from its files into float64, for the reference forward: per module A [r, in],
-/// B [out, r] and the scale s of y += s·(x·Aᵀ)·Bᵀ. Written from PEFT 0.13.2 (tuners/lora/model.py
+/// B [out, r] and the scale s of y += s·(x·Aᵀ)·Bᵀ; with DoRA also the magnitude m of
+/// y = bias + m / ‖W0 + s·B·A‖ ⊙ (x·W0ᵀ + s·(x·Aᵀ)·Bᵀ) (PEFT lora/dora.py <c>DoraLinearLayer</c>, norm over the input dimension). Written from PEFT 0.13.2 (tuners/lora/model.py
 /// <c>_create_and_replace</c>, tuners_utils.py <c>check_target_module_exists</c>, lora/layer.py <c>update_layer</c>),
 /// independently of the server's adapter loader, which is what it checks.
 /// </summary>
@@ -17,8 +18,13 @@ public sealed class ReferenceLora : IDisposable
 {
     private const string KeyPrefix = "base_model.model.";
     private readonly Dictionary<string, (Tensor A, Tensor B, double Scale)> modules;
+    private readonly Dictionary<string, Tensor> magnitudes;
 
-    private ReferenceLora(Dictionary<string, (Tensor A, Tensor B, double Scale)> modules) => this.modules = modules;
+    private ReferenceLora(Dictionary<string, (Tensor A, Tensor B, double Scale)> modules, Dictionary<string, Tensor> magnitudes)
+    {
+        this.modules = modules;
+        this.magnitudes = magnitudes;
+    }
 
     /// <summary>The adapted modules and their scales.</summary>
     public IReadOnlyDictionary<string, double> Scales => modules.ToDictionary(m => m.Key, m => m.Value.Scale);
@@ -44,12 +50,52 @@ public sealed class ReferenceLora : IDisposable
             // Hu et al. 2021: s = alpha / r. rsLoRA (Kalajdzievski 2023): s = alpha / sqrt(r).
             modules.Add(module, (a, b, useRslora ? alpha / Math.Sqrt(rank) : alpha / rank));
         }
-        return new ReferenceLora(modules);
+        // PEFT lora.Embedding: lora_embedding_A [r, entries], lora_embedding_B [dimension, r], same scale rule.
+        foreach (var aKey in file.Tensors.Keys.Where(k => k.EndsWith(".lora_embedding_A", StringComparison.Ordinal)))
+        {
+            var module = aKey[KeyPrefix.Length..^".lora_embedding_A".Length];
+            if (!IsTargeted(config, module))
+                throw new InvalidOperationException($"adapter '{directory}' has weights for '{module}', which its config does not target");
+            var (rank, alpha) = RankAndAlpha(config, module);
+            var useRslora = config.TryGetProperty("use_rslora", out var rs) && rs.GetBoolean();
+            modules.Add(module, (file.Read(aKey).to(ScalarType.Float64).DetachFromDisposeScope(),
+                file.Read($"{KeyPrefix}{module}.lora_embedding_B").to(ScalarType.Float64).DetachFromDisposeScope(),
+                useRslora ? alpha / Math.Sqrt(rank) : alpha / rank));
+        }
+        var magnitudes = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        if (config.TryGetProperty("use_dora", out var dora) && dora.GetBoolean())
+        {
+            foreach (var module in modules.Keys)
+                magnitudes.Add(module, file.Read($"{KeyPrefix}{module}.lora_magnitude_vector").to(ScalarType.Float64).DetachFromDisposeScope());
+        }
+        return new ReferenceLora(modules, magnitudes);
     }
 
-    /// <summary>y + s·(x·Aᵀ)·Bᵀ when this adapter adapts <paramref name="module"/>, else y.</summary>
-    public Tensor Apply(string module, Tensor x, Tensor y) =>
-        modules.TryGetValue(module, out var lora) ? y + lora.Scale * x.matmul(lora.A.t()).matmul(lora.B.t()) : y;
+    /// <summary>
+    /// An embedding lookup, <c>table[ids]</c>, plus PEFT's <c>F.embedding(ids, A.T) @ B.T * scaling</c> when this adapter adapts
+    /// <paramref name="module"/>.
+    /// </summary>
+    public Tensor Embed(string module, Tensor ids, Tensor table)
+    {
+        var y = table.index_select(0, ids);
+        return modules.TryGetValue(module, out var lora) ? y + lora.Scale * lora.A.t().index_select(0, ids).matmul(lora.B.t()) : y;
+    }
+
+    /// <summary>The whole adapted linear layer: x·W0ᵀ + bias, plus LoRA, or DoRA's rescaled sum when the module has a magnitude.</summary>
+    public Tensor Linear(string module, Tensor x, Tensor weight, Tensor? bias)
+    {
+        var y = x.matmul(weight.t());
+        if (modules.TryGetValue(module, out var lora))
+        {
+            y = y + lora.Scale * x.matmul(lora.A.t()).matmul(lora.B.t());
+            if (magnitudes.TryGetValue(module, out var magnitude))
+            {
+                var norm = (weight + lora.Scale * lora.B.matmul(lora.A)).pow(2).sum(1).sqrt();
+                y = y * (magnitude / norm);
+            }
+        }
+        return bias is null ? y : y + bias;
+    }
 
     public void Dispose()
     {
@@ -58,6 +104,8 @@ public sealed class ReferenceLora : IDisposable
             a.Dispose();
             b.Dispose();
         }
+        foreach (var magnitude in magnitudes.Values)
+            magnitude.Dispose();
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using InferServer.Kernels.Lora;
 using InferServer.Server.Models.Common;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -23,7 +24,7 @@ public sealed class BertEmbeddings : nn.Module
     }
 
     /// <summary>[rows] ids → [rows, hidden].</summary>
-    public Tensor Forward(Tensor inputIds, Tensor positions, Tensor tokenTypeIds) =>
-        LayerNorm.Forward(word_embeddings.Forward(inputIds) + position_embeddings.Forward(positions)
-                          + token_type_embeddings.Forward(tokenTypeIds));
+    public Tensor Forward(Tensor inputIds, Tensor positions, Tensor tokenTypeIds, LoraBatch? lora) =>
+        LayerNorm.Forward(word_embeddings.Forward(inputIds, lora) + position_embeddings.Forward(positions, lora)
+                          + token_type_embeddings.Forward(tokenTypeIds, lora));
 }

@@ -25,7 +25,8 @@ public sealed class BertForSequenceClassification : nn.Module, ISequenceClassifi
         RegisterComponents();
         Device = options.Device;
         DType = options.DType;
-        adaptableModules = AdaptableModuleIndex.Build(this, "classifier", "bert.pooler.dense");
+        // The classifier is PEFT's modules_to_save for SEQ_CLS (an adapter brings its own head), never a LoRA target.
+        adaptableModules = AdaptableModuleIndex.Build(this, "classifier");
     }
 
     /// <summary>The parsed config.</summary>

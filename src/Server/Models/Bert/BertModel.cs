@@ -23,8 +23,11 @@ public sealed class BertModel : nn.Module
     /// <summary>Pooled output [sequences, hidden].</summary>
     public Tensor Forward(EncoderBatch batch)
     {
-        var hidden = encoder.Forward(embeddings.Forward(batch.InputIds, batch.Positions, batch.TokenTypeIds), batch.Sequences, batch.Lora);
-        var firstRows = tensor(batch.Sequences.Select(s => (long)s.Start).ToArray(), device: hidden.device);
-        return pooler.Forward(hidden.index_select(0, firstRows));
+        var hidden = encoder.Forward(embeddings.Forward(batch.InputIds, batch.Positions, batch.TokenTypeIds, batch.Lora), batch.Sequences, batch.Lora);
+        var starts = batch.Sequences.Select(s => s.Start).ToArray();
+        var firstRows = tensor(Array.ConvertAll(starts, start => (long)start), device: hidden.device);
+        // The pooler sees one row per sequence, so a LoRA on pooler.dense needs those rows' adapter slots.
+        using var poolerLora = batch.Lora?.SelectRows(starts);
+        return pooler.Forward(hidden.index_select(0, firstRows), poolerLora);
     }
 }

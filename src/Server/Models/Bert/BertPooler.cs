@@ -1,3 +1,4 @@
+using InferServer.Kernels.Lora;
 using InferServer.Server.Models.Common;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -16,6 +17,6 @@ public sealed class BertPooler : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>First-token states [sequences, hidden] → pooled [sequences, hidden].</summary>
-    public Tensor Forward(Tensor firstTokens) => dense.Forward(firstTokens, null).tanh();
+    /// <summary>First-token states [sequences, hidden] → pooled [sequences, hidden]; <paramref name="lora"/> has one row per sequence.</summary>
+    public Tensor Forward(Tensor firstTokens, LoraBatch? lora) => dense.Forward(firstTokens, lora).tanh();
 }

@@ -14,7 +14,10 @@ namespace InferServer.Server.Models.Common;
 /// </summary>
 public sealed class AdaptedLinear : nn.Module, ILoraTarget
 {
-    private readonly Parameter weight;
+    private readonly Parameter? weight;
+    // A tied output head's weight belongs to the token embedding; it is not registered here, so the checkpoint loader
+    // neither looks for it nor loads it twice.
+    private readonly Tensor? tiedWeight;
     private readonly Parameter? bias;
     private Tensor? mergedWeight;
 
@@ -28,6 +31,24 @@ public sealed class AdaptedLinear : nn.Module, ILoraTarget
         RegisterComponents();
     }
 
+    /// <summary>
+    /// An output head whose weight is <paramref name="sharedWeight"/> [out, in], owned by another module (GPT-2's lm_head
+    /// and Llama's with tie_word_embeddings read the token embedding). PEFT can still put a LoRA on such an lm_head.
+    /// </summary>
+    /// <param name="sharedWeight">W0 [out, in], owned by another module.</param>
+    /// <param name="isEmbedding">True for an embedding table seen as a layer on one-hot inputs (<see cref="Lookup"/>).</param>
+    public AdaptedLinear(Tensor sharedWeight, bool isEmbedding = false) : base(nameof(AdaptedLinear))
+    {
+        ArgumentNullException.ThrowIfNull(sharedWeight);
+        IsEmbedding = isEmbedding;
+        tiedWeight = sharedWeight;
+        OutFeatures = sharedWeight.shape[0];
+        InFeatures = sharedWeight.shape[1];
+    }
+
+    /// <summary>Whether this is an embedding's LoRA target (PEFT's lora.Embedding; never part of all-linear).</summary>
+    public bool IsEmbedding { get; }
+
     /// <summary>Input features.</summary>
     public long InFeatures { get; }
 
@@ -35,7 +56,7 @@ public sealed class AdaptedLinear : nn.Module, ILoraTarget
     public long OutFeatures { get; }
 
     /// <summary>The frozen base weight W0, [out, in].</summary>
-    public Tensor Weight => weight;
+    public Tensor Weight => (Tensor?)weight ?? tiedWeight!;
 
     /// <summary>The bias, if the checkpoint has one.</summary>
     public Tensor? Bias => bias;
@@ -48,8 +69,8 @@ public sealed class AdaptedLinear : nn.Module, ILoraTarget
     /// </summary>
     public void SetMergedWeight(Tensor? merged)
     {
-        if (merged is not null && !merged.shape.SequenceEqual(weight.shape))
-            throw new ArgumentException($"merged weight shape [{string.Join(", ", merged.shape)}] differs from W0 [{string.Join(", ", weight.shape)}]");
+        if (merged is not null && !merged.shape.SequenceEqual(Weight.shape))
+            throw new ArgumentException($"merged weight shape [{string.Join(", ", merged.shape)}] differs from W0 [{string.Join(", ", Weight.shape)}]");
         mergedWeight = merged;
     }
 
@@ -60,5 +81,19 @@ public sealed class AdaptedLinear : nn.Module, ILoraTarget
     public Tensor Forward(Tensor x, LoraBatch? lora) =>
         mergedWeight is not null
             ? nn.functional.linear(x, mergedWeight, bias)
-            : LoraOps.Linear(x, weight, bias, lora is null ? null : Pool, lora);
+            : LoraOps.Linear(x, Weight, bias, lora is null ? null : Pool, lora);
+
+    /// <summary>
+    /// An embedding lookup seen as this layer on one-hot inputs (W0 is the table transposed, [dimension, entries]): rows of the
+    /// table for int64 <paramref name="ids"/> [rows], each plus its slot's <see cref="LoraEmbeddingOps"/> delta.
+    /// </summary>
+    public Tensor Lookup(Tensor ids, LoraBatch? lora)
+    {
+        if (mergedWeight is not null)
+            return mergedWeight.t().index_select(0, ids);
+        var y = Weight.t().index_select(0, ids);
+        if (lora is { HasAdapters: true } && Pool is { } pool)
+            LoraEmbeddingOps.AddDelta(y, ids, pool, lora);
+        return y;
+    }
 }

@@ -14,4 +14,7 @@ namespace InferServer.Server.Models.Common;
 /// <param name="Attention">KV slots per sequence for this step.</param>
 /// <param name="Lora">Adapter slot per row, or null.</param>
 /// <param name="LogitRows">int64 rows whose logits are wanted (typically each sequence's last token); null = all rows.</param>
-public sealed record CausalBatch(Tensor InputIds, Tensor Positions, AttentionBatch Attention, LoraBatch? Lora, Tensor? LogitRows);
+/// <param name="LogitLora">The adapter slot of each logit row, for an adapted lm_head (<see cref="LoraBatch.SelectRows"/>
+/// of <see cref="Lora"/>); when null and <see cref="Lora"/> is set, the model derives it from <see cref="LogitRows"/>.</param>
+public sealed record CausalBatch(Tensor InputIds, Tensor Positions, AttentionBatch Attention, LoraBatch? Lora, Tensor? LogitRows,
+    LoraBatch? LogitLora = null);

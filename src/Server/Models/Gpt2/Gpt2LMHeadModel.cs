@@ -14,6 +14,7 @@ public sealed class Gpt2LMHeadModel : nn.Module, ICausalLanguageModel
 {
     private static readonly string[] Conv1DWeights = ["attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"];
     private readonly Gpt2Model transformer;
+    private readonly AdaptedLinear lm_head;
     private readonly IReadOnlyDictionary<string, AdaptedLinear> adaptableModules;
 
     /// <summary>Allocates the architecture (weights uninitialised until <see cref="CheckpointLoader"/> fills them).</summary>
@@ -21,6 +22,7 @@ public sealed class Gpt2LMHeadModel : nn.Module, ICausalLanguageModel
     {
         Config = config;
         transformer = new Gpt2Model(config, options);
+        lm_head = new AdaptedLinear(transformer.TokenEmbeddingWeight);
         RegisterComponents();
         Device = options.Device;
         DType = options.DType;
@@ -70,6 +72,6 @@ public sealed class Gpt2LMHeadModel : nn.Module, ICausalLanguageModel
         var hidden = transformer.Forward(batch.InputIds, batch.Positions, cache, batch.Attention, batch.Lora);
         if (batch.LogitRows is not null)
             hidden = hidden.index_select(0, batch.LogitRows);
-        return nn.functional.linear(hidden, transformer.TokenEmbeddingWeight);
+        return OutputHead.Project(lm_head, hidden, batch);
     }
 }

@@ -13,7 +13,7 @@ namespace InferServer.Server.Models.Llama;
 public sealed class LlamaForCausalLM : nn.Module, ICausalLanguageModel
 {
     private readonly LlamaModel model;
-    private readonly AdaptedLinear? lm_head;
+    private readonly AdaptedLinear lm_head;
     private readonly RotaryEmbedding rotary;
     private readonly IReadOnlyDictionary<string, AdaptedLinear> adaptableModules;
 
@@ -22,7 +22,9 @@ public sealed class LlamaForCausalLM : nn.Module, ICausalLanguageModel
     {
         Config = config;
         model = new LlamaModel(config, options);
-        lm_head = config.TiedEmbeddings ? null : new AdaptedLinear(config.HiddenSize, config.VocabSize, false, options);
+        lm_head = config.TiedEmbeddings
+            ? new AdaptedLinear(model.EmbeddingWeight)
+            : new AdaptedLinear(config.HiddenSize, config.VocabSize, false, options);
         rotary = new RotaryEmbedding(config.HeadDimension, config.RopeTheta, config.MaxPositionEmbeddings,
             config.ParsedRopeScaling(), options.DType, options.Device);
         RegisterComponents();
@@ -30,7 +32,7 @@ public sealed class LlamaForCausalLM : nn.Module, ICausalLanguageModel
         DType = options.DType;
         Shape = new CausalModelShape(config.NumHiddenLayers, config.KeyValueHeads, config.HeadDimension,
             config.VocabSize, config.MaxPositionEmbeddings, config.EffectiveSlidingWindow);
-        adaptableModules = AdaptableModuleIndex.Build(this, excluded: "lm_head");
+        adaptableModules = AdaptableModuleIndex.Build(this);
     }
 
     /// <summary>The parsed config.</summary>
@@ -69,7 +71,7 @@ public sealed class LlamaForCausalLM : nn.Module, ICausalLanguageModel
         var hidden = model.Forward(batch.InputIds, cos, sin, cache, batch.Attention, batch.Lora);
         if (batch.LogitRows is not null)
             hidden = hidden.index_select(0, batch.LogitRows);
-        return lm_head is null ? nn.functional.linear(hidden, model.EmbeddingWeight) : lm_head.Forward(hidden, null);
+        return OutputHead.Project(lm_head, hidden, batch);
     }
 
     /// <inheritdoc />

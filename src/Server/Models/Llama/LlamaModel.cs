@@ -31,7 +31,7 @@ public sealed class LlamaModel : nn.Module
     /// <summary>Final hidden states [rows, hidden] of one step.</summary>
     public Tensor Forward(Tensor inputIds, Tensor cos, Tensor sin, KvCache cache, AttentionBatch attention, LoraBatch? lora)
     {
-        var h = embed_tokens.Forward(inputIds);
+        var h = embed_tokens.Forward(inputIds, lora);
         for (var i = 0; i < layers.Count; i++)
             h = layers[i].Forward(h, cos, sin, cache.Keys(i), cache.Values(i), attention, lora);
         return norm.Forward(h);
