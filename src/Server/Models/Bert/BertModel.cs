@@ -4,7 +4,10 @@ using static TorchSharp.torch;
 
 namespace InferServer.Server.Models.Bert;
 
-/// <summary>The encoder under the "bert." prefix: embeddings, encoder, pooler.</summary>
+/// <summary>
+/// transformers' BertModel: embeddings, encoder, pooler. Under the "bert." prefix inside BertForSequenceClassification;
+/// at the root of a headless checkpoint (sentence-transformers), where it is served as <see cref="BertTextEncoder"/>.
+/// </summary>
 public sealed class BertModel : nn.Module
 {
     private readonly BertEmbeddings embeddings;
@@ -20,11 +23,10 @@ public sealed class BertModel : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Pooled output [sequences, hidden].</summary>
-    public Tensor Forward(EncoderBatch batch)
-    {
-        var hidden = encoder.Forward(embeddings.Forward(batch.InputIds, batch.Positions, batch.TokenTypeIds), batch.Sequences, batch.Lora);
-        var firstRows = tensor(batch.Sequences.Select(s => (long)s.Start).ToArray(), device: hidden.device);
-        return pooler.Forward(hidden.index_select(0, firstRows));
-    }
+    /// <summary>Last hidden state [rows, hidden].</summary>
+    public Tensor Encode(EncoderBatch batch) =>
+        encoder.Forward(embeddings.Forward(batch.InputIds, batch.Positions, batch.TokenTypeIds), batch.Sequences, batch.Lora);
+
+    /// <summary>Pooled output [sequences, hidden] of <see cref="Encode"/>'s result.</summary>
+    public Tensor Pool(Tensor lastHidden, EncoderBatch batch) => pooler.Forward(lastHidden, batch.Sequences);
 }

@@ -16,6 +16,10 @@ public sealed class BertPooler : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>First-token states [sequences, hidden] → pooled [sequences, hidden].</summary>
-    public Tensor Forward(Tensor firstTokens) => dense.Forward(firstTokens, null).tanh();
+    /// <summary>Last hidden state [rows, hidden] → pooled [sequences, hidden], from each sequence's first row.</summary>
+    public Tensor Forward(Tensor lastHidden, IReadOnlyList<(int Start, int Length)> sequences)
+    {
+        var firstRows = tensor(sequences.Select(s => (long)s.Start).ToArray(), device: lastHidden.device);
+        return dense.Forward(lastHidden.index_select(0, firstRows), null).tanh();
+    }
 }
