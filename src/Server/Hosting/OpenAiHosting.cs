@@ -46,6 +46,7 @@ public static partial class OpenAiHosting
         static OpenAiApi Api(HttpContext context) => context.RequestServices.GetRequiredService<OpenAiApi>();
         app.MapPost("/v1/completions", context => Api(context).CompletionsAsync(context));
         app.MapPost("/v1/chat/completions", context => Api(context).ChatCompletionsAsync(context));
+        app.MapPost("/v1/embeddings", context => Api(context).EmbeddingsAsync(context));
         app.MapGet("/v1/models", context => Api(context).ModelsAsync(context));
         app.MapPost("/v1/load_lora_adapter", context => Api(context).LoadLoraAdapterAsync(context));
         app.MapPost("/v1/unload_lora_adapter", context => Api(context).UnloadLoraAdapterAsync(context));
