@@ -14,6 +14,6 @@ static int Usage()
 {
     Console.Error.WriteLine("usage: InferServer.Benchmarks lora [--quick] [--threads N] [--iterations N] [--layout segments|scattered] [--device cpu|cuda]\n"
         + "       InferServer.Benchmarks engine [--model demo|large] [--concurrency 1,8,64] [--tokens N] [--prompt N] [--repeats N] [--threads N]\n"
-        + "       InferServer.Benchmarks encoder [--batches 1,8,64] [--repeats N] [--threads N] [--model DIR] [--encoder-batch-tokens N] [--no-grpc] [--quick]");
+        + "       InferServer.Benchmarks encoder [--batches 1,8,64] [--repeats N] [--threads N] [--model DIR] [--encoder-batch-tokens N] [--no-grpc] [--onnx-spinning] [--quick]");
     return 2;
 }

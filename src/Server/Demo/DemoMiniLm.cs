@@ -29,6 +29,9 @@ internal static class DemoMiniLm
         [
             new("embed-r8", Rank: 8, Alpha: 16) { TargetNames = ["query", "value"], TaskType = "FEATURE_EXTRACTION" },
             new("sentiment-cls2", Rank: 8, Alpha: 16) { TargetNames = ["query", "value"], ClassifierLabels = 2, LabelNames = ["negative", "positive"] },
+            // For the load generator and k6, which name adapters prefix + three digits (--adapter-prefix cls --adapters 4).
+            .. Enumerable.Range(0, 4).Select(i => new DemoAdapter($"cls{i:D3}", Rank: 8, Alpha: 16)
+                { TargetNames = ["query", "value"], ClassifierLabels = 2, LabelNames = ["negative", "positive"] }),
         ];
         return new DemoModelPlan(DemoModelKind.MiniLm, new JsonObject(), null, ScalarType.Float32, [], modules, Hidden, WordPiece: true, adapters);
     }
