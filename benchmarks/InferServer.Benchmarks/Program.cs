@@ -1,3 +1,4 @@
+using InferServer.Benchmarks.Encoder;
 using InferServer.Benchmarks.Engine;
 using InferServer.Benchmarks.Lora;
 
@@ -5,12 +6,14 @@ return args.FirstOrDefault() switch
 {
     "lora" => LoraBenchmark.Run(LoraBenchmarkOptions.Parse(args.AsSpan(1))),
     "engine" => EngineBenchmark.Run(EngineBenchmarkOptions.Parse(args.AsSpan(1))),
+    "encoder" => EncoderBenchmark.Run(EncoderBenchmarkOptions.Parse(args.AsSpan(1))),
     _ => Usage(),
 };
 
 static int Usage()
 {
     Console.Error.WriteLine("usage: InferServer.Benchmarks lora [--quick] [--threads N] [--iterations N] [--layout segments|scattered] [--device cpu|cuda]\n"
-        + "       InferServer.Benchmarks engine [--model demo|large] [--concurrency 1,8,64] [--tokens N] [--prompt N] [--repeats N] [--threads N]");
+        + "       InferServer.Benchmarks engine [--model demo|large] [--concurrency 1,8,64] [--tokens N] [--prompt N] [--repeats N] [--threads N]\n"
+        + "       InferServer.Benchmarks encoder [--batches 1,8,64] [--repeats N] [--threads N] [--model DIR] [--encoder-batch-tokens N] [--no-grpc] [--onnx-spinning] [--quick]");
     return 2;
 }

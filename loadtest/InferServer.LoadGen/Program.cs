@@ -4,7 +4,7 @@ using InferServer.LoadGen.Commands;
 const string Usage = """
     inferserver-loadgen: load tests and benchmarks for InferServer (loadtest/README.md)
 
-      run          --scenario base|distinct|uniform|zipf|identical|naive|coldwarm [--kind generate|stream|classify]
+      run          --scenario base|distinct|uniform|zipf|identical|naive|coldwarm [--kind generate|stream|classify|embed]
                    [--mode closed --concurrency 8 | --mode open --rate 4 --max-in-flight 256]
                    [--requests 100 --duration 60 --grace 30] [--adapters 100 --adapter-prefix a --adapter-offset 0 --zipf-alpha 1.2]
                    [--max-new-tokens 32 --prompt-words 16 --classify-texts 4 --seed 1 --warmup 0]

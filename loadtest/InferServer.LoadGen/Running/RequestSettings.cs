@@ -4,7 +4,7 @@ namespace InferServer.LoadGen.Running;
 /// <param name="Kind">What is called.</param>
 /// <param name="PromptWords">Words in each generation prompt.</param>
 /// <param name="MaxNewTokens">Tokens to generate; EOS is ignored so every request generates exactly this many.</param>
-/// <param name="ClassifyTexts">Texts per Classify call.</param>
+/// <param name="ClassifyTexts">Texts per Classify or Embed call.</param>
 public sealed record RequestSettings(RequestKind Kind, int PromptWords, int MaxNewTokens, int ClassifyTexts)
 {
     // Common English words: GPT-2's BPE gives each, with its leading space, a single id below 32,000, so prompts fit
@@ -30,4 +30,6 @@ public enum RequestKind
     Stream,
     /// <summary>Classify (encoder models).</summary>
     Classify,
+    /// <summary>Embed (encoder models): the same texts as Classify, one vector each.</summary>
+    Embed,
 }

@@ -75,6 +75,13 @@ public sealed class GrpcGenerationTarget : IGenerationTarget
                     var response = await client.ClassifyAsync(classify, headers, cancellationToken: cancellationToken);
                     return new RequestOutcome(request.Index, request.Adapter, "OK", start, null, clock.Now, 0, null, null, response.ServedFrom.ToString());
                 }
+                case RequestKind.Embed:
+                {
+                    var embed = new EmbedRequest { Adapter = request.Adapter };
+                    embed.Texts.AddRange(Enumerable.Range(0, settings.ClassifyTexts).Select(i => settings.Prompt(request.Index + i)));
+                    var response = await client.EmbedAsync(embed, headers, cancellationToken: cancellationToken);
+                    return new RequestOutcome(request.Index, request.Adapter, "OK", start, null, clock.Now, 0, null, null, response.ServedFrom.ToString());
+                }
                 default:
                     throw new InvalidOperationException($"request kind {settings.Kind}");
             }

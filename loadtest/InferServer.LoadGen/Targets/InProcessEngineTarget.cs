@@ -33,7 +33,7 @@ public sealed class InProcessEngineTarget : IGenerationTarget
 
     public async Task<RequestOutcome> SendAsync(PlannedRequest request, double start, RunClock clock, CancellationToken cancellationToken)
     {
-        if (settings.Kind == RequestKind.Classify)
+        if (settings.Kind is RequestKind.Classify or RequestKind.Embed)
             throw new NotSupportedException("the in-process target drives generation only");
         var generation = new GenerationRequest(request.Adapter, settings.Prompt(request.Index), null, settings.MaxNewTokens,
             new SamplingParameters { Temperature = 0 }, [], [], IgnoreEos: true);

@@ -3,23 +3,49 @@ using InferServer.Server.Engine;
 
 namespace InferServer.Server.Api;
 
-/// <summary>Classification requests and results between proto and engine types.</summary>
+/// <summary>Classification and embedding requests and results between proto and engine types.</summary>
 public static class ClassificationMapper
 {
     /// <summary>The engine request, after checking the text count and lengths.</summary>
     public static ClassificationRequest ToDomain(ClassifyRequest request, ApiOptions limits, DateTimeOffset? deadline)
     {
-        var violations = new List<FieldViolation>();
-        if (request.Texts.Count == 0) violations.Add(new("texts", "must not be empty"));
-        if (request.Texts.Count > limits.MaxClassifyTexts)
-            violations.Add(new("texts", $"{request.Texts.Count} texts exceed the limit of {limits.MaxClassifyTexts}"));
-        for (var i = 0; i < request.Texts.Count; i++)
-        {
-            if (request.Texts[i].Length > limits.MaxPromptChars)
-                violations.Add(new($"texts[{i}]", $"{request.Texts[i].Length} characters exceed the limit of {limits.MaxPromptChars}"));
-        }
-        RpcErrors.ThrowIfAny(violations);
+        RpcErrors.ThrowIfAny(TextViolations(request.Texts, limits));
         return new ClassificationRequest(request.Adapter, [.. request.Texts], deadline);
+    }
+
+    /// <summary>The engine request for Embed, under Classify's limits.</summary>
+    public static EmbeddingRequest ToDomain(EmbedRequest request, ApiOptions limits, DateTimeOffset? deadline)
+    {
+        RpcErrors.ThrowIfAny(TextViolations(request.Texts, limits));
+        return new EmbeddingRequest(request.Adapter, [.. request.Texts], request.HasNormalize ? request.Normalize : null, deadline);
+    }
+
+    /// <summary>Classify's limits on a list of texts (shared by Embed and /v1/embeddings).</summary>
+    public static List<FieldViolation> TextViolations(IReadOnlyList<string> texts, ApiOptions limits, string field = "texts")
+    {
+        var violations = new List<FieldViolation>();
+        if (texts.Count == 0) violations.Add(new(field, "must not be empty"));
+        if (texts.Count > limits.MaxClassifyTexts)
+            violations.Add(new(field, $"{texts.Count} texts exceed the limit of {limits.MaxClassifyTexts}"));
+        for (var i = 0; i < texts.Count; i++)
+        {
+            if (texts[i].Length > limits.MaxPromptChars)
+                violations.Add(new($"{field}[{i}]", $"{texts[i].Length} characters exceed the limit of {limits.MaxPromptChars}"));
+        }
+        return violations;
+    }
+
+    /// <summary>The Embed response.</summary>
+    public static EmbedResponse ToProto(EmbeddingResult result)
+    {
+        var response = new EmbedResponse { ServedFrom = GenerationMapper.ToProto(result.ServedFrom) };
+        foreach (var text in result.Results)
+        {
+            var embedding = new Embedding { PromptTokens = text.PromptTokens };
+            embedding.Vector.AddRange(text.Vector);
+            response.Results.Add(embedding);
+        }
+        return response;
     }
 
     public static ClassifyResponse ToProto(ClassificationResult result)

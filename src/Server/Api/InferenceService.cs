@@ -50,6 +50,15 @@ public sealed class InferenceService(
         return ClassificationMapper.ToProto(result);
     }
 
+    /// <inheritdoc />
+    public override async Task<EmbedResponse> Embed(EmbedRequest request, ServerCallContext context)
+    {
+        var embedding = ClassificationMapper.ToDomain(request, limits, Deadline(context));
+        using var activity = StartActivity("Embed", request.Adapter);
+        var result = await engine.EmbedAsync(embedding, context.CancellationToken);
+        return ClassificationMapper.ToProto(result);
+    }
+
     private async Task<GenerateResponse> GenerateWholeAsync(GenerationRequest generation, string chatTemplate, string rpc, ServerCallContext context)
     {
         using var activity = StartActivity(rpc, generation.Adapter);

@@ -28,6 +28,9 @@ internal sealed record DemoAdapter(string Name, int Rank, int Alpha)
     /// <summary>Labels of the adapter's own classifier head (SEQ_CLS); 0 for a causal-LM adapter.</summary>
     public int ClassifierLabels { get; init; }
 
+    /// <summary>PEFT task_type; null = SEQ_CLS with a head, else CAUSAL_LM.</summary>
+    public string? TaskType { get; init; }
+
     /// <summary>Label names saved in adapter_config.json's id2label (not a PEFT key; the loader reads it when present).</summary>
     public IReadOnlyList<string>? LabelNames { get; init; }
 }

@@ -88,7 +88,7 @@ internal static class DemoAdapterWriter
             ["rank_pattern"] = Pattern(adapter.RankPattern),
             ["revision"] = null,
             ["target_modules"] = targets,
-            ["task_type"] = classifier ? "SEQ_CLS" : "CAUSAL_LM",
+            ["task_type"] = adapter.TaskType ?? (classifier ? "SEQ_CLS" : "CAUSAL_LM"),
             ["use_dora"] = false,
             ["use_rslora"] = adapter.UseRslora,
         };

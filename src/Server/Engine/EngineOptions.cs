@@ -27,6 +27,13 @@ public sealed record EngineOptions
     /// <summary>Tokens in one step (long prompts are chunked to fit, so decodes are not starved).</summary>
     public int MaxBatchTokens { get; init; } = 512;
 
+    /// <summary>
+    /// Tokens in one encoder step (Classify, Embed). Separate from <see cref="MaxBatchTokens"/>: an encoder step has no
+    /// decode to keep fed, and every step repeats the same fixed work (kernel launches per layer, LoRA index tensors), so
+    /// one Classify call of 64 texts should be one step, not the four that 512 tokens allowed.
+    /// </summary>
+    public int EncoderMaxBatchTokens { get; init; } = 16384;
+
     /// <summary>KV-cache budget in bytes (allocated once at start).</summary>
     public long KvCacheBytes { get; init; } = 256L * 1024 * 1024;
 
@@ -58,6 +65,7 @@ public sealed record EngineOptions
         if (MaxQueuedRequests < 1) problems.Add("Engine:MaxQueuedRequests must be at least 1");
         if (MaxBatchRows < 1) problems.Add("Engine:MaxBatchRows must be at least 1");
         if (MaxBatchTokens < MaxBatchRows) problems.Add("Engine:MaxBatchTokens must be at least Engine:MaxBatchRows");
+        if (EncoderMaxBatchTokens < 1) problems.Add("Engine:EncoderMaxBatchTokens must be at least 1");
         if (KvCacheBytes <= 0) problems.Add("Engine:KvCacheBytes must be positive");
         if (KvBlockSize < 1) problems.Add("Engine:KvBlockSize must be at least 1");
         if (MaxContextTokens < 0) problems.Add("Engine:MaxContextTokens must not be negative");

@@ -38,4 +38,7 @@ public interface IInferenceEngine
 
     /// <summary>Classifies a batch of texts with an encoder model and the adapter's head (or the base head).</summary>
     Task<ClassificationResult> ClassifyAsync(ClassificationRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>One vector per text from an encoder model (mean-pooled last hidden state), with the adapter's LoRA on the encoder.</summary>
+    Task<EmbeddingResult> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken = default);
 }

@@ -109,7 +109,7 @@ public sealed partial class InferenceEngine
             for (var text = job.Done; text < job.Texts.Count; text++)
             {
                 var length = job.Texts[text].Length;
-                if (rows.Count >= options.MaxBatchRows || (rows.Count > 0 && tokens + length > options.MaxBatchTokens))
+                if (rows.Count >= options.MaxBatchRows || (rows.Count > 0 && tokens + length > options.EncoderMaxBatchTokens))
                     return rows;
                 rows.Add(new ClassificationStepRunner.Row(job, text, slot));
                 job.Place?.Release(); // scheduled: it no longer counts against the queue bound (idempotent)

@@ -139,6 +139,8 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
             throw new ModelCapabilityException($"the served model '{Model.ServedName}' ({Model.ModelType}) generates text; it has no classification head");
         if (request.Texts.Count == 0)
             throw new RequestValidationException("texts", "at least one text is required");
+        if (request.Output == EncoderOutput.Labels && string.IsNullOrEmpty(request.Adapter) && !((ISequenceClassifier)model).HasBaseClassifier)
+            throw new ModelCapabilityException($"the served model '{Model.ServedName}' is an encoder without a classification head; name an adapter with one, or use Embed");
         var texts = new int[request.Texts.Count][];
         for (var i = 0; i < texts.Length; i++)
         {
@@ -169,6 +171,15 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
             wake.Set();
         });
         return await job.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<EmbeddingResult> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken = default)
+    {
+        // Embed rides Classify's job path (same limits, batching, adapter pins); only the step's output differs.
+        var result = await ClassifyAsync(new ClassificationRequest(request.Adapter, request.Texts, request.Deadline)
+            { Output = EncoderOutput.Embedding, Normalize = request.Normalize }, cancellationToken).ConfigureAwait(false);
+        return new EmbeddingResult(result.Results.Select(r => new TextEmbedding(r.Embedding!, r.PromptTokens)).ToArray(), result.ServedFrom);
     }
 
     /// <summary>Stops admitting requests, lets queued and running ones finish within <paramref name="drainTimeout"/>, then stops.</summary>

@@ -50,6 +50,7 @@ public static partial class OpenAiHosting
             var api = app.MapGroup("/v1").ServedOn(ServedPort.OpenAi);
             api.MapPost("/completions", context => Api(context).CompletionsAsync(context));
             api.MapPost("/chat/completions", context => Api(context).ChatCompletionsAsync(context));
+            api.MapPost("/embeddings", context => Api(context).EmbeddingsAsync(context));
             api.MapGet("/models", context => Api(context).ModelsAsync(context));
             api.MapPost("/load_lora_adapter", context => Api(context).LoadLoraAdapterAsync(context));
             api.MapPost("/unload_lora_adapter", context => Api(context).UnloadLoraAdapterAsync(context));

@@ -18,7 +18,7 @@ public static class ModelLoader
 {
     /// <summary>The architectures we serve, as config.json's "architectures" entry names them.</summary>
     public static IReadOnlyList<string> SupportedArchitectures { get; } =
-        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "GPT2LMHeadModel", "BertForSequenceClassification"];
+        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "GPT2LMHeadModel", "BertForSequenceClassification", "BertModel"];
 
     /// <summary>Reads the config, builds the architecture on the requested device and dtype, and fills it from the checkpoint.</summary>
     public static IBaseModel Load(string directory, ModelLoadOptions options)
@@ -58,7 +58,16 @@ public static class ModelLoader
             {
                 var config = Parse<BertConfig>(json, configPath);
                 ThrowIfInvalid(directory, architecture, config.Validate());
-                return Fill(new BertForSequenceClassification(config, options), _ => BertForSequenceClassification.Layout, checkpoint, directory);
+                var embedding = SentenceTransformersConfig.Read(directory);
+                return Fill(new BertForSequenceClassification(config, options) { Embedding = embedding },
+                    _ => BertForSequenceClassification.Layout, checkpoint, directory);
+            }
+            case "BertModel":
+            {
+                var config = Parse<BertConfig>(json, configPath);
+                ThrowIfInvalid(directory, architecture, config.Validate());
+                var embedding = SentenceTransformersConfig.Read(directory);
+                return Fill(new BertTextEncoder(config, embedding, options), _ => BertForSequenceClassification.Layout, checkpoint, directory);
             }
             default:
                 throw new ModelLoadException(

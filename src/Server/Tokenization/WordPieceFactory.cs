@@ -3,8 +3,9 @@ using Microsoft.ML.Tokenizers;
 
 namespace InferServer.Server.Tokenization;
 
-/// <summary>BERT WordPiece on Microsoft.ML.Tokenizers' <see cref="BertTokenizer"/>, which carries BERT's basic
-/// tokenization (lower-casing, accent stripping, punctuation and CJK splitting) in front of WordPiece.</summary>
+/// <summary>BERT WordPiece on Microsoft.ML.Tokenizers' <see cref="BertTokenizer"/>, with BERT's basic tokenization
+/// (lower-casing, accent stripping, punctuation and CJK splitting) done by <see cref="BertBasicTokenizer"/> in front of it,
+/// since the library's own differs from transformers'.</summary>
 internal static class WordPieceFactory
 {
     private static readonly string[] BertSpecialTokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
@@ -14,7 +15,9 @@ internal static class WordPieceFactory
     {
         var tokens = File.ReadAllLines(path);
         using var stream = File.OpenRead(path);
-        var options = new BertOptions { LowerCaseBeforeTokenization = config.DoLowerCase ?? true };
+        var lowerCase = config.DoLowerCase ?? true;
+        // BERT strips accents whenever it lower-cases (strip_accents unset), as the tokenizer.json path does.
+        var options = new BertOptions { LowerCaseBeforeTokenization = lowerCase, RemoveNonSpacingMarks = lowerCase };
         return Create(path, tokens, stream, options, addedTokens: config.AddedTokens, template: null);
     }
 
@@ -31,7 +34,17 @@ internal static class WordPieceFactory
         BertTokenizer bert;
         try
         {
-            bert = BertTokenizer.Create(vocabularyLines, options);
+            // The library only runs WordPiece on the space-separated words BertBasicTokenizer produced (and keeps special tokens).
+            bert = BertTokenizer.Create(vocabularyLines, new BertOptions
+            {
+                UnknownToken = options.UnknownToken,
+                ContinuingSubwordPrefix = options.ContinuingSubwordPrefix,
+                MaxInputCharsPerWord = options.MaxInputCharsPerWord,
+                ApplyBasicTokenization = false,
+                LowerCaseBeforeTokenization = false,
+                RemoveNonSpacingMarks = false,
+                IndividuallyTokenizeCjk = false,
+            });
         }
         catch (Exception exception) when (exception is ArgumentException or InvalidOperationException or FormatException)
         {
@@ -47,11 +60,13 @@ internal static class WordPieceFactory
             .Concat(addedTokens.Where(added => added.Special).Select(added => added.Id))
             .ToHashSet();
         var specialContent = special.Select(id => tokensById[id]).ToHashSet(StringComparer.Ordinal);
+        var basic = new BertBasicTokenizer(options.LowerCaseBeforeTokenization, options.RemoveNonSpacingMarks, options.IndividuallyTokenizeCjk,
+            specialContent);
 
         return new TokenizerParts
         {
             Kind = "wordpiece",
-            EncodeWithoutSpecialTokens = text => bert.EncodeToIds(text, addSpecialTokens: false, considerPreTokenization: true, considerNormalization: true),
+            EncodeWithoutSpecialTokens = text => bert.EncodeToIds(basic.Split(text), addSpecialTokens: false, considerPreTokenization: true, considerNormalization: true),
             TokenIds = tokenIds,
             TokenBytes = TokenizerParts.BytesTable(tokenIds, (token, _) => Encoding.UTF8.GetBytes(PieceText(token, specialContent.Contains(token)))),
             SpecialTokenIds = special,

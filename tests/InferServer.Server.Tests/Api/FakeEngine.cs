@@ -116,6 +116,14 @@ public sealed class FakeEngine : IInferenceEngine, IAdapterRegistry, IEngineRunt
         return Task.FromResult(new ClassificationResult(results, string.IsNullOrEmpty(request.Adapter) ? AdapterServedFrom.Base : AdapterServedFrom.Loaded));
     }
 
+    /// <summary>Vectors [characters, 0.5, -0.25] per text, so tests see which text each came from.</summary>
+    public Task<EmbeddingResult> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken = default)
+    {
+        CheckAdapter(request.Adapter);
+        var results = request.Texts.Select(text => new TextEmbedding([text.Length, 0.5f, -0.25f], text.Length)).ToList();
+        return Task.FromResult(new EmbeddingResult(results, string.IsNullOrEmpty(request.Adapter) ? AdapterServedFrom.Base : AdapterServedFrom.Loaded));
+    }
+
     private void CheckAdapter(string? adapter)
     {
         if (!string.IsNullOrEmpty(adapter) && !adapters.ContainsKey(adapter)) throw new AdapterNotFoundException(adapter);

@@ -140,6 +140,26 @@ public sealed partial class OpenAiApi(
             OpenAiJson.Options, context.RequestAborted);
     });
 
+    /// <summary>POST /v1/embeddings: the engine's Embed (model = base or adapter), vectors as floats or base64.</summary>
+    public Task EmbeddingsAsync(HttpContext context) => HandleAsync(context, "v1/embeddings", ApiKeyScope.Inference, async state =>
+    {
+        var call = OpenAiRequestReader.ReadEmbedding(await ReadBodyAsync(context), limits);
+        var common = new OpenAiCommon(call.Model, new InferServer.Api.V1.GenerationParams(), Choices: 1, Stream: false, IncludeUsage: false, call.User, "max_tokens");
+        state.Begin(common, chat: false, AdapterLabel(common));
+        Log.Generation(logger, state.Endpoint, call.Model, call.User ?? "", call.Input.Count, stream: false);
+        var result = await engine.EmbedAsync(
+            new EmbeddingRequest(OpenAiMapper.AdapterOf(call.Model, engine.Model), call.Input), context.RequestAborted);
+        var width = result.Results[0].Vector.Length;
+        // Vectors are never truncated: sentence-transformers models are not trained for it (OpenAI's v3 models are).
+        if (call.Dimensions is { } dimensions && dimensions != width)
+            throw new RequestValidationException("dimensions", $"only the model's own width {width} is supported, not {dimensions}");
+        var data = result.Results.Select((text, index) => new EmbeddingItem("embedding", index,
+            call.Base64 ? Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(text.Vector.AsSpan())) : text.Vector)).ToList();
+        var tokens = result.Results.Sum(r => r.PromptTokens);
+        await context.Response.WriteAsJsonAsync(new EmbeddingList("list", data, call.Model, new EmbeddingUsage(tokens, tokens)),
+            OpenAiJson.Options, context.RequestAborted);
+    });
+
     /// <summary>GET /v1/models: the base model by its served name, then every registered adapter with the base as parent.</summary>
     public Task ModelsAsync(HttpContext context) => HandleAsync(context, "v1/models", ApiKeyScope.Inference, state =>
     {

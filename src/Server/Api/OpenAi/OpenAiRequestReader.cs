@@ -27,6 +27,10 @@ public static class OpenAiRequestReader
     public static readonly IReadOnlySet<string> ChatFields =
         new HashSet<string>([.. SharedFields, "messages", "max_completion_tokens", "top_logprobs", "chat_template"], StringComparer.Ordinal);
 
+    /// <summary>Fields of /v1/embeddings (OpenAI's; token-id input is not accepted).</summary>
+    public static readonly IReadOnlySet<string> EmbeddingFields =
+        new HashSet<string>(["model", "input", "encoding_format", "dimensions", "user"], StringComparer.Ordinal);
+
     private static readonly IReadOnlySet<string> StreamOptionFields = new HashSet<string>(["include_usage"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> MessageFields = new HashSet<string>(["role", "content"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> ContentPartFields = new HashSet<string>(["type", "text"], StringComparer.Ordinal);
@@ -64,6 +68,27 @@ public static class OpenAiRequestReader
             ? array.EnumerateArray().Select(ReadMessage).ToList()
             : throw fields.Invalid("messages", "is required: a list of {role, content} messages");
         return new ChatCompletionCall(common, messages, fields.String("chat_template") ?? "");
+    }
+
+    /// <summary>A /v1/embeddings body, under Classify's limits on texts.</summary>
+    public static EmbeddingCall ReadEmbedding(JsonElement body, ApiOptions limits)
+    {
+        var fields = new JsonFields(body, EmbeddingFields);
+        var model = fields.String("model") ?? throw fields.Invalid("model", "is required");
+        IReadOnlyList<string> input = fields.Element("input") switch
+        {
+            null => throw fields.Invalid("input", "is required"),
+            { ValueKind: JsonValueKind.String } text => [text.GetString()!],
+            { ValueKind: JsonValueKind.Array } array when array.EnumerateArray().All(item => item.ValueKind == JsonValueKind.String) =>
+                [.. array.EnumerateArray().Select(item => item.GetString()!)],
+            _ => throw fields.Invalid("input", "must be a string or a list of strings (token-id input is not supported)"),
+        };
+        RpcErrors.ThrowIfAny(ClassificationMapper.TextViolations(input, limits, "input"));
+        var format = fields.String("encoding_format") ?? "float";
+        if (format is not ("float" or "base64"))
+            throw fields.Invalid("encoding_format", $"must be \"float\" or \"base64\", not \"{format}\"");
+        var dimensions = fields.Integer("dimensions", 1, int.MaxValue);
+        return new EmbeddingCall(model, input, format == "base64", dimensions, fields.String("user"));
     }
 
     /// <summary>A /v1/load_lora_adapter body (vLLM's names; load_inplace = reload).</summary>

@@ -52,3 +52,12 @@ public sealed record OpenAiErrorBody(OpenAiErrorDetail Error);
 
 /// <summary>OpenAI's error object; <c>param</c> names the offending request field.</summary>
 public sealed record OpenAiErrorDetail(string Message, string Type, string? Param, string? Code);
+
+/// <summary>/v1/embeddings response.</summary>
+public sealed record EmbeddingList(string Object, IReadOnlyList<EmbeddingItem> Data, string Model, EmbeddingUsage Usage);
+
+/// <summary>One text's vector: a float list, or a base64 string for encoding_format "base64".</summary>
+public sealed record EmbeddingItem(string Object, int Index, object Embedding);
+
+/// <summary>Embeddings count prompt tokens only.</summary>
+public sealed record EmbeddingUsage(int PromptTokens, int TotalTokens);

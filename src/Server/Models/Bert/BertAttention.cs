@@ -1,3 +1,4 @@
+using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
 using InferServer.Server.Models.Common;
 using TorchSharp;
@@ -20,6 +21,6 @@ public sealed class BertAttention : nn.Module
     }
 
     /// <summary>h [rows, hidden] → [rows, hidden].</summary>
-    public Tensor Forward(Tensor h, IReadOnlyList<(int Start, int Length)> sequences, LoraBatch? lora) =>
-        output.Forward(@self.Forward(h, sequences, lora), h, lora);
+    public Tensor Forward(Tensor h, EncoderAttentionLayout layout, LoraBatch? lora) =>
+        output.Forward(@self.Forward(h, layout, lora), h, lora);
 }

@@ -1,3 +1,4 @@
+using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
 using InferServer.Server.Models.Common;
 using TorchSharp;
@@ -20,11 +21,12 @@ public sealed class BertEncoder : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>h [rows, hidden] → [rows, hidden].</summary>
+    /// <summary>h [rows, hidden] → [rows, hidden]. The attention layout is built once here and shared by every layer.</summary>
     public Tensor Forward(Tensor h, IReadOnlyList<(int Start, int Length)> sequences, LoraBatch? lora)
     {
+        var layout = EncoderAttentionLayout.Create(sequences, h.device);
         foreach (var encoderLayer in layer)
-            h = encoderLayer.Forward(h, sequences, lora);
+            h = encoderLayer.Forward(h, layout, lora);
         return h;
     }
 }

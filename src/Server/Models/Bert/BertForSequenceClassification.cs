@@ -64,7 +64,16 @@ public sealed class BertForSequenceClassification : nn.Module, ISequenceClassifi
         key => key.EndsWith("embeddings.position_ids", StringComparison.Ordinal) ? null : key, new HashSet<string>());
 
     /// <inheritdoc />
-    public Tensor Pool(EncoderBatch batch) => bert.Forward(batch);
+    public bool HasBaseClassifier => true;
+
+    /// <inheritdoc />
+    public EmbeddingSettings Embedding { get; init; } = EmbeddingSettings.Default;
+
+    /// <inheritdoc />
+    public Tensor Encode(EncoderBatch batch) => bert.Encode(batch);
+
+    /// <inheritdoc />
+    public Tensor Pool(Tensor lastHidden, EncoderBatch batch) => bert.Pool(lastHidden, batch);
 
     /// <inheritdoc />
     public Tensor BaseClassifier(Tensor pooled) => classifier.Forward(pooled, null);

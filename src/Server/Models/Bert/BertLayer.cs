@@ -1,3 +1,4 @@
+using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
 using InferServer.Server.Models.Common;
 using TorchSharp;
@@ -22,9 +23,9 @@ public sealed class BertLayer : nn.Module
     }
 
     /// <summary>h [rows, hidden] → [rows, hidden].</summary>
-    public Tensor Forward(Tensor h, IReadOnlyList<(int Start, int Length)> sequences, LoraBatch? lora)
+    public Tensor Forward(Tensor h, EncoderAttentionLayout layout, LoraBatch? lora)
     {
-        var attended = attention.Forward(h, sequences, lora);
+        var attended = attention.Forward(h, layout, lora);
         return output.Forward(intermediate.Forward(attended, lora), attended, lora);
     }
 }

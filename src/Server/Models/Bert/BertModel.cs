@@ -4,7 +4,10 @@ using static TorchSharp.torch;
 
 namespace InferServer.Server.Models.Bert;
 
-/// <summary>The encoder under the "bert." prefix: embeddings, encoder, pooler.</summary>
+/// <summary>
+/// transformers' BertModel: embeddings, encoder, pooler. Under the "bert." prefix inside BertForSequenceClassification;
+/// at the root of a headless checkpoint (sentence-transformers), where it is served as <see cref="BertTextEncoder"/>.
+/// </summary>
 public sealed class BertModel : nn.Module
 {
     private readonly BertEmbeddings embeddings;
@@ -20,14 +23,17 @@ public sealed class BertModel : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Pooled output [sequences, hidden].</summary>
-    public Tensor Forward(EncoderBatch batch)
+    /// <summary>Last hidden state [rows, hidden].</summary>
+    public Tensor Encode(EncoderBatch batch) =>
+        encoder.Forward(embeddings.Forward(batch.InputIds, batch.Positions, batch.TokenTypeIds, batch.Lora), batch.Sequences, batch.Lora);
+
+    /// <summary>Pooled output [sequences, hidden] of <see cref="Encode"/>'s result, from each sequence's first row.</summary>
+    public Tensor Pool(Tensor lastHidden, EncoderBatch batch)
     {
-        var hidden = encoder.Forward(embeddings.Forward(batch.InputIds, batch.Positions, batch.TokenTypeIds, batch.Lora), batch.Sequences, batch.Lora);
         var starts = batch.Sequences.Select(s => s.Start).ToArray();
-        var firstRows = tensor(Array.ConvertAll(starts, start => (long)start), device: hidden.device);
+        var firstRows = tensor(Array.ConvertAll(starts, start => (long)start), device: lastHidden.device);
         // The pooler sees one row per sequence, so a LoRA on pooler.dense needs those rows' adapter slots.
         using var poolerLora = batch.Lora?.SelectRows(starts);
-        return pooler.Forward(hidden.index_select(0, firstRows), poolerLora);
+        return pooler.Forward(lastHidden.index_select(0, firstRows), poolerLora);
     }
 }

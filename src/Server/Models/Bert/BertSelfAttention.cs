@@ -27,13 +27,13 @@ public sealed class BertSelfAttention : nn.Module
     }
 
     /// <summary>x [rows, hidden] → context [rows, hidden].</summary>
-    public Tensor Forward(Tensor x, IReadOnlyList<(int Start, int Length)> sequences, LoraBatch? lora)
+    public Tensor Forward(Tensor x, EncoderAttentionLayout layout, LoraBatch? lora)
     {
         var rows = x.shape[0];
-        return PagedAttention.Bidirectional(
+        return EncoderAttention.Bidirectional(
             query.Forward(x, lora).view(rows, heads, headDimension),
             key.Forward(x, lora).view(rows, heads, headDimension),
             value.Forward(x, lora).view(rows, heads, headDimension),
-            sequences);
+            layout);
     }
 }
