@@ -18,7 +18,16 @@ public static class ObservabilityExtensions
             .BindConfiguration("Observability");
         builder.Services.AddSingleton<AdapterLabels>();
         builder.Services.AddSingleton<InferServerMetrics>();
-        builder.Services.AddHostedService<PrometheusStartup>();
+        // The host's own registry: /metrics shows this host's instruments and the process's, nothing another host in
+        // the same process (the tests run several) or a runtime-internal Meter records.
+        builder.Services.AddSingleton(_ =>
+        {
+            var registry = Metrics.NewCustomRegistry();
+            DotNetStats.Register(registry);
+            return registry;
+        });
+        builder.Services.AddSingleton<PrometheusMeterBridge>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<PrometheusMeterBridge>());
 
         var otlpEndpoint = builder.Configuration["Observability:OtlpEndpoint"] is { Length: > 0 } configured
             ? configured
@@ -59,13 +68,13 @@ public static class ObservabilityExtensions
         return builder;
     }
 
-    /// <summary>/metrics (Prometheus text format, the Meter via prometheus-net's MeterAdapter) and /healthz.</summary>
+    /// <summary>/metrics (Prometheus text format: the host's registry, fed by <see cref="PrometheusMeterBridge"/>) and /healthz.</summary>
     public static WebApplication MapInferServerDefaultEndpoints(this WebApplication app)
     {
         app.MapGrpcHealthChecksService();
         app.MapHealthChecks("/healthz");
         if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ObservabilityOptions>>().Value.PrometheusEnabled)
-            app.MapMetrics("/metrics");
+            app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>());
         return app;
     }
 }
