@@ -23,4 +23,11 @@ public enum DemoModelKind
     /// 4 KV heads, vocabulary 32000) with 100 rank-16 adapters on q_proj and v_proj. About 620 MB on disk (bfloat16).
     /// </summary>
     LlamaLarge,
+
+    /// <summary>
+    /// Opt-in scaling-benchmark model, not written by WriteAll: Llama-shaped (hidden 512, intermediate 1408, 4 layers,
+    /// 8 heads, 2 KV heads, vocabulary 32000), small enough that a 2-core CPU serves thousands of adapters in minutes.
+    /// It has no adapters of its own; <see cref="DemoModelGenerator.WriteTenantAdapters"/> writes them.
+    /// </summary>
+    LlamaMedium,
 }

@@ -35,6 +35,7 @@ internal sealed record DemoModelPlan(
         DemoModelKind.Gpt2 => DemoGpt2.Plan(),
         DemoModelKind.Bert => DemoBert.Plan(),
         DemoModelKind.LlamaLarge => DemoLlamaFamily.LlamaLarge(),
+        DemoModelKind.LlamaMedium => DemoLlamaFamily.LlamaMedium(),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a demo model kind"),
     };
 
