@@ -12,8 +12,9 @@ namespace InferServer.Benchmarks.Merge;
 /// round), and each cell's on/off ratio is the median of the ratios within rounds, as <see cref="EngineBenchmark"/> pairs
 /// its cells. The merge-on engine uses the server's default policy (<see cref="AdapterStoreOptions"/>).
 /// <para>
-/// Steady state, not cold start: before each measured cell both engines serve one merge window of the same mix with one
-/// new token per request, so the hotness window describes that mix, as it would after a minute of such traffic.
+/// Steady state, not cold start: before a mix is measured both engines serve one merge window of it with one new token
+/// per request, so the hotness window describes that mix, as it would after a minute of such traffic; then every round
+/// of that mix runs back to back.
 /// </para>
 /// </summary>
 public static class MergeBenchmark
@@ -30,7 +31,7 @@ public static class MergeBenchmark
         var loadAtStart = LoadAverage();
         Console.WriteLine($"# merge benchmark: model {engineOptions.Model}, {engineOptions.PromptTokens}-token prompts, {engineOptions.NewTokens} new tokens, "
                           + $"concurrency {string.Join("/", engineOptions.Concurrency)}, {options.Waves} requests per worker, {engineOptions.Repeats} rounds, "
-                          + $"priming {window} requests per cell; load average {LoadAverage()}");
+                          + $"priming {window} requests per mix; load average {LoadAverage()}");
         var on = Start(modelDirectory, adaptersDirectory, engineOptions, merge: true);
         var off = Start(modelDirectory, adaptersDirectory, engineOptions, merge: false);
         var results = new List<CellResult>();
@@ -38,21 +39,25 @@ public static class MergeBenchmark
         {
             EngineBenchmark.Warm(on, vocabulary, engineOptions);
             EngineBenchmark.Warm(off, vocabulary, engineOptions);
-            for (var round = -1; round < engineOptions.Repeats; round++)
+            // Mix by mix: both engines' hotness windows are primed with the mix once, then the pairs of that mix run back to
+            // back (the measured traffic keeps the window in that mix), so many short pairs fit where few long ones would.
+            foreach (var mix in Enum.GetValues<Mix>())
             {
-                Console.Error.WriteLine($"round {round} (load average {LoadAverage()})");
-                foreach (var concurrency in engineOptions.Concurrency)
-                    foreach (var mix in Enum.GetValues<Mix>())
+                var primingSeed = 17 + (int)mix;
+                Prime(on, Adapters(mix, window, primingSeed), vocabulary, engineOptions, primingSeed);
+                Prime(off, Adapters(mix, window, primingSeed), vocabulary, engineOptions, primingSeed);
+                Console.Error.WriteLine($"{mix} (load average {LoadAverage()})");
+                for (var round = -1; round < engineOptions.Repeats; round++)
+                    foreach (var concurrency in engineOptions.Concurrency)
                     {
                         var seed = Math.Max(round, 0) * 7919 + concurrency * 31 + (int)mix;
                         var adapters = Adapters(mix, concurrency * options.Waves, seed);
-                        var priming = Adapters(mix, window, seed + 1);
                         // Alternate which engine goes first, so drift within a pair does not favour one side.
                         var onFirst = round % 2 == 0;
-                        var first = Measure(onFirst ? on : off, adapters, priming, concurrency, vocabulary, engineOptions, seed);
-                        var second = Measure(onFirst ? off : on, adapters, priming, concurrency, vocabulary, engineOptions, seed);
+                        var first = Measure(onFirst ? on : off, adapters, concurrency, vocabulary, engineOptions, seed);
+                        var second = Measure(onFirst ? off : on, adapters, concurrency, vocabulary, engineOptions, seed);
                         var (withMerge, without) = onFirst ? (first, second) : (second, first);
-                        Console.Error.WriteLine($"  {mix} x{concurrency}: on {withMerge.TokensPerSecond:F1} off {without.TokensPerSecond:F1} tok/s, "
+                        Console.Error.WriteLine($"  round {round} x{concurrency}: on {withMerge.TokensPerSecond:F1} off {without.TokensPerSecond:F1} tok/s, "
                                                 + $"{withMerge.MergedShare:P0} of requests served merged");
                         if (round >= 0)
                             results.Add(new CellResult(mix.ToString(), concurrency, round, withMerge, without));
@@ -105,13 +110,16 @@ public static class MergeBenchmark
         })).ToArray();
     }
 
-    /// <summary>Primes the hotness window with the mix, then serves <paramref name="adapters"/> closed-loop with <paramref name="concurrency"/> workers.</summary>
-    private static Measurement Measure(InferenceEngine engine, string[] adapters, string[] priming, int concurrency, int vocabulary,
-        EngineBenchmarkOptions options, int seed)
+    /// <summary>One merge window of the mix, one new token each: the hotness window then describes the mix.</summary>
+    private static void Prime(InferenceEngine engine, string[] priming, int vocabulary, EngineBenchmarkOptions options, int seed)
     {
-        var primingRequests = priming.Select((adapter, i) => EngineBenchmark.Request(adapter, vocabulary, options, seed * 1000 + i, newTokens: 1));
-        Task.WhenAll(primingRequests.Select(request => EngineBenchmark.Drain(engine, request))).GetAwaiter().GetResult();
+        var requests = priming.Select((adapter, i) => EngineBenchmark.Request(adapter, vocabulary, options, seed * 1000 + i, newTokens: 1));
+        Task.WhenAll(requests.Select(request => EngineBenchmark.Drain(engine, request))).GetAwaiter().GetResult();
+    }
 
+    /// <summary>Serves <paramref name="adapters"/> closed-loop with <paramref name="concurrency"/> workers.</summary>
+    private static Measurement Measure(InferenceEngine engine, string[] adapters, int concurrency, int vocabulary, EngineBenchmarkOptions options, int seed)
+    {
         var requests = adapters.Select((adapter, i) => EngineBenchmark.Request(adapter, vocabulary, options, seed * 1000 + i, options.NewTokens)).ToArray();
         long tokens = 0, merged = 0;
         var clock = Stopwatch.StartNew();
