@@ -12,7 +12,11 @@ const string Usage = """
                    [--target http://127.0.0.1:50051 [--allow-remote] [--api-key KEY] | --in-process MODEL_DIR [--torch-threads N --max-batch-rows 64]]
                    [--name NAME] [--json FILE]
       wait-health  [--target http://127.0.0.1:50051] [--timeout 300]
-      make-model   --preset demo|large [--seed 1] DIR
+      make-model   --preset demo|medium|large [--seed 1] [--adapters 100 --ranks 16 --adapter-prefix tenant- --adapters-only] DIR
+      scale        [--target http://127.0.0.1:50151 --metrics http://127.0.0.1:50152/metrics] [--adapter-counts 5,50,500,1000,2000]
+                   [--mixes uniform,zipf --open-counts 5,1000 --concurrency 64 --requests 256 --rounds 3 --max-new-tokens 16]
+                   [--adapter-prefix tenant- --cold-prefix cold- --cold-rate 10 --stream-seconds 20] --json FILE
+      scale-report --scale FILE.json [--mixed FILE.json] [--merge FILE.json] --out PATH (writes PATH.md and PATH/*.svg)
       report       --results DIR --model NAME --machine FILE [--notes FILE] --out FILE.md
     """;
 
@@ -31,6 +35,8 @@ try
         "wait-health" => await WaitHealthCommand.ExecuteAsync(commandLine),
         "make-model" => MakeModelCommand.Execute(commandLine),
         "report" => ReportCommand.Execute(commandLine),
+        "scale" => await ScaleCommand.ExecuteAsync(commandLine),
+        "scale-report" => ScaleReportCommand.Execute(commandLine),
         _ => throw new ArgumentException($"unknown command '{args[0]}'"),
     };
 }

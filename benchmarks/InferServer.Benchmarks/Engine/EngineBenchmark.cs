@@ -17,7 +17,7 @@ namespace InferServer.Benchmarks.Engine;
 /// </summary>
 public static class EngineBenchmark
 {
-    private const int AdapterCount = 100;
+    internal const int AdapterCount = 100;
     private const int DeviceSlots = 64;
 
     private enum Scenario { Base, OneAdapter, Distinct, Zipf, Naive, BaseBesideMerged, OneAdapterMerged }
@@ -74,7 +74,7 @@ public static class EngineBenchmark
         return 0;
     }
 
-    private static (string Model, string Adapters, int Vocabulary) PrepareModel(EngineBenchmarkOptions options)
+    internal static (string Model, string Adapters, int Vocabulary) PrepareModel(EngineBenchmarkOptions options)
     {
         if (options.Model == "large")
         {
@@ -82,6 +82,16 @@ public static class EngineBenchmark
             if (!DemoModelGenerator.IsComplete(directory, DemoModelKind.LlamaLarge))
                 DemoModelGenerator.Write(directory, DemoModelKind.LlamaLarge);
             return (directory, Path.Combine(directory, "adapters"), 32000);
+        }
+        if (options.Model == "medium")
+        {
+            var directory = Path.Combine(options.CacheRoot, "llamamedium");
+            if (!DemoModelGenerator.IsComplete(directory, DemoModelKind.LlamaMedium))
+                DemoModelGenerator.Write(directory, DemoModelKind.LlamaMedium);
+            var tenants = Path.Combine(directory, "adapters");
+            if (!Directory.Exists(tenants) || Directory.GetDirectories(tenants).Length != AdapterCount)
+                DemoModelGenerator.WriteTenantAdapters(tenants, DemoModelKind.LlamaMedium, AdapterCount, 16, ["q_proj", "v_proj"]);
+            return (directory, tenants, 32000);
         }
         var demo = DemoModelGenerator.EnsureDefault(InferenceEngine.DemoCacheRoot());
         var adapters = Path.Combine(options.CacheRoot, "demo-tenant-adapters");
@@ -91,7 +101,7 @@ public static class EngineBenchmark
     }
 
     /// <summary>Loads every adapter once (host and device) so cells measure serving, not first loads.</summary>
-    private static void Warm(InferenceEngine engine, int vocabulary, EngineBenchmarkOptions options)
+    internal static void Warm(InferenceEngine engine, int vocabulary, EngineBenchmarkOptions options)
     {
         var requests = Enumerable.Range(0, AdapterCount).Select(i => Request(Adapter(i), vocabulary, options, i, newTokens: 2)).ToArray();
         Task.WhenAll(requests.Select(r => Drain(engine, r))).GetAwaiter().GetResult();
@@ -128,9 +138,9 @@ public static class EngineBenchmark
         return tokens / clock.Elapsed.TotalSeconds;
     }
 
-    private static string Adapter(int index) => $"tenant-{index:D3}";
+    internal static string Adapter(int index) => $"tenant-{index:D3}";
 
-    private static int Zipf(Random random, int n, double s)
+    internal static int Zipf(Random random, int n, double s)
     {
         var total = Enumerable.Range(1, n).Sum(k => 1.0 / Math.Pow(k, s));
         var target = random.NextDouble() * total;
@@ -140,14 +150,14 @@ public static class EngineBenchmark
         return n - 1;
     }
 
-    private static GenerationRequest Request(string? adapter, int vocabulary, EngineBenchmarkOptions options, int seed, int newTokens)
+    internal static GenerationRequest Request(string? adapter, int vocabulary, EngineBenchmarkOptions options, int seed, int newTokens)
     {
         var random = new Random(seed);
         var prompt = Enumerable.Range(0, options.PromptTokens).Select(_ => random.Next(1, Math.Min(vocabulary, 30000))).ToArray();
         return new GenerationRequest(adapter, null, prompt, newTokens, new SamplingParameters { Temperature = 0 }, [], [], IgnoreEos: true);
     }
 
-    private static async Task<long> Drain(InferenceEngine engine, GenerationRequest request)
+    internal static async Task<long> Drain(InferenceEngine engine, GenerationRequest request)
     {
         long tokens = 0;
         await foreach (var update in engine.GenerateAsync(request))

@@ -1,7 +1,7 @@
 namespace InferServer.Benchmarks.Engine;
 
 /// <summary>Command-line options of the engine benchmark.</summary>
-/// <param name="Model">"demo" (the embedded demo Llama) or "large" (the Llama-shaped benchmark model).</param>
+/// <param name="Model">"demo" (the embedded demo Llama), "medium" (LlamaMedium, the scaling benchmark's model) or "large" (the Llama-shaped benchmark model).</param>
 /// <param name="Concurrency">Concurrent requests per measurement.</param>
 /// <param name="NewTokens">Tokens generated per request.</param>
 /// <param name="PromptTokens">Prompt length per request.</param>
@@ -31,8 +31,8 @@ public sealed record EngineBenchmarkOptions(string Model, int[] Concurrency, int
                 var other => throw new ArgumentException($"unknown option '{other}'"),
             };
         }
-        if (options.Model is not ("demo" or "large"))
-            throw new ArgumentException($"--model must be demo or large, got '{options.Model}'");
+        if (options.Model is not ("demo" or "medium" or "large"))
+            throw new ArgumentException($"--model must be demo, medium or large, got '{options.Model}'");
         return options;
     }
 }

@@ -30,11 +30,22 @@ namespace InferServer.AdapterStore.Merging;
 /// <para>
 /// Hotness: an adapter is hot when it was named by at least <see cref="AdapterStoreOptions.MergeMinShare"/> of the last
 /// <see cref="AdapterStoreOptions.MergeWindow"/> requests (the denominator is the full window, so a cold start with a handful of
-/// requests merges nothing). The engine merges only when its next batch consists solely of rows of one hot adapter.
+/// requests merges nothing). The engine merges only when its next batch consists solely of rows of one hot adapter, so
+/// a step is never split into merged and unmerged passes.
+/// </para>
+/// <para>
+/// Merging costs a full copy of every targeted matrix, and switching between cached copies is free, so
+/// <see cref="ShouldMerge"/> only computes a new copy when it will be used for long: an adapter stays mergeable until its
+/// share falls below <see cref="CoolingFactor"/> of MergeMinShare (hysteresis), and a new hot adapter displaces a cached
+/// copy only after that copy's adapter has cooled. Without this, two adapters near the threshold (a 50/50 mix with the
+/// default MergeMinShare 0.5 and one cached copy) would evict each other's copy and re-merge at every alternation.
 /// </para>
 /// </remarks>
 public sealed partial class MergeCache : IDisposable
 {
+    /// <summary>A merged adapter stays mergeable while its share is at least this fraction of MergeMinShare.</summary>
+    public const double CoolingFactor = 0.75;
+
     private readonly IReadOnlyDictionary<string, ILoraTarget> targets;
     private readonly AdapterStoreOptions options;
     private readonly IAdapterResidency? residency;
@@ -99,6 +110,28 @@ public sealed partial class MergeCache : IDisposable
 
     /// <summary>True when merging is enabled and the adapter's share reaches MergeMinShare.</summary>
     public bool IsHot(string name) => options.MergeEnabled && ShareOf(name) >= options.MergeMinShare;
+
+    /// <summary>
+    /// Whether a batch of only <paramref name="adapter"/>'s rows should run merged: it has a cached copy and has not cooled
+    /// (share ≥ CoolingFactor·MergeMinShare), or it is hot and a copy can be made without evicting one whose adapter is
+    /// still warm. Engine thread only.
+    /// </summary>
+    public bool ShouldMerge(LoraAdapter adapter)
+    {
+        ArgumentNullException.ThrowIfNull(adapter);
+        if (!options.MergeEnabled)
+        {
+            return false;
+        }
+
+        if (cache.Any(set => set.Adapter == adapter))
+        {
+            return !HasCooled(adapter);
+        }
+
+        // Activate evicts the least recently activated copy when the cache is full.
+        return IsHot(adapter.Name) && (cache.Count < options.MergeMaxAdapters || HasCooled(cache.First!.Value.Adapter));
+    }
 
     /// <summary>
     /// Points every module <paramref name="adapter"/> targets at its merged weight (computed now, or taken from the cache)
@@ -206,6 +239,9 @@ public sealed partial class MergeCache : IDisposable
 
         cache.Clear();
     }
+
+    private bool HasCooled(LoraAdapter adapter) =>
+        ShareOf(adapter.Name) < options.MergeMinShare * CoolingFactor || residency?.IsRetired(adapter) == true;
 
     private MergedSet Merge(LoraAdapter adapter)
     {

@@ -17,7 +17,8 @@ public static class DemoModelGenerator
     internal static readonly IReadOnlyDictionary<string, string> SafetensorsMetadata = new Dictionary<string, string> { ["format"] = "pt" };
 
     /// <summary>The small demo kinds, in the order <see cref="WriteAll"/> writes them (the opt-in benchmark model is not one).</summary>
-    public static IReadOnlyList<DemoModelKind> Kinds { get; } = Enum.GetValues<DemoModelKind>().Where(k => k is not (DemoModelKind.LlamaLarge or DemoModelKind.MiniLm)).ToArray();
+    public static IReadOnlyList<DemoModelKind> Kinds { get; } =
+        Enum.GetValues<DemoModelKind>().Where(k => k is not (DemoModelKind.LlamaLarge or DemoModelKind.MiniLm or DemoModelKind.LlamaMedium)).ToArray();
 
     /// <summary>The kind a command-line name (<see cref="DirectoryName"/>) stands for, or null.</summary>
     public static DemoModelKind? Named(string name) =>
@@ -62,13 +63,25 @@ public static class DemoModelGenerator
     /// Benchmarks and load tests use them to put many distinct adapters in play.
     /// </summary>
     public static IReadOnlyList<string> WriteTenantAdapters(string adaptersDirectory, DemoModelKind kind, int count, int rank,
-        IReadOnlyList<string> targets, int seed = 0)
+        IReadOnlyList<string> targets, int seed = 0) =>
+        WriteTenantAdapters(adaptersDirectory, kind, count, [rank], targets, "tenant-", seed);
+
+    /// <summary>
+    /// Writes <paramref name="count"/> adapters named <paramref name="prefix"/>000…, adapter i of rank
+    /// <paramref name="ranks"/>[i mod length] (alpha 2·rank), so one call can write a set of mixed ranks.
+    /// </summary>
+    public static IReadOnlyList<string> WriteTenantAdapters(string adaptersDirectory, DemoModelKind kind, int count, IReadOnlyList<int> ranks,
+        IReadOnlyList<string> targets, string prefix, int seed = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfZero(ranks.Count);
         var plan = DemoModelPlan.For(kind);
-        var names = Enumerable.Range(0, count).Select(i => $"tenant-{i:D3}").ToArray();
-        foreach (var name in names)
-            DemoAdapterWriter.Write(Path.Combine(adaptersDirectory, name), plan,
-                new DemoAdapter(name, rank, 2 * rank) { TargetNames = targets }, seed);
+        var names = Enumerable.Range(0, count).Select(i => $"{prefix}{i:D3}").ToArray();
+        for (var i = 0; i < names.Length; i++)
+        {
+            var rank = ranks[i % ranks.Count];
+            DemoAdapterWriter.Write(Path.Combine(adaptersDirectory, names[i]), plan,
+                new DemoAdapter(names[i], rank, 2 * rank) { TargetNames = targets }, seed);
+        }
         return names;
     }
 

@@ -36,6 +36,7 @@ internal sealed record DemoModelPlan(
         DemoModelKind.Bert => DemoBert.Plan(),
         DemoModelKind.LlamaLarge => DemoLlamaFamily.LlamaLarge(),
         DemoModelKind.MiniLm => DemoMiniLm.Plan(),
+        DemoModelKind.LlamaMedium => DemoLlamaFamily.LlamaMedium(),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a demo model kind"),
     };
 

@@ -42,7 +42,7 @@ public sealed class StoreAdapters(AdapterStore.Registry.AdapterStore store, Devi
     /// <inheritdoc />
     public bool PrepareMerged(LoraAdapter? adapter)
     {
-        if (adapter is not null && merges.IsHot(adapter.Name))
+        if (adapter is not null && merges.ShouldMerge(adapter))
         {
             merges.Activate(adapter);
             return true;

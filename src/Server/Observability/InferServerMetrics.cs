@@ -6,11 +6,12 @@ using InferServer.Server.Engine;
 namespace InferServer.Server.Observability;
 
 /// <summary>
-/// Every instrument of the "InferServer" Meter. OpenTelemetry reads the Meter and prometheus-net's MeterAdapter exposes
+/// Every instrument of the "InferServer" Meter. OpenTelemetry reads the Meter and <see cref="PrometheusMeterBridge"/> exposes
 /// it at /metrics; nothing is defined twice. Engine load is observed from <see cref="IInferenceEngine.Status"/> at
 /// collection time (gauges, and counters for the engine's cumulative totals: tokens/s is rate(tokens_generated), mean
 /// rows per step is rate(rows_processed)/rate(steps)). Instrument names carry no "inferserver." prefix: OTLP sends the
-/// Meter name as the scope, and prometheus-net prefixes the Meter name itself (inferserver_requests_total).
+/// Meter name as the scope, and the bridge prefixes it, adds the unit and marks counters (inferserver_requests_total,
+/// inferserver_time_to_first_token_seconds, inferserver_kv_cache_bytes).
 /// </summary>
 public sealed class InferServerMetrics
 {

@@ -22,7 +22,16 @@ public static class ObservabilityExtensions
             .BindConfiguration("Observability");
         builder.Services.AddSingleton<AdapterLabels>();
         builder.Services.AddSingleton<InferServerMetrics>();
-        builder.Services.AddHostedService<PrometheusStartup>();
+        // The host's own registry: /metrics shows this host's instruments and the process's, nothing another host in
+        // the same process (the tests run several) or a runtime-internal Meter records.
+        builder.Services.AddSingleton(_ =>
+        {
+            var registry = Metrics.NewCustomRegistry();
+            DotNetStats.Register(registry);
+            return registry;
+        });
+        builder.Services.AddSingleton<PrometheusMeterBridge>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<PrometheusMeterBridge>());
 
         var otlpEndpoint = builder.Configuration["Observability:OtlpEndpoint"] is { Length: > 0 } configured
             ? configured
@@ -63,9 +72,9 @@ public static class ObservabilityExtensions
     }
 
     /// <summary>
-    /// grpc.health.v1 on the gRPC port; /healthz and /metrics (Prometheus text format, the Meter via prometheus-net's
-    /// MeterAdapter) on the metrics port, and /metrics also on the OpenAI port when Metrics:ServeOnOpenAiPort is set
-    /// (the Inference Extension's endpoint picker scrapes the pool's target port).
+    /// grpc.health.v1 on the gRPC port; /healthz and /metrics (Prometheus text format: the host's registry, fed by
+    /// <see cref="PrometheusMeterBridge"/>) on the metrics port, and /metrics also on the OpenAI port when
+    /// Metrics:ServeOnOpenAiPort is set (the Inference Extension's endpoint picker scrapes the pool's target port).
     /// </summary>
     public static WebApplication MapInferServerDefaultEndpoints(this WebApplication app)
     {
@@ -74,7 +83,8 @@ public static class ObservabilityExtensions
         if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ObservabilityOptions>>().Value.PrometheusEnabled)
         {
             var onOpenAiPort = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MetricsOptions>>().Value.ServeOnOpenAiPort;
-            app.MapMetrics("/metrics").ServedOn(onOpenAiPort ? [ServedPort.Metrics, ServedPort.OpenAi] : [ServedPort.Metrics]);
+            app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>())
+                .ServedOn(onOpenAiPort ? [ServedPort.Metrics, ServedPort.OpenAi] : [ServedPort.Metrics]);
         }
         return app;
     }

@@ -119,6 +119,71 @@ public sealed class MergeCacheTests : IDisposable
         Assert.Throws<InvalidOperationException>(() => merges.Activate(NewAdapter("a", 2, 1)));
     }
 
+    [Fact]
+    public void TwoAdaptersAtTheThreshold_DoNotEvictEachOthersCopy()
+    {
+        var (a, b) = (NewAdapter("a", 4, 1), NewAdapter("b", 4, 2));
+        using var merges = new MergeCache(targets, new AdapterStoreOptions { MergeWindow = 10, MergeMinShare = 0.5, MergeMaxAdapters = 1 });
+        var merged = new List<string>();
+        merges.Changed += (_, e) => { if (e.Kind == AdapterEventKind.Merged) merged.Add(e.Name); };
+        Record(merges, "a", 5);
+        Record(merges, "b", 5);
+
+        for (int alternation = 0; alternation < 4; alternation++)
+        {
+            foreach (var adapter in new[] { a, b })
+            {
+                if (merges.ShouldMerge(adapter)) merges.Activate(adapter);
+                else merges.Deactivate();
+            }
+        }
+
+        Assert.True(merges.IsHot("b"));
+        Assert.False(merges.ShouldMerge(b)); // a's copy is cached and a is still hot: b runs on the slot pool
+        Assert.Equal(["a", "a", "a", "a"], merged); // a re-activated from its cached copy, never b merged over it
+        Assert.Equal(1, merges.CachedCount);
+    }
+
+    [Fact]
+    public void AMergedAdapter_StaysMergeableUntilItsShareFallsBelowTheCoolingThreshold()
+    {
+        var a = NewAdapter("a", 4, 1);
+        using var merges = new MergeCache(targets, new AdapterStoreOptions { MergeWindow = 100, MergeMinShare = 0.5 });
+        Record(merges, "a", 50);
+        Assert.True(merges.ShouldMerge(a));
+        merges.Activate(a);
+
+        Record(merges, null, 60); // the window slides past 10 of a's requests: share 0.40, below MergeMinShare, above 0.75 of it
+        Assert.False(merges.IsHot("a"));
+        Assert.True(merges.ShouldMerge(a));
+
+        Record(merges, null, 3); // share 0.37 < 0.375
+        Assert.False(merges.ShouldMerge(a));
+    }
+
+    [Fact]
+    public void ANewHotAdapter_TakesTheCachedCopysPlace_OnceItsAdapterHasCooled()
+    {
+        var (a, b) = (NewAdapter("a", 4, 1), NewAdapter("b", 4, 2));
+        using var merges = new MergeCache(targets, new AdapterStoreOptions { MergeWindow = 10, MergeMinShare = 0.5, MergeMaxAdapters = 1 });
+        Record(merges, "a", 10);
+        merges.Activate(a);
+
+        Record(merges, "b", 7); // a: 0.3 (cooled), b: 0.7 (hot)
+
+        Assert.True(merges.ShouldMerge(b));
+        Assert.False(merges.ShouldMerge(a));
+    }
+
+    [Fact]
+    public void DisabledMerging_NeverMerges()
+    {
+        using var merges = new MergeCache(targets, new AdapterStoreOptions { MergeEnabled = false, MergeWindow = 2 });
+        Record(merges, "a", 2);
+
+        Assert.False(merges.ShouldMerge(NewAdapter("a", 2, 1)));
+    }
+
     private static void Record(MergeCache merges, string? name, int times)
     {
         for (int i = 0; i < times; i++)

@@ -131,7 +131,7 @@ public sealed class RealEngineApiTests(ITestOutputHelper output)
 
         var metrics = await server.Http.GetStringAsync("/metrics");
 
-        Assert.Contains(metrics.Split('\n'), line => line.StartsWith("inferserver_requests{", StringComparison.Ordinal)
+        Assert.Contains(metrics.Split('\n'), line => line.StartsWith("inferserver_requests_total{", StringComparison.Ordinal)
             && line.Contains("adapter=\"(base)\"") && line.Contains("rpc=\"inferserver.v1.Inference/Generate\""));
         Assert.Contains(metrics.Split('\n'), line => line.StartsWith("inferserver_time_to_first_token", StringComparison.Ordinal));
     }

@@ -200,6 +200,24 @@ public sealed class DemoModelGeneratorTests(DemoModels demo)
     }
 
     [Fact]
+    public void TenantAdapters_CycleTheGivenRanks_UnderTheGivenPrefix()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"inferserver-tenants-{Guid.NewGuid():N}");
+        try
+        {
+            var names = DemoModelGenerator.WriteTenantAdapters(directory, DemoModelKind.Llama, 5, [8, 16], ["q_proj", "v_proj"], "mixed-");
+
+            Assert.Equal(["mixed-000", "mixed-001", "mixed-002", "mixed-003", "mixed-004"], names);
+            var ranks = names.Select(name => PeftLoraConfig.Parse(File.ReadAllText(Path.Combine(directory, name, "adapter_config.json"))).R).ToArray();
+            Assert.Equal([8, 16, 8, 16, 8], ranks);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Gpt2DemoTokenizer_RoundTripsText()
     {
         var tokenizer = TokenizerLoader.Load(demo.Directory(DemoModelKind.Gpt2));

@@ -1,0 +1,10 @@
+namespace InferServer.LoadGen.Scale;
+
+/// <summary>The merge benchmark's JSON (benchmarks/InferServer.Benchmarks merge --json), read by scale-report.</summary>
+public sealed record MergeResults(string Model, int PromptTokens, int NewTokens, string LoadAverageStart, string LoadAverageEnd, IReadOnlyList<MergeCell> Cells);
+
+/// <summary>One mix at one concurrency in one round, merge cache on and off, measured back to back.</summary>
+public sealed record MergeCell(string Mix, int Concurrency, int Round, double OnTokensPerSecond, double OffTokensPerSecond, double MergedShare)
+{
+    public double Ratio => OnTokensPerSecond / OffTokensPerSecond;
+}

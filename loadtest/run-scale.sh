@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The scaling benchmark (issue 16): serves the medium Llama with thousands of registered adapters on loopback, runs
+# `inferserver-loadgen scale` (cells paired within rounds) for rank-16 adapters and for mixed ranks 8-64, and writes
+# docs/benchmarks/scale.md with its SVG charts through `inferserver-loadgen scale-report`. See loadtest/README.md.
+#
+#   loadtest/run-scale.sh [--rounds 3] [--requests 256] [--counts 5,50,500,1000,2000] [--merge-json FILE] [--port 50151]
+#
+# Environment: SCALE_MODELS (generated model and adapters, default /tmp/inferserver-scale-models),
+# SCALE_RESULTS (raw JSON and server logs, default artifacts/loadtest/scale).
+set -euo pipefail
+
+rounds=3
+requests=256
+counts=5,50,500,1000,2000
+merge_json=""
+port=50151
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rounds) rounds="$2"; shift 2 ;;
+    --requests) requests="$2"; shift 2 ;;
+    --counts) counts="$2"; shift 2 ;;
+    --merge-json) merge_json="$2"; shift 2 ;;
+    --port) port="$2"; shift 2 ;;
+    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+models="${SCALE_MODELS:-/tmp/inferserver-scale-models}"
+results="${SCALE_RESULTS:-$repo/artifacts/loadtest/scale}"
+server="$repo/src/Server/bin/Release/net10.0/inferserver"
+loadgen="$repo/loadtest/InferServer.LoadGen/bin/Release/net10.0/inferserver-loadgen"
+metrics_port=$((port + 1))
+largest="${counts##*,}"
+# The cold-stream cells name each cold adapter once: rounds x 10/s x 20 s of them, plus the calibration margin.
+cold=$((rounds * 200 + 200))
+
+echo "== build (Release)"
+dotnet build "$repo/loadtest/InferServer.LoadGen" -c Release -v q -nologo
+
+if [[ ! -f "$models/base/model.safetensors" ]]; then
+  "$loadgen" make-model --preset medium --seed 1 --adapters "$largest" --ranks 16 --adapter-prefix tenant- "$models"
+  "$loadgen" make-model --preset medium --seed 1 --adapters-only --adapters 1000 --ranks 8,16,32,64 --adapter-prefix mixed- "$models"
+  "$loadgen" make-model --preset medium --seed 1 --adapters-only --adapters "$cold" --ranks 16 --adapter-prefix cold- "$models"
+fi
+
+mkdir -p "$results"
+workdir="$(mktemp -d)"
+server_pid=""
+stop_server() {
+  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid"
+    for _ in $(seq 1 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.5; done
+  fi
+  server_pid=""
+}
+trap 'stop_server; rm -rf "$workdir"' EXIT
+
+# 32 device slots: fewer than the adapters in play from 50 on, so slots are rewritten while serving. Host memory holds
+# every adapter once read (S-LoRA keeps all adapters in main memory), so the cold cells are the only disk reads.
+start_server() {
+  local label="$1"; shift
+  echo "== start the server ($label: $*)"
+  (cd "$workdir" && exec "$server" --model "$models/base" --adapters "$models/base/adapters" \
+      --port "$port" --http-port "$metrics_port" --Engine:MaxBatchRows=64 \
+      --Adapters:DeviceSlots=32 --Adapters:HostMaxAdapters=8192 --Adapters:HostMaxBytes=17179869184 \
+      "$@" > "$results/server-$label.log" 2>&1) &
+  server_pid=$!
+  "$loadgen" wait-health --target "http://127.0.0.1:$port" --timeout 300
+}
+
+common=(--target "http://127.0.0.1:$port" --metrics "http://127.0.0.1:$metrics_port/metrics" --rounds "$rounds" --requests "$requests")
+
+start_server rank16 --Adapters:MaxRank=16
+"$loadgen" scale "${common[@]}" --adapter-counts "$counts" --mixes uniform,zipf --open-counts "5,$largest" \
+  --adapter-prefix tenant- --cold-prefix cold- --cold-rate 10 --stream-seconds 20 --json "$results/scale-rank16.json"
+stop_server
+
+start_server mixed --Adapters:MaxRank=64
+"$loadgen" scale "${common[@]}" --adapter-counts "5,50,500,1000" --mixes zipf --open-counts "" \
+  --adapter-prefix mixed- --json "$results/scale-mixed.json"
+stop_server
+
+"$loadgen" scale-report --scale "$results/scale-rank16.json" --mixed "$results/scale-mixed.json" \
+  ${merge_json:+--merge "$merge_json"} --out "$repo/docs/benchmarks/scale"

@@ -1,0 +1,38 @@
+using InferServer.Server.Tests.OpenAi;
+
+namespace InferServer.Server.Tests.Observability;
+
+/// <summary>
+/// A real server scraped after traffic that exercises every counter: two adapters loaded from disk on first use, one
+/// device slot (so the second evicts the first), and a merge window of one request (so a lone adapter's steps merge).
+/// </summary>
+public sealed class ScrapedServer : IAsyncLifetime
+{
+    private OpenAiTestServer? server;
+
+    /// <summary>The /metrics text after the traffic.</summary>
+    public string Exposition { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        server = await OpenAiTestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Adapters:DeviceSlots"] = "1",
+            ["Adapters:MergeWindow"] = "1",
+            ["Metrics:VllmCompatibleNames"] = "true",
+        });
+        foreach (var adapter in new[] { "qv-r8", "all-r16", "qv-r8" })
+        {
+            var (status, body) = await server.PostAsync("v1/completions",
+                new { model = adapter, prompt = new[] { 1, 2, 3, 4 }, max_tokens = 4, temperature = 0, ignore_eos = true });
+            Assert.True(status == 200, OpenAiTestServer.Show(body));
+        }
+        using var client = new HttpClient { BaseAddress = server.MetricsAddress };
+        Exposition = await client.GetStringAsync("metrics");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (server is not null) await server.DisposeAsync();
+    }
+}
