@@ -28,12 +28,5 @@ public sealed class BertModel : nn.Module
         encoder.Forward(embeddings.Forward(batch.InputIds, batch.Positions, batch.TokenTypeIds, batch.Lora), batch.Sequences, batch.Lora);
 
     /// <summary>Pooled output [sequences, hidden] of <see cref="Encode"/>'s result, from each sequence's first row.</summary>
-    public Tensor Pool(Tensor lastHidden, EncoderBatch batch)
-    {
-        var starts = batch.Sequences.Select(s => s.Start).ToArray();
-        var firstRows = tensor(Array.ConvertAll(starts, start => (long)start), device: lastHidden.device);
-        // The pooler sees one row per sequence, so a LoRA on pooler.dense needs those rows' adapter slots.
-        using var poolerLora = batch.Lora?.SelectRows(starts);
-        return pooler.Forward(lastHidden.index_select(0, firstRows), poolerLora);
-    }
+    public Tensor Pool(Tensor lastHidden, EncoderBatch batch) => pooler.Forward(lastHidden, batch);
 }

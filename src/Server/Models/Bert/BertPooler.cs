@@ -1,4 +1,3 @@
-using InferServer.Kernels.Lora;
 using InferServer.Server.Models.Common;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -17,6 +16,13 @@ public sealed class BertPooler : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>First-token states [sequences, hidden] → pooled [sequences, hidden]; <paramref name="lora"/> has one row per sequence.</summary>
-    public Tensor Forward(Tensor firstTokens, LoraBatch? lora) => dense.Forward(firstTokens, lora).tanh();
+    /// <summary>Last hidden state [rows, hidden] of <paramref name="batch"/> → pooled [sequences, hidden], from each sequence's first row.</summary>
+    public Tensor Forward(Tensor lastHidden, EncoderBatch batch)
+    {
+        var starts = batch.Sequences.Select(s => s.Start).ToArray();
+        var firstRows = tensor(Array.ConvertAll(starts, start => (long)start), device: lastHidden.device);
+        // The pooler sees one row per sequence, so a LoRA on pooler.dense needs those rows' adapter slots.
+        using var lora = batch.Lora?.SelectRows(starts);
+        return dense.Forward(lastHidden.index_select(0, firstRows), lora).tanh();
+    }
 }

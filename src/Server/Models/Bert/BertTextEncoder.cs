@@ -71,14 +71,7 @@ public sealed class BertTextEncoder : nn.Module, ISequenceClassifier
         encoder.Forward(embeddings.Forward(batch.InputIds, batch.Positions, batch.TokenTypeIds, batch.Lora), batch.Sequences, batch.Lora);
 
     /// <inheritdoc />
-    public Tensor Pool(Tensor lastHidden, EncoderBatch batch)
-    {
-        var starts = batch.Sequences.Select(s => s.Start).ToArray();
-        var firstRows = tensor(Array.ConvertAll(starts, start => (long)start), device: lastHidden.device);
-        // The pooler sees one row per sequence, so a LoRA on pooler.dense needs those rows' adapter slots.
-        using var poolerLora = batch.Lora?.SelectRows(starts);
-        return pooler.Forward(lastHidden.index_select(0, firstRows), poolerLora);
-    }
+    public Tensor Pool(Tensor lastHidden, EncoderBatch batch) => pooler.Forward(lastHidden, batch);
 
     /// <inheritdoc />
     public Tensor BaseClassifier(Tensor pooled) =>
