@@ -424,7 +424,8 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
             {
                 // Gradient mode is thread-local: a pool thread must turn it off itself (STYLE.md, TorchSharp in a server).
                 using var noGrad = torch.no_grad();
-                adapter = LoraAdapterLoader.Load(version.Directory, name, spec, dtype, options.MaxRank);
+                adapter = LoraAdapterLoader.Load(version.Directory, name, spec, dtype, options.MaxRank,
+                    new BaseModelIdentity(options.BaseModelName, options.BaseModelCheck, mismatch => LogOtherBase(name, mismatch)));
             }
             catch (Exception e)
             {
