@@ -40,6 +40,15 @@ public sealed record AdapterStoreOptions
     /// <summary>Merged weight sets kept at once; each costs a copy of every matrix the adapter targets.</summary>
     public int MergeMaxAdapters { get; init; } = 1;
 
+    /// <summary>
+    /// The served base's name as adapters record it in <c>base_model_name_or_path</c> (a hub id such as
+    /// <c>meta-llama/Llama-3.2-1B</c>); empty = unnamed, no check.
+    /// </summary>
+    public string BaseModelName { get; init; } = "";
+
+    /// <summary>What to do with an adapter trained on another base than <see cref="BaseModelName"/>: warn (default) or refuse.</summary>
+    public Peft.BaseModelCheck BaseModelCheck { get; init; } = Peft.BaseModelCheck.Warn;
+
     /// <summary><see cref="AllowedLoadRoots"/>, or <see cref="AdapterRoots"/> when none are configured.</summary>
     public IReadOnlyList<string> EffectiveAllowedLoadRoots => AllowedLoadRoots.Count > 0 ? AllowedLoadRoots : AdapterRoots;
 

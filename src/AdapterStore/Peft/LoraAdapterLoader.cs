@@ -37,12 +37,13 @@ public static class LoraAdapterLoader
     /// <summary>
     /// Loads adapter <paramref name="name"/> from <paramref name="directory"/> for the base model described by
     /// <paramref name="spec"/>, converting every tensor to <paramref name="dtype"/>. Modules whose rank exceeds
-    /// <paramref name="maxRank"/> (the server's slot rank) are refused. Every file is opened through
-    /// <see cref="ConfinedFile"/>: a regular file whose real path is inside <paramref name="roots"/> (default: the
-    /// directory itself), configs capped in size.
+    /// <paramref name="maxRank"/> (the server's slot rank) are refused. With <paramref name="identity"/>, an adapter trained on
+    /// another base is refused or warned about by its policy. Every file is opened through <see cref="ConfinedFile"/>: a
+    /// regular file whose real path is inside <paramref name="roots"/> (default: the directory itself), configs capped in size.
     /// </summary>
     public static LoraAdapter Load(
-        string directory, string name, BaseModelSpec spec, torch.ScalarType dtype, int maxRank = int.MaxValue, IReadOnlyList<string>? roots = null)
+        string directory, string name, BaseModelSpec spec, torch.ScalarType dtype, int maxRank = int.MaxValue, BaseModelIdentity? identity = null,
+        IReadOnlyList<string>? roots = null)
     {
         if (dtype is not (torch.ScalarType.Float32 or torch.ScalarType.Float16 or torch.ScalarType.BFloat16 or torch.ScalarType.Float64))
         {
@@ -65,6 +66,18 @@ public static class LoraAdapterLoader
 
         // A config with unsupported values (an invalid regex, say) is not used to judge the weights; the weights are still
         // checked against the base model so that all problems come back at once.
+        if (identity?.Mismatch(config?.BaseModelNameOrPath) is { } mismatch)
+        {
+            if (identity.Policy == BaseModelCheck.Refuse)
+            {
+                problems.Add($"{mismatch} (Adapters:BaseModelCheck is refuse)");
+            }
+            else
+            {
+                identity.Warn?.Invoke(mismatch);
+            }
+        }
+
         var plan = Validate(problems.Count == 0 ? config : null, file, spec, maxRank, problems);
         if (problems.Count > 0 || config is null)
         {

@@ -27,4 +27,8 @@ public sealed partial class AdapterStore
 
     [LoggerMessage(EventId = 7, EventName = "AdapterEventHandlerFailed", Level = LogLevel.Error, Message = "An adapter event handler failed on {Kind} of {AdapterName}")]
     private partial void LogEventHandlerFailed(Exception error, AdapterEventKind kind, string adapterName);
+
+    [LoggerMessage(EventId = 8, EventName = "AdapterTrainedOnOtherBase", Level = LogLevel.Warning,
+        Message = "Adapter {AdapterName}: {Mismatch}; serving it anyway (Adapters:BaseModelCheck is warn)")]
+    private partial void LogOtherBase(string adapterName, string mismatch);
 }

@@ -445,7 +445,8 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
                 // or since an evicted copy was last read), and the loader confines each file it opens to the same roots.
                 var roots = ConfinementRoots();
                 var directory = AdapterPaths.ResolveInside(version.Directory, roots);
-                adapter = LoraAdapterLoader.Load(directory, name, spec, dtype, options.MaxRank, roots);
+                adapter = LoraAdapterLoader.Load(directory, name, spec, dtype, options.MaxRank,
+                    new BaseModelIdentity(options.BaseModelName, options.BaseModelCheck, mismatch => LogOtherBase(name, mismatch)), roots);
             }
             catch (Exception e)
             {

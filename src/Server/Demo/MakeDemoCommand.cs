@@ -20,8 +20,9 @@ public static class MakeDemoCommand
     /// <summary>Exit code when the files could not be written.</summary>
     public const int FailureExitCode = 1;
 
-    private const string Usage =
-        "usage: inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge|minilm] [--seed N]";
+    /// <summary>The usage line printed with every command-line problem.</summary>
+    public const string Usage =
+        "usage: inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge|llamamedium|minilm] [--seed N]";
 
     /// <summary>Runs with the arguments after the program name (a leading "make-demo" is skipped) on the console.</summary>
     public static int Run(string[] args) => Run(args, Console.Out, Console.Error);

@@ -20,7 +20,15 @@ public sealed class LoraTensorLeakTests
         using var pool = Pool(generator, 16, ScalarType.Float32, 4, 8, 16, 8);
         pool.Clear(3);
         var weight = Random(generator, ScalarType.Float32, Out, In).DetachFromDisposeScope();
+        var bias = Random(generator, ScalarType.Float32, Out).DetachFromDisposeScope();
         var x = Random(generator, ScalarType.Float32, slots.Length, In).DetachFromDisposeScope();
+        var ids = torch.randint(0, In, [slots.Length], ScalarType.Int64, generator: generator).DetachFromDisposeScope();
+        var doraScale = torch.rand([Out], generator: generator).add_(0.5).DetachFromDisposeScope();
+        // Slot 2 becomes DoRA, so the DoRA row scaling runs too.
+        using (torch.NewDisposeScope())
+        {
+            pool.Write(2, Random(generator, ScalarType.Float32, 8, In), Random(generator, ScalarType.Float32, Out, 8), 0.25, doraScale);
+        }
         RunStep(); // first-use caches (none expected, but do not count them as a leak)
         var before = LiveTensors.Settled();
 
@@ -31,7 +39,10 @@ public sealed class LoraTensorLeakTests
 
         Assert.Equal(before, torch.Tensor.TotalCount);
         weight.Dispose();
+        bias.Dispose();
         x.Dispose();
+        ids.Dispose();
+        doraScale.Dispose();
 
         void RunStep()
         {
@@ -42,6 +53,9 @@ public sealed class LoraTensorLeakTests
             LoraOps.AddDelta(y, x, pool, batch, LoraKernelPath.Grouped);
             LoraOps.AddDelta(y, x, pool, batch, LoraKernelPath.Stacked);
             _ = LoraOps.Merge(weight, pool.A[1].narrow(0, 0, 4), pool.B[1].narrow(1, 0, 4), 1.0);
+            _ = LoraOps.Linear(x, weight, bias, pool, batch);
+            _ = LoraOps.MergeDora(weight, pool.A[2].narrow(0, 0, 8), pool.B[2].narrow(1, 0, 8), 1.0, doraScale);
+            LoraEmbeddingOps.AddDelta(weight.t().index_select(0, ids), ids, pool, batch);
         }
     }
 }

@@ -42,13 +42,15 @@ public sealed class DemoModelGeneratorTests(DemoModels demo)
     {
         using var model = ModelLoader.Load(demo.Directory(kind), ModelLoadOptions.Cpu);
 
+        // Every module PEFT can wrap: 7 projections per Llama layer + lm_head + embed_tokens; GPT-2's 4 Conv1D per block +
+        // the tied lm_head + wte + wpe; BERT's 6 per layer + pooler.dense + word, position and token-type embeddings.
         var (modelType, layers, modules) = kind switch
         {
-            DemoModelKind.Llama => ("llama", 2, 14),
-            DemoModelKind.Qwen2 => ("qwen2", 2, 14),
-            DemoModelKind.Llama3 => ("llama", 2, 14),
-            DemoModelKind.Gpt2 => ("gpt2", 2, 8),
-            _ => ("bert", 2, 12),
+            DemoModelKind.Llama => ("llama", 2, 16),
+            DemoModelKind.Qwen2 => ("qwen2", 2, 16),
+            DemoModelKind.Llama3 => ("llama", 2, 16),
+            DemoModelKind.Gpt2 => ("gpt2", 2, 11),
+            _ => ("bert", 2, 16),
         };
         Assert.Equal(modelType, model.ModelType);
         Assert.Equal(layers, model.LayerCount);
