@@ -51,7 +51,7 @@ public sealed class SoakClient : IDisposable
         }
         catch (RpcException exception)
         {
-            return new SoakOutcome(exception.StatusCode.ToString(), null);
+            return new SoakOutcome(exception.StatusCode.ToString(), null, exception.Status.Detail);
         }
     }
 
@@ -105,7 +105,10 @@ public sealed class SoakClient : IDisposable
             using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions") { Content = JsonContent.Create(Completion(call)) };
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation.Token);
             if (!response.IsSuccessStatusCode)
-                return new SoakOutcome(OpenAiStatus((int)response.StatusCode, await response.Content.ReadAsStringAsync(cancellation.Token)), null);
+            {
+                var error = await response.Content.ReadAsStringAsync(cancellation.Token);
+                return new SoakOutcome(OpenAiStatus((int)response.StatusCode, error), null, error);
+            }
             if (call.Kind == SoakCallKind.Completion)
             {
                 var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellation.Token));
@@ -120,7 +123,7 @@ public sealed class SoakClient : IDisposable
                 var data = line["data: ".Length..];
                 if (data == "[DONE]") return new SoakOutcome(SoakOutcome.Ok, text.ToString());
                 var chunk = JsonNode.Parse(data);
-                if (chunk?["error"] is not null) return new SoakOutcome(OpenAiStatus(null, data), null);
+                if (chunk?["error"] is not null) return new SoakOutcome(OpenAiStatus(null, data), null, data);
                 text.Append(chunk?["choices"]?[0]?["text"]?.GetValue<string>());
                 if (++events < call.CutAfterFrames) continue;
                 if (call.Fate == SoakFate.Cancel)

@@ -20,6 +20,8 @@ namespace InferServer.LoadGen.Soak;
 /// </summary>
 public sealed class SoakDriver(SoakTargets targets, SoakOptions options, TextWriter log)
 {
+    private static readonly TimeSpan RefusedBackOff = TimeSpan.FromMilliseconds(100);
+
     /// <summary>
     /// Run before each RSS reading. When the server runs in the driver's own process (the test suite), the driver's own
     /// garbage is in the same RSS; the test collects it first so that what is compared is mostly the server's.
@@ -88,7 +90,12 @@ public sealed class SoakDriver(SoakTargets targets, SoakOptions options, TextWri
         var workers = Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
-                await SendAsync(client, planner.Next(burst: false), ledger);
+            {
+                // A refused client backs off before it asks again, as real clients do on RESOURCE_EXHAUSTED; without it a
+                // worker would spin on refusals while a burst drains and the mix would be mostly refusals.
+                if (await SendAsync(client, planner.Next(burst: false), ledger) == "ResourceExhausted")
+                    await Task.Delay(RefusedBackOff);
+            }
         }));
         var bursts = Task.Run(async () =>
         {
@@ -103,7 +110,7 @@ public sealed class SoakDriver(SoakTargets targets, SoakOptions options, TextWri
     }
 
     /// <summary>Sends one call and records how it ended, or that it did not end within its deadline plus one second.</summary>
-    private async Task SendAsync(SoakClient client, SoakCall call, SoakLedger ledger)
+    private async Task<string> SendAsync(SoakClient client, SoakCall call, SoakLedger ledger)
     {
         var budget = (call.Fate == SoakFate.Deadline ? call.Deadline : options.CallDeadline) + TimeSpan.FromSeconds(1);
         var sending = client.SendAsync(call);
@@ -115,13 +122,14 @@ public sealed class SoakDriver(SoakTargets targets, SoakOptions options, TextWri
         catch (TimeoutException)
         {
             ledger.RecordLost(call, budget);
-            return;
+            return "Lost";
         }
         catch (Exception exception) when (exception is HttpRequestException or IOException)
         {
             outcome = new SoakOutcome($"{exception.GetType().Name}: {exception.Message}", null);
         }
         ledger.Record(call, outcome);
+        return outcome.Status;
     }
 
     private static async Task UnloadAllAsync(SoakAdmin admin, IReadOnlyList<string> adapters, SoakLedger ledger)

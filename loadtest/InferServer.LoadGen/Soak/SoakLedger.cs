@@ -65,7 +65,7 @@ public sealed class SoakLedger(int seed, SoloAnswers solo)
             "InvalidArgument" => call.Fate == SoakFate.InvalidParameters,
             _ => false,
         };
-        if (!clean && outcome.Status != SoakOutcome.Ok) Violation($"{call}: ended {outcome.Status}");
+        if (!clean && outcome.Status != SoakOutcome.Ok) Violation($"{call}: ended {outcome.Status} ({outcome.Detail})");
     }
 
     private bool AnswerIsRight(SoakCall call, SoakOutcome outcome)

@@ -3,7 +3,8 @@ namespace InferServer.LoadGen.Soak;
 /// <summary>How one call ended, as the client saw it.</summary>
 /// <param name="Status">"OK", a gRPC status code name (OpenAI errors mapped back to one), or one of the client-side endings below.</param>
 /// <param name="Answer">The generated tokens (gRPC: ids; OpenAI: text) when the call ran to its end.</param>
-public sealed record SoakOutcome(string Status, string? Answer)
+/// <param name="Detail">The status message of a failed call, printed with a violation.</param>
+public sealed record SoakOutcome(string Status, string? Answer, string? Detail = null)
 {
     public const string Ok = "OK";
 
