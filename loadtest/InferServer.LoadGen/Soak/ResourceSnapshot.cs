@@ -37,6 +37,9 @@ public sealed record ResourceSnapshot(IReadOnlyDictionary<string, double> Gauges
     public const string Faulted = "inferserver_engine_faulted";
     public const string Rss = "process_working_set_bytes";
 
+    /// <summary>Memory the GC held after its last collection: what of an RSS change is the managed heap's, the rest is native.</summary>
+    public const string GcCommitted = "system_runtime_dotnet_gc_last_collection_memory_committed_size";
+
     public double this[string name] => Gauges.TryGetValue(name, out var value) ? value : double.NaN;
 
     public static async Task<ResourceSnapshot> ReadAsync(HttpClient metrics, CancellationToken cancellationToken)

@@ -58,7 +58,8 @@ public sealed class SoakDriver(SoakTargets targets, SoakOptions options, TextWri
         await churn.RestoreAsync();
         await UnloadAllAsync(admin, valid, ledger);
         var baseline = await SettleAsync(metrics, null, cancellationToken);
-        var rssAfterWarmUp = await ReadRssAsync(metrics, cancellationToken);
+        var memoryAfterWarmUp = await ReadRssAsync(metrics, cancellationToken);
+        var rssAfterWarmUp = memoryAfterWarmUp[ResourceSnapshot.Rss];
         log.WriteLine($"soak: warm-up done after {clock.Elapsed.TotalSeconds:0.0} s, {ledger.Requests} calls; baseline " +
                       string.Join(' ', ResourceSnapshot.Returning.Select(name => $"{name}={baseline[name]}")));
         foreach (var adapter in valid)
@@ -72,7 +73,8 @@ public sealed class SoakDriver(SoakTargets targets, SoakOptions options, TextWri
         await watch.ProbeAsync();
         await UnloadAllAsync(admin, valid, ledger);
         var end = await SettleAsync(metrics, baseline, cancellationToken);
-        var rssAfterTraffic = await ReadRssAsync(metrics, cancellationToken);
+        var memoryAfterTraffic = await ReadRssAsync(metrics, cancellationToken);
+        var rssAfterTraffic = memoryAfterTraffic[ResourceSnapshot.Rss];
 
         var leaks = end.DifferencesFrom(baseline).ToList();
         if (rssAfterTraffic > rssAfterWarmUp * (1 + options.RssTolerance))
@@ -80,7 +82,8 @@ public sealed class SoakDriver(SoakTargets targets, SoakOptions options, TextWri
         // Leave the server as it was found: every adapter registered.
         foreach (var adapter in valid) await admin.LoadAsync(adapter);
         return new SoakReport(options.Seed, ledger.Requests, ledger.Cancelled, ledger.Deadline, ledger.Unloads, ledger.Lost, ledger.Wrong, leaks,
-            ledger.Refused, ledger.ViolationCount, ledger.Violations, ledger.Endings, traffic.Elapsed, watch.Probes, rssAfterWarmUp, rssAfterTraffic);
+            ledger.Refused, ledger.ViolationCount, ledger.Violations, ledger.Endings, traffic.Elapsed, watch.Probes, rssAfterWarmUp, rssAfterTraffic,
+            memoryAfterWarmUp[ResourceSnapshot.GcCommitted], memoryAfterTraffic[ResourceSnapshot.GcCommitted]);
     }
 
     /// <summary>Steady workers, bursts, churn and the health watch, all at once, for <paramref name="length"/>; returns when every call has ended.</summary>
@@ -113,6 +116,7 @@ public sealed class SoakDriver(SoakTargets targets, SoakOptions options, TextWri
     private async Task<string> SendAsync(SoakClient client, SoakCall call, SoakLedger ledger)
     {
         var budget = (call.Fate == SoakFate.Deadline ? call.Deadline : options.CallDeadline) + TimeSpan.FromSeconds(1);
+        var clock = Stopwatch.StartNew();
         var sending = client.SendAsync(call);
         SoakOutcome outcome;
         try
@@ -128,7 +132,7 @@ public sealed class SoakDriver(SoakTargets targets, SoakOptions options, TextWri
         {
             outcome = new SoakOutcome($"{exception.GetType().Name}: {exception.Message}", null);
         }
-        ledger.Record(call, outcome);
+        ledger.Record(call, outcome, clock.Elapsed);
         return outcome.Status;
     }
 
@@ -159,9 +163,9 @@ public sealed class SoakDriver(SoakTargets targets, SoakOptions options, TextWri
         }
     }
 
-    private async Task<double> ReadRssAsync(HttpClient metrics, CancellationToken cancellationToken)
+    private async Task<ResourceSnapshot> ReadRssAsync(HttpClient metrics, CancellationToken cancellationToken)
     {
         if (BeforeRssReading is not null) await BeforeRssReading();
-        return (await ResourceSnapshot.ReadAsync(metrics, cancellationToken))[ResourceSnapshot.Rss];
+        return await ResourceSnapshot.ReadAsync(metrics, cancellationToken);
     }
 }

@@ -49,7 +49,8 @@ public sealed class SoakLedger(int seed, SoloAnswers solo)
         Violation($"{call}: no ending within {budget.TotalSeconds:0.0} s");
     }
 
-    public void Record(SoakCall call, SoakOutcome outcome)
+    /// <param name="elapsed">From sending to the ending, on the client.</param>
+    public void Record(SoakCall call, SoakOutcome outcome, TimeSpan elapsed)
     {
         Interlocked.Increment(ref requests);
         endings.AddOrUpdate($"{call.Fate}/{outcome.Status}", 1, (_, n) => n + 1);
@@ -59,6 +60,12 @@ public sealed class SoakLedger(int seed, SoloAnswers solo)
             SoakOutcome.CancelledByClient => Count(ref cancelled, call.Fate == SoakFate.Cancel),
             SoakOutcome.Disconnected => call.Fate == SoakFate.Disconnect,
             "DeadlineExceeded" => Count(ref deadline, call.Fate == SoakFate.Deadline),
+            // When a deadline passes, client and server both end the call, and the server's end is an HTTP/2 RST_STREAM,
+            // which cannot carry DEADLINE_EXCEEDED: if it reaches the client before the client's own timer fires, the
+            // client reports the reset (UNAVAILABLE before response headers, CANCELLED after). gRPC calls deadline status
+            // best effort over HTTP/2 (grpc/grpc#2685; grpc-dotnet resets on expiry since grpc/grpc-dotnet#344). So such
+            // an ending counts as the deadline only on a deadline call, and only at or after its deadline.
+            "Unavailable" or "Cancelled" when call.Fate == SoakFate.Deadline && elapsed >= call.Deadline => Count(ref deadline, true),
             "ResourceExhausted" => Count(ref refused, call.Fate != SoakFate.InvalidParameters),
             "NotFound" => call.Churned,
             "FailedPrecondition" => call.Fate == SoakFate.BrokenAdapter,
