@@ -60,16 +60,17 @@ public sealed class EngineSupervisionTests(ITestOutputHelper output)
 
         // Requests keep arriving and every step fails: after a few failures in a row with no good step between them
         // the engine gives up, rather than failing every request for ever while health says SERVING.
-        var failures = 0;
-        while (engine.Engine.Fault is null && failures < 100)
+        var failed = 0;
+        while (engine.Engine.Fault is null && failed < 100)
         {
             var error = await Assert.ThrowsAnyAsync<Exception>(() => EngineFixture.Collect(engine.Engine, EngineFixture.Greedy(Prompt, 4)).WaitAsync(Timeout));
+            // A request that arrives just as the engine gives up is refused as stopped; only the failed steps count.
             Assert.True(error is EngineFailedException or EngineStoppedException, error.ToString());
-            failures++;
+            failed += error is EngineFailedException ? 1 : 0;
         }
 
         Assert.NotNull(engine.Engine.Fault);
-        Assert.InRange(failures, 1, 5);
+        Assert.InRange(failed, 1, 5);
         await Assert.ThrowsAsync<EngineStoppedException>(() => EngineFixture.Collect(engine.Engine, EngineFixture.Greedy(Prompt, 2)));
         Assert.Equal(0, engine.Engine.Status.RunningRequests);
         Assert.Equal(0, engine.Engine.Status.WaitingRequests);

@@ -61,12 +61,16 @@ public sealed class RealClientTrafficTests(ITestOutputHelper output)
     {
         await using var server = await StartAsync();
         var before = await server.Inference.GenerateAsync(Greedy(adapter, 8));
-        // Calibrate on this machine: a deadline at half of a full-length generation expires in its middle.
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        await server.Inference.GenerateAsync(Greedy(adapter, FullLength));
-        var half = clock.Elapsed / 2;
+        // Calibrate on this machine (the faster of two runs): a deadline at a third of a full-length generation expires in its middle.
+        var full = TimeSpan.MaxValue;
+        for (var run = 0; run < 2; run++)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            await server.Inference.GenerateAsync(Greedy(adapter, FullLength));
+            full = TimeSpan.FromTicks(Math.Min(full.Ticks, clock.Elapsed.Ticks));
+        }
 
-        using var call = server.Inference.GenerateStream(Greedy(adapter, FullLength), deadline: DateTime.UtcNow + half);
+        using var call = server.Inference.GenerateStream(Greedy(adapter, FullLength), deadline: DateTime.UtcNow + full / 3);
         var frames = 0;
         var expired = await Assert.ThrowsAsync<RpcException>(async () =>
         {
@@ -74,7 +78,9 @@ public sealed class RealClientTrafficTests(ITestOutputHelper output)
                 frames++;
         });
 
-        Assert.Equal(StatusCode.DeadlineExceeded, expired.StatusCode);
+        // grpc-dotnet's server resets a stream whose deadline passed; when the reset reaches the client before its own
+        // timer fires, the client reports the reset (UNAVAILABLE) rather than DEADLINE_EXCEEDED (grpc-dotnet#344).
+        Assert.True(expired.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Unavailable, expired.Status.ToString());
         Assert.True(frames > 0, "the deadline should expire after generation started");
         await AssertStillServingAsync(server, adapter, before);
     }

@@ -7,7 +7,7 @@ namespace InferServer.Server.Models.Bert;
 /// <summary>
 /// A headless BertModel checkpoint (architectures ["BertModel"], keys at the root: embeddings.*, encoder.*, pooler.*),
 /// as sentence-transformers saves all-MiniLM-L6-v2. It serves Embed, and Classify through SEQ_CLS adapters that bring a
-/// head (their classifier reads the pooler output, as BertForSequenceClassification's does). LoRA targets the encoder.
+/// head (their classifier reads the pooler output, as BertForSequenceClassification's does).
 /// </summary>
 public sealed class BertTextEncoder : nn.Module, ISequenceClassifier
 {
@@ -27,7 +27,8 @@ public sealed class BertTextEncoder : nn.Module, ISequenceClassifier
         RegisterComponents();
         Device = options.Device;
         DType = options.DType;
-        adaptableModules = AdaptableModuleIndex.Build(this, "pooler.dense");
+        // As PEFT wraps them: every Linear (pooler.dense included, for Classify's adapter heads) and every embedding table.
+        adaptableModules = AdaptableModuleIndex.Build(this);
     }
 
     /// <summary>The parsed config.</summary>

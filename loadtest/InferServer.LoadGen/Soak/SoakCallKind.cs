@@ -1,0 +1,28 @@
+namespace InferServer.LoadGen.Soak;
+
+/// <summary>The front doors the soak uses. Each pair (unary, stream) shares its solo answers: streaming never changes them.</summary>
+public enum SoakCallKind
+{
+    Generate,
+    GenerateStream,
+    Chat,
+    ChatStream,
+    Completion,
+    CompletionStream,
+}
+
+public static class SoakCallKinds
+{
+    public static bool IsStream(this SoakCallKind kind) => kind is SoakCallKind.GenerateStream or SoakCallKind.ChatStream or SoakCallKind.CompletionStream;
+
+    public static bool IsOpenAi(this SoakCallKind kind) => kind is SoakCallKind.Completion or SoakCallKind.CompletionStream;
+
+    /// <summary>The family whose solo answer a call of this kind must equal.</summary>
+    public static SoakCallKind Family(this SoakCallKind kind) => kind switch
+    {
+        SoakCallKind.GenerateStream => SoakCallKind.Generate,
+        SoakCallKind.ChatStream => SoakCallKind.Chat,
+        SoakCallKind.CompletionStream => SoakCallKind.Completion,
+        _ => kind,
+    };
+}

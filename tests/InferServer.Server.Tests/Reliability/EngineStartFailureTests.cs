@@ -1,0 +1,29 @@
+using InferServer.AdapterStore.Configuration;
+using InferServer.Server.Engine;
+using InferServer.Server.Tests.Engine;
+using static TorchSharp.torch;
+
+namespace InferServer.Server.Tests.Reliability;
+
+/// <summary>A start that fails (a preloaded adapter that cannot be served) leaves nothing behind: no engine thread, no tensors.</summary>
+[Collection(EngineCollection.Name)]
+public sealed class EngineStartFailureTests
+{
+    [Fact]
+    public void APreloadFailure_FailsTheStart_AndFreesTheModelAndKvCache()
+    {
+        var root = BrokenAdapters.WriteRoot();
+        var adapters = new AdapterStoreOptions { AdapterRoots = [root], MaxRank = 16, Preload = [BrokenAdapters.WrongBase] };
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        var before = Tensor.TotalCount;
+
+        var error = Assert.Throws<AggregateException>(() => EngineFixture.StartWithStore(adapters));
+
+        Assert.Contains("could not be loaded", error.Message);
+        // Counted plainly: what was not disposed is still counted. The engine frees the model and the KV cache only after
+        // its thread has stopped (DisposeAsync waits for it), so this also shows that no engine thread is left running.
+        Assert.Equal(before, Tensor.TotalCount);
+    }
+}
