@@ -66,7 +66,7 @@ start_server() {
   local label="$1"; shift
   echo "== start the server ($label: $*)"
   (cd "$workdir" && exec "$server" --model "$models/base" --adapters "$models/base/adapters" \
-      --port "$port" --http-port "$metrics_port" --Engine:MaxBatchRows=64 \
+      --port "$port" --http-port "$metrics_port" --Api:OpenAiPort=-1 --Engine:MaxBatchRows=64 \
       --Adapters:DeviceSlots=32 --Adapters:HostMaxAdapters=8192 --Adapters:HostMaxBytes=17179869184 \
       "$@" > "$results/server-$label.log" 2>&1) &
   server_pid=$!
