@@ -42,6 +42,9 @@ dotnet build "$repo/loadtest/InferServer.LoadGen" -c Release -v q -nologo
 if [[ ! -f "$models/base/model.safetensors" ]]; then
   "$loadgen" make-model --preset medium --seed 1 --adapters "$largest" --ranks 16 --adapter-prefix tenant- "$models"
   "$loadgen" make-model --preset medium --seed 1 --adapters-only --adapters 1000 --ranks 8,16,32,64 --adapter-prefix mixed- "$models"
+fi
+# More rounds need more never-read adapters; the side stream of round r names cold-(r*200)… (inferserver-loadgen scale).
+if [[ ! -d "$models/base/adapters/cold-$(printf %03d $((cold - 1)))" ]]; then
   "$loadgen" make-model --preset medium --seed 1 --adapters-only --adapters "$cold" --ranks 16 --adapter-prefix cold- "$models"
 fi
 
@@ -63,7 +66,7 @@ start_server() {
   local label="$1"; shift
   echo "== start the server ($label: $*)"
   (cd "$workdir" && exec "$server" --model "$models/base" --adapters "$models/base/adapters" \
-      --port "$port" --http-port "$metrics_port" --Engine:MaxBatchRows=64 \
+      --port "$port" --http-port "$metrics_port" --Api:OpenAiPort=-1 --Engine:MaxBatchRows=64 \
       --Adapters:DeviceSlots=32 --Adapters:HostMaxAdapters=8192 --Adapters:HostMaxBytes=17179869184 \
       "$@" > "$results/server-$label.log" 2>&1) &
   server_pid=$!

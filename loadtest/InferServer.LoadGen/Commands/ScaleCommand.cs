@@ -105,7 +105,8 @@ public static class ScaleCommand
         var after = await MetricsScrape.ReadAsync(http, options.Metrics, CancellationToken.None);
         return new CellMeasurement(round, cell.Key, main, side, (after.AdapterLoads - before.AdapterLoads) / wall,
             (after.DeviceEvictions - before.DeviceEvictions) / wall, after.HostBytes, after.DeviceBytes,
-            double.TryParse(LoadAverage().Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var load) ? load : double.NaN);
+            double.TryParse(LoadAverage().Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var load) ? load : double.NaN,
+            after.CpuSeconds - before.CpuSeconds);
     }
 
     private static async Task<RunSummary> RunAsync(string name, RequestPlan plan, LoadShape shape, IGenerationTarget target, ScaleOptions options)

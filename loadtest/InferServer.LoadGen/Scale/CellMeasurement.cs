@@ -12,6 +12,7 @@ namespace InferServer.LoadGen.Scale;
 /// <param name="HostBytes">Adapter bytes in host memory at the cell's end.</param>
 /// <param name="DeviceBytes">Adapter slot-pool and merged bytes on the device at the cell's end.</param>
 /// <param name="LoadAverage">/proc/loadavg's 1-minute value at the cell's end (the machine is shared).</param>
+/// <param name="ServerCpuSeconds">The server process's CPU seconds during the cell (process_cpu_seconds_total's increase).</param>
 public sealed record CellMeasurement(
     int Round,
     string Cell,
@@ -21,4 +22,9 @@ public sealed record CellMeasurement(
     double SlotEvictionsPerSecond,
     double HostBytes,
     double DeviceBytes,
-    double LoadAverage);
+    double LoadAverage,
+    double ServerCpuSeconds = double.NaN)
+{
+    /// <summary>The main traffic's output tokens per server CPU-second.</summary>
+    public double TokensPerCpuSecond => Main.OutputTokens / ServerCpuSeconds;
+}

@@ -77,8 +77,10 @@ public static class ScaleReport
         var ratios = PairedRatios(scale, $"closed/zipf/{top}", $"closed/zipf/{counts[0]}");
         if (ratios.Count == 0) return null;
         var concurrency = scale.Settings.GetValueOrDefault("concurrency", "?");
+        var cpu = PairedRatios(scale, $"closed/zipf/{top}", $"closed/zipf/{counts[0]}", m => m.TokensPerCpuSecond);
+        var perCpu = cpu.Count == 0 ? "" : $"; per server CPU-second {Format(CellSummary.Median(cpu))}, per-round {Format(cpu.Min())}-{Format(cpu.Max())}";
         return $"scale-ratio adapters={top}/{counts[0]}={Format(CellSummary.Median(ratios))} (Zipf {scale.Settings.GetValueOrDefault("zipf_alpha")}, "
-               + $"{concurrency} concurrent, closed loop; {ratios.Count} rounds, per-round {Format(ratios.Min())}-{Format(ratios.Max())})";
+               + $"{concurrency} concurrent, closed loop; {ratios.Count} rounds, per-round {Format(ratios.Min())}-{Format(ratios.Max())}{perCpu})";
     }
 
     /// <summary>The merge-ratio line: the smallest median on/off ratio over mixes and concurrencies, and the single-adapter one.</summary>
@@ -89,8 +91,17 @@ public static class ScaleReport
         if (cells.Count == 0) return null;
         var worst = cells.MinBy(cell => cell.Ratio);
         var single = cells.Where(cell => cell.Mix == "One").Select(cell => cell.Ratio).DefaultIfEmpty(double.NaN).Min();
+        var cpu = merge.Cells.GroupBy(cell => (cell.Mix, cell.Concurrency))
+            .Select(group => (group.Key.Mix, group.Key.Concurrency, Ratio: CellSummary.Median(group.Select(cell => cell.CpuRatio)))).Where(cell => double.IsFinite(cell.Ratio)).ToList();
+        var perCpu = "";
+        if (cpu.Count > 0)
+        {
+            var cpuWorst = cpu.MinBy(cell => cell.Ratio);
+            var cpuSingle = cpu.Where(cell => cell.Mix == "One").Select(cell => cell.Ratio).DefaultIfEmpty(double.NaN).Min();
+            perCpu = $"; per CPU-second min={Format(cpuWorst.Ratio)} ({cpuWorst.Mix} x{cpuWorst.Concurrency}) one-adapter min={Format(cpuSingle)}";
+        }
         return $"merge-ratio on/off min={Format(worst.Ratio)} ({worst.Mix} x{worst.Concurrency}) one-adapter min={Format(single)} "
-               + $"(model {merge.Model}, {merge.Cells.Select(cell => cell.Round).Distinct().Count()} rounds)";
+               + $"(model {merge.Model}, {merge.Cells.Select(cell => cell.Round).Distinct().Count()} rounds{perCpu})";
     }
 
     private static void ColdHeadline(StringBuilder text, ScaleResults scale)
@@ -118,15 +129,17 @@ public static class ScaleReport
         var summaries = Summaries(results).Where(summary => summary.Cell.StartsWith(kind + "/", StringComparison.Ordinal)).ToList();
         if (summaries.Count == 0) return;
         text.AppendLine($"## {title}").AppendLine();
-        text.AppendLine("| mix | adapters | rounds × requests | tok/s median (min-max) | req/s | vs fewest, paired (min-max) | TTFT p50/p90/p99 ms | TPOT p50/p90/p99 ms | loads/s | slot evictions/s | host MiB | device MiB | load avg |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| mix | adapters | rounds × requests | tok/s median (min-max) | req/s | vs fewest, paired (min-max) | tok per server CPU-s, vs fewest | TTFT p50/p90/p99 ms | TPOT p50/p90/p99 ms | loads/s | slot evictions/s | host MiB | device MiB | load avg |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var summary in summaries.OrderBy(summary => summary.Cell.Split('/')[1]).ThenBy(summary => int.Parse(summary.Cell.Split('/')[2], Invariant)))
         {
             var parts = summary.Cell.Split('/');
             var ratios = PairedRatios(results, summary.Cell, $"{parts[0]}/{parts[1]}/{counts[0]}");
             var ratio = ratios.Count == 0 ? "–" : $"{Format(CellSummary.Median(ratios))} ({Format(ratios.Min())}-{Format(ratios.Max())})";
+            var cpuRatios = PairedRatios(results, summary.Cell, $"{parts[0]}/{parts[1]}/{counts[0]}", m => m.TokensPerCpuSecond);
+            var perCpu = $"{Format(CellSummary.Median(results.Measurements.Where(m => m.Cell == summary.Cell).Select(m => m.TokensPerCpuSecond)), "0.0")}, {CpuRange(cpuRatios)}";
             text.AppendLine($"| {parts[1]} | {parts[2]} | {summary.Rounds} × {summary.RequestsPerRound} | {Format(summary.TokensPerSecond, "0.0")} ({Format(summary.TokensPerSecondMin, "0.0")}-{Format(summary.TokensPerSecondMax, "0.0")}) | "
-                            + $"{Format(summary.RequestsPerSecond)} | {ratio} | {Triple(summary.TimeToFirstTokenMs)} | {Triple(summary.TimePerOutputTokenMs)} | "
+                            + $"{Format(summary.RequestsPerSecond)} | {ratio} | {perCpu} | {Triple(summary.TimeToFirstTokenMs)} | {Triple(summary.TimePerOutputTokenMs)} | "
                             + $"{Format(summary.AdapterLoadsPerSecond, "0.0")} | {Format(summary.SlotEvictionsPerSecond, "0.0")} | {Format(summary.HostBytes / 1048576, "0.0")} | "
                             + $"{Format(summary.DeviceBytes / 1048576, "0.0")} | {Format(summary.LoadAverageMin, "0.0")}-{Format(summary.LoadAverageMax, "0.0")} |");
         }
@@ -136,23 +149,25 @@ public static class ScaleReport
     private static void MergeTable(StringBuilder text, MergeResults merge)
     {
         text.AppendLine($"## Merge cache on / off (model {merge.Model}, {merge.PromptTokens}-token prompts, {merge.NewTokens} new tokens; load average {merge.LoadAverageStart} → {merge.LoadAverageEnd})").AppendLine();
-        text.AppendLine("| mix | concurrent | rounds | on tok/s | off tok/s | on/off median (min-max) | requests served merged |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| mix | concurrent | rounds | on tok/s | off tok/s | on/off median (min-max) | on/off per CPU-s (min-max) | requests served merged |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var group in merge.Cells.GroupBy(cell => (cell.Concurrency, cell.Mix)).OrderBy(group => group.Key.Concurrency))
         {
             var ratios = group.Select(cell => cell.Ratio).ToList();
             text.AppendLine($"| {group.Key.Mix} | {group.Key.Concurrency} | {ratios.Count} | {Format(CellSummary.Median(group.Select(cell => cell.OnTokensPerSecond)), "0.0")} | "
                             + $"{Format(CellSummary.Median(group.Select(cell => cell.OffTokensPerSecond)), "0.0")} | {Format(CellSummary.Median(ratios))} ({Format(ratios.Min())}-{Format(ratios.Max())}) | "
+                            + $"{CpuRange(group.Select(cell => cell.CpuRatio).ToList())} | "
                             + $"{Format(100 * CellSummary.Median(group.Select(cell => cell.MergedShare)), "0")} % |");
         }
         text.AppendLine();
     }
 
-    private static List<double> PairedRatios(ScaleResults results, string top, string bottom)
+    private static List<double> PairedRatios(ScaleResults results, string top, string bottom, Func<CellMeasurement, double>? value = null)
     {
+        value ??= m => m.Main.OutputTokensPerSecond;
         var bottoms = results.Measurements.Where(m => m.Cell == bottom).ToDictionary(m => m.Round);
         return results.Measurements.Where(m => m.Cell == top && bottoms.ContainsKey(m.Round))
-            .Select(m => m.Main.OutputTokensPerSecond / bottoms[m.Round].Main.OutputTokensPerSecond).ToList();
+            .Select(m => value(m) / value(bottoms[m.Round])).Where(double.IsFinite).ToList();
     }
 
     private static List<CellSummary> Summaries(ScaleResults results) =>
@@ -166,6 +181,12 @@ public static class ScaleReport
     private static List<int> Counts(ScaleResults results) =>
         results.Measurements.Where(m => m.Cell.StartsWith("closed/", StringComparison.Ordinal))
             .Select(m => int.Parse(m.Cell.Split('/')[2], Invariant)).Distinct().Order().ToList();
+
+    private static string CpuRange(List<double> ratios)
+    {
+        var finite = ratios.Where(double.IsFinite).ToList();
+        return finite.Count == 0 ? "–" : $"{Format(CellSummary.Median(finite))} ({Format(finite.Min())}-{Format(finite.Max())})";
+    }
 
     private static string Triple(double[] values) => string.Join('/', values.Select(value => Format(value, "0")));
 
