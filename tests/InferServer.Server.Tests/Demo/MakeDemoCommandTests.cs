@@ -26,7 +26,7 @@ public sealed class MakeDemoCommandTests : IDisposable
 
         Assert.Equal(MakeDemoCommand.UsageExitCode, exitCode);
         Assert.Contains(problem, error.ToString());
-        Assert.Contains("usage: inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge] [--seed N]", error.ToString());
+        Assert.Contains("usage: inferserver make-demo DIR [--kind llama|qwen2|llama3|gpt2|bert|all|llamalarge|minilm] [--seed N]", error.ToString());
         Assert.False(Directory.Exists("out"));
     }
 
