@@ -48,7 +48,9 @@ internal static class AttentionCause
             wallRatios.Add(before / after);
             cpuRatios.Add(cpuBefore / cpuAfter);
         }
+        var (perSequence, oneCall) = (Statistics.Median(wallBefore), Statistics.Median(wallAfter));
+        var (wallRatio, cpuRatio) = (Statistics.Median(wallRatios), Statistics.Median(cpuRatios));
         Console.WriteLine(FormattableString.Invariant(
-            $"\nattention, 64 texts of 22-28 tokens, 6 layers: per-sequence SDPA {Statistics.Median(wallBefore):F1} ms, one padded call {Statistics.Median(wallAfter):F1} ms (wall medians); per-sequence/one-call = {Statistics.Median(wallRatios):F2} wall, {Statistics.Median(cpuRatios):F2} CPU (medians of {wallRatios.Count} paired rounds)"));
+            $"\nattention, 64 texts of 22-28 tokens, 6 layers: per-sequence SDPA {perSequence:F1} ms, one padded call {oneCall:F1} ms (wall medians); per-sequence/one-call = {wallRatio:F2} wall, {cpuRatio:F2} CPU (medians of {wallRatios.Count} paired rounds)"));
     }
 }
