@@ -62,12 +62,7 @@ internal sealed class ClassificationStepRunner(ISequenceClassifier model)
             var head = (LoraClassifierHead?)group.Key;
             var members = group.ToArray();
             if (head is null && !model.HasBaseClassifier)
-            {
-                // A headless encoder with an adapter that brings no head: the base case is refused up front.
-                foreach (var r in members)
-                    rows[r].Job.Results[rows[r].TextIndex] = new TextClassification([], rows[r].Job.Texts[rows[r].TextIndex].Length);
-                continue;
-            }
+                throw new InvalidOperationException("a row without a head reached a headless encoder; the engine refuses such jobs before planning");
             var input = pooled.index_select(0, tensor(members.Select(r => (long)r).ToArray(), device: pooled.device));
             var logits = head is null ? model.BaseClassifier(input) : ApplyHead(head, input);
             var probabilities = (model.MultiLabel ? logits.sigmoid() : logits.softmax(-1)).to(ScalarType.Float64, CPU);

@@ -86,6 +86,12 @@ public sealed partial class InferenceEngine
             {
                 if (job.HostAdapter is not { } adapter)
                     continue; // still loading: it blocks nobody
+                if (job.Request.Output == EncoderOutput.Labels && adapter.Classifier is null && !((ISequenceClassifier)model).HasBaseClassifier)
+                {
+                    FailJobs(waiting, [job], new ModelCapabilityException(
+                        $"adapter '{job.Adapter}' brings no classification head and the served model '{Model.ServedName}' has none; use Embed, or an adapter trained with a head"));
+                    continue;
+                }
                 if (!slotsByAdapter.TryGetValue(adapter, out slot))
                 {
                     bool writtenNow;
