@@ -92,25 +92,27 @@ public sealed class InferenceEngineTests
     [Fact]
     public async Task FullQueue_RefusesAtOnce_WithQueueFull()
     {
-        await using var engine = EngineFixture.Start(new EngineOptions { KvCacheBytes = 8L * 1024 * 1024, MaxBatchRows = 1, MaxQueuedRequests = 2 });
+        // Two requests hold the queue's two places for as long as their adapter's load is held back (deterministic on
+        // any machine, unlike a long generation in front of them); the third is refused at once.
+        await using var engine = Reliability.StoreBackedEngine.Start(new EngineOptions { KvCacheBytes = 8L * 1024 * 1024, MaxQueuedRequests = 2 });
+        engine.Adapters.CloseGate("qv-r8");
         using var cancel = new CancellationTokenSource();
-        var running = engine.GenerateAsync(EngineFixture.Greedy(FixtureInputs[0], 100), cancel.Token).GetAsyncEnumerator();
-        Assert.True(await running.MoveNextAsync());
         var queued = new[]
         {
-            engine.GenerateAsync(EngineFixture.Greedy(FixtureInputs[1], 4), cancel.Token).GetAsyncEnumerator(),
-            engine.GenerateAsync(EngineFixture.Greedy(FixtureInputs[2], 4), cancel.Token).GetAsyncEnumerator(),
+            engine.Engine.GenerateAsync(EngineFixture.Greedy(FixtureInputs[1], 4, "qv-r8"), cancel.Token).GetAsyncEnumerator(),
+            engine.Engine.GenerateAsync(EngineFixture.Greedy(FixtureInputs[2], 4, "qv-r8"), cancel.Token).GetAsyncEnumerator(),
         };
         var waiting = queued.Select(q => q.MoveNextAsync().AsTask()).ToArray();
-        await EngineFixture.WaitUntil(() => engine.Status.WaitingRequests == 2);
+        await EngineFixture.WaitUntil(() => engine.Engine.Status.WaitingRequests == 2);
 
-        var refused = engine.GenerateAsync(EngineFixture.Greedy(FixtureInputs[0], 4)).GetAsyncEnumerator();
+        var refused = engine.Engine.GenerateAsync(EngineFixture.Greedy(FixtureInputs[0], 4)).GetAsyncEnumerator();
         await Assert.ThrowsAsync<QueueFullException>(async () => await refused.MoveNextAsync());
 
         await cancel.CancelAsync();
-        await running.DisposeAsync();
         foreach (var task in waiting)
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task);
+        engine.Adapters.OpenGate("qv-r8");
+        await EngineFixture.WaitUntil(() => engine.Store.RequestPins == 0 && engine.Engine.Status.WaitingRequests == 0);
     }
 
     [Fact]
@@ -120,7 +122,8 @@ public sealed class InferenceEngineTests
         using var cancel = new CancellationTokenSource();
         var stream = engine.GenerateAsync(EngineFixture.Greedy(FixtureInputs[2], 100), cancel.Token).GetAsyncEnumerator();
         Assert.True(await stream.MoveNextAsync());
-        Assert.True(engine.Status.KvCacheUsage > 0);
+        // The status is published at the end of each step, so it may still show the step before this token's.
+        await EngineFixture.WaitUntil(() => engine.Status.KvCacheUsage > 0);
 
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => { while (await stream.MoveNextAsync()) { } });
