@@ -4,7 +4,9 @@ using System.Text.Json;
 using InferServer.AdapterStore.Safetensors;
 using InferServer.Server.Api.OpenAi;
 using InferServer.Server.Tests.Api;
+using InferServer.Server.Tokenization;
 using InferServer.Server.Tests.Engine;
+using InferServer.Server.Tests.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -67,5 +69,58 @@ public sealed class NonFiniteLogprobsTests(ITestOutputHelper output)
                      ? text.Split("\n\n").Select(e => e.Trim()).Where(e => e.StartsWith("data: {", StringComparison.Ordinal)).Select(e => e["data: ".Length..])
                      : [text])
             JsonDocument.Parse(json).Dispose();
+    }
+
+    /// <summary>bert-tiny-cls (demo WordPiece vocabulary) and a copy of its adapter qv-r4-cls2 with every weight NaN.</summary>
+    private static readonly Lazy<(string Model, string Adapters)> Encoder = new(() =>
+    {
+        var root = Path.Combine(Path.GetTempPath(), "inferserver-tests", $"nan-encoder-{Environment.ProcessId}");
+        var model = Path.Combine(root, "model");
+        Directory.CreateDirectory(model);
+        foreach (var file in Directory.GetFiles(Fixtures.BaseDirectory("bert-tiny-cls")))
+            File.Copy(file, Path.Combine(model, Path.GetFileName(file)), overwrite: true);
+        DemoTokenizerFiles.WriteBert(model);
+        var adapters = Path.Combine(root, "adapters");
+        var nan = Path.Combine(adapters, NanAdapter);
+        Directory.CreateDirectory(nan);
+        var source = Fixtures.AdapterDirectory("bert-tiny-cls", "qv-r4-cls2");
+        File.Copy(Path.Combine(source, "adapter_config.json"), Path.Combine(nan, "adapter_config.json"), overwrite: true);
+        var bytes = File.ReadAllBytes(Path.Combine(source, "adapter_model.safetensors"));
+        var headerLength = (int)BitConverter.ToUInt64(bytes, 0);
+        using (var header = JsonDocument.Parse(bytes.AsMemory(8, headerLength)))
+        {
+            foreach (var tensor in header.RootElement.EnumerateObject().Where(entry => entry.Name != "__metadata__"))
+            {
+                Assert.Equal("F32", tensor.Value.GetProperty("dtype").GetString());
+                var offsets = tensor.Value.GetProperty("data_offsets");
+                for (var at = 8 + headerLength + offsets[0].GetInt32(); at < 8 + headerLength + offsets[1].GetInt32(); at += 4)
+                    BitConverter.TryWriteBytes(bytes.AsSpan(at, 4), float.NaN);
+            }
+        }
+        File.WriteAllBytes(Path.Combine(nan, "adapter_model.safetensors"), bytes);
+        return (model, adapters);
+    });
+
+    /// <summary>The same for embeddings: an adapter with NaN weights gives NaN vectors; /v1/embeddings (floats) must not
+    /// answer 500 "internal error" (base64 carries them; gRPC Embed carries them as floats).</summary>
+    [Fact]
+    public async Task OpenAiEmbeddings_OnAnAdapterGivingNaNVectors_IsNotAnInternalError()
+    {
+        var (model, adapters) = Encoder.Value;
+        await using var server = await TestServer.StartAsync(output, runtime: null, new Dictionary<string, string?>
+        {
+            ["Engine:ModelPath"] = model,
+            ["Adapters:AdapterRoots:0"] = adapters,
+            ["Adapters:MaxRank"] = "16",
+        });
+        using var openAi = new HttpClient { BaseAddress = server.Services.GetRequiredService<OpenAiListener>().Address };
+        var body = JsonSerializer.Serialize(new { model = NanAdapter, input = new[] { "the movie was good" } });
+
+        using var response = await openAi.PostAsync("/v1/embeddings", new StringContent(body, Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.True((int)response.StatusCode is not 500, $"answered {(int)response.StatusCode}: {text}");
+        Assert.DoesNotContain("internal", text, StringComparison.OrdinalIgnoreCase);
+        JsonDocument.Parse(text).Dispose();
     }
 }
