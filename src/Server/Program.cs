@@ -14,6 +14,8 @@ builder.AddInferenceEngine(EngineRuntimeFactory.Create);
 
 var app = builder.Build();
 app.MapInferServer();
+// Resolved before running: RunAsync disposes the service provider when the host stops.
+var lifetime = app.Services.GetRequiredService<EngineLifetime>();
 await app.RunAsync();
 // Non-zero after an engine fault, so that the orchestrator restarts the server (EngineLifetime).
-return app.Services.GetRequiredService<EngineLifetime>().ExitCode;
+return lifetime.ExitCode;

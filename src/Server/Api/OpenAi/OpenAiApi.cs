@@ -286,6 +286,14 @@ public sealed partial class OpenAiApi(
         {
             throw new RequestValidationException("body", $"is not valid JSON: {exception.Message}");
         }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException exception)
+        {
+            // Kestrel refused the body while we read it (over the size limit, or arriving too slowly): the client's
+            // fault, not an internal error.
+            throw new RequestValidationException("body", exception.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? $"is larger than the limit of {context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize} bytes"
+                : exception.Message);
+        }
     }
 
     private static void StartEventStream(HttpContext context)

@@ -84,14 +84,21 @@ public static class OpenAiMapper
     /// </summary>
     public static string TokenName(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
 
+    /// <summary>The lowest logprob written: JSON has no NaN or infinity, so a logprob that is not a finite number (NaN
+    /// logits from an adapter with NaN weights, or -inf) is written as this, as vLLM writes -inf.</summary>
+    public const float MinJsonLogprob = -9999f;
+
+    /// <summary><paramref name="logprob"/> when finite (at most 0), else <see cref="MinJsonLogprob"/>.</summary>
+    public static float JsonLogprob(float logprob) => float.IsFinite(logprob) ? Math.Max(logprob, MinJsonLogprob) : MinJsonLogprob;
+
     /// <summary>Completions logprobs of the tokens of one delta (null when none were asked for). Alternatives whose names
     /// coincide (two partial-character pieces) keep the likelier one, since the top list is a map by name.</summary>
     public static CompletionLogprobs? CompletionLogprobs(IReadOnlyList<SampledToken>? tokens, Func<int, ReadOnlyMemory<byte>> tokenBytes) =>
         tokens is null ? null : new(
             [.. tokens.Select(token => TokenName(tokenBytes(token.TokenId).Span))],
-            [.. tokens.Select(token => token.Logprob ?? 0f)],
+            [.. tokens.Select(token => JsonLogprob(token.Logprob ?? 0f))],
             [.. tokens.Select(token => (IReadOnlyDictionary<string, float>)token.TopLogprobs
-                .GroupBy(top => TokenName(tokenBytes(top.TokenId).Span)).ToDictionary(group => group.Key, group => group.Max(top => top.Logprob)))]);
+                .GroupBy(top => TokenName(tokenBytes(top.TokenId).Span)).ToDictionary(group => group.Key, group => JsonLogprob(group.Max(top => top.Logprob))))]);
 
     /// <summary>Chat logprobs of the tokens of one delta (null when none were asked for), with each token's bytes.</summary>
     public static ChatLogprobs? ChatLogprobs(IReadOnlyList<SampledToken>? tokens, Func<int, ReadOnlyMemory<byte>> tokenBytes)
@@ -107,10 +114,10 @@ public static class OpenAiMapper
         return new([.. tokens.Select(token =>
         {
             var (name, bytes) = Named(token.TokenId);
-            return new ChatTokenLogprob(name, token.Logprob ?? 0f, bytes, [.. token.TopLogprobs.Select(top =>
+            return new ChatTokenLogprob(name, JsonLogprob(token.Logprob ?? 0f), bytes, [.. token.TopLogprobs.Select(top =>
             {
                 var (topName, topBytes) = Named(top.TokenId);
-                return new ChatTopLogprob(topName, top.Logprob, topBytes);
+                return new ChatTopLogprob(topName, JsonLogprob(top.Logprob), topBytes);
             })]);
         })]);
     }
