@@ -43,6 +43,7 @@ public static class ErrorClassifier
         DeadlineExceededException deadline => ApiError.Plain(StatusCode.DeadlineExceeded, deadline.Message),
         EngineStoppedException stopped => ApiError.Plain(StatusCode.Unavailable, stopped.Message),
         ModelCapabilityException capability => ApiError.Plain(StatusCode.FailedPrecondition, capability.Message),
+        NonFiniteOutputException nonFinite => ApiError.Plain(StatusCode.FailedPrecondition, nonFinite.Message),
         ApiKeyRejectedException rejected => ApiError.Plain(
             rejected.KeyRecognised ? StatusCode.PermissionDenied : StatusCode.Unauthenticated, rejected.Message),
         OperationCanceledException when deadlinePassed => ApiError.Plain(StatusCode.DeadlineExceeded, "deadline exceeded"),

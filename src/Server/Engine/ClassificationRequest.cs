@@ -29,6 +29,9 @@ public sealed record ClassificationResult(IReadOnlyList<TextClassification> Resu
 /// <summary>Scores of every label for one text, highest first, and its token count; or its embedding.</summary>
 public sealed record TextClassification(IReadOnlyList<LabelScore> Scores, int PromptTokens)
 {
+    /// <summary>True when every score and embedding value is a finite number.</summary>
+    public bool IsFinite => Scores.All(score => double.IsFinite(score.Score)) && (Embedding?.All(float.IsFinite) ?? true);
+
     /// <summary>The text's vector when the request asked for <see cref="EncoderOutput.Embedding"/>.</summary>
     public float[]? Embedding { get; init; }
 }

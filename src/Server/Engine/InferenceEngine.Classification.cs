@@ -66,6 +66,11 @@ public sealed partial class InferenceEngine
             job.Done = job.Results.Count(r => r is not null);
             if (job.Done < job.Texts.Count)
                 continue;
+            if (!job.Results.All(r => r!.IsFinite))
+            {
+                FailJobs(waiting, [job], new NonFiniteOutputException(job.Adapter));
+                continue;
+            }
             waiting.Remove(job);
             job.ReleaseClaims();
             job.Completion.TrySetResult(new ClassificationResult(job.Results.Select(r => r!).ToArray(), job.ServedFrom));

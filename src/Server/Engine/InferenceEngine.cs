@@ -176,6 +176,8 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
     /// <inheritdoc />
     public async Task<EmbeddingResult> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken = default)
     {
+        if (Model.Kind != ModelKind.Classification)
+            throw new ModelCapabilityException($"the served model '{Model.ServedName}' ({Model.ModelType}) generates text; Embed needs an encoder model");
         // Embed rides Classify's job path (same limits, batching, adapter pins); only the step's output differs.
         var result = await ClassifyAsync(new ClassificationRequest(request.Adapter, request.Texts, request.Deadline)
             { Output = EncoderOutput.Embedding, Normalize = request.Normalize }, cancellationToken).ConfigureAwait(false);
