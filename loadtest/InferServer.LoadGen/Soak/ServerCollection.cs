@@ -19,13 +19,17 @@ public static class ServerCollection
     private const long GcHeapCollectKeyword = 0x800000;
     private const string Gen2Collections = "dotnet_collection_count_total{generation=\"2\"}";
 
+    private const string FinalizationPending = "dotnet_gc_finalization_pending_objects";
+
     /// <summary>
-    /// Collects in process <paramref name="processId"/> and returns once its gen2 count (on /metrics) has moved and the
-    /// finalizers that collection queued have had time to run; a second collection then frees what they released.
+    /// Collects in process <paramref name="processId"/> until a collection finds (almost) nothing waiting for a finalizer:
+    /// each round waits for the gen2 count on /metrics to move, then gives the finalizers it queued time to run, so that
+    /// the next round frees what they released (TorchSharp's PinnedArray and Scalar keep their arrays and native handles
+    /// until theirs has run; the server drops tens of thousands of them a minute). At most five rounds.
     /// </summary>
     public static async Task CollectAsync(int processId, HttpClient metrics, CancellationToken cancellationToken)
     {
-        for (var round = 0; round < 2; round++)
+        for (var round = 0; round < 5; round++)
         {
             var before = await Gen2CountAsync(metrics, cancellationToken);
             var client = new DiagnosticsClient(processId);
@@ -44,17 +48,21 @@ public static class ServerCollection
                 try { await drain; }
                 catch (Exception exception) when (exception is IOException or ObjectDisposedException or OperationCanceledException) { }
             }
-            // Finalizers queued by the collection (TorchSharp's PinnedArray and Scalar keep their arrays until theirs has run).
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            if (await ReadAsync(metrics, FinalizationPending, cancellationToken) < 100) return;
+            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
         }
     }
 
-    private static async Task<double> Gen2CountAsync(HttpClient metrics, CancellationToken cancellationToken)
+    private static Task<double> Gen2CountAsync(HttpClient metrics, CancellationToken cancellationToken) =>
+        ReadAsync(metrics, Gen2Collections, cancellationToken);
+
+    /// <summary>One sample of /metrics, by its exact name and labels as printed.</summary>
+    private static async Task<double> ReadAsync(HttpClient metrics, string sample, CancellationToken cancellationToken)
     {
         var text = await metrics.GetStringAsync("metrics", cancellationToken);
         foreach (var line in text.Split('\n'))
-            if (line.StartsWith(Gen2Collections, StringComparison.Ordinal))
+            if (line.StartsWith(sample + " ", StringComparison.Ordinal))
                 return double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
-        throw new InvalidOperationException($"/metrics has no {Gen2Collections}");
+        throw new InvalidOperationException($"/metrics has no {sample}");
     }
 }
