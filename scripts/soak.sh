@@ -30,7 +30,9 @@ fi
 lg="dotnet loadtest/InferServer.LoadGen/bin/Release/net10.0/inferserver-loadgen.dll"
 [ -d "$models/base" ] || $lg make-soak-model --tenants "$tenants" "$models"
 
-# A small queue and batch, so that bursts really go past Engine:MaxQueuedRequests and are refused.
+# A small queue and batch, so that bursts really go past Engine:MaxQueuedRequests and are refused. MALLOC_ARENA_MAX as
+# in the Dockerfile: the server runs as it ships.
+MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} \
 Security__AdminApiKeys__0="$admin_key" \
 Engine__MaxQueuedRequests=16 Engine__MaxBatchRows=16 \
 Adapters__AdapterRoots__1="$models/broken" \
@@ -41,7 +43,8 @@ trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
 
 $lg wait-health --target "http://127.0.0.1:$grpc_port" --timeout 300
 status=0
-$lg soak --admin-key "$admin_key" --minutes "$minutes" \
+# --server-pid: the driver induces a full GC in the server before each RSS reading, so both see the same heap state.
+$lg soak --admin-key "$admin_key" --minutes "$minutes" --server-pid "$server" \
   --target "http://127.0.0.1:$grpc_port" --openai "http://127.0.0.1:$openai_port" --metrics "http://127.0.0.1:$http_port" \
   "${driver[@]}" || status=$?
 exit $status

@@ -20,7 +20,7 @@ const string Usage = """
       soak         --admin-key KEY [--target http://127.0.0.1:50051 --openai http://127.0.0.1:8000 --metrics http://127.0.0.1:50052]
                    [--minutes 10 --warmup-seconds 20 --seed 1 --concurrency 12 --max-new-tokens 12 --long-tokens 64 --prompts 2]
                    [--zipf-alpha 1.1 --burst 48 --burst-interval-seconds 4 --churn-interval-ms 700 --churn-adapters 4]
-                   [--broken NAME,NAME] [--api-key KEY] [--allow-remote]
+                   [--broken NAME,NAME] [--api-key KEY] [--allow-remote] [--server-pid PID]
       make-soak-model [--tenants 100 --seed 1] DIR
       report       --results DIR --model NAME --machine FILE [--notes FILE] --out FILE.md
     """;

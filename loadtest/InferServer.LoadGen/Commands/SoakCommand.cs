@@ -35,11 +35,19 @@ public static class SoakCommand
             BrokenAdapters = commandLine.String("broken", string.Join(',', SoakModel.Broken)).Split(',', StringSplitOptions.RemoveEmptyEntries),
         };
         var apiKey = commandLine.OptionalString("api-key");
+        // The server's process id, when it runs on this machine: a full collection is induced in it before each RSS reading.
+        var serverPid = commandLine.Int("server-pid", 0, 0, int.MaxValue);
         if (commandLine.Unused() is { Count: > 0 } unused) throw new ArgumentException($"unknown options {string.Join(' ', unused)}");
         foreach (var target in new[] { grpc, openAi, metrics })
             if (LoopbackGuard.Check(target, allowRemote) is { } refusal) throw new ArgumentException(refusal);
 
-        var driver = new SoakDriver(new SoakTargets(grpc, openAi, metrics, adminKey, apiKey), options, Console.Out);
+        using var metricsClient = new HttpClient { BaseAddress = metrics, Timeout = TimeSpan.FromSeconds(30) };
+        var driver = new SoakDriver(new SoakTargets(grpc, openAi, metrics, adminKey, apiKey), options, Console.Out)
+        {
+            BeforeRssReading = serverPid == 0 ? null : () => ServerCollection.CollectAsync(serverPid, metricsClient, CancellationToken.None),
+        };
+        if (serverPid == 0)
+            Console.WriteLine("soak: no --server-pid: RSS is read wherever the server's GC happens to be, and may differ by its budgets");
         var report = await driver.RunAsync(CancellationToken.None);
         report.WriteTo(Console.Out);
         return report.Passed ? 0 : 1;

@@ -38,7 +38,14 @@ public sealed record ResourceSnapshot(IReadOnlyDictionary<string, double> Gauges
     public const string Rss = "process_working_set_bytes";
 
     /// <summary>Memory the GC held after its last collection: what of an RSS change is the managed heap's, the rest is native.</summary>
-    public const string GcCommitted = "system_runtime_dotnet_gc_last_collection_memory_committed_size";
+    public const string GcCommitted = "dotnet_gc_committed_bytes";
+
+    /// <summary>GC heap size and free space in it after the last collection; after a full one, their difference is the live managed data.</summary>
+    public const string GcHeapSize = "dotnet_gc_heap_size_bytes";
+    public const string GcFragmented = "dotnet_gc_fragmented_bytes";
+
+    /// <summary>Live managed bytes as of the last collection (exact after a full one).</summary>
+    public double GcLive => this[GcHeapSize] - this[GcFragmented];
 
     public double this[string name] => Gauges.TryGetValue(name, out var value) ? value : double.NaN;
 

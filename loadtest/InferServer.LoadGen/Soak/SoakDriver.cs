@@ -23,8 +23,10 @@ public sealed class SoakDriver(SoakTargets targets, SoakOptions options, TextWri
     private static readonly TimeSpan RefusedBackOff = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// Run before each RSS reading. When the server runs in the driver's own process (the test suite), the driver's own
-    /// garbage is in the same RSS; the test collects it first so that what is compared is mostly the server's.
+    /// Run before each RSS reading, so that both readings find the server's managed heap in the same state. When the
+    /// server runs in the driver's own process (the test suite), the test collects there, which also returns the driver's
+    /// own garbage; against a server in another process, <c>inferserver-loadgen soak --server-pid</c> induces a full
+    /// collection in it (<see cref="ServerCollection"/>).
     /// </summary>
     public Func<Task>? BeforeRssReading { get; init; }
 
@@ -83,7 +85,7 @@ public sealed class SoakDriver(SoakTargets targets, SoakOptions options, TextWri
         foreach (var adapter in valid) await admin.LoadAsync(adapter);
         return new SoakReport(options.Seed, ledger.Requests, ledger.Cancelled, ledger.Deadline, ledger.Unloads, ledger.Lost, ledger.Wrong, leaks,
             ledger.Refused, ledger.ViolationCount, ledger.Violations, ledger.Endings, traffic.Elapsed, watch.Probes, rssAfterWarmUp, rssAfterTraffic,
-            memoryAfterWarmUp[ResourceSnapshot.GcCommitted], memoryAfterTraffic[ResourceSnapshot.GcCommitted]);
+            memoryAfterWarmUp[ResourceSnapshot.GcCommitted], memoryAfterTraffic[ResourceSnapshot.GcCommitted], memoryAfterWarmUp.GcLive, memoryAfterTraffic.GcLive);
     }
 
     /// <summary>Steady workers, bursts, churn and the health watch, all at once, for <paramref name="length"/>; returns when every call has ended.</summary>

@@ -19,7 +19,9 @@ public sealed record SoakReport(
     double RssAfterWarmUp,
     double RssAfterTraffic,
     double GcCommittedAfterWarmUp,
-    double GcCommittedAfterTraffic)
+    double GcCommittedAfterTraffic,
+    double GcLiveAfterWarmUp,
+    double GcLiveAfterTraffic)
 {
     /// <summary>The line published in docs/benchmarks.md.</summary>
     public string SummaryLine =>
@@ -33,7 +35,8 @@ public sealed record SoakReport(
         writer.WriteLine(SummaryLine);
         writer.WriteLine($"soak: seed={Seed} traffic={Traffic.TotalSeconds:0} s refused={Refused} health_probes={HealthProbes} " +
                          $"rss_after_warmup={RssAfterWarmUp / (1 << 20):0.0} MiB rss_after_traffic={RssAfterTraffic / (1 << 20):0.0} MiB " +
-                         $"gc_committed_after_warmup={GcCommittedAfterWarmUp / (1 << 20):0.0} MiB gc_committed_after_traffic={GcCommittedAfterTraffic / (1 << 20):0.0} MiB violations={ViolationCount}");
+                         $"gc_committed_after_warmup={GcCommittedAfterWarmUp / (1 << 20):0.0} MiB gc_committed_after_traffic={GcCommittedAfterTraffic / (1 << 20):0.0} MiB " +
+                         $"gc_live_after_warmup={GcLiveAfterWarmUp / (1 << 20):0.0} MiB gc_live_after_traffic={GcLiveAfterTraffic / (1 << 20):0.0} MiB violations={ViolationCount}");
         writer.WriteLine("soak: endings " + string.Join(' ', Endings.Select(ending => $"{ending.Key}={ending.Value}")));
         foreach (var leak in Leaks) writer.WriteLine("soak: leaked " + leak);
         foreach (var violation in Violations) writer.WriteLine("soak: violation " + violation);

@@ -28,6 +28,7 @@ public static class ObservabilityExtensions
         {
             var registry = Metrics.NewCustomRegistry();
             DotNetStats.Register(registry);
+            GcMemoryMetrics.Register(registry);
             return registry;
         });
         builder.Services.AddSingleton<PrometheusMeterBridge>();

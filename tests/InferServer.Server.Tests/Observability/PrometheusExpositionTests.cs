@@ -54,6 +54,9 @@ public sealed class PrometheusExpositionTests(ScrapedServer server, ITestOutputH
     [InlineData("inferserver_kv_cache_bytes", "gauge")]
     [InlineData("inferserver_adapters_device_bytes", "gauge")]
     [InlineData("inferserver_adapters_host_bytes", "gauge")]
+    [InlineData("dotnet_gc_committed_bytes", "gauge")]
+    [InlineData("dotnet_gc_heap_size_bytes", "gauge")]
+    [InlineData("dotnet_gc_fragmented_bytes", "gauge")]
     public void QuantitiesWithUnits_CarryTheBaseUnitInTheName(string family, string type)
     {
         Assert.Equal(type, Families.Types.GetValueOrDefault(family));
