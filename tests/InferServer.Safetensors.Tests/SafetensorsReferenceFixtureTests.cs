@@ -1,14 +1,12 @@
-using InferServer.AdapterStore.Safetensors;
-using InferServer.AdapterStore.Tests.TestSupport;
 using TorchSharp;
 
-namespace InferServer.AdapterStore.Tests.Safetensors;
+namespace InferServer.Safetensors.Tests;
 
 /// <summary>Files written by Python's safetensors library (shared/fixtures), read back by this implementation.</summary>
 public sealed class SafetensorsReferenceFixtureTests
 {
-    private static readonly string LlamaBase = RawSafetensors.Fixture("llama-tiny", "model.safetensors");
-    private static readonly string Gpt2Adapter = RawSafetensors.Fixture("adapters", "gpt2-tiny", "attn-r4", "adapter_model.safetensors");
+    private static readonly string LlamaBase = ReferenceFixtures.File("llama-tiny", "base", "model.safetensors");
+    private static readonly string Gpt2Adapter = ReferenceFixtures.File("gpt2-tiny", "adapters", "attn-r4", "adapter_model.safetensors");
 
     [Fact]
     public void LlamaBaseCheckpoint_HasTheExpectedTensorsAndValues()

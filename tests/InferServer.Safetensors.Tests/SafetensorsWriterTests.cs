@@ -2,11 +2,9 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using InferServer.AdapterStore.Safetensors;
-using InferServer.AdapterStore.Tests.TestSupport;
 using TorchSharp;
 
-namespace InferServer.AdapterStore.Tests.Safetensors;
+namespace InferServer.Safetensors.Tests;
 
 public sealed class SafetensorsWriterTests
 {

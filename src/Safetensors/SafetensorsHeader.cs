@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 
-namespace InferServer.AdapterStore.Safetensors;
+namespace InferServer.Safetensors;
 
 /// <summary>
 /// Parses and validates a safetensors header as the reference implementation (huggingface/safetensors,

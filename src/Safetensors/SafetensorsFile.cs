@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 using TorchSharp;
 
-namespace InferServer.AdapterStore.Safetensors;
+namespace InferServer.Safetensors;
 
 /// <summary>
 /// One safetensors file, memory-mapped read-only once. <see cref="Open"/> validates the whole header, so every later

@@ -1,4 +1,4 @@
-namespace InferServer.AdapterStore.Safetensors;
+namespace InferServer.Safetensors;
 
 /// <summary>
 /// Element types of the safetensors format, spelled as in the header's <c>dtype</c> field.

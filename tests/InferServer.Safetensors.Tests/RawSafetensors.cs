@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace InferServer.AdapterStore.Tests.TestSupport;
+namespace InferServer.Safetensors.Tests;
 
 /// <summary>Assembles safetensors bytes by hand, independent of the writer under test.</summary>
 internal static class RawSafetensors
@@ -22,7 +22,4 @@ internal static class RawSafetensors
         File.WriteAllBytes(path, Build(headerJson, data));
         return path;
     }
-
-    public static string Fixture(params string[] parts) =>
-        Path.Combine([AppContext.BaseDirectory, "Fixtures", .. parts]);
 }

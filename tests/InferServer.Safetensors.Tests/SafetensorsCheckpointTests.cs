@@ -1,8 +1,6 @@
-using InferServer.AdapterStore.Safetensors;
-using InferServer.AdapterStore.Tests.TestSupport;
 using TorchSharp;
 
-namespace InferServer.AdapterStore.Tests.Safetensors;
+namespace InferServer.Safetensors.Tests;
 
 public sealed class SafetensorsCheckpointTests
 {

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text.Json;
 using TorchSharp;
 
-namespace InferServer.AdapterStore.Safetensors;
+namespace InferServer.Safetensors;
 
 /// <summary>
 /// Writes safetensors files readable by the reference implementation: header JSON padded with spaces to a multiple of

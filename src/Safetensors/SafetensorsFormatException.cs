@@ -1,4 +1,4 @@
-namespace InferServer.AdapterStore.Safetensors;
+namespace InferServer.Safetensors;
 
 /// <summary>
 /// A safetensors file, or a sharded checkpoint's index, does not follow the format. The message names the file, the

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using TorchSharp;
 
-namespace InferServer.AdapterStore.Safetensors;
+namespace InferServer.Safetensors;
 
 /// <summary>
 /// A model directory as Hugging Face writes it: <c>{baseName}.safetensors</c>, or shards listed by

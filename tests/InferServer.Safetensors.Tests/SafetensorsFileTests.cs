@@ -1,9 +1,7 @@
 using System.Buffers.Binary;
-using InferServer.AdapterStore.Safetensors;
-using InferServer.AdapterStore.Tests.TestSupport;
 using TorchSharp;
 
-namespace InferServer.AdapterStore.Tests.Safetensors;
+namespace InferServer.Safetensors.Tests;
 
 public sealed class SafetensorsFileTests
 {

@@ -1,6 +1,6 @@
 using TorchSharp;
 
-namespace InferServer.AdapterStore.Safetensors;
+namespace InferServer.Safetensors;
 
 /// <summary>
 /// Raw byte access to contiguous CPU tensors. TorchSharp's <c>Tensor.bytes</c> is a span over the tensor's own storage

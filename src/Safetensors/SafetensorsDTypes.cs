@@ -1,6 +1,6 @@
 using TorchSharp;
 
-namespace InferServer.AdapterStore.Safetensors;
+namespace InferServer.Safetensors;
 
 /// <summary>Maps safetensors dtypes to their header spelling, element size and TorchSharp type.</summary>
 internal static class SafetensorsDTypes

@@ -1,4 +1,4 @@
-namespace InferServer.AdapterStore.Safetensors;
+namespace InferServer.Safetensors;
 
 /// <summary>
 /// One tensor's header entry. <see cref="DataBegin"/> and <see cref="DataEnd"/> are byte offsets relative to the start of
