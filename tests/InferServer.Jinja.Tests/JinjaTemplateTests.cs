@@ -179,7 +179,7 @@ public sealed class JinjaTemplateTests
     [Fact]
     public void StrftimeNow_FormatsTheClocksLocalTime()
     {
-        var time = new FixedTime(new DateTimeOffset(2024, 7, 5, 9, 3, 0, TimeSpan.Zero));
+        var time = new ManualTimeProvider(new DateTimeOffset(2024, 7, 5, 9, 3, 0, TimeSpan.Zero));
         var options = new JinjaRenderOptions { Time = time };
         Assert.Equal("05 Jul 2024|July 5 2024 09:03", Render("{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%B %-d %Y %H:%M') }}", options: options));
     }
@@ -203,12 +203,5 @@ public sealed class JinjaTemplateTests
             var messages = Enumerable.Range(0, i % 5 + 1).Select(n => new Dictionary<string, object?> { ["content"] = $"{i}-{n}" }).ToList();
             Assert.Equal(string.Join(",", messages.Select(m => m["content"])), template.Render(new Dictionary<string, object?> { ["messages"] = messages }));
         });
-    }
-
-    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-
-        public override TimeZoneInfo LocalTimeZone => TimeZoneInfo.Utc;
     }
 }

@@ -13,5 +13,13 @@ public sealed class TemporaryDirectory : IDisposable
 
     public string File(string name) => System.IO.Path.Combine(Path, name);
 
+    /// <summary>Writes <paramref name="content"/> to the file <paramref name="name"/> in this directory; returns its path.</summary>
+    public string Write(string name, string content)
+    {
+        var file = File(name);
+        System.IO.File.WriteAllText(file, content);
+        return file;
+    }
+
     public void Dispose() => Directory.Delete(Path, recursive: true);
 }

@@ -32,7 +32,7 @@ public sealed class AdapterStoreLeakTests : IDisposable
 
         using var store = new Store(
             new AdapterStoreOptions { AdapterRoots = [root.Path], HostMaxAdapters = 3 }, SyntheticAdapters.Spec, torch.ScalarType.Float32);
-        long before = LiveTensors();
+        long before = LiveTensors.Settled();
 
         // Each worker plays requests (acquire, hold while another worker acts, release) and admin calls on a shared name set.
         var workers = Enumerable.Range(0, 4).Select(worker => Task.Run(async () =>
@@ -81,7 +81,7 @@ public sealed class AdapterStoreLeakTests : IDisposable
 
         Assert.Equal(0, store.HostBytes);
         Assert.Equal(0, store.HostAdapterCount);
-        Assert.Equal(before, LiveTensors());
+        Assert.Equal(before, LiveTensors.Now);
     }
 
     [Fact]
@@ -92,7 +92,7 @@ public sealed class AdapterStoreLeakTests : IDisposable
         var options = new AdapterStoreOptions { AdapterRoots = [root.Path], DeviceSlots = 2 };
         using var store = new Store(options, SyntheticAdapters.Spec, torch.ScalarType.Float32);
         var targets = FakeLoraTarget.For(SyntheticAdapters.Spec);
-        long before = LiveTensors();
+        long before = LiveTensors.Settled();
 
         using (var engine = new EngineThread())
         {
@@ -123,17 +123,7 @@ public sealed class AdapterStoreLeakTests : IDisposable
 
         await store.UnloadAsync("b", CancellationToken.None);
         Assert.Equal(0, store.HostBytes);
-        Assert.Equal(before, LiveTensors());
+        Assert.Equal(before, LiveTensors.Now);
         FakeLoraTarget.DisposeAll(targets);
-    }
-
-    /// <summary>Live tensor wrappers after collecting garbage left by earlier tests, whose finalizers would otherwise
-    /// lower the count in the middle of this one.</summary>
-    private static long LiveTensors()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        return torch.Tensor.TotalCount;
     }
 }

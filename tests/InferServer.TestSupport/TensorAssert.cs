@@ -1,9 +1,9 @@
 using TorchSharp;
 
-namespace InferServer.AdapterStore.Tests.TestSupport;
+namespace InferServer.TestSupport;
 
 /// <summary>Tensor comparisons that say what differs (Tensor.equal is elementwise in TorchSharp, and broadcasts).</summary>
-internal static class TensorAssert
+public static class TensorAssert
 {
     /// <summary>Same shape, same dtype, and every element equal: bit for bit for finite values.</summary>
     public static void Identical(torch.Tensor expected, torch.Tensor actual, string? what = null)
