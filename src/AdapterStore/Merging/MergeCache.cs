@@ -1,7 +1,5 @@
 using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Peft;
-using InferServer.AdapterStore.Registry;
-using InferServer.AdapterStore.Tiers;
 using InferServer.Kernels.Lora;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

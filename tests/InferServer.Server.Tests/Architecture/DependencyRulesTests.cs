@@ -86,6 +86,52 @@ public sealed partial class DependencyRulesTests
         Assert.Empty(Forbidden(project, referenced));
     }
 
+    /// <summary>The projects whose folders depend on each other one way only (Server's Demo/Import and Hosting/Observability
+    /// still form cycles; see docs/architecture.md).</summary>
+    public static TheoryData<string> ProjectsWithoutFolderCycles => ["Kernels", "Safetensors", "Jinja", "AdapterStore"];
+
+    [Theory]
+    [MemberData(nameof(ProjectsWithoutFolderCycles))]
+    public void Folders_DependOnEachOtherOneWayOnly(string project)
+    {
+        // folder -> the folders of the same project its using lines name; shared contracts live at the project root.
+        var directory = RepositoryFiles.Path("src", project);
+        var uses = new Dictionary<string, HashSet<string>>();
+        foreach (var folder in Directory.GetDirectories(directory).Select(Path.GetFileName).Where(name => name is not ("bin" or "obj")))
+        {
+            uses[folder!] = [.. Directory.EnumerateFiles(Path.Combine(directory, folder!), "*.cs", SearchOption.AllDirectories)
+                .SelectMany(File.ReadLines)
+                .Select(line => Regex.Match(line, $@"^\s*using\s+InferServer\.{project}\.(?<folder>\w+)"))
+                .Where(match => match.Success && match.Groups["folder"].Value != folder)
+                .Select(match => match.Groups["folder"].Value)];
+        }
+
+        Assert.Empty(Cycles(uses));
+    }
+
+    /// <summary>Every folder that can reach itself through the dependency graph, with the path that shows it.</summary>
+    private static List<string> Cycles(Dictionary<string, HashSet<string>> uses)
+    {
+        var cycles = new List<string>();
+        foreach (var start in uses.Keys)
+        {
+            var paths = new Queue<List<string>>([[start]]);
+            var seen = new HashSet<string>();
+            while (paths.Count > 0)
+            {
+                var path = paths.Dequeue();
+                foreach (var next in uses.GetValueOrDefault(path[^1]) ?? [])
+                {
+                    if (next == start)
+                        cycles.Add(string.Join(" -> ", path.Append(next)));
+                    else if (seen.Add(next))
+                        paths.Enqueue([.. path, next]);
+                }
+            }
+        }
+        return cycles;
+    }
+
     private static IEnumerable<string> Forbidden(string project, IEnumerable<string> used) =>
         used.Where(name => Allowed.ContainsKey(name) && name != project && !Allowed[project].Contains(name)).Distinct();
 

@@ -8,10 +8,10 @@ using TorchSharp;
 namespace InferServer.AdapterStore.Registry;
 
 /// <summary>
-/// The adapter registry and its host tier (vLLM's <c>LRUCacheWorkerLoRAManager</c> CPU cache, S-LoRA's host pool): names
-/// map to directories, and validated adapters are held in host memory in an LRU bounded by
-/// <see cref="AdapterStoreOptions.HostMaxAdapters"/> and <see cref="AdapterStoreOptions.HostMaxBytes"/>. Thread-safe: admin
-/// calls, request handlers and the engine thread may all call it.
+/// The adapter registry: names map to directories, adapters are loaded, unloaded, listed and described, and validated
+/// adapters are held in host memory in the <see cref="HostTier"/> (an LRU bounded by
+/// <see cref="AdapterStoreOptions.HostMaxAdapters"/> and <see cref="AdapterStoreOptions.HostMaxBytes"/>), pinned by the
+/// requests and device slots using them. Thread-safe: admin calls, request handlers and the engine thread may all call it.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -39,7 +39,7 @@ namespace InferServer.AdapterStore.Registry;
 /// old version drains like an unloaded one, and a failed reload leaves the old version serving.
 /// </para>
 /// </remarks>
-public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, IDisposable
+public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidency, IDisposable
 {
     private readonly object gate = new();
     private readonly AdapterStoreOptions options;
@@ -47,15 +47,13 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
     private readonly torch.ScalarType dtype;
     private readonly TimeProvider time;
     private readonly ILogger logger;
-    private readonly Dictionary<string, Registration> registrations = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, AdapterRegistration> registrations = new(StringComparer.Ordinal);
     // Names unloaded by an admin: not rediscovered under the adapter roots until loaded explicitly again.
     private readonly HashSet<string> unloadedNames = new(StringComparer.Ordinal);
     private readonly Dictionary<LoraAdapter, AdapterVersion> versionsByAdapter = new(ReferenceEqualityComparer.Instance);
-    // Host copies of current versions, least recently used first. Retired (unloaded, replaced) versions are not here.
-    private readonly LinkedList<AdapterVersion> hostLru = new();
+    // Host copies, guarded by the gate like everything here. Retired (unloaded, replaced) versions are not in its LRU.
+    private readonly HostTier host;
     private readonly List<AdapterEvent> pendingEvents = [];
-    private long hostBytes;
-    private int hostAdapters;
     private int requestPins;
     private long retiredVersions;
     private bool disposed;
@@ -65,8 +63,8 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
     /// <param name="dtype">The serving dtype: host copies are converted to it once, at load.</param>
     /// <param name="timeProvider">For last-used times; <see cref="TimeProvider.System"/> by default.</param>
     /// <param name="logger">Lifecycle logging.</param>
-    public AdapterStore(
-        AdapterStoreOptions options, BaseModelSpec spec, torch.ScalarType dtype, TimeProvider? timeProvider = null, ILogger<AdapterStore>? logger = null)
+    public AdapterRegistry(
+        AdapterStoreOptions options, BaseModelSpec spec, torch.ScalarType dtype, TimeProvider? timeProvider = null, ILogger<AdapterRegistry>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(spec);
@@ -78,8 +76,9 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
         this.options = options;
         this.spec = spec;
         this.dtype = dtype;
+        host = new HostTier(options.HostMaxAdapters, options.HostMaxBytes);
         time = timeProvider ?? TimeProvider.System;
-        this.logger = logger ?? NullLogger<AdapterStore>.Instance;
+        this.logger = logger ?? NullLogger<AdapterRegistry>.Instance;
     }
 
     /// <summary>Lifecycle events (loaded, load failed, evicted, unloaded), raised outside the store's lock.</summary>
@@ -92,7 +91,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
         {
             lock (gate)
             {
-                return hostBytes;
+                return host.Bytes;
             }
         }
     }
@@ -104,7 +103,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
         {
             lock (gate)
             {
-                return hostAdapters;
+                return host.Count;
             }
         }
     }
@@ -206,7 +205,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
             ? FindInRoots(name) ?? throw new AdapterNotFoundException(name)
             : AdapterPaths.ResolveInside(directory, options.EffectiveAllowedLoadRoots);
 
-        Registration registration;
+        AdapterRegistration registration;
         AdapterVersion version;
         Task<LoraAdapter> load;
         bool replacing = false;
@@ -215,7 +214,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
             ObjectDisposedException.ThrowIf(disposed, this);
             if (!registrations.TryGetValue(name, out var existing))
             {
-                registration = new Registration(name, resolved);
+                registration = new AdapterRegistration(name, resolved);
                 registrations.Add(name, registration);
                 version = registration.Current;
             }
@@ -385,7 +384,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
             }
 
             registrations.Clear();
-            hostLru.Clear();
+            host.Clear();
         }
     }
 
@@ -409,7 +408,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
         {
             if (!registrations.ContainsKey(name) && !unloadedNames.Contains(name))
             {
-                registrations.Add(name, new Registration(name, directory));
+                registrations.Add(name, new AdapterRegistration(name, directory));
             }
         }
     }
@@ -468,8 +467,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
         {
             version.Adapter = adapter;
             versionsByAdapter.Add(adapter, version);
-            hostBytes += adapter.TotalBytes;
-            hostAdapters++;
+            host.Added(adapter);
             Emit(new AdapterEvent(AdapterEventKind.Loaded, adapter.Name, AdapterTier.Host, adapter.TotalBytes));
             LogLoaded(adapter.Name, adapter.MaxRank, adapter.Modules.Count, adapter.TotalBytes);
             if (disposed || version.Retired)
@@ -483,7 +481,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
             else
             {
                 version.Owner.Confirmed = true;
-                version.LruNode = hostLru.AddLast(version);
+                host.Track(adapter);
                 EvictOverBudget();
             }
         }
@@ -569,10 +567,9 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
 
     private void Touch(AdapterVersion version)
     {
-        if (version.LruNode is { } node)
+        if (version.Adapter is { } adapter)
         {
-            hostLru.Remove(node);
-            hostLru.AddLast(node);
+            host.Touch(adapter);
         }
     }
 
@@ -581,10 +578,9 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
     {
         version.Retired = true;
         Interlocked.Increment(ref retiredVersions);
-        if (version.LruNode is { } node)
+        if (version.Adapter is { } adapter)
         {
-            hostLru.Remove(node);
-            version.LruNode = null;
+            host.Untrack(adapter);
         }
 
         if (version.Pins == 0 && version.Adapter is not null)
@@ -594,25 +590,15 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
     }
 
     /// <summary>Evicts least recently used unpinned host copies until both bounds hold (or only pinned copies are left).</summary>
-    private void EvictOverBudget()
-    {
-        var node = hostLru.First;
-        while (node is not null && (hostAdapters > options.HostMaxAdapters || hostBytes > options.HostMaxBytes))
+    private void EvictOverBudget() => host.EvictOverBudget(
+        adapter => versionsByAdapter[adapter].Pins > 0,
+        adapter =>
         {
-            var next = node.Next;
-            var version = node.Value;
-            if (version.Pins == 0)
-            {
-                hostLru.Remove(node);
-                version.LruNode = null;
-                version.Load = null; // back to tier Disk: the next request reads it again
-                LogEvicted(version.Owner.Name, version.Adapter!.TotalBytes);
-                Free(version);
-            }
-
-            node = next;
-        }
-    }
+            var version = versionsByAdapter[adapter];
+            version.Load = null; // back to tier Disk: the next request reads it again
+            LogEvicted(version.Owner.Name, adapter.TotalBytes);
+            Free(version);
+        });
 
     /// <summary>Disposes a version's host tensors. Caller holds the lock; the version has no pins (or the store is disposed).</summary>
     private void Free(AdapterVersion version)
@@ -623,8 +609,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
         }
 
         versionsByAdapter.Remove(adapter);
-        hostBytes -= adapter.TotalBytes;
-        hostAdapters--;
+        host.Freed(adapter);
         version.Adapter = null;
         adapter.Dispose();
         Emit(new AdapterEvent(AdapterEventKind.Evicted, adapter.Name, AdapterTier.Host, adapter.TotalBytes));
@@ -636,7 +621,7 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
         : version.Adapter is not null ? AdapterTier.Host
         : AdapterTier.Disk;
 
-    private static AdapterInfo InfoOf(Registration registration)
+    private static AdapterInfo InfoOf(AdapterRegistration registration)
     {
         var version = registration.Current;
         if (version.Adapter is not { } adapter)
@@ -692,63 +677,5 @@ public sealed partial class AdapterStore : IAdapterRegistry, IAdapterResidency, 
                 LogEventHandlerFailed(e, adapterEvent.Kind, adapterEvent.Name);
             }
         }
-    }
-
-    /// <summary>A name's registration: where it is read from, its counters and its current version.</summary>
-    private sealed class Registration
-    {
-        public Registration(string name, string directory)
-        {
-            Name = name;
-            Directory = directory;
-            Current = new AdapterVersion(this, directory);
-        }
-
-        public string Name { get; }
-
-        public string Directory { get; set; }
-
-        /// <summary>True once a version loaded: a registration whose first load fails is dropped again.</summary>
-        public bool Confirmed { get; set; }
-
-        public long RequestsServed { get; set; }
-
-        public DateTimeOffset? LastUsed { get; set; }
-
-        public AdapterVersion Current { get; set; }
-    }
-
-    /// <summary>One read of an adapter directory: reload creates a new version beside the old one.</summary>
-    private sealed class AdapterVersion
-    {
-        public AdapterVersion(Registration owner, string directory)
-        {
-            Owner = owner;
-            Directory = directory;
-        }
-
-        public Registration Owner { get; }
-
-        public string Directory { get; }
-
-        /// <summary>The shared in-flight (or finished) load; null on disk or after a failure or eviction.</summary>
-        public Task<LoraAdapter>? Load { get; set; }
-
-        public LoraAdapter? Adapter { get; set; }
-
-        /// <summary>Requests (and loads) waiting for or using the host copy.</summary>
-        public int RequestPins { get; set; }
-
-        /// <summary>1 while a device slot holds it.</summary>
-        public int DevicePins { get; set; }
-
-        public int Pins => RequestPins + DevicePins;
-
-        public bool Merged { get; set; }
-
-        /// <summary>Unloaded or replaced by a reload: freed by its last unpin, never served to new requests.</summary>
-        public bool Retired { get; set; }
-
-        public LinkedListNode<AdapterVersion>? LruNode { get; set; }
     }
 }

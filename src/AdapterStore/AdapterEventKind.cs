@@ -1,4 +1,4 @@
-namespace InferServer.AdapterStore.Registry;
+namespace InferServer.AdapterStore;
 
 /// <summary>What happened to an adapter, for metrics and logs.</summary>
 public enum AdapterEventKind

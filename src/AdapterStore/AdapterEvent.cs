@@ -1,4 +1,4 @@
-namespace InferServer.AdapterStore.Registry;
+namespace InferServer.AdapterStore;
 
 /// <summary>
 /// One adapter lifecycle event. The store, the device slot table and the merge cache raise these (their

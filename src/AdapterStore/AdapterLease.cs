@@ -1,6 +1,6 @@
 using InferServer.AdapterStore.Peft;
 
-namespace InferServer.AdapterStore.Registry;
+namespace InferServer.AdapterStore;
 
 /// <summary>
 /// One request's pin on an adapter's host copy, from <see cref="AdapterStore.AcquireHostAsync"/>. The copy is never

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace InferServer.AdapterStore.Registry;
 
-public sealed partial class AdapterStore
+public sealed partial class AdapterRegistry
 {
     [LoggerMessage(EventId = 1, EventName = "AdapterLoading", Level = LogLevel.Debug, Message = "Loading adapter {AdapterName} from {Directory}")]
     private partial void LogLoading(string adapterName, string directory);

@@ -1,4 +1,4 @@
-namespace InferServer.AdapterStore.Registry;
+namespace InferServer.AdapterStore;
 
 /// <summary>A name already registered from another directory, or an unload/reload that conflicts with running requests
 /// (gRPC ALREADY_EXISTS / FAILED_PRECONDITION, HTTP 409).</summary>

@@ -1,12 +1,12 @@
 using InferServer.AdapterStore.Peft;
 
-namespace InferServer.AdapterStore.Tiers;
+namespace InferServer.AdapterStore;
 
 /// <summary>
 /// The host tier as the device tier and the merge cache see it. A device slot holding an adapter pins its host copy:
 /// the slot is identified by that <see cref="LoraAdapter"/> object, and the merge cache reads A and B from it, so the
 /// host copy must not be disposed while a slot still names it (vLLM keeps device-resident LoRAs in its CPU cache too).
-/// Implemented by <see cref="Registry.AdapterStore"/>; thread-safe.
+/// Implemented by <see cref="Registry.AdapterRegistry"/>; thread-safe.
 /// </summary>
 public interface IAdapterResidency
 {

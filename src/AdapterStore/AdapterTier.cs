@@ -1,4 +1,4 @@
-namespace InferServer.AdapterStore.Registry;
+namespace InferServer.AdapterStore;
 
 /// <summary>Where an adapter currently lives, from coldest to hottest.</summary>
 public enum AdapterTier

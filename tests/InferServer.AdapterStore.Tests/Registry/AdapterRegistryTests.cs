@@ -3,11 +3,10 @@ using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
 using InferServer.AdapterStore.Tests.TestSupport;
 using TorchSharp;
-using Store = InferServer.AdapterStore.Registry.AdapterStore;
 
 namespace InferServer.AdapterStore.Tests.Registry;
 
-public sealed class AdapterStoreTests : IDisposable
+public sealed class AdapterRegistryTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
     private readonly TemporaryDirectory root = new();
@@ -248,7 +247,7 @@ public sealed class AdapterStoreTests : IDisposable
     {
         SyntheticAdapters.Write(root.File("a"), rank: 4, seed: 1);
         var clock = new ManualTimeProvider(new DateTimeOffset(2025, 1, 2, 3, 4, 5, TimeSpan.Zero));
-        using var store = new Store(Options(new()), SyntheticAdapters.Spec, torch.ScalarType.Float32, clock);
+        using var store = new AdapterRegistry(Options(new()), SyntheticAdapters.Spec, torch.ScalarType.Float32, clock);
 
         await UseOnce(store, "a");
         clock.Now += TimeSpan.FromMinutes(5);
@@ -386,9 +385,9 @@ public sealed class AdapterStoreTests : IDisposable
         Assert.Equal(AdapterTier.Host, store.Get("a").Tier);
     }
 
-    private Store NewStore(AdapterStoreOptions? options = null)
+    private AdapterRegistry NewStore(AdapterStoreOptions? options = null)
     {
-        var store = new Store(Options(options ?? new()), SyntheticAdapters.Spec, torch.ScalarType.Float32);
+        var store = new AdapterRegistry(Options(options ?? new()), SyntheticAdapters.Spec, torch.ScalarType.Float32);
         store.Changed += (_, adapterEvent) =>
         {
             lock (events)
@@ -409,6 +408,6 @@ public sealed class AdapterStoreTests : IDisposable
         }
     }
 
-    private static async Task UseOnce(Store store, string name) =>
+    private static async Task UseOnce(AdapterRegistry store, string name) =>
         (await store.AcquireHostAsync(name, CancellationToken.None)).Dispose();
 }

@@ -5,16 +5,15 @@ using InferServer.AdapterStore.Registry;
 using InferServer.AdapterStore.Tests.TestSupport;
 using InferServer.AdapterStore.Tiers;
 using TorchSharp;
-using Store = InferServer.AdapterStore.Registry.AdapterStore;
 
 namespace InferServer.AdapterStore.Tests.Registry;
 
 /// <summary>Counts process-wide live tensors, so nothing else may run beside it.</summary>
-[CollectionDefinition(nameof(AdapterStoreLeakTests), DisableParallelization = true)]
-public sealed class AdapterStoreLeakCollection;
+[CollectionDefinition(nameof(AdapterRegistryLeakTests), DisableParallelization = true)]
+public sealed class AdapterRegistryLeakCollection;
 
-[Collection(nameof(AdapterStoreLeakTests))]
-public sealed class AdapterStoreLeakTests : IDisposable
+[Collection(nameof(AdapterRegistryLeakTests))]
+public sealed class AdapterRegistryLeakTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
     private readonly TemporaryDirectory root = new();
@@ -30,7 +29,7 @@ public sealed class AdapterStoreLeakTests : IDisposable
             SyntheticAdapters.Write(root.File(names[i]), rank: 2 + i % 3, seed: i);
         }
 
-        using var store = new Store(
+        using var store = new AdapterRegistry(
             new AdapterStoreOptions { AdapterRoots = [root.Path], HostMaxAdapters = 3 }, SyntheticAdapters.Spec, torch.ScalarType.Float32);
         long before = LiveTensors.Settled();
 
@@ -90,7 +89,7 @@ public sealed class AdapterStoreLeakTests : IDisposable
         SyntheticAdapters.Write(root.File("a"), rank: 4, seed: 1);
         SyntheticAdapters.Write(root.File("b"), rank: 2, seed: 2);
         var options = new AdapterStoreOptions { AdapterRoots = [root.Path], DeviceSlots = 2 };
-        using var store = new Store(options, SyntheticAdapters.Spec, torch.ScalarType.Float32);
+        using var store = new AdapterRegistry(options, SyntheticAdapters.Spec, torch.ScalarType.Float32);
         var targets = FakeLoraTarget.For(SyntheticAdapters.Spec);
         long before = LiveTensors.Settled();
 

@@ -1,7 +1,7 @@
 using InferServer.Kernels.Lora;
 using static TorchSharp.torch;
 
-namespace InferServer.AdapterStore.Registry;
+namespace InferServer.AdapterStore;
 
 /// <summary>
 /// One linear projection of the served base model that adapters may target, as the store sees it (the server's

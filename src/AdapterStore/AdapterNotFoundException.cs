@@ -1,4 +1,4 @@
-namespace InferServer.AdapterStore.Registry;
+namespace InferServer.AdapterStore;
 
 /// <summary>A request or admin call named an adapter that is not registered (gRPC NOT_FOUND, HTTP 404).</summary>
 public sealed class AdapterNotFoundException(string adapterName)
