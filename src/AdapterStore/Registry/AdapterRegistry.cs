@@ -438,7 +438,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
             LoraAdapter adapter;
             try
             {
-                // Gradient mode is thread-local: a pool thread must turn it off itself (STYLE.md, TorchSharp in a server).
+                // Gradient mode is thread-local (TorchSharp keeps it per thread): a pool thread must turn it off itself.
                 using var noGrad = torch.no_grad();
                 // Every read checks the path again (a directory may have been swapped for a link since it was registered,
                 // or since an evicted copy was last read), and the loader confines each file it opens to the same roots.
