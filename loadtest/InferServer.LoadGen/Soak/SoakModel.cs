@@ -1,7 +1,7 @@
 extern alias server;
 
 using System.Text.Json;
-using InferServer.AdapterStore.Safetensors;
+using InferServer.Safetensors;
 using server::InferServer.Server.Demo;
 using static TorchSharp.torch;
 

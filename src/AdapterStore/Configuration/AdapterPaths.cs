@@ -1,4 +1,3 @@
-using InferServer.AdapterStore.Registry;
 
 namespace InferServer.AdapterStore.Configuration;
 

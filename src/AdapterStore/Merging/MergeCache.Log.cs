@@ -1,4 +1,3 @@
-using InferServer.AdapterStore.Registry;
 using Microsoft.Extensions.Logging;
 
 namespace InferServer.AdapterStore.Merging;

@@ -1,7 +1,5 @@
 using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Peft;
-using InferServer.AdapterStore.Registry;
-using InferServer.AdapterStore.Tiers;
 using InferServer.Kernels.Lora;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -24,7 +22,7 @@ namespace InferServer.AdapterStore.Merging;
 /// a float32 product); W0 is never written, so unmerging is <c>SetMergedWeight(null)</c> and gives back W0 bit for bit, however
 /// often adapters are switched. The in-place alternative (W0 += s·B·A, later W0 -= s·B·A, as PEFT's <c>merge</c>/<c>unmerge</c>
 /// do) would save the memory but leaves rounding residue in bf16/fp16 that accumulates with every switch
-/// (ARCHITECTURE.md, "Exact unmerge"). Cost: one copy of every matrix the adapter targets per cached adapter, bounded by
+/// (docs/architecture.md, "Merge cache keeps copies"). Cost: one copy of every matrix the adapter targets per cached adapter, bounded by
 /// <see cref="AdapterStoreOptions.MergeMaxAdapters"/> with LRU eviction of cached copies (<see cref="MergedBytes"/>).
 /// </para>
 /// <para>

@@ -1,7 +1,7 @@
 using InferServer.AdapterStore.Configuration;
 using System.Globalization;
 using System.Text.Json;
-using InferServer.AdapterStore.Safetensors;
+using InferServer.Safetensors;
 using TorchSharp;
 
 namespace InferServer.AdapterStore.Peft;

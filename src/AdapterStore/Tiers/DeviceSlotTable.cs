@@ -1,5 +1,4 @@
 using InferServer.AdapterStore.Peft;
-using InferServer.AdapterStore.Registry;
 using InferServer.Kernels.Lora;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -12,7 +12,7 @@ public sealed class KvCache : IDisposable
     private readonly Tensor[] keys;
     private readonly Tensor[] values;
 
-    /// <summary>Allocates the whole budget at once; call outside any per-step dispose scope.</summary>
+    /// <summary>The whole budget is allocated at once: call outside any per-step dispose scope.</summary>
     public KvCache(int layers, long slots, long kvHeads, long headDimension, ScalarType dtype, Device device)
     {
         if (layers <= 0 || slots <= 0 || kvHeads <= 0 || headDimension <= 0)

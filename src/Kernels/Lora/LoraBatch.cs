@@ -21,43 +21,43 @@ namespace InferServer.Kernels.Lora;
 /// </remarks>
 public sealed class LoraBatch : IDisposable
 {
-    private readonly int[] _tokenSlots;
-    private readonly LoraSlotGroup[] _groups;
-    private readonly Device _device;
-    private readonly int _adaptedRows;
+    private readonly int[] tokenSlots;
+    private readonly LoraSlotGroup[] groups;
+    private readonly Device device;
+    private readonly int adaptedRows;
     // Index tensors keyed by which of the distinct slots are active in the calling module (see ActiveKey).
-    private readonly Dictionary<string, LoraGatherIndex> _gatherIndices = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, LoraStackIndex> _stackIndices = new(StringComparer.Ordinal);
-    private bool _disposed;
+    private readonly Dictionary<string, LoraGatherIndex> gatherIndices = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LoraStackIndex> stackIndices = new(StringComparer.Ordinal);
+    private bool disposed;
 
     private LoraBatch(int[] tokenSlots, LoraSlotGroup[] groups, Device device)
     {
-        _tokenSlots = tokenSlots;
-        _groups = groups;
-        _device = device;
+        this.tokenSlots = tokenSlots;
+        this.groups = groups;
+        this.device = device;
         DistinctSlots = Array.AsReadOnly(groups.Select(group => group.Slot).ToArray());
-        _adaptedRows = groups.Sum(group => group.Count);
+        adaptedRows = groups.Sum(group => group.Count);
         MaxSlot = groups.Length == 0 ? 0 : groups[^1].Slot;
     }
 
-    public int Rows => _tokenSlots.Length;
+    public int Rows => tokenSlots.Length;
 
     /// <summary>The non-zero slots present, ascending.</summary>
     public IReadOnlyList<int> DistinctSlots { get; }
 
-    public bool HasAdapters => _groups.Length > 0;
+    public bool HasAdapters => groups.Length > 0;
 
-    public Device Device => _device;
+    public Device Device => device;
 
     /// <summary>Rows that use any adapter (slot ≠ 0).</summary>
-    internal int AdaptedRows => _adaptedRows;
+    internal int AdaptedRows => adaptedRows;
 
     internal int MaxSlot { get; }
 
-    internal ReadOnlySpan<int> TokenSlots => _tokenSlots;
+    internal ReadOnlySpan<int> TokenSlots => tokenSlots;
 
     /// <summary>Rows of <c>DistinctSlots[index]</c>.</summary>
-    internal LoraSlotGroup Group(int index) => _groups[index];
+    internal LoraSlotGroup Group(int index) => groups[index];
 
     public static LoraBatch Create(ReadOnlySpan<int> tokenSlots, Device device)
     {
@@ -94,19 +94,19 @@ public sealed class LoraBatch : IDisposable
     /// </summary>
     public LoraBatch SelectRows(ReadOnlySpan<int> rows)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(disposed, this);
         var slots = new int[rows.Length];
         for (var i = 0; i < rows.Length; i++)
         {
-            if ((uint)rows[i] >= (uint)_tokenSlots.Length)
+            if ((uint)rows[i] >= (uint)tokenSlots.Length)
             {
-                throw new ArgumentOutOfRangeException(nameof(rows), rows[i], $"The batch has rows 0..{_tokenSlots.Length - 1}.");
+                throw new ArgumentOutOfRangeException(nameof(rows), rows[i], $"The batch has rows 0..{tokenSlots.Length - 1}.");
             }
 
-            slots[i] = _tokenSlots[rows[i]];
+            slots[i] = tokenSlots[rows[i]];
         }
 
-        return Create(slots, _device);
+        return Create(slots, device);
     }
 
     /// <summary>
@@ -115,9 +115,9 @@ public sealed class LoraBatch : IDisposable
     /// </summary>
     internal LoraGatherIndex GatherIndex(ReadOnlySpan<bool> active)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(disposed, this);
         var key = ActiveKey(active);
-        if (_gatherIndices.TryGetValue(key, out var cached))
+        if (gatherIndices.TryGetValue(key, out var cached))
         {
             return cached;
         }
@@ -127,39 +127,39 @@ public sealed class LoraBatch : IDisposable
         {
             if (active[i])
             {
-                activeSlots.Add(_groups[i].Slot);
+                activeSlots.Add(groups[i].Slot);
             }
         }
 
         var rows = new List<int>();
         var slots = new List<long>();
-        for (var row = 0; row < _tokenSlots.Length; row++)
+        for (var row = 0; row < tokenSlots.Length; row++)
         {
-            if (activeSlots.Contains(_tokenSlots[row]))
+            if (activeSlots.Contains(tokenSlots[row]))
             {
                 rows.Add(row);
-                slots.Add(_tokenSlots[row]);
+                slots.Add(tokenSlots[row]);
             }
         }
 
-        var everyRow = rows.Count == _tokenSlots.Length;
+        var everyRow = rows.Count == tokenSlots.Length;
         var index = new LoraGatherIndex(
-            everyRow ? null : IndexTensor(rows.ToArray(), _device),
-            torch.tensor(slots.ToArray(), dtype: ScalarType.Int64, device: _device).DetachFromDisposeScope(),
+            everyRow ? null : IndexTensor(rows.ToArray(), device),
+            torch.tensor(slots.ToArray(), dtype: ScalarType.Int64, device: device).DetachFromDisposeScope(),
             rows.Count);
-        _gatherIndices.Add(key, index);
+        gatherIndices.Add(key, index);
         return index;
     }
 
     /// <summary>The stacked path's layout for the slots active in the calling module, built once per distinct active set per step.</summary>
     internal LoraStackIndex StackIndex(ReadOnlySpan<bool> active)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(disposed, this);
         var key = ActiveKey(active);
-        if (!_stackIndices.TryGetValue(key, out var index))
+        if (!stackIndices.TryGetValue(key, out var index))
         {
-            index = LoraStackIndex.Create(_tokenSlots, _groups, active, _device);
-            _stackIndices.Add(key, index);
+            index = LoraStackIndex.Create(tokenSlots, groups, active, device);
+            stackIndices.Add(key, index);
         }
 
         return index;
@@ -183,23 +183,23 @@ public sealed class LoraBatch : IDisposable
 
     public void Dispose()
     {
-        if (_disposed)
+        if (disposed)
         {
             return;
         }
 
-        _disposed = true;
-        foreach (var group in _groups)
+        disposed = true;
+        foreach (var group in groups)
         {
             group.Dispose();
         }
 
-        foreach (var index in _gatherIndices.Values)
+        foreach (var index in gatherIndices.Values)
         {
             index.Dispose();
         }
 
-        foreach (var index in _stackIndices.Values)
+        foreach (var index in stackIndices.Values)
         {
             index.Dispose();
         }

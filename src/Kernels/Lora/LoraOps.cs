@@ -162,7 +162,7 @@ public static class LoraOps
 
     /// <summary>
     /// W0 + s·B·A as a NEW tensor in W0's dtype and device. W0 itself is never written, so unmerging is dropping the copy and
-    /// gives back W0 bit for bit; subtracting s·B·A again would leave rounding residue in bf16/fp16 (ARCHITECTURE.md, "Exact unmerge").
+    /// gives back W0 bit for bit; subtracting s·B·A again would leave rounding residue in bf16/fp16 (docs/architecture.md, "Merge cache keeps copies").
     /// The product is formed in at least float32 and rounded once into W0's dtype.
     /// </summary>
     public static Tensor Merge(Tensor weight, Tensor a, Tensor b, double scale)
@@ -390,7 +390,7 @@ public static class LoraOps
 
         if (x.dtype != pool.DType || y.dtype != pool.DType)
         {
-            // No per-forward conversion of adapter weights (STYLE.md): the pool is built in the model dtype.
+            // No per-forward conversion of adapter weights (a dtype copy per call costs as much as the matmul): the pool is built in the model dtype.
             throw new ArgumentException($"x is {x.dtype} and y {y.dtype}, but the slot pool holds {pool.DType}.");
         }
 

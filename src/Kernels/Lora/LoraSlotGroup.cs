@@ -9,35 +9,35 @@ namespace InferServer.Kernels.Lora;
 /// </summary>
 internal sealed class LoraSlotGroup : IDisposable
 {
-    private readonly int[] _rows;
-    private readonly Device _device;
-    private Tensor? _rowIndex;
+    private readonly int[] rows;
+    private readonly Device device;
+    private Tensor? rowIndex;
 
     public LoraSlotGroup(int slot, int[] rows, Device device)
     {
         Slot = slot;
-        _rows = rows;
-        _device = device;
+        this.rows = rows;
+        this.device = device;
         Start = rows[0];
         IsContiguous = rows[^1] - rows[0] == rows.Length - 1; // rows are ascending and distinct
     }
 
     public int Slot { get; }
 
-    public int Count => _rows.Length;
+    public int Count => rows.Length;
 
     /// <summary>First row; with <see cref="IsContiguous"/> the group is rows <c>[Start, Start + Count)</c>.</summary>
     public int Start { get; }
 
     public bool IsContiguous { get; }
 
-    public ReadOnlySpan<int> RowList => _rows;
+    public ReadOnlySpan<int> RowList => rows;
 
     /// <summary>
     /// The group's row indices as an int64 tensor on the batch's device, built on first use and then shared by every module of
     /// the step. Detached from dispose scopes: the first caller may be inside a module's own scope, and later modules still need it.
     /// </summary>
-    public Tensor RowIndex => _rowIndex ??= LoraBatch.IndexTensor(_rows, _device);
+    public Tensor RowIndex => rowIndex ??= LoraBatch.IndexTensor(rows, device);
 
-    public void Dispose() => _rowIndex?.Dispose();
+    public void Dispose() => rowIndex?.Dispose();
 }

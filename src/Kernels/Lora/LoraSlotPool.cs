@@ -30,21 +30,21 @@ namespace InferServer.Kernels.Lora;
 /// </para>
 /// <para>
 /// The pool's tensors are long-lived: they are detached from any dispose scope that is current when the pool is built (see
-/// STYLE.md, "TorchSharp in a server") and are disposed with the pool. Per-slot views (the rank-r corners, transposed for the
+/// docs/architecture.md, "One engine thread owns the model") and are disposed with the pool. Per-slot views (the rank-r corners, transposed for the
 /// matmuls) are cached here at <see cref="Write"/> so the grouped kernel does not rebuild them for every module call.
 /// </para>
 /// </remarks>
 public sealed class LoraSlotPool : IDisposable
 {
-    private readonly int[] _ranks;
-    private readonly bool[] _dora;
+    private readonly int[] ranks;
+    private readonly bool[] dora;
     // Per slot: Aᵀ corner [in, r] and Bᵀ corner [r, out], views into A and B (null when the slot is empty).
-    private readonly Tensor?[] _aTransposed;
-    private readonly Tensor?[] _bTransposed;
+    private readonly Tensor?[] aTransposed;
+    private readonly Tensor?[] bTransposed;
     // Cached because the kernels check them on every call and each read of a tensor property is a native call.
-    private readonly DeviceType _deviceType;
-    private readonly long _deviceIndex;
-    private bool _disposed;
+    private readonly DeviceType deviceType;
+    private readonly long deviceIndex;
+    private bool disposed;
 
     public LoraSlotPool(int slots, int maxRank, long inFeatures, long outFeatures, ScalarType dtype, Device device)
     {
@@ -66,12 +66,12 @@ public sealed class LoraSlotPool : IDisposable
         B = torch.zeros([slots, outFeatures, maxRank], dtype: dtype, device: device).DetachFromDisposeScope();
         RowScaleMinusOne = torch.zeros([slots, outFeatures], dtype: dtype, device: device).DetachFromDisposeScope();
         DType = dtype;
-        _deviceType = A.device_type;
-        _deviceIndex = A.device_index;
-        _ranks = new int[slots];
-        _dora = new bool[slots];
-        _aTransposed = new Tensor?[slots];
-        _bTransposed = new Tensor?[slots];
+        deviceType = A.device_type;
+        deviceIndex = A.device_index;
+        ranks = new int[slots];
+        dora = new bool[slots];
+        aTransposed = new Tensor?[slots];
+        bTransposed = new Tensor?[slots];
         BytesPerSlot = (maxRank * inFeatures + outFeatures * maxRank + outFeatures) * A.ElementSize;
     }
 
@@ -103,14 +103,14 @@ public sealed class LoraSlotPool : IDisposable
     public int RankOf(int slot)
     {
         CheckSlot(slot, allowBase: true);
-        return _ranks[slot];
+        return ranks[slot];
     }
 
     /// <summary>Whether <paramref name="slot"/> holds a DoRA adapter for this module.</summary>
     public bool IsDora(int slot)
     {
         CheckSlot(slot, allowBase: true);
-        return _dora[slot];
+        return dora[slot];
     }
 
     /// <summary>
@@ -125,7 +125,7 @@ public sealed class LoraSlotPool : IDisposable
     /// <param name="doraScale">DoRA's <c>g = m / ‖W0 + s·B·A‖</c>, <c>[out]</c>, or null for plain LoRA.</param>
     public void Write(int slot, Tensor a, Tensor b, double scale, Tensor? doraScale = null)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(disposed, this);
         CheckSlot(slot, allowBase: false);
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
@@ -165,42 +165,42 @@ public sealed class LoraSlotPool : IDisposable
         }
 
         B[slot].narrow(1, 0, rank).copy_(scaledB);
-        _ranks[slot] = (int)rank;
-        _dora[slot] = doraScale is not null;
-        _aTransposed[slot] = A[slot].narrow(0, 0, rank).t().DetachFromDisposeScope();
-        _bTransposed[slot] = B[slot].narrow(1, 0, rank).t().DetachFromDisposeScope();
+        ranks[slot] = (int)rank;
+        dora[slot] = doraScale is not null;
+        aTransposed[slot] = A[slot].narrow(0, 0, rank).t().DetachFromDisposeScope();
+        bTransposed[slot] = B[slot].narrow(1, 0, rank).t().DetachFromDisposeScope();
     }
 
     /// <summary>Returns <paramref name="slot"/> to zeros; <see cref="RankOf"/> becomes 0.</summary>
     public void Clear(int slot)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(disposed, this);
         CheckSlot(slot, allowBase: false);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         A[slot].zero_();
         B[slot].zero_();
         RowScaleMinusOne[slot].zero_();
-        _ranks[slot] = 0;
-        _dora[slot] = false;
-        _aTransposed[slot]?.Dispose();
-        _bTransposed[slot]?.Dispose();
-        _aTransposed[slot] = null;
-        _bTransposed[slot] = null;
+        ranks[slot] = 0;
+        dora[slot] = false;
+        aTransposed[slot]?.Dispose();
+        bTransposed[slot]?.Dispose();
+        aTransposed[slot] = null;
+        bTransposed[slot] = null;
     }
 
     public void Dispose()
     {
-        if (_disposed)
+        if (disposed)
         {
             return;
         }
 
-        _disposed = true;
+        disposed = true;
         for (var slot = 0; slot < Slots; slot++)
         {
-            _aTransposed[slot]?.Dispose();
-            _bTransposed[slot]?.Dispose();
+            aTransposed[slot]?.Dispose();
+            bTransposed[slot]?.Dispose();
         }
 
         A.Dispose();
@@ -209,13 +209,13 @@ public sealed class LoraSlotPool : IDisposable
     }
 
     /// <summary>True when the pool lives on that device (Device has no value equality).</summary>
-    internal bool IsOn(DeviceType type, long index) => _deviceType == type && _deviceIndex == index;
+    internal bool IsOn(DeviceType type, long index) => deviceType == type && deviceIndex == index;
 
     /// <summary>Aᵀ of the slot's real rank, <c>[in, r]</c>: a view, valid until the slot is written or cleared.</summary>
-    internal Tensor ATransposed(int slot) => _aTransposed[slot] ?? throw new InvalidOperationException($"Slot {slot} is empty.");
+    internal Tensor ATransposed(int slot) => aTransposed[slot] ?? throw new InvalidOperationException($"Slot {slot} is empty.");
 
     /// <summary>Bᵀ (scale folded in) of the slot's real rank, <c>[r, out]</c>: a view, valid until the slot is written or cleared.</summary>
-    internal Tensor BTransposed(int slot) => _bTransposed[slot] ?? throw new InvalidOperationException($"Slot {slot} is empty.");
+    internal Tensor BTransposed(int slot) => bTransposed[slot] ?? throw new InvalidOperationException($"Slot {slot} is empty.");
 
     private void CheckSlot(int slot, bool allowBase)
     {

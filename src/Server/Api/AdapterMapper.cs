@@ -1,4 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
+using InferServer.AdapterStore;
 using InferServer.AdapterStore.Registry;
 using ProtoAdapterInfo = InferServer.Api.V1.AdapterInfo;
 using ProtoAdapterTier = InferServer.Api.V1.AdapterTier;

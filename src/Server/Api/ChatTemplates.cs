@@ -1,7 +1,7 @@
 using System.Text;
 using InferServer.Api.V1;
 using InferServer.Server.Engine;
-using InferServer.Server.Templating.Jinja;
+using InferServer.Jinja;
 
 namespace InferServer.Server.Api;
 

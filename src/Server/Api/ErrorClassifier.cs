@@ -1,5 +1,6 @@
 using Google.Rpc;
 using Grpc.Core;
+using InferServer.AdapterStore;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
 using InferServer.Server.Engine;

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using InferServer.AdapterStore.Peft;
-using InferServer.AdapterStore.Safetensors;
+using InferServer.Safetensors;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,4 +1,4 @@
-using InferServer.AdapterStore.Safetensors;
+using InferServer.Safetensors;
 using InferServer.Server.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;

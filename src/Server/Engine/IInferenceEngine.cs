@@ -1,3 +1,5 @@
+using InferServer.AdapterStore;
+
 namespace InferServer.Server.Engine;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using InferServer.AdapterStore;
 using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Merging;
 using InferServer.AdapterStore.Registry;
@@ -39,14 +40,14 @@ public sealed partial class InferenceEngine
         var dtype = ModelLoadOptions.ParseDType(options.DType);
         var device = TorchSharp.torch.device(options.Device);
         var model = ModelLoader.Load(directory, new ModelLoadOptions(device, dtype));
-        AdapterStore.Registry.AdapterStore? store = null;
+        AdapterRegistry? store = null;
         StoreAdapters? adapters = null;
         InferenceEngine? engine = null;
         try
         {
             var tokenizer = TokenizerLoader.Load(directory);
-            store = new AdapterStore.Registry.AdapterStore(adapterOptions, BaseModelSpecs.From(model), dtype, timeProvider,
-                loggerFactory.CreateLogger<AdapterStore.Registry.AdapterStore>());
+            store = new AdapterRegistry(adapterOptions, BaseModelSpecs.From(model), dtype, timeProvider,
+                loggerFactory.CreateLogger<AdapterRegistry>());
             var targets = model.AdaptableModules.ToDictionary(m => m.Key, m => (ILoraTarget)m.Value, StringComparer.Ordinal);
             var slots = new DeviceSlotTable(targets, adapterOptions.DeviceSlots, adapterOptions.MaxRank, dtype, device, store,
                 loggerFactory.CreateLogger<DeviceSlotTable>());

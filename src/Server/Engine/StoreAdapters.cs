@@ -1,3 +1,4 @@
+using InferServer.AdapterStore;
 using InferServer.AdapterStore.Merging;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
@@ -6,11 +7,11 @@ using InferServer.AdapterStore.Tiers;
 namespace InferServer.Server.Engine;
 
 /// <summary>
-/// The engine's adapters backed by the adapter store: host copies from <see cref="AdapterStore.Registry.AdapterStore"/>,
+/// The engine's adapters backed by the adapter store: host copies from <see cref="AdapterRegistry"/>,
 /// device slots from <see cref="DeviceSlotTable"/>, merged weights from <see cref="MergeCache"/>. Owns the slot table
 /// and merge cache (they live and die with the model); the store itself is owned by the host.
 /// </summary>
-public sealed class StoreAdapters(AdapterStore.Registry.AdapterStore store, DeviceSlotTable slots, MergeCache merges) : IEngineAdapters, IDisposable
+public sealed class StoreAdapters(AdapterRegistry store, DeviceSlotTable slots, MergeCache merges) : IEngineAdapters, IDisposable
 {
     // The store's retired-version count when the device tier and merge cache last held nothing retired.
     private long retiredSeen;

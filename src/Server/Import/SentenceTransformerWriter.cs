@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using InferServer.AdapterStore.Safetensors;
+using InferServer.Safetensors;
 using InferServer.Server.Demo;
 using static TorchSharp.torch;
 

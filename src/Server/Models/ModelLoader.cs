@@ -1,5 +1,5 @@
 using System.Text.Json;
-using InferServer.AdapterStore.Safetensors;
+using InferServer.Safetensors;
 using InferServer.Server.Models.Bert;
 using InferServer.Server.Models.Common;
 using InferServer.Server.Models.Gpt2;

@@ -1,5 +1,6 @@
 using Grpc.Health.V1;
 using Grpc.HealthCheck;
+using InferServer.AdapterStore;
 using InferServer.AdapterStore.Registry;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 

@@ -1,5 +1,5 @@
 using InferServer.AdapterStore.Peft;
-using InferServer.AdapterStore.Safetensors;
+using InferServer.Safetensors;
 using InferServer.AdapterStore.Tests.TestSupport;
 using TorchSharp;
 

@@ -49,7 +49,7 @@ internal static class FixtureModels
         Embeddings = new HashSet<string> { "bert.embeddings.word_embeddings", "bert.embeddings.position_embeddings", "bert.embeddings.token_type_embeddings" },
     };
 
-    public static string AdapterDirectory(string model, string adapter) => RawSafetensors.Fixture("adapters", model, adapter);
+    public static string AdapterDirectory(string model, string adapter) => ReferenceFixtures.AdapterDirectory(model, adapter);
 
     private static Dictionary<string, LinearModuleShape> WithHead(Dictionary<string, LinearModuleShape> modules, params (string Name, LinearModuleShape Shape)[] embeddings)
     {

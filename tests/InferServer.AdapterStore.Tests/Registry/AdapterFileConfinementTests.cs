@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Peft;
+using InferServer.AdapterStore.Registry;
 using InferServer.AdapterStore.Tests.TestSupport;
 using TorchSharp;
-using Store = InferServer.AdapterStore.Registry.AdapterStore;
 
 namespace InferServer.AdapterStore.Tests.Registry;
 
@@ -100,7 +100,7 @@ public sealed class AdapterFileConfinementTests : IDisposable
         return error;
     }
 
-    private Store NewStore(int hostMaxAdapters = 64) =>
+    private AdapterRegistry NewStore(int hostMaxAdapters = 64) =>
         new(new AdapterStoreOptions { AdapterRoots = [root.Path], HostMaxAdapters = hostMaxAdapters, MaxRank = 64 }, SyntheticAdapters.Spec, torch.ScalarType.Float32);
 
     private static void MakeFifo(string path)

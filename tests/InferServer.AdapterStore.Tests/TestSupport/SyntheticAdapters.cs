@@ -1,6 +1,6 @@
 using System.Globalization;
 using InferServer.AdapterStore.Peft;
-using InferServer.AdapterStore.Safetensors;
+using InferServer.Safetensors;
 using TorchSharp;
 
 namespace InferServer.AdapterStore.Tests.TestSupport;

@@ -3,7 +3,6 @@ using InferServer.AdapterStore.Registry;
 using InferServer.AdapterStore.Tests.TestSupport;
 using InferServer.AdapterStore.Tiers;
 using TorchSharp;
-using Store = InferServer.AdapterStore.Registry.AdapterStore;
 
 namespace InferServer.AdapterStore.Tests.Tiers;
 
@@ -97,8 +96,8 @@ public sealed class DeviceSlotDrainTests : IDisposable
         await engine.RunAsync(table.Dispose);
     }
 
-    private Store NewStore() =>
+    private AdapterRegistry NewStore() =>
         new(new AdapterStoreOptions { AdapterRoots = [root.Path], DeviceSlots = 2, MaxRank = 8 }, SyntheticAdapters.Spec, torch.ScalarType.Float32);
 
-    private DeviceSlotTable NewTable(Store store) => new(targets, 2, 8, torch.ScalarType.Float32, torch.CPU, store);
+    private DeviceSlotTable NewTable(AdapterRegistry store) => new(targets, 2, 8, torch.ScalarType.Float32, torch.CPU, store);
 }

@@ -4,7 +4,6 @@ using InferServer.AdapterStore.Registry;
 using InferServer.AdapterStore.Tests.TestSupport;
 using InferServer.AdapterStore.Tiers;
 using TorchSharp;
-using Store = InferServer.AdapterStore.Registry.AdapterStore;
 
 namespace InferServer.AdapterStore.Tests.Tiers;
 
@@ -31,7 +30,7 @@ public sealed class ZipfWorkloadTests : IDisposable
         }
 
         var options = new AdapterStoreOptions { AdapterRoots = [root.Path], HostMaxAdapters = 64, DeviceSlots = Slots, MaxRank = 4 };
-        using var store = new Store(options, SyntheticAdapters.Spec, torch.ScalarType.Float32);
+        using var store = new AdapterRegistry(options, SyntheticAdapters.Spec, torch.ScalarType.Float32);
         var targets = FakeLoraTarget.For(SyntheticAdapters.Spec);
         using var engine = new EngineThread();
         var table = await engine.RunAsync(() => new DeviceSlotTable(targets, Slots, options.MaxRank, torch.ScalarType.Float32, torch.CPU, store));
@@ -77,7 +76,7 @@ public sealed class ZipfWorkloadTests : IDisposable
         FakeLoraTarget.DisposeAll(targets);
     }
 
-    private static async Task Release(EngineThread engine, Store store, DeviceSlotTable table, (AdapterLease Lease, int Slot) pinned)
+    private static async Task Release(EngineThread engine, AdapterRegistry store, DeviceSlotTable table, (AdapterLease Lease, int Slot) pinned)
     {
         await engine.RunAsync(() => table.Release(pinned.Slot));
         pinned.Lease.Dispose();

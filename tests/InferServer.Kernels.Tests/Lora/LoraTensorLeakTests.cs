@@ -37,7 +37,7 @@ public sealed class LoraTensorLeakTests
             RunStep();
         }
 
-        Assert.Equal(before, torch.Tensor.TotalCount);
+        Assert.Equal(before, LiveTensors.Now);
         weight.Dispose();
         bias.Dispose();
         x.Dispose();

@@ -28,7 +28,7 @@ public sealed class SamplerLeakTests
                 rows[i].History.Append(tokens[i].TokenId);
         }
 
-        Assert.Equal(before, torch.Tensor.TotalCount);
+        Assert.Equal(before, LiveTensors.Now);
         logits.Dispose();
     }
 }

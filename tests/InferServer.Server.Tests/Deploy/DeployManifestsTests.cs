@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using InferServer.Server.Tests.OpenAi;
 using Xunit.Abstractions;
 
@@ -20,31 +19,8 @@ public sealed class DeployManifestsTests(ITestOutputHelper output)
         Assert.Equal(0, await RunAsync("node", ["validate.mjs"], directory));
     }
 
-    private async Task<int> RunAsync(string program, string[] arguments, string directory)
-    {
-        var start = new ProcessStartInfo(program) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {program}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', arguments)} ran past 5 minutes");
-        }
-        finally
-        {
-            output.WriteLine($"$ {program} {string.Join(' ', arguments)}");
-            output.WriteLine(await stdout);
-            output.WriteLine(await stderr);
-        }
-        return process.ExitCode;
-    }
+    private Task<int> RunAsync(string program, string[] arguments, string directory) =>
+        ProcessRunner.RunAsync(program, arguments, directory, output.WriteLine, TimeSpan.FromMinutes(5));
 
     private static string ValidatorDirectory()
     {

@@ -18,19 +18,15 @@ public sealed class EngineLeakTests
 
         await RunWave(32);
         await EngineFixture.WaitUntil(() => engine.Status.RunningRequests == 0);
-        // Finalize garbage other tests left first, or its finalizers would lower the count mid-test; the final count is
-        // taken plainly, so tensors the engine drops without disposing still show up.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        var baseline = Tensor.TotalCount;
+        // Settled first (garbage other tests left), the final count plainly, so tensors the engine drops without disposing show up.
+        var baseline = LiveTensors.Settled();
         Assert.True(baseline > 0, "the counter must see the model's weights and the KV cache");
 
         for (var wave = 0; wave < 1000 / 40; wave++)
             await RunWave(40);
         await EngineFixture.WaitUntil(() => engine.Status.RunningRequests == 0);
 
-        Assert.Equal(baseline, Tensor.TotalCount);
+        Assert.Equal(baseline, LiveTensors.Now);
         Assert.Equal(0, engine.Status.KvCacheUsage);
     }
 }

@@ -1,3 +1,4 @@
+using InferServer.AdapterStore;
 using InferServer.AdapterStore.Registry;
 using InferServer.Kernels.Sampling;
 using InferServer.Server.Engine;

@@ -82,7 +82,7 @@ public sealed class MiniLmExactnessTests(MiniLmFixture fixture)
         var tokenizer = TokenizerLoader.Load(fixture.Directory);
         var adapterDirectory = Path.Combine(fixture.Directory, "adapters", "sentiment-cls2");
         using var merged = MiniLmFixture.NewSession(OnnxGraphMerge.WithAdapter(fixture.OnnxBytes, adapterDirectory));
-        using var weights = AdapterStore.Safetensors.SafetensorsFile.Open(Path.Combine(adapterDirectory, "adapter_model.safetensors"));
+        using var weights = InferServer.Safetensors.SafetensorsFile.Open(Path.Combine(adapterDirectory, "adapter_model.safetensors"));
         var head = weights.Read("base_model.model.classifier.weight").data<float>().ToArray();
         var bias = weights.Read("base_model.model.classifier.bias").data<float>().ToArray();
 

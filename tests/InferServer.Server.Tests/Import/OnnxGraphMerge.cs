@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
-using InferServer.AdapterStore.Safetensors;
+using InferServer.Safetensors;
 using InferServer.Server.Import.Onnx;
 using static TorchSharp.torch;
 

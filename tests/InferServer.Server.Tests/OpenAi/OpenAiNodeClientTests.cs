@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.OpenAi;
@@ -43,37 +42,8 @@ public sealed class OpenAiNodeClientTests(OpenAiServerFixture fixture, ITestOutp
         Assert.Equal(0, exitCode);
     }
 
-    private async Task<int> RunAsync(string program, string[] arguments, string directory, Dictionary<string, string> environment)
-    {
-        var start = new ProcessStartInfo(program)
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        foreach (var (key, value) in environment) start.Environment[key] = value;
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {program}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(Limit);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', arguments)} ran past {Limit}");
-        }
-        finally
-        {
-            output.WriteLine($"$ {program} {string.Join(' ', arguments)}");
-            output.WriteLine(await stdout);
-            output.WriteLine(await stderr);
-        }
-        return process.ExitCode;
-    }
+    private Task<int> RunAsync(string program, string[] arguments, string directory, Dictionary<string, string> environment) =>
+        ProcessRunner.RunAsync(program, arguments, directory, output.WriteLine, Limit, environment);
 
     // The test assembly runs from tests/InferServer.Server.Tests/bin/<configuration>/<framework>/.
     private static string ClientDirectory()

@@ -1,4 +1,4 @@
-using InferServer.AdapterStore.Safetensors;
+using InferServer.Safetensors;
 using static TorchSharp.torch;
 
 namespace InferServer.Server.Tests.Reference;

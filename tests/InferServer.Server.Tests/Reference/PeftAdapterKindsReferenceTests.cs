@@ -1,3 +1,4 @@
+using InferServer.AdapterStore;
 using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Merging;
 using InferServer.AdapterStore.Registry;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using InferServer.AdapterStore.Safetensors;
+using InferServer.Safetensors;
 using TorchSharp;
 using static TorchSharp.torch;
 

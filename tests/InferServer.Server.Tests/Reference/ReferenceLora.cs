@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using InferServer.AdapterStore.Safetensors;
+using InferServer.Safetensors;
 using TorchSharp;
 using static TorchSharp.torch;
 

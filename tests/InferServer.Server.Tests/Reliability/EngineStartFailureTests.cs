@@ -16,13 +16,10 @@ public sealed class EngineStartFailureTests
     {
         var root = BrokenAdapters.WriteRoot();
         var adapters = new AdapterStoreOptions { AdapterRoots = [root], MaxRank = 16, Preload = [BrokenAdapters.WrongBase] };
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        var before = Tensor.TotalCount;
+        var before = LiveTensors.Settled();
         // What loading and disposing the model alone leaves behind (a residue of model disposal, not of the engine).
         ModelLoader.Load(EngineFixture.LlamaTinyDirectory, ModelLoadOptions.Cpu).Dispose();
-        var modelResidue = Tensor.TotalCount - before;
+        var modelResidue = LiveTensors.Now - before;
 
         var error = Assert.Throws<AggregateException>(() => EngineFixture.StartWithStore(adapters));
 
@@ -30,6 +27,6 @@ public sealed class EngineStartFailureTests
         // Counted plainly: what was not disposed is still counted. Before the fix the KV cache, the slot pools and the
         // running engine thread's model survived a failed start. The engine frees the model and the KV cache only after
         // its thread has stopped (DisposeAsync waits for it), so this also shows that no engine thread is left running.
-        Assert.Equal(before + 2 * modelResidue, Tensor.TotalCount);
+        Assert.Equal(before + 2 * modelResidue, LiveTensors.Now);
     }
 }

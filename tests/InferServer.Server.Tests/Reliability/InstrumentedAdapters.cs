@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using InferServer.AdapterStore;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
 using InferServer.Server.Engine;

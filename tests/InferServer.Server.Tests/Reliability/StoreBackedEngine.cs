@@ -1,3 +1,4 @@
+using InferServer.AdapterStore;
 using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Merging;
 using InferServer.AdapterStore.Registry;
@@ -25,7 +26,7 @@ public sealed class StoreBackedEngine : IAsyncDisposable
         return directory;
     });
 
-    private StoreBackedEngine(InferenceEngine engine, AdapterStore.Registry.AdapterStore store, InstrumentedAdapters adapters)
+    private StoreBackedEngine(InferenceEngine engine, AdapterRegistry store, InstrumentedAdapters adapters)
     {
         Engine = engine;
         Store = store;
@@ -34,7 +35,7 @@ public sealed class StoreBackedEngine : IAsyncDisposable
 
     public InferenceEngine Engine { get; }
 
-    public AdapterStore.Registry.AdapterStore Store { get; }
+    public AdapterRegistry Store { get; }
 
     public InstrumentedAdapters Adapters { get; }
 
@@ -51,7 +52,7 @@ public sealed class StoreBackedEngine : IAsyncDisposable
         };
         var model = ModelLoader.Load(directory, ModelLoadOptions.Cpu);
         var tokenizer = TokenizerLoader.Load(directory);
-        var store = new AdapterStore.Registry.AdapterStore(adapterOptions, BaseModelSpecs.From(model), TorchSharp.torch.ScalarType.Float32);
+        var store = new AdapterRegistry(adapterOptions, BaseModelSpecs.From(model), TorchSharp.torch.ScalarType.Float32);
         var targets = model.AdaptableModules.ToDictionary(m => m.Key, m => (ILoraTarget)m.Value, StringComparer.Ordinal);
         var slots = new DeviceSlotTable(targets, adapterOptions.DeviceSlots, adapterOptions.MaxRank, TorchSharp.torch.ScalarType.Float32,
             TorchSharp.torch.CPU, store);

@@ -12,7 +12,6 @@ public sealed class BertAttention : nn.Module
     private readonly BertSelfAttention @self;
     private readonly BertResidualOutput output;
 
-    /// <summary>Allocates the sublayer.</summary>
     public BertAttention(BertConfig config, ModelLoadOptions options) : base(nameof(BertAttention))
     {
         @self = new BertSelfAttention(config, options);

@@ -13,7 +13,6 @@ public sealed class BertEmbeddings : nn.Module
     private readonly Common.Embedding token_type_embeddings;
     private readonly Common.LayerNorm LayerNorm;
 
-    /// <summary>Allocates the tables.</summary>
     public BertEmbeddings(BertConfig config, ModelLoadOptions options) : base(nameof(BertEmbeddings))
     {
         word_embeddings = new Common.Embedding(config.VocabSize, config.HiddenSize, options);

@@ -12,7 +12,6 @@ public sealed class BertEncoder : nn.Module
 {
     private readonly ModuleList<BertLayer> layer;
 
-    /// <summary>Allocates the layers.</summary>
     public BertEncoder(BertConfig config, ModelLoadOptions options) : base(nameof(BertEncoder))
     {
         layer = new ModuleList<BertLayer>();

@@ -15,7 +15,7 @@ public sealed class BertForSequenceClassification : nn.Module, ISequenceClassifi
     private readonly AdaptedLinear classifier;
     private readonly IReadOnlyDictionary<string, AdaptedLinear> adaptableModules;
 
-    /// <summary>Allocates the architecture (weights uninitialised until <see cref="CheckpointLoader"/> fills them).</summary>
+    /// <summary>Weights are uninitialised until <see cref="CheckpointLoader"/> fills them.</summary>
     public BertForSequenceClassification(BertConfig config, ModelLoadOptions options) : base(nameof(BertForSequenceClassification))
     {
         Config = config;

@@ -12,7 +12,6 @@ public sealed class BertIntermediate : nn.Module
     private readonly AdaptedLinear dense;
     private readonly ActivationKind activation;
 
-    /// <summary>Allocates the projection.</summary>
     public BertIntermediate(BertConfig config, ModelLoadOptions options) : base(nameof(BertIntermediate))
     {
         dense = new AdaptedLinear(config.HiddenSize, config.IntermediateSize, true, options);

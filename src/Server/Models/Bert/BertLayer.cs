@@ -13,7 +13,6 @@ public sealed class BertLayer : nn.Module
     private readonly BertIntermediate intermediate;
     private readonly BertResidualOutput output;
 
-    /// <summary>Allocates the layer.</summary>
     public BertLayer(BertConfig config, ModelLoadOptions options) : base(nameof(BertLayer))
     {
         attention = new BertAttention(config, options);

@@ -14,7 +14,6 @@ public sealed class BertModel : nn.Module
     private readonly BertEncoder encoder;
     private readonly BertPooler pooler;
 
-    /// <summary>Allocates the encoder.</summary>
     public BertModel(BertConfig config, ModelLoadOptions options) : base(nameof(BertModel))
     {
         embeddings = new BertEmbeddings(config, options);

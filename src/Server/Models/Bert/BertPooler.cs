@@ -9,7 +9,6 @@ public sealed class BertPooler : nn.Module
 {
     private readonly AdaptedLinear dense;
 
-    /// <summary>Allocates the projection.</summary>
     public BertPooler(BertConfig config, ModelLoadOptions options) : base(nameof(BertPooler))
     {
         dense = new AdaptedLinear(config.HiddenSize, config.HiddenSize, true, options);

@@ -14,7 +14,6 @@ public sealed class BertResidualOutput : nn.Module
     private readonly AdaptedLinear dense;
     private readonly Common.LayerNorm LayerNorm;
 
-    /// <summary>Allocates the projection and norm.</summary>
     public BertResidualOutput(long inFeatures, BertConfig config, ModelLoadOptions options) : base(nameof(BertResidualOutput))
     {
         dense = new AdaptedLinear(inFeatures, config.HiddenSize, true, options);

@@ -15,7 +15,6 @@ public sealed class BertSelfAttention : nn.Module
     private readonly int heads;
     private readonly int headDimension;
 
-    /// <summary>Allocates the projections.</summary>
     public BertSelfAttention(BertConfig config, ModelLoadOptions options) : base(nameof(BertSelfAttention))
     {
         heads = config.NumAttentionHeads;

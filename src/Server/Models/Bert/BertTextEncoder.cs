@@ -16,7 +16,7 @@ public sealed class BertTextEncoder : nn.Module, ISequenceClassifier
     private readonly BertPooler pooler;
     private readonly IReadOnlyDictionary<string, AdaptedLinear> adaptableModules;
 
-    /// <summary>Allocates the architecture (weights uninitialised until <see cref="CheckpointLoader"/> fills them).</summary>
+    /// <summary>Weights are uninitialised until <see cref="CheckpointLoader"/> fills them.</summary>
     public BertTextEncoder(BertConfig config, EmbeddingSettings embedding, ModelLoadOptions options) : base(nameof(BertTextEncoder))
     {
         Config = config;

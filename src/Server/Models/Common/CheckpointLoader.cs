@@ -1,4 +1,4 @@
-using InferServer.AdapterStore.Safetensors;
+using InferServer.Safetensors;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -14,7 +14,6 @@ public sealed class Embedding : nn.Module
     private readonly Parameter weight;
     private readonly AdaptedLinear loraTarget;
 
-    /// <summary>Allocates the table for the checkpoint loader to fill.</summary>
     public Embedding(long entries, long dimension, ModelLoadOptions options) : base(nameof(Embedding))
     {
         weight = options.NewParameter(entries, dimension);

@@ -11,7 +11,6 @@ public sealed class RmsNormLayer : nn.Module
     private readonly Parameter weight;
     private readonly double eps;
 
-    /// <summary>Allocates the scale vector.</summary>
     public RmsNormLayer(long dimension, double eps, ModelLoadOptions options) : base(nameof(RmsNormLayer))
     {
         weight = options.NewParameter(dimension);

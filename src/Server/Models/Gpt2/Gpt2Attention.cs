@@ -14,7 +14,7 @@ public sealed class Gpt2Attention : nn.Module
     private readonly int heads;
     private readonly int headDimension;
 
-    /// <summary>Allocates the projections (stored [out, in]; the checkpoint's Conv1D layout is transposed at load).</summary>
+    /// <summary>Projections are stored [out, in]; the checkpoint's Conv1D layout is transposed at load.</summary>
     public Gpt2Attention(Gpt2Config config, ModelLoadOptions options) : base(nameof(Gpt2Attention))
     {
         heads = config.NHead;

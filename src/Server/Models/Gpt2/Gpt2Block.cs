@@ -14,7 +14,6 @@ public sealed class Gpt2Block : nn.Module
     private readonly Common.LayerNorm ln_2;
     private readonly Gpt2Mlp mlp;
 
-    /// <summary>Allocates the block.</summary>
     public Gpt2Block(Gpt2Config config, ModelLoadOptions options) : base(nameof(Gpt2Block))
     {
         ln_1 = new Common.LayerNorm(config.NEmbd, config.LayerNormEpsilon, options);

@@ -17,7 +17,7 @@ public sealed class Gpt2LMHeadModel : nn.Module, ICausalLanguageModel
     private readonly AdaptedLinear lm_head;
     private readonly IReadOnlyDictionary<string, AdaptedLinear> adaptableModules;
 
-    /// <summary>Allocates the architecture (weights uninitialised until <see cref="CheckpointLoader"/> fills them).</summary>
+    /// <summary>Weights are uninitialised until <see cref="CheckpointLoader"/> fills them.</summary>
     public Gpt2LMHeadModel(Gpt2Config config, ModelLoadOptions options) : base(nameof(Gpt2LMHeadModel))
     {
         Config = config;

@@ -13,7 +13,6 @@ public sealed class Gpt2Mlp : nn.Module
     private readonly AdaptedLinear c_proj;
     private readonly ActivationKind activation;
 
-    /// <summary>Allocates the projections.</summary>
     public Gpt2Mlp(Gpt2Config config, ModelLoadOptions options) : base(nameof(Gpt2Mlp))
     {
         c_fc = new AdaptedLinear(config.NEmbd, config.InnerSize, true, options);

@@ -15,7 +15,6 @@ public sealed class Gpt2Model : nn.Module
     private readonly ModuleList<Gpt2Block> h;
     private readonly Common.LayerNorm ln_f;
 
-    /// <summary>Allocates the stack.</summary>
     public Gpt2Model(Gpt2Config config, ModelLoadOptions options) : base(nameof(Gpt2Model))
     {
         wte = new Common.Embedding(config.VocabSize, config.NEmbd, options);

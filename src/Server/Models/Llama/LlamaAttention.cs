@@ -18,7 +18,6 @@ public sealed class LlamaAttention : nn.Module
     private readonly int kvHeads;
     private readonly int headDimension;
 
-    /// <summary>Allocates the four projections.</summary>
     public LlamaAttention(LlamaConfig config, ModelLoadOptions options) : base(nameof(LlamaAttention))
     {
         heads = config.NumAttentionHeads;

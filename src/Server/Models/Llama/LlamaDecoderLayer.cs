@@ -14,7 +14,6 @@ public sealed class LlamaDecoderLayer : nn.Module
     private readonly RmsNormLayer post_attention_layernorm;
     private readonly LlamaMlp mlp;
 
-    /// <summary>Allocates the layer.</summary>
     public LlamaDecoderLayer(LlamaConfig config, ModelLoadOptions options) : base(nameof(LlamaDecoderLayer))
     {
         input_layernorm = new RmsNormLayer(config.HiddenSize, config.RmsNormEps, options);

@@ -17,7 +17,7 @@ public sealed class LlamaForCausalLM : nn.Module, ICausalLanguageModel
     private readonly RotaryEmbedding rotary;
     private readonly IReadOnlyDictionary<string, AdaptedLinear> adaptableModules;
 
-    /// <summary>Allocates the architecture (weights uninitialised until <see cref="CheckpointLoader"/> fills them).</summary>
+    /// <summary>Weights are uninitialised until <see cref="CheckpointLoader"/> fills them.</summary>
     public LlamaForCausalLM(LlamaConfig config, ModelLoadOptions options) : base(nameof(LlamaForCausalLM))
     {
         Config = config;

@@ -12,7 +12,6 @@ public sealed class LlamaMlp : nn.Module
     private readonly AdaptedLinear up_proj;
     private readonly AdaptedLinear down_proj;
 
-    /// <summary>Allocates the three projections.</summary>
     public LlamaMlp(LlamaConfig config, ModelLoadOptions options) : base(nameof(LlamaMlp))
     {
         gate_proj = new AdaptedLinear(config.HiddenSize, config.IntermediateSize, config.MlpBias, options);

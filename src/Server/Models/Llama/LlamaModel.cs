@@ -14,7 +14,6 @@ public sealed class LlamaModel : nn.Module
     private readonly ModuleList<LlamaDecoderLayer> layers;
     private readonly RmsNormLayer norm;
 
-    /// <summary>Allocates the stack.</summary>
     public LlamaModel(LlamaConfig config, ModelLoadOptions options) : base(nameof(LlamaModel))
     {
         embed_tokens = new Common.Embedding(config.VocabSize, config.HiddenSize, options);
