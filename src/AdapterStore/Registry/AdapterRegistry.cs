@@ -25,7 +25,7 @@ namespace InferServer.AdapterStore.Registry;
 /// failure reaches each of them as the same exception without touching any other adapter.
 /// </para>
 /// <para>
-/// Pins. <see cref="AcquireHostAsync"/> pins the host copy for the request until <see cref="ReleaseHost"/>, and a device
+/// Pins. <see cref="AcquireHostAsync"/> pins the host copy for the request until its <see cref="AdapterLease"/> is disposed, and a device
 /// slot pins it while resident (<see cref="IAdapterResidency"/>). A pinned copy is never evicted or disposed; the
 /// bounds are then exceeded until the pins go, since failing a running request would be worse than a soft limit.
 /// </para>

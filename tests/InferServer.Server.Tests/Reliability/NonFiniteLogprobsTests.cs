@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using InferServer.AdapterStore.Safetensors;
+using InferServer.Safetensors;
 using InferServer.Server.Api.OpenAi;
 using InferServer.Server.Tests.Api;
 using InferServer.Server.Tokenization;
