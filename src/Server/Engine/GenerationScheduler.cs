@@ -92,8 +92,9 @@ internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocato
             }
             if (item is null)
             {
+                // Only a request that could run (its adapter in host memory) may hold the others back.
                 var overdue = now - sequence.Submitted >= options.MaxQueueWaitBeforePriority;
-                if (overdue && !sequence.AwaitingLoad)
+                if (overdue && (sequence.Adapter is null || sequence.HostAdapter is not null))
                     break;
                 continue;
             }

@@ -118,10 +118,13 @@ public sealed partial class InferenceEngine
             Exception? failure = sequence.IsCancelled ? new OperationCanceledException("the caller cancelled the request")
                 : sequence.IsExpired(now) ? new DeadlineExceededException(sequence.FirstToken is null ? "before the first token" : "while generating")
                 : null;
-            if (failure is null && sequence.AwaitingLoad && sequence.Hold is { IsPending: false } hold)
+            // A pin that failed, however early (even before the sequence was enqueued), ends the sequence; left waiting,
+            // it could never run, and once overdue it would block every admission behind it.
+            if (failure is null && sequence.Hold is { Failure: { } pinFailure })
+                failure = pinFailure;
+            if (failure is null && sequence.AwaitingLoad && sequence.Hold is { IsPending: false })
             {
                 sequence.AwaitingLoad = false;
-                failure = hold.Failure;
                 sequence.AdapterLoad = now - sequence.Submitted;
             }
             if (failure is null && sequence.AwaitingLoad && now - sequence.Submitted >= options.AdapterLoadTimeout)

@@ -46,6 +46,8 @@ public sealed partial class EngineLifetime(
         var model = runtime.Engine.Model;
         Log.EngineStarted(logger, model.ServedName, model.ModelType, model.Kind.ToString());
         state = EngineState.Serving;
+        // Say so at once: the periodic health publish may have run while the engine was still starting.
+        PublishStatus(HealthCheckResponse.Types.ServingStatus.Serving);
         watch = WatchAsync(runtime.Engine, watching.Token);
         return Task.CompletedTask;
     }
@@ -56,7 +58,7 @@ public sealed partial class EngineLifetime(
         await watch;
         if (state != EngineState.Faulted)
             state = EngineState.Draining;
-        PublishNotServing();
+        PublishStatus(HealthCheckResponse.Types.ServingStatus.NotServing);
         var drain = apiOptions.Value.DrainTimeout;
         Log.Draining(logger, drain.TotalSeconds);
         await services.GetRequiredService<IEngineRuntime>().StopAsync(drain).WaitAsync(cancellationToken);
@@ -75,7 +77,7 @@ public sealed partial class EngineLifetime(
                 state = EngineState.Faulted;
                 ExitCode = FaultedExitCode;
                 Environment.ExitCode = FaultedExitCode;
-                PublishNotServing();
+                PublishStatus(HealthCheckResponse.Types.ServingStatus.NotServing);
                 Log.EngineFaulted(logger, fault.GetType().Name);
                 host.StopApplication();
                 return;
@@ -86,12 +88,12 @@ public sealed partial class EngineLifetime(
         }
     }
 
-    /// <summary>Turns the server-wide gRPC health statuses NOT_SERVING now, without waiting for the periodic publish.</summary>
-    private void PublishNotServing()
+    /// <summary>Sets the server-wide gRPC health statuses now, without waiting for the periodic publish.</summary>
+    private void PublishStatus(HealthCheckResponse.Types.ServingStatus status)
     {
         if (services.GetService<HealthServiceImpl>() is not { } health)
             return;
         foreach (var service in ObservabilityExtensions.ServerHealthServices)
-            health.SetStatus(service, HealthCheckResponse.Types.ServingStatus.NotServing);
+            health.SetStatus(service, status);
     }
 }

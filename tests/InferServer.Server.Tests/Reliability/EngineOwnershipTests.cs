@@ -40,7 +40,7 @@ public sealed class EngineOwnershipTests
         await queued.WaitAsync(Timeout);
 
         await EngineFixture.WaitUntil(() => engine.Store.RequestPins == 0);
-        Assert.Equal(0, engine.Engine.Status.WaitingRequests);
+        await EngineFixture.WaitUntil(() => engine.Engine.Status.WaitingRequests == 0); // the status is refreshed by the loop
     }
 
     [Fact]
@@ -81,6 +81,23 @@ public sealed class EngineOwnershipTests
         Assert.False(loading.IsCompleted);
         engine.Adapters.OpenGate("qv-r8");
         await loading.WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task ARequestWhosePinFailedAtOnce_FailsAtOnce_AndBlocksNobody()
+    {
+        // Found by the 10-minute soak: an adapter unloaded between a request's registration check and its pin made the
+        // pin fail synchronously; the request was never reaped, and once overdue it blocked every admission behind it
+        // until its deadline (two minutes of a server serving nobody).
+        await using var engine = StoreBackedEngine.Start(new EngineOptions { MaxQueueWaitBeforePriority = TimeSpan.Zero, KvCacheBytes = 8L << 20 });
+        engine.Adapters.FailingPins["qv-r8"] = true;
+
+        var failed = EngineFixture.Collect(engine.Engine, EngineFixture.Greedy(Prompt, 4, "qv-r8"));
+        var (baseDeltas, _) = await EngineFixture.Collect(engine.Engine, EngineFixture.Greedy(Prompt, 4)).WaitAsync(Timeout);
+
+        Assert.Equal(4, EngineFixture.TokenIds(baseDeltas).Length);
+        await Assert.ThrowsAsync<InferServer.AdapterStore.AdapterNotFoundException>(() => failed.WaitAsync(Timeout));
+        Assert.Equal(0, engine.Engine.Status.WaitingRequests);
     }
 
     [Fact]

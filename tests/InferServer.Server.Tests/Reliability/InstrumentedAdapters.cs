@@ -44,7 +44,15 @@ public sealed class InstrumentedAdapters(IEngineAdapters inner) : IEngineAdapter
 
     public void EnsureRegistered(string name) => inner.EnsureRegistered(name);
 
-    public async Task<AdapterLease> PinHostAsync(string name, CancellationToken cancellationToken)
+    /// <summary>Adapters whose pin fails at once (as an unload racing the request's registration check does).</summary>
+    public ConcurrentDictionary<string, bool> FailingPins { get; } = new(StringComparer.Ordinal);
+
+    public Task<AdapterLease> PinHostAsync(string name, CancellationToken cancellationToken) =>
+        FailingPins.ContainsKey(name)
+            ? Task.FromException<AdapterLease>(new AdapterNotFoundException(name))
+            : PinAfterGateAsync(name, cancellationToken);
+
+    private async Task<AdapterLease> PinAfterGateAsync(string name, CancellationToken cancellationToken)
     {
         if (gates.TryGetValue(name, out var gate))
             await gate.Task.WaitAsync(cancellationToken);

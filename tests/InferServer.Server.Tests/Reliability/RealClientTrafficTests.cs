@@ -141,7 +141,9 @@ public sealed class RealClientTrafficTests(ITestOutputHelper output)
         Assert.Equal(before.TokenIds, again.TokenIds);
         var other = adapter.Length == 0 ? "qv-r8" : "";
         await server.Inference.GenerateAsync(Greedy(other, 4), deadline: DateTime.UtcNow.AddSeconds(30));
-        var health = await new Health.HealthClient(server.Channel).CheckAsync(new HealthCheckRequest());
-        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
+        // SERVING, allowing the health cache its first publish after start on a loaded machine.
+        var health = new Health.HealthClient(server.Channel);
+        await TestServer.WaitUntilAsync(async () =>
+            (await health.CheckAsync(new HealthCheckRequest())).Status == HealthCheckResponse.Types.ServingStatus.Serving, TimeSpan.FromSeconds(10));
     }
 }
