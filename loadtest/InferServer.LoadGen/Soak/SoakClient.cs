@@ -80,19 +80,29 @@ public sealed class SoakClient : IDisposable
             if (frame.FrameCase == GenerateStreamResponse.FrameOneofCase.Final)
                 return Answered(tokens);
             tokens.AddRange(frame.Delta.TokenIds);
-            if (++frames < call.CutAfterFrames) continue;
-            if (call.Fate == SoakFate.Cancel)
-            {
-                cancellation.Cancel();
-                return new SoakOutcome(SoakOutcome.CancelledByClient, null);
-            }
-            if (call.Fate == SoakFate.Disconnect)
-            {
-                own!.Dispose();
-                return new SoakOutcome(SoakOutcome.Disconnected, null);
-            }
+            if (++frames >= call.CutAfterFrames && CutOff(call, cancellation, own) is { } cut)
+                return cut;
         }
         return new SoakOutcome(SoakOutcome.StreamWithoutEnd, null);
+    }
+
+    /// <summary>
+    /// Ends a stream the way its fate says once enough frames arrived: a cancel, or a disconnect (dropping the call's
+    /// own connection); null for fates that read to the end.
+    /// </summary>
+    private static SoakOutcome? CutOff(SoakCall call, CancellationTokenSource cancellation, IDisposable? ownConnection)
+    {
+        switch (call.Fate)
+        {
+            case SoakFate.Cancel:
+                cancellation.Cancel();
+                return new SoakOutcome(SoakOutcome.CancelledByClient, null);
+            case SoakFate.Disconnect:
+                ownConnection!.Dispose();
+                return new SoakOutcome(SoakOutcome.Disconnected, null);
+            default:
+                return null;
+        }
     }
 
     private async Task<SoakOutcome> OpenAiAsync(SoakCall call)
@@ -125,17 +135,8 @@ public sealed class SoakClient : IDisposable
                 var chunk = JsonNode.Parse(data);
                 if (chunk?["error"] is not null) return new SoakOutcome(OpenAiStatus(null, data), null, data);
                 text.Append(chunk?["choices"]?[0]?["text"]?.GetValue<string>());
-                if (++events < call.CutAfterFrames) continue;
-                if (call.Fate == SoakFate.Cancel)
-                {
-                    cancellation.Cancel();
-                    return new SoakOutcome(SoakOutcome.CancelledByClient, null);
-                }
-                if (call.Fate == SoakFate.Disconnect)
-                {
-                    own!.Dispose();
-                    return new SoakOutcome(SoakOutcome.Disconnected, null);
-                }
+                if (++events >= call.CutAfterFrames && CutOff(call, cancellation, own) is { } cut)
+                    return cut;
             }
             return new SoakOutcome(SoakOutcome.StreamWithoutEnd, null);
         }
