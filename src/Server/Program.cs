@@ -10,7 +10,7 @@ if (args is ["healthcheck", .. var healthCheckArgs])
     return await HealthCheckCommand.RunAsync(healthCheckArgs);
 
 var builder = InferServerApplication.CreateBuilder(args);
-builder.AddInferenceEngine(EngineRuntimeFactory.Create);
+builder.AddInferenceEngine(EngineComposition.FromServices);
 
 var app = builder.Build();
 app.MapInferServer();

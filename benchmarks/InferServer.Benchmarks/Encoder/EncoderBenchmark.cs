@@ -66,7 +66,8 @@ public static class EncoderBenchmark
             { IntraOpNumThreads = options.Threads, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
         onnxOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", options.OnnxSpinning ? "1" : "0");
         using var onnx = new InferenceSession(ManagedResources.Read(MiniLmPackage.LocateAssembly(), MiniLmPackage.ModelResource), onnxOptions);
-        var engine = InferenceEngine.Start(engineOptions, adapters, NullLoggerFactory.Instance, TimeProvider.System);
+        var engine = EngineComposition.StartAsync(engineOptions, adapters, NullLoggerFactory.Instance, TimeProvider.System)
+            .GetAwaiter().GetResult().Engine;
         var server = options.Grpc ? StartServer(engineOptions, adapters).GetAwaiter().GetResult() : null;
         using var channel = server is null ? null : GrpcChannel.ForAddress(server.Services.GetRequiredService<ServerEndpoints>().GrpcAddress!);
         var client = channel is null ? null : new Inference.InferenceClient(channel);
@@ -178,7 +179,7 @@ public static class EncoderBenchmark
             ["Adapters:AdapterRoots:0"] = adapters.AdapterRoots[0],
         });
         builder.Logging.ClearProviders();
-        builder.AddInferenceEngine(EngineRuntimeFactory.Create);
+        builder.AddInferenceEngine(EngineComposition.FromServices);
         var app = builder.Build();
         app.MapInferServer();
         await app.StartAsync();

@@ -3,6 +3,7 @@ using InferServer.AdapterStore.Configuration;
 using InferServer.Kernels.Sampling;
 using InferServer.Server.Demo;
 using InferServer.Server.Engine;
+using InferServer.Server.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InferServer.Benchmarks.Engine;
@@ -44,7 +45,8 @@ public static class EngineBenchmark
                 AdapterRoots = [adaptersDirectory], DeviceSlots = DeviceSlots, MaxRank = 16, HostMaxAdapters = AdapterCount + 8,
                 MergeEnabled = merge, MergeMinShare = 0.9, MergeWindow = 32,
             };
-            var engine = InferenceEngine.Start(engineOptions, adapterOptions, NullLoggerFactory.Instance, TimeProvider.System);
+            var engine = EngineComposition.StartAsync(engineOptions, adapterOptions, NullLoggerFactory.Instance, TimeProvider.System)
+            .GetAwaiter().GetResult().Engine;
             try
             {
                 // The merged cell gets its own base cell on the same engine, interleaved with it, for a like-for-like ratio.
@@ -93,7 +95,7 @@ public static class EngineBenchmark
                 DemoModelGenerator.WriteTenantAdapters(tenants, DemoModelKind.LlamaMedium, AdapterCount, 16, ["q_proj", "v_proj"]);
             return (directory, tenants, 32000);
         }
-        var demo = DemoModelGenerator.EnsureDefault(InferenceEngine.DemoCacheRoot());
+        var demo = DemoModelGenerator.EnsureDefault(EngineComposition.DemoCacheRoot());
         var adapters = Path.Combine(options.CacheRoot, "demo-tenant-adapters");
         if (Directory.GetDirectories(Directory.CreateDirectory(adapters).FullName).Length != AdapterCount)
             DemoModelGenerator.WriteTenantAdapters(adapters, DemoModelKind.Llama, AdapterCount, 16, ["q_proj", "v_proj"]);

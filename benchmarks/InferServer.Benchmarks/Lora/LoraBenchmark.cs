@@ -9,7 +9,8 @@ namespace InferServer.Benchmarks.Lora;
 /// Multi-adapter LoRA linear against the base matmul alone, in float32 on the CPU. Every timing of a configuration is taken in the
 /// same loop, the variants interleaved in a rotating order, so drift and noise on a shared machine hit them alike; medians are
 /// reported. Overhead is the median over rounds of lora/base taken back to back in the same round, which cancels slow drift
-/// better than a ratio of two medians. The floor is ARCHITECTURE.md's: bytes(A, B of the distinct adapters) / bytes(W0).
+/// better than a ratio of two medians. The floor is what a memory-bound step cannot avoid: it reads every distinct adapter's
+/// A and B besides W0, so the overhead cannot fall below bytes(A, B of the distinct adapters) / bytes(W0).
 /// </summary>
 internal static class LoraBenchmark
 {

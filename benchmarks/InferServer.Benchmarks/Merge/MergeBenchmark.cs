@@ -2,6 +2,7 @@ using System.Diagnostics;
 using InferServer.AdapterStore.Configuration;
 using InferServer.Benchmarks.Engine;
 using InferServer.Server.Engine;
+using InferServer.Server.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InferServer.Benchmarks.Merge;
@@ -92,7 +93,8 @@ public static class MergeBenchmark
             AdapterRoots = [adapters], DeviceSlots = DeviceSlots, MaxRank = 16, HostMaxAdapters = EngineBenchmark.AdapterCount + 8,
             MergeEnabled = merge,
         };
-        return InferenceEngine.Start(engineOptions, adapterOptions, NullLoggerFactory.Instance, TimeProvider.System);
+        return EngineComposition.StartAsync(engineOptions, adapterOptions, NullLoggerFactory.Instance, TimeProvider.System)
+            .GetAwaiter().GetResult().Engine;
     }
 
     /// <summary>The adapter of each request, in arrival order.</summary>

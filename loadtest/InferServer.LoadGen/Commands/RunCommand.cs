@@ -64,7 +64,7 @@ public static class RunCommand
 
         var plan = AdapterSchedule.Build(popularity, requests, adapterCount, prefix, shape.Seed, zipfAlpha, offset);
         await using IGenerationTarget generationTarget = inProcess is not null
-            ? new InProcessEngineTarget(inProcess, settings, new EngineOptions { TorchThreads = torchThreads, MaxBatchRows = maxBatchRows, MaxBatchTokens = Math.Max(512, maxBatchRows) })
+            ? await InProcessEngineTarget.StartAsync(inProcess, settings, new EngineOptions { TorchThreads = torchThreads, MaxBatchRows = maxBatchRows, MaxBatchTokens = Math.Max(512, maxBatchRows) })
             : new GrpcGenerationTarget(GrpcGenerationTarget.CreateChannel(target), settings, apiKey);
 
         if (warmup > 0)

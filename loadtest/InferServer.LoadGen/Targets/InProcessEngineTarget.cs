@@ -6,6 +6,7 @@ using InferServer.LoadGen.Running;
 using InferServer.LoadGen.Scenarios;
 using Microsoft.Extensions.Logging.Abstractions;
 using server::InferServer.Server.Engine;
+using server::InferServer.Server.Hosting;
 using InferServer.AdapterStore.Configuration;
 
 namespace InferServer.LoadGen.Targets;
@@ -13,20 +14,29 @@ namespace InferServer.LoadGen.Targets;
 /// <summary>
 /// The engine called directly in this process, with the same requests the gRPC target sends: the difference between
 /// the two is what gRPC, Kestrel and the API layer cost (the "server overhead" row). The engine is started exactly as
-/// the server's hosting starts it (<see cref="InferenceEngine.Start"/>), adapters from DIR/adapters included.
+/// the server's hosting composes it (<see cref="EngineComposition"/>), adapters from DIR/adapters included.
 /// </summary>
 public sealed class InProcessEngineTarget : IGenerationTarget
 {
+    private readonly InferenceEngineRuntime runtime;
     private readonly InferenceEngine engine;
     private readonly RequestSettings settings;
 
-    public InProcessEngineTarget(string modelDirectory, RequestSettings settings, EngineOptions options)
+    private InProcessEngineTarget(InferenceEngineRuntime runtime, RequestSettings settings, string directory)
     {
+        this.runtime = runtime;
+        engine = runtime.Engine;
         this.settings = settings;
-        var directory = Path.GetFullPath(modelDirectory);
-        engine = InferenceEngine.Start(options with { ModelPath = directory },
-            new AdapterStoreOptions { AdapterRoots = [Path.Combine(directory, "adapters")] }, NullLoggerFactory.Instance, TimeProvider.System);
         Description = $"in-process {directory}";
+    }
+
+    /// <summary>Starts the engine over the model in <paramref name="modelDirectory"/> and its adapters/.</summary>
+    public static async Task<InProcessEngineTarget> StartAsync(string modelDirectory, RequestSettings settings, EngineOptions options)
+    {
+        var directory = Path.GetFullPath(modelDirectory);
+        var runtime = await EngineComposition.StartAsync(options with { ModelPath = directory },
+            new AdapterStoreOptions { AdapterRoots = [Path.Combine(directory, "adapters")] }, NullLoggerFactory.Instance, TimeProvider.System);
+        return new InProcessEngineTarget(runtime, settings, directory);
     }
 
     public string Description { get; }
@@ -67,7 +77,7 @@ public sealed class InProcessEngineTarget : IGenerationTarget
 
     public async ValueTask DisposeAsync()
     {
-        await engine.StopAsync(TimeSpan.FromSeconds(10));
-        await engine.DisposeAsync();
+        await runtime.StopAsync(TimeSpan.FromSeconds(10));
+        await runtime.DisposeAsync();
     }
 }

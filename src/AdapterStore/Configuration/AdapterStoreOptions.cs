@@ -47,7 +47,7 @@ public sealed record AdapterStoreOptions
     public string BaseModelName { get; init; } = "";
 
     /// <summary>What to do with an adapter trained on another base than <see cref="BaseModelName"/>: warn (default) or refuse.</summary>
-    public Peft.BaseModelCheck BaseModelCheck { get; init; } = Peft.BaseModelCheck.Warn;
+    public BaseModelCheck BaseModelCheck { get; init; } = BaseModelCheck.Warn;
 
     /// <summary><see cref="AllowedLoadRoots"/>, or <see cref="AdapterRoots"/> when none are configured.</summary>
     public IReadOnlyList<string> EffectiveAllowedLoadRoots => AllowedLoadRoots.Count > 0 ? AllowedLoadRoots : AdapterRoots;

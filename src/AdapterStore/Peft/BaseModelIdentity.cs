@@ -1,3 +1,5 @@
+using InferServer.AdapterStore.Configuration;
+
 namespace InferServer.AdapterStore.Peft;
 
 /// <summary>

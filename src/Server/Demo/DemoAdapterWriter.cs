@@ -1,3 +1,4 @@
+using InferServer.Server.Import;
 using System.Text.Json.Nodes;
 using InferServer.AdapterStore.Peft;
 using InferServer.Safetensors;
@@ -52,8 +53,8 @@ internal static class DemoAdapterWriter
                 DemoModelGenerator.Draw(seed, stream + weight, [adapter.ClassifierLabels, model.HiddenSize], 0, DemoBert.ClassifierStd)));
             tensors.Add(KeyValuePair.Create(bias, DemoModelGenerator.Draw(seed, stream + bias, [adapter.ClassifierLabels], 0, 0.02)));
         }
-        SafetensorsWriter.Write(Path.Combine(directory, LoraAdapterLoader.WeightsFileName), tensors, DemoModelGenerator.SafetensorsMetadata);
-        DemoJson.Write(Path.Combine(directory, LoraAdapterLoader.ConfigFileName), configJson);
+        SafetensorsWriter.Write(Path.Combine(directory, LoraAdapterLoader.WeightsFileName), tensors, HuggingFaceFiles.SafetensorsMetadata);
+        HuggingFaceFiles.WriteJson(Path.Combine(directory, LoraAdapterLoader.ConfigFileName), configJson);
     }
 
     private static JsonObject Config(DemoModelPlan model, DemoAdapter adapter)

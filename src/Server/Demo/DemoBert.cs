@@ -1,7 +1,7 @@
+using InferServer.Server.Import;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using InferServer.AdapterStore.Peft;
-using InferServer.Server.Tokenization;
 using static TorchSharp.torch;
 
 namespace InferServer.Server.Demo;
@@ -94,7 +94,7 @@ internal static class DemoBert
             ["position_embedding_type"] = "absolute",
             ["problem_type"] = "single_label_classification",
             ["torch_dtype"] = "float32",
-            ["transformers_version"] = DemoModelPlan.TransformersVersion,
+            ["transformers_version"] = HuggingFaceFiles.TransformersVersion,
             ["type_vocab_size"] = 2,
             ["use_cache"] = true,
             ["vocab_size"] = DemoTokenizerFiles.BertVocabularySize,

@@ -1,5 +1,5 @@
+using InferServer.Server.Import;
 using System.Text.Json.Nodes;
-using InferServer.Server.Tokenization;
 
 namespace InferServer.Server.Demo;
 
@@ -12,6 +12,6 @@ internal static class DemoGenerationConfig
         ["_from_model_config"] = true,
         ["bos_token_id"] = DemoTokenizerFiles.Gpt2EndOfTextId,
         ["eos_token_id"] = DemoTokenizerFiles.Gpt2EndOfTextId,
-        ["transformers_version"] = DemoModelPlan.TransformersVersion,
+        ["transformers_version"] = HuggingFaceFiles.TransformersVersion,
     };
 }

@@ -1,6 +1,6 @@
+using InferServer.Server.Import;
 using System.Text.Json.Nodes;
 using InferServer.AdapterStore.Peft;
-using InferServer.Server.Tokenization;
 using static TorchSharp.torch;
 
 namespace InferServer.Server.Demo;
@@ -80,7 +80,7 @@ internal static class DemoGpt2
             ["summary_type"] = "cls_index",
             ["summary_use_proj"] = true,
             ["torch_dtype"] = "float32",
-            ["transformers_version"] = DemoModelPlan.TransformersVersion,
+            ["transformers_version"] = HuggingFaceFiles.TransformersVersion,
             ["use_cache"] = true,
             ["vocab_size"] = DemoTokenizerFiles.Gpt2VocabularySize,
         };

@@ -1,6 +1,6 @@
+using InferServer.Server.Import;
 using System.Text.Json.Nodes;
 using InferServer.AdapterStore.Peft;
-using InferServer.Server.Tokenization;
 using static TorchSharp.torch;
 
 namespace InferServer.Server.Demo;
@@ -75,7 +75,7 @@ internal static class DemoLlamaFamily
             ["sliding_window"] = 512,
             ["tie_word_embeddings"] = true,
             ["torch_dtype"] = "bfloat16",
-            ["transformers_version"] = DemoModelPlan.TransformersVersion,
+            ["transformers_version"] = HuggingFaceFiles.TransformersVersion,
             ["use_cache"] = true,
             ["use_sliding_window"] = false,
             ["vocab_size"] = DemoTokenizerFiles.Gpt2VocabularySize,
@@ -162,7 +162,7 @@ internal static class DemoLlamaFamily
         ["rope_theta"] = shape.RopeTheta,
         ["tie_word_embeddings"] = shape.Tied,
         ["torch_dtype"] = "bfloat16",
-        ["transformers_version"] = DemoModelPlan.TransformersVersion,
+        ["transformers_version"] = HuggingFaceFiles.TransformersVersion,
         ["use_cache"] = true,
         ["vocab_size"] = shape.Vocabulary,
     };

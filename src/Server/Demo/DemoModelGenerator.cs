@@ -1,5 +1,5 @@
 using InferServer.Safetensors;
-using InferServer.Server.Tokenization;
+using InferServer.Server.Import;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,9 +13,6 @@ namespace InferServer.Server.Demo;
 /// </summary>
 public static class DemoModelGenerator
 {
-    /// <summary>safetensors metadata torch's save_file writes, which transformers checks for.</summary>
-    internal static readonly IReadOnlyDictionary<string, string> SafetensorsMetadata = new Dictionary<string, string> { ["format"] = "pt" };
-
     /// <summary>The small demo kinds, in the order <see cref="WriteAll"/> writes them (the opt-in benchmark model is not one).</summary>
     public static IReadOnlyList<DemoModelKind> Kinds { get; } =
         Enum.GetValues<DemoModelKind>().Where(k => k is not (DemoModelKind.LlamaLarge or DemoModelKind.MiniLm or DemoModelKind.LlamaMedium)).ToArray();
@@ -35,9 +32,9 @@ public static class DemoModelGenerator
         if (kind == DemoModelKind.MiniLm)
             return WriteMiniLm(directory, plan, seed);
         WriteCheckpoint(Path.Combine(directory, "model.safetensors"), plan, seed);
-        DemoJson.Write(Path.Combine(directory, "config.json"), plan.Config);
+        HuggingFaceFiles.WriteJson(Path.Combine(directory, "config.json"), plan.Config);
         if (plan.GenerationConfig is not null)
-            DemoJson.Write(Path.Combine(directory, "generation_config.json"), plan.GenerationConfig);
+            HuggingFaceFiles.WriteJson(Path.Combine(directory, "generation_config.json"), plan.GenerationConfig);
         if (plan.WordPiece)
             DemoTokenizerFiles.WriteBert(directory);
         else
@@ -139,6 +136,6 @@ public static class DemoModelGenerator
         var tensors = plan.Tensors
             .Select(t => KeyValuePair.Create(t.Key, Draw(seed, prefix + t.Key, t.Shape, t.Mean, t.Std).to(plan.WeightDType)))
             .ToList();
-        SafetensorsWriter.Write(path, tensors, SafetensorsMetadata);
+        SafetensorsWriter.Write(path, tensors, HuggingFaceFiles.SafetensorsMetadata);
     }
 }

@@ -23,9 +23,6 @@ internal sealed record DemoModelPlan(
     bool WordPiece,
     IReadOnlyList<DemoAdapter> Adapters)
 {
-    /// <summary>transformers release whose config layout the demo files follow.</summary>
-    public const string TransformersVersion = "4.46.3";
-
     /// <summary>The plan of <paramref name="kind"/>.</summary>
     public static DemoModelPlan For(DemoModelKind kind) => kind switch
     {

@@ -8,8 +8,8 @@ using Microsoft.Extensions.Options;
 namespace InferServer.Server.Hosting;
 
 /// <summary>
-/// Starts the engine with the host (resolving <see cref="IEngineRuntime"/> builds the model, so a bad model fails the
-/// start, not the first request), watches it while it serves, and drains it on shutdown: hosted services stop before
+/// Starts the engine with the host (resolving <see cref="IEngineRuntime"/> builds the model, starting it preloads the
+/// configured adapters, so a bad model or adapter fails the start, not the first request), watches it while it serves, and drains it on shutdown: hosted services stop before
 /// Kestrel, so running requests finish within Api:DrainTimeout while the server still holds their connections.
 /// </summary>
 /// <remarks>
@@ -19,7 +19,8 @@ namespace InferServer.Server.Hosting;
 /// <see cref="ExitCode"/> 70 (EX_SOFTWARE), so Kubernetes restarts the pod.
 /// </remarks>
 public sealed partial class EngineLifetime(
-    IServiceProvider services, IOptions<ApiOptions> apiOptions, IHostApplicationLifetime host, ILogger<EngineLifetime> logger) : IHostedService
+    IServiceProvider services, IOptions<ApiOptions> apiOptions, IHostApplicationLifetime host, ILogger<EngineLifetime> logger)
+    : IHostedService, IServingState
 {
     /// <summary>The process exit code after the engine faulted (sysexits EX_SOFTWARE).</summary>
     public const int FaultedExitCode = 70;
@@ -39,9 +40,10 @@ public sealed partial class EngineLifetime(
     /// <summary>What the process should exit with: 0, or <see cref="FaultedExitCode"/> after an engine fault.</summary>
     public int ExitCode { get; private set; }
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         var runtime = services.GetRequiredService<IEngineRuntime>();
+        await runtime.StartAsync(cancellationToken);
         Engine = runtime.Engine;
         var model = runtime.Engine.Model;
         Log.EngineStarted(logger, model.ServedName, model.ModelType, model.Kind.ToString());
@@ -49,7 +51,6 @@ public sealed partial class EngineLifetime(
         // Say so at once: the periodic health publish may have run while the engine was still starting.
         PublishStatus(HealthCheckResponse.Types.ServingStatus.Serving);
         watch = WatchAsync(runtime.Engine, watching.Token);
-        return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

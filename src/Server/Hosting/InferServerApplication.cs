@@ -107,6 +107,7 @@ public static partial class InferServerApplication
             grpc.MaxReceiveMessageSize = api.Value.MaxReceiveMessageBytes);
         builder.Services.AddGrpcReflection();
         builder.Services.AddSingleton<EngineLifetime>();
+        builder.Services.AddSingleton<IServingState>(services => services.GetRequiredService<EngineLifetime>());
         builder.Services.AddHostedService(services => services.GetRequiredService<EngineLifetime>());
         return builder;
     }
@@ -117,7 +118,8 @@ public static partial class InferServerApplication
         builder.Services.AddSingleton(factory);
         builder.Services.AddSingleton(services => services.GetRequiredService<IEngineRuntime>().Engine);
         builder.Services.AddSingleton(services => services.GetRequiredService<IEngineRuntime>().Adapters);
-        builder.Services.AddHostedService<Observability.AdapterEventMetrics>();
+        builder.Services.AddSingleton<IAdapterEventSource>(services => services.GetRequiredService<IEngineRuntime>());
+        builder.Services.AddHostedService<AdapterEventMetrics>();
         builder.Services.AddSingleton<EngineResourceMetrics>();
         return builder;
     }
@@ -129,7 +131,7 @@ public static partial class InferServerApplication
         app.MapGrpcService<InferenceService>().ServedOn(ServedPort.Grpc);
         app.MapGrpcService<AdminService>().ServedOn(ServedPort.Grpc);
         app.MapGrpcReflectionService().ServedOn(ServedPort.Grpc);
-        app.MapInferServerDefaultEndpoints();
+        app.MapHealthAndMetrics();
         app.MapOpenAiApi();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(InferServerApplication).FullName!);
         app.Lifetime.ApplicationStarted.Register(() =>

@@ -4,20 +4,36 @@ using InferServer.Server.Engine;
 
 namespace InferServer.Server.Hosting;
 
-/// <summary>The concrete engine and its adapter store as the host's <see cref="IEngineRuntime"/>.</summary>
-public sealed class InferenceEngineRuntime(InferenceEngine engine) : IEngineRuntime
+/// <summary>
+/// The engine and the adapter registry <see cref="EngineComposition"/> built, as the host's <see cref="IEngineRuntime"/>:
+/// lifecycle events of the registry, the device slot table and the merge cache arrive here as one stream.
+/// </summary>
+public sealed class InferenceEngineRuntime : IEngineRuntime
 {
-    public IInferenceEngine Engine => engine;
+    private readonly AdapterRegistry registry;
 
-    public IAdapterRegistry Adapters => engine.Adapters;
-
-    public event EventHandler<AdapterEvent>? AdapterChanged
+    internal InferenceEngineRuntime(InferenceEngine engine, AdapterRegistry registry)
     {
-        add => engine.AdapterChanged += value;
-        remove => engine.AdapterChanged -= value;
+        Engine = engine;
+        this.registry = registry;
     }
 
-    public Task StopAsync(TimeSpan drainTimeout) => engine.StopAsync(drainTimeout);
+    /// <summary>The engine (it owns the model, the KV cache and the adapter tiers, and frees them when disposed).</summary>
+    public InferenceEngine Engine { get; }
 
-    public ValueTask DisposeAsync() => engine.DisposeAsync();
+    IInferenceEngine IEngineRuntime.Engine => Engine;
+
+    public IAdapterRegistry Adapters => registry;
+
+    public event EventHandler<AdapterEvent>? AdapterChanged;
+
+    /// <summary>Preloads the configured adapters (Adapters:Preload); a preload that fails fails the start.</summary>
+    public Task StartAsync(CancellationToken cancellationToken) => registry.PreloadAsync(cancellationToken);
+
+    public Task StopAsync(TimeSpan drainTimeout) => Engine.StopAsync(drainTimeout);
+
+    public ValueTask DisposeAsync() => Engine.DisposeAsync();
+
+    // Raised on the tiers' threads.
+    internal void RaiseAdapterChanged(object? sender, AdapterEvent change) => AdapterChanged?.Invoke(this, change);
 }

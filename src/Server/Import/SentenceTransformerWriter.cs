@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using InferServer.Safetensors;
-using InferServer.Server.Demo;
 using static TorchSharp.torch;
 
 namespace InferServer.Server.Import;
@@ -23,7 +22,7 @@ public static class SentenceTransformerWriter
         Directory.CreateDirectory(directory);
         Directory.CreateDirectory(Path.Combine(directory, "1_Pooling"));
         var h = model.Hyperparameters;
-        DemoJson.Write(Path.Combine(directory, "config.json"), new JsonObject
+        HuggingFaceFiles.WriteJson(Path.Combine(directory, "config.json"), new JsonObject
         {
             ["architectures"] = new JsonArray("BertModel"),
             ["attention_probs_dropout_prob"] = 0.1,
@@ -43,14 +42,14 @@ public static class SentenceTransformerWriter
             ["pad_token_id"] = 0,
             ["position_embedding_type"] = "absolute",
             ["torch_dtype"] = "float32",
-            ["transformers_version"] = DemoModelPlan.TransformersVersion,
+            ["transformers_version"] = HuggingFaceFiles.TransformersVersion,
             ["type_vocab_size"] = h.TypeVocabSize,
             ["use_cache"] = true,
             ["vocab_size"] = h.VocabSize,
         });
         WriteWeights(Path.Combine(directory, "model.safetensors"), model.Tensors);
         File.WriteAllBytes(Path.Combine(directory, "vocab.txt"), vocabulary);
-        DemoJson.Write(Path.Combine(directory, "tokenizer_config.json"), new JsonObject
+        HuggingFaceFiles.WriteJson(Path.Combine(directory, "tokenizer_config.json"), new JsonObject
         {
             ["clean_up_tokenization_spaces"] = true,
             ["cls_token"] = "[CLS]",
@@ -66,16 +65,16 @@ public static class SentenceTransformerWriter
             ["tokenizer_class"] = "BertTokenizer",
             ["unk_token"] = "[UNK]",
         });
-        DemoJson.Write(Path.Combine(directory, "special_tokens_map.json"), new JsonObject
+        HuggingFaceFiles.WriteJson(Path.Combine(directory, "special_tokens_map.json"), new JsonObject
         {
             ["cls_token"] = "[CLS]", ["mask_token"] = "[MASK]", ["pad_token"] = "[PAD]", ["sep_token"] = "[SEP]", ["unk_token"] = "[UNK]",
         });
-        DemoJson.Write(Path.Combine(directory, "sentence_bert_config.json"), new JsonObject
+        HuggingFaceFiles.WriteJson(Path.Combine(directory, "sentence_bert_config.json"), new JsonObject
         {
             ["do_lower_case"] = false,
             ["max_seq_length"] = MaxSeqLength,
         });
-        DemoJson.Write(Path.Combine(directory, "1_Pooling", "config.json"), new JsonObject
+        HuggingFaceFiles.WriteJson(Path.Combine(directory, "1_Pooling", "config.json"), new JsonObject
         {
             ["pooling_mode_cls_token"] = false,
             ["pooling_mode_max_tokens"] = false,
@@ -112,6 +111,6 @@ public static class SentenceTransformerWriter
     {
         using var scope = NewDisposeScope();
         var named = tensors.Select(t => KeyValuePair.Create(t.Name, tensor(t.Data, t.Shape))).ToList();
-        SafetensorsWriter.Write(path, named, DemoModelGenerator.SafetensorsMetadata);
+        SafetensorsWriter.Write(path, named, HuggingFaceFiles.SafetensorsMetadata);
     }
 }

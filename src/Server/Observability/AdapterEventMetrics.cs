@@ -1,21 +1,20 @@
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Registry;
-using InferServer.Server.Hosting;
 
 namespace InferServer.Server.Observability;
 
-/// <summary>Feeds the adapter load, eviction and merge counters from the engine's adapter lifecycle events.</summary>
-public sealed class AdapterEventMetrics(IEngineRuntime runtime, InferServerMetrics metrics, AdapterLabels labels) : IHostedService
+/// <summary>Feeds the adapter load, eviction and merge counters from the adapter lifecycle events of every tier.</summary>
+public sealed class AdapterEventMetrics(IAdapterEventSource source, InferServerMetrics metrics, AdapterLabels labels) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        runtime.AdapterChanged += Record;
+        source.AdapterChanged += Record;
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        runtime.AdapterChanged -= Record;
+        source.AdapterChanged -= Record;
         return Task.CompletedTask;
     }
 

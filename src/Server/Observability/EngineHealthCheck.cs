@@ -1,5 +1,4 @@
 using InferServer.Server.Engine;
-using InferServer.Server.Hosting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
@@ -10,14 +9,14 @@ namespace InferServer.Server.Observability;
 /// (a loop that has not turned for Engine:StallTimeout is stuck in a step, and serves nobody). grpc.health.v1 ("" and
 /// the service names) and /healthz both answer from this check.
 /// </summary>
-public sealed class EngineHealthCheck(EngineLifetime lifetime, IOptions<EngineOptions> options, TimeProvider time) : IHealthCheck
+public sealed class EngineHealthCheck(IServingState serving, IOptions<EngineOptions> options, TimeProvider time) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(Check());
 
     private HealthCheckResult Check()
     {
-        switch (lifetime.State)
+        switch (serving.State)
         {
             case EngineState.Starting:
                 return HealthCheckResult.Unhealthy("engine starting");
@@ -26,9 +25,9 @@ public sealed class EngineHealthCheck(EngineLifetime lifetime, IOptions<EngineOp
             case EngineState.Faulted:
                 return HealthCheckResult.Unhealthy("engine faulted; the server is restarting");
         }
-        if (lifetime.Engine is { Fault: { } fault })
+        if (serving.Engine is { Fault: { } fault })
             return HealthCheckResult.Unhealthy($"engine faulted ({fault.GetType().Name}); the server is restarting");
-        if (lifetime.Engine?.Heartbeat is { } beat && time.GetUtcNow() - beat > options.Value.StallTimeout)
+        if (serving.Engine?.Heartbeat is { } beat && time.GetUtcNow() - beat > options.Value.StallTimeout)
             return HealthCheckResult.Unhealthy($"engine loop has not turned for {(time.GetUtcNow() - beat).TotalSeconds:0} s");
         return HealthCheckResult.Healthy("engine serving");
     }

@@ -1,7 +1,6 @@
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
-using InferServer.Server.Hosting;
 using Prometheus;
 
 namespace InferServer.Server.Observability;
@@ -70,23 +69,5 @@ public static class ObservabilityExtensions
         builder.Services.AddSingleton<Microsoft.Extensions.Diagnostics.HealthChecks.IHealthCheckPublisher>(
             services => services.GetRequiredService<AdapterHealthPublisher>());
         return builder;
-    }
-
-    /// <summary>
-    /// grpc.health.v1 on the gRPC port; /healthz and /metrics (Prometheus text format: the host's registry, fed by
-    /// <see cref="PrometheusMeterBridge"/>) on the metrics port, and /metrics also on the OpenAI port when
-    /// Metrics:ServeOnOpenAiPort is set (the Inference Extension's endpoint picker scrapes the pool's target port).
-    /// </summary>
-    public static WebApplication MapInferServerDefaultEndpoints(this WebApplication app)
-    {
-        app.MapGrpcHealthChecksService().ServedOn(ServedPort.Grpc);
-        app.MapHealthChecks("/healthz").ServedOn(ServedPort.Metrics);
-        if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ObservabilityOptions>>().Value.PrometheusEnabled)
-        {
-            var onOpenAiPort = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MetricsOptions>>().Value.ServeOnOpenAiPort;
-            app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>())
-                .ServedOn(onOpenAiPort ? [ServedPort.Metrics, ServedPort.OpenAi] : [ServedPort.Metrics]);
-        }
-        return app;
     }
 }

@@ -1,3 +1,4 @@
+using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Peft;
 using TorchSharp;
 

@@ -150,6 +150,8 @@ public sealed class FakeEngine : IInferenceEngine, IAdapterRegistry, IEngineRunt
 
     public AdapterInfo Get(string name) => adapters.TryGetValue(name, out var info) ? info : throw new AdapterNotFoundException(name);
 
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public Task StopAsync(TimeSpan drainTimeout)
     {
         DrainedWith = drainTimeout;

@@ -54,10 +54,19 @@ public sealed class TestServer : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
-        builder.AddInferenceEngine(runtime is null ? EngineRuntimeFactory.Create : _ => runtime);
+        builder.AddInferenceEngine(runtime is null ? EngineComposition.FromServices : _ => runtime);
         var app = builder.Build();
         app.MapInferServer();
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            // A start that fails leaves nothing running: the container disposes the engine runtime it built.
+            await app.DisposeAsync();
+            throw;
+        }
         return new TestServer(app);
     }
 

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
+using NetArchTest.Rules;
 
 namespace InferServer.Server.Tests.Architecture;
 
@@ -86,27 +87,75 @@ public sealed partial class DependencyRulesTests
         Assert.Empty(Forbidden(project, referenced));
     }
 
-    /// <summary>The projects whose folders depend on each other one way only (Server's Demo/Import and Hosting/Observability
-    /// still form cycles; see docs/architecture.md).</summary>
-    public static TheoryData<string> ProjectsWithoutFolderCycles => ["Kernels", "Safetensors", "Jinja", "AdapterStore"];
+    /// <summary>
+    /// Each top-level folder of src/Server and the folders it may use (docs/architecture.md, "Inside the server"): the
+    /// model code and tokenizers at the bottom, the engine over them, observability over the engine, the APIs over both,
+    /// and Hosting, the composition root, over everything.
+    /// </summary>
+    private static readonly Dictionary<string, string[]> ServerFolders = new()
+    {
+        ["Models"] = [],
+        ["Tokenization"] = [],
+        ["Import"] = [],
+        ["Demo"] = ["Import", "Tokenization"],
+        ["Engine"] = ["Models", "Tokenization"],
+        ["Observability"] = ["Engine"],
+        ["Api"] = ["Engine", "Observability"],
+        ["Hosting"] = ["Api", "Demo", "Engine", "Import", "Models", "Observability", "Tokenization"],
+    };
+
+    public static TheoryData<string> ServerFolderNames => [.. ServerFolders.Keys];
+
+    [Fact]
+    public void EveryServerFolder_HasItsRules()
+    {
+        var folders = Directory.GetDirectories(RepositoryFiles.Path("src", "Server")).Select(Path.GetFileName)
+            .Where(name => name is not ("bin" or "obj")).Order();
+        Assert.Equal(ServerFolders.Keys.Order(), folders);
+    }
 
     [Theory]
-    [MemberData(nameof(ProjectsWithoutFolderCycles))]
+    [MemberData(nameof(ServerFolderNames))]
+    public void ServerFolders_UseOnlyTheFoldersTheyMay(string folder)
+    {
+        var forbiddenUsed = FolderDependencies("Server", folder).Except(ServerFolders[folder]).ToList();
+        Assert.Empty(forbiddenUsed);
+    }
+
+    [Theory]
+    [MemberData(nameof(Projects))]
     public void Folders_DependOnEachOtherOneWayOnly(string project)
     {
-        // folder -> the folders of the same project its using lines name; shared contracts live at the project root.
-        var directory = RepositoryFiles.Path("src", project);
-        var uses = new Dictionary<string, HashSet<string>>();
-        foreach (var folder in Directory.GetDirectories(directory).Select(Path.GetFileName).Where(name => name is not ("bin" or "obj")))
-        {
-            uses[folder!] = [.. Directory.EnumerateFiles(Path.Combine(directory, folder!), "*.cs", SearchOption.AllDirectories)
-                .SelectMany(File.ReadLines)
-                .Select(line => Regex.Match(line, $@"^\s*using\s+InferServer\.{project}\.(?<folder>\w+)"))
-                .Where(match => match.Success && match.Groups["folder"].Value != folder)
-                .Select(match => match.Groups["folder"].Value)];
-        }
-
+        // Shared contracts live at each project's root, so that no two folders need each other.
+        var folders = Folders(project);
+        var uses = folders.ToDictionary(folder => folder, folder => FolderDependencies(project, folder).ToHashSet());
         Assert.Empty(Cycles(uses));
+    }
+
+    /// <summary>The top-level folders of src/<paramref name="project"/> holding C# files.</summary>
+    private static List<string> Folders(string project) =>
+        [.. Directory.GetDirectories(RepositoryFiles.Path("src", project))
+            .Where(directory => Path.GetFileName(directory) is not ("bin" or "obj")
+                && Directory.EnumerateFiles(directory, "*.cs", SearchOption.AllDirectories).Any())
+            .Select(directory => Path.GetFileName(directory)!)];
+
+    /// <summary>
+    /// The other folders of <paramref name="project"/> that the compiled types of <paramref name="folder"/> (its namespace
+    /// and those below it) use anywhere: signatures, base types, attributes, method bodies. Read from the assembly, so
+    /// a fully qualified name or a parent-namespace lookup counts as much as a using line.
+    /// </summary>
+    private static IEnumerable<string> FolderDependencies(string project, string folder)
+    {
+        var root = $"InferServer.{project}";
+        var types = Types.InAssembly(Assembly.Load(AssemblyNames[project]));
+        foreach (var other in Folders(project).Where(other => other != folder))
+        {
+            var result = types.That().ResideInNamespaceMatching($@"^{Regex.Escape($"{root}.{folder}")}(\.|$)")
+                .ShouldNot().HaveDependencyOnAny($"{root}.{other}")
+                .GetResult();
+            if (!result.IsSuccessful)
+                yield return other;
+        }
     }
 
     /// <summary>Every folder that can reach itself through the dependency graph, with the path that shows it.</summary>

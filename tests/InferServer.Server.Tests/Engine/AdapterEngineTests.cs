@@ -18,7 +18,8 @@ public sealed class AdapterEngineTests
     [Fact]
     public async Task EveryFixtureAdapter_GreedyMatchesTransformersAndPeft()
     {
-        await using var engine = EngineFixture.StartWithStore(EngineFixture.FixtureAdapters());
+        await using var runtime = await EngineFixture.StartWithStore(EngineFixture.FixtureAdapters());
+        var engine = runtime.Engine;
         foreach (var adapter in FixtureAdapterNames)
             for (var i = 0; i < Inputs.Length; i++)
             {
@@ -31,7 +32,8 @@ public sealed class AdapterEngineTests
     [Fact]
     public async Task MixedAdapterBatch_GivesEachRequestItsSoloOutput()
     {
-        await using var engine = EngineFixture.StartWithStore(EngineFixture.FixtureAdapters(), new EngineOptions { KvCacheBytes = 8L * 1024 * 1024, MaxBatchTokens = 128 });
+        await using var runtime = await EngineFixture.StartWithStore(EngineFixture.FixtureAdapters(), new EngineOptions { KvCacheBytes = 8L * 1024 * 1024, MaxBatchTokens = 128 });
+        var engine = runtime.Engine;
         string?[] adapters = [null, .. FixtureAdapterNames];
         var random = new Random(11);
         var requests = Enumerable.Range(0, 33).Select(i => EngineFixture.Greedy(
@@ -51,7 +53,8 @@ public sealed class AdapterEngineTests
     public async Task HotAdapter_ServedMerged_GivesTheUnmergedOutput()
     {
         var options = EngineFixture.FixtureAdapters(merge: true) with { MergeWindow = 4, MergeMinShare = 0.5 };
-        await using var engine = EngineFixture.StartWithStore(options);
+        await using var runtime = await EngineFixture.StartWithStore(options);
+        var engine = runtime.Engine;
         var finals = new List<GenerationFinished>();
         for (var round = 0; round < 3; round++)
             for (var i = 0; i < Inputs.Length; i++)
@@ -73,7 +76,8 @@ public sealed class AdapterEngineTests
         {
             KvCacheBytes = 8L * 1024 * 1024, MaxBatchRows = 2, MaxQueueWaitBeforePriority = TimeSpan.FromMilliseconds(100),
         };
-        await using var engine = EngineFixture.StartWithStore(EngineFixture.FixtureAdapters(deviceSlots: 1), engineOptions);
+        await using var runtime = await EngineFixture.StartWithStore(EngineFixture.FixtureAdapters(deviceSlots: 1), engineOptions);
+        var engine = runtime.Engine;
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var popularDone = 0;
         var rareFinishedAfter = -1;
@@ -101,7 +105,8 @@ public sealed class AdapterEngineTests
     {
         var root = SyntheticLlamaTinyAdapters.WriteMany(1000);
         var storeOptions = new AdapterStoreOptions { AdapterRoots = [root], DeviceSlots = 8, MaxRank = 8, HostMaxAdapters = 32, MergeEnabled = false };
-        await using var engine = EngineFixture.StartWithStore(storeOptions);
+        await using var runtime = await EngineFixture.StartWithStore(storeOptions);
+        var engine = runtime.Engine;
         var zipf = new ZipfSampler(1000, 1.2, seed: 3);
         var names = Enumerable.Range(0, 240).Select(_ => SyntheticLlamaTinyAdapters.Name(zipf.Next())).ToArray();
         var prompt = Inputs[1];

@@ -1,3 +1,4 @@
+using InferServer.Server.Demo;
 using InferServer.Server.Engine;
 using InferServer.Server.Models;
 using InferServer.Server.Models.Common;

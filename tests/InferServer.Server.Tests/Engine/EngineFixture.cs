@@ -1,5 +1,7 @@
 using InferServer.AdapterStore.Configuration;
+using InferServer.Server.Demo;
 using InferServer.Server.Engine;
+using InferServer.Server.Hosting;
 using InferServer.Server.Models;
 using InferServer.Server.Models.Common;
 using InferServer.Server.Tests.Models;
@@ -36,9 +38,9 @@ public static class EngineFixture
             adapters ?? new BaseOnlyAdapters(), "llama-tiny", NullLogger.Instance, TimeProvider.System);
     }
 
-    /// <summary>Starts an engine on llama-tiny with the real adapter store over <paramref name="adapters"/>.</summary>
-    public static InferenceEngine StartWithStore(AdapterStoreOptions adapters, EngineOptions? options = null) =>
-        InferenceEngine.Start((options ?? new EngineOptions { KvCacheBytes = 8L * 1024 * 1024 }) with { ModelPath = LlamaTinyDirectory },
+    /// <summary>Starts an engine on llama-tiny with the real adapter store over <paramref name="adapters"/>, as the server composes it.</summary>
+    public static Task<InferenceEngineRuntime> StartWithStore(AdapterStoreOptions adapters, EngineOptions? options = null) =>
+        EngineComposition.StartAsync((options ?? new EngineOptions { KvCacheBytes = 8L * 1024 * 1024 }) with { ModelPath = LlamaTinyDirectory },
             adapters, NullLoggerFactory.Instance, TimeProvider.System);
 
     /// <summary>The llama-tiny fixture's PEFT adapters (qv-r8, all-r16, qv-r4-layer1) as an adapter root.</summary>

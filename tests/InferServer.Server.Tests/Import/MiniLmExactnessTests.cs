@@ -28,7 +28,8 @@ public sealed class MiniLmExactnessTests(MiniLmFixture fixture)
     [Fact]
     public async Task Embed_MatchesOnnxRuntime_MeanPooledAndNormalized_BatchedAndAlone()
     {
-        await using var engine = fixture.StartEngine();
+        await using var runtime = await fixture.StartEngine();
+        var engine = runtime.Engine;
         var tokenizer = TokenizerLoader.Load(fixture.Directory);
         var batched = await engine.EmbedAsync(new EmbeddingRequest(null, Sentences));
         for (var i = 0; i < Sentences.Length; i++)
@@ -47,7 +48,8 @@ public sealed class MiniLmExactnessTests(MiniLmFixture fixture)
     [Fact]
     public async Task Embed_WithoutNormalize_IsTheRawMean()
     {
-        await using var engine = fixture.StartEngine();
+        await using var runtime = await fixture.StartEngine();
+        var engine = runtime.Engine;
         var tokenizer = TokenizerLoader.Load(fixture.Directory);
         var result = await engine.EmbedAsync(new EmbeddingRequest(null, [Sentences[0]], Normalize: false));
         var hidden = MiniLmFixture.Run(fixture.Reference, tokenizer.Encode(Sentences[0], addSpecialTokens: true)).LastHidden;
@@ -58,7 +60,8 @@ public sealed class MiniLmExactnessTests(MiniLmFixture fixture)
     [Fact]
     public async Task Embed_WithALoraAdapter_MatchesTheGraphWithTheAdapterMergedIn()
     {
-        await using var engine = fixture.StartEngine();
+        await using var runtime = await fixture.StartEngine();
+        var engine = runtime.Engine;
         var tokenizer = TokenizerLoader.Load(fixture.Directory);
         using var merged = MiniLmFixture.NewSession(OnnxGraphMerge.WithAdapter(fixture.OnnxBytes, Path.Combine(fixture.Directory, "adapters", "embed-r8")));
         // Base and adapter rows in flight together: each gets its own result.
@@ -78,7 +81,8 @@ public sealed class MiniLmExactnessTests(MiniLmFixture fixture)
     [Fact]
     public async Task Classify_WithAHeadAdapter_MatchesThePoolerOutputOfTheMergedGraph()
     {
-        await using var engine = fixture.StartEngine();
+        await using var runtime = await fixture.StartEngine();
+        var engine = runtime.Engine;
         var tokenizer = TokenizerLoader.Load(fixture.Directory);
         var adapterDirectory = Path.Combine(fixture.Directory, "adapters", "sentiment-cls2");
         using var merged = MiniLmFixture.NewSession(OnnxGraphMerge.WithAdapter(fixture.OnnxBytes, adapterDirectory));
@@ -102,7 +106,8 @@ public sealed class MiniLmExactnessTests(MiniLmFixture fixture)
     [Fact]
     public async Task Classify_WithoutAnAdapter_IsRefused_TheModelHasNoHead()
     {
-        await using var engine = fixture.StartEngine();
+        await using var runtime = await fixture.StartEngine();
+        var engine = runtime.Engine;
         var error = await Assert.ThrowsAsync<ModelCapabilityException>(() => engine.ClassifyAsync(new ClassificationRequest(null, ["hi"])));
         Assert.Contains("Embed", error.Message, StringComparison.Ordinal);
     }
@@ -110,7 +115,8 @@ public sealed class MiniLmExactnessTests(MiniLmFixture fixture)
     [Fact]
     public async Task Embed_PutsParaphrasesCloserThanUnrelatedSentences()
     {
-        await using var engine = fixture.StartEngine();
+        await using var runtime = await fixture.StartEngine();
+        var engine = runtime.Engine;
         string[] texts =
         [
             "A man is playing a guitar.", "Someone is strumming a guitar.",

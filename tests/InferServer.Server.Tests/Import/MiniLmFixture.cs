@@ -1,6 +1,7 @@
 using InferServer.AdapterStore.Configuration;
 using InferServer.Server.Demo;
 using InferServer.Server.Engine;
+using InferServer.Server.Hosting;
 using InferServer.Server.Import;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
@@ -36,8 +37,8 @@ public sealed class MiniLmFixture : IDisposable
         new(onnx, new SessionOptions { IntraOpNumThreads = 2, InterOpNumThreads = 1 });
 
     /// <summary>An engine serving the imported model with its demo adapters.</summary>
-    public InferenceEngine StartEngine(EngineOptions? options = null) =>
-        InferenceEngine.Start((options ?? new EngineOptions()) with { ModelPath = Directory },
+    public Task<InferenceEngineRuntime> StartEngine(EngineOptions? options = null) =>
+        EngineComposition.StartAsync((options ?? new EngineOptions()) with { ModelPath = Directory },
             new AdapterStoreOptions { AdapterRoots = [Path.Combine(Directory, "adapters")], DeviceSlots = 4, MaxRank = 16 },
             NullLoggerFactory.Instance, TimeProvider.System);
 

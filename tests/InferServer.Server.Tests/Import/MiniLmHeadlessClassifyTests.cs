@@ -9,7 +9,8 @@ public sealed class MiniLmHeadlessClassifyTests(MiniLmFixture fixture)
     [Fact]
     public async Task ClassifyWithAnAdapterThatBringsNoHead_IsRefused_AndTheEngineGoesOn()
     {
-        await using var engine = fixture.StartEngine();
+        await using var runtime = await fixture.StartEngine();
+        var engine = runtime.Engine;
 
         var refused = await Assert.ThrowsAsync<ModelCapabilityException>(() =>
             engine.ClassifyAsync(new ClassificationRequest("embed-r8", ["a sentence"])).WaitAsync(TimeSpan.FromSeconds(30)));

@@ -96,7 +96,7 @@ public sealed class OpenAiTestServer : IAsyncDisposable
         });
         if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.ClearProviders();
-        builder.AddInferenceEngine(EngineRuntimeFactory.Create);
+        builder.AddInferenceEngine(EngineComposition.FromServices);
         var app = builder.Build();
         app.MapInferServer();
         await app.StartAsync();

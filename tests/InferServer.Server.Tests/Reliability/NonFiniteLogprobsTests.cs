@@ -1,3 +1,4 @@
+using InferServer.Server.Demo;
 using System.Net;
 using System.Text;
 using System.Text.Json;

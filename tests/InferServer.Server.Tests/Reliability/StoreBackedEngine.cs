@@ -3,6 +3,7 @@ using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Merging;
 using InferServer.AdapterStore.Registry;
 using InferServer.AdapterStore.Tiers;
+using InferServer.Server.Demo;
 using InferServer.Server.Engine;
 using InferServer.Server.Models;
 using InferServer.Server.Models.Common;

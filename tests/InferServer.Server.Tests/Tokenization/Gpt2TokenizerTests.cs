@@ -1,3 +1,4 @@
+using InferServer.Server.Demo;
 using InferServer.Server.Tokenization;
 using Microsoft.ML.Tokenizers;
 

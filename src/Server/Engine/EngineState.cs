@@ -1,4 +1,4 @@
-namespace InferServer.Server.Hosting;
+namespace InferServer.Server.Engine;
 
 /// <summary>Where the engine is in the host's lifetime.</summary>
 public enum EngineState

@@ -1,7 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using InferServer.Server.Tokenization;
 
-namespace InferServer.Server.Tokenization;
+namespace InferServer.Server.Demo;
 
 /// <summary>
 /// Real tokenizer files for generated demo models, so a demo speaks real text through a real tokenizer:

@@ -1,4 +1,4 @@
-namespace InferServer.AdapterStore.Peft;
+namespace InferServer.AdapterStore.Configuration;
 
 /// <summary>
 /// What to do when an adapter's <c>base_model_name_or_path</c> names another base than the served one
