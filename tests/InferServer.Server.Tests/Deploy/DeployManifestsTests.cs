@@ -1,4 +1,4 @@
-using InferServer.Server.Tests.OpenAi;
+using InferServer.Server.Tests.Api.OpenAi;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Deploy;

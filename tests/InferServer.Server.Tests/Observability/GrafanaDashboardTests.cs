@@ -1,6 +1,6 @@
+using InferServer.Server.Tests.Api.OpenAi;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using InferServer.Server.Tests.OpenAi;
 
 namespace InferServer.Server.Tests.Observability;
 
@@ -14,7 +14,7 @@ public sealed partial class GrafanaDashboardTests(ScrapedServer server) : IClass
     [Fact]
     public void EveryQuery_NamesMetricsTheServerExports()
     {
-        var families = PrometheusFamilies.Parse(server.Exposition);
+        var families = PrometheusText.Parse(server.Exposition);
         var queries = Queries(LoadDashboard()).ToList();
 
         Assert.NotEmpty(queries);
@@ -30,7 +30,7 @@ public sealed partial class GrafanaDashboardTests(ScrapedServer server) : IClass
     [Fact]
     public void RateAndIncrease_ApplyOnlyToCountersAndHistogramSeries()
     {
-        var families = PrometheusFamilies.Parse(server.Exposition);
+        var families = PrometheusText.Parse(server.Exposition);
 
         foreach (var query in Queries(LoadDashboard()))
         {

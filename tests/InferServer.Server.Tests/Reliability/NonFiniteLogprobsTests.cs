@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using InferServer.Safetensors;
 using InferServer.Server.Api.OpenAi;
-using InferServer.Server.Tests.Api;
+using InferServer.Server.Tests.Hosting;
 using InferServer.Server.Tokenization;
 using InferServer.Server.Tests.Engine;
 using InferServer.Server.Tests.Models;

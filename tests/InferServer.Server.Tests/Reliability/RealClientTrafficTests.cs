@@ -3,8 +3,8 @@ using Grpc.Core;
 using Grpc.Health.V1;
 using InferServer.Api.V1;
 using InferServer.Server.Engine;
-using InferServer.Server.Tests.Api;
 using InferServer.Server.Tests.Engine;
+using InferServer.Server.Tests.Hosting;
 using InferServer.Server.Tests.Models;
 using Xunit.Abstractions;
 

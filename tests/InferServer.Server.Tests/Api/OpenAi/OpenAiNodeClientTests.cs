@@ -1,6 +1,6 @@
 using Xunit.Abstractions;
 
-namespace InferServer.Server.Tests.OpenAi;
+namespace InferServer.Server.Tests.Api.OpenAi;
 
 /// <summary>A fact that needs Node.js (node and npm on PATH); skipped, saying so, where it is absent.</summary>
 public sealed class NodeFactAttribute : FactAttribute

@@ -11,8 +11,9 @@ using InferServer.Server.Api.OpenAi;
 using InferServer.Server.Hosting;
 using InferServer.Server.Tests.Engine;
 using InferServer.Server.Tests.Models;
+using InferServer.Server.Tests.Observability;
 
-namespace InferServer.Server.Tests.OpenAi;
+namespace InferServer.Server.Tests.Api.OpenAi;
 
 /// <summary>
 /// A real InferServer (gRPC, metrics and the OpenAI-compatible API) on 127.0.0.1 with every port 0, serving llama-tiny
