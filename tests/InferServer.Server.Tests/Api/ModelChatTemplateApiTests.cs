@@ -28,8 +28,7 @@ public sealed class ModelChatTemplateApiTests(ITestOutputHelper output)
 
     private static readonly Lazy<string> ModelDirectory = new(() =>
     {
-        var directory = Path.Combine(Path.GetTempPath(), "inferserver-tests", "llama-tiny-chat-template-" + Environment.ProcessId);
-        Directory.CreateDirectory(directory);
+        var directory = ProcessScratch.Directory("llama-tiny-chat-template");
         foreach (var file in Directory.GetFiles(OpenAiTestServer.ModelDirectory))
             File.Copy(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
         var configPath = Path.Combine(directory, "tokenizer_config.json");

@@ -16,8 +16,7 @@ public static class EngineFixture
 {
     private static readonly Lazy<string> ModelDirectory = new(() =>
     {
-        var directory = Path.Combine(Path.GetTempPath(), "inferserver-tests", "llama-tiny-gpt2-tokenizer-" + Environment.ProcessId);
-        Directory.CreateDirectory(directory);
+        var directory = ProcessScratch.Directory("llama-tiny-gpt2-tokenizer");
         foreach (var file in Directory.GetFiles(Fixtures.BaseDirectory("llama-tiny")))
             File.Copy(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
         DemoTokenizerFiles.Write(directory);

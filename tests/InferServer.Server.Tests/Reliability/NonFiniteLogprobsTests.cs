@@ -26,7 +26,7 @@ public sealed class NonFiniteLogprobsTests(ITestOutputHelper output)
 
     private static readonly Lazy<string> Root = new(() =>
     {
-        var root = Path.Combine(Path.GetTempPath(), "inferserver-tests", $"nan-adapters-{Environment.ProcessId}");
+        var root = ProcessScratch.Directory("nan-adapters");
         var directory = Path.Combine(root, NanAdapter);
         Directory.CreateDirectory(directory);
         using var scope = NewDisposeScope();
@@ -74,7 +74,7 @@ public sealed class NonFiniteLogprobsTests(ITestOutputHelper output)
     /// <summary>bert-tiny-cls (demo WordPiece vocabulary) and a copy of its adapter qv-r4-cls2 with every weight NaN.</summary>
     private static readonly Lazy<(string Model, string Adapters)> Encoder = new(() =>
     {
-        var root = Path.Combine(Path.GetTempPath(), "inferserver-tests", $"nan-encoder-{Environment.ProcessId}");
+        var root = ProcessScratch.Directory("nan-encoder");
         var model = Path.Combine(root, "model");
         Directory.CreateDirectory(model);
         foreach (var file in Directory.GetFiles(Fixtures.BaseDirectory("bert-tiny-cls")))

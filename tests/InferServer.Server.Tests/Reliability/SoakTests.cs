@@ -25,7 +25,7 @@ public sealed class SoakTests(ITestOutputHelper output)
 
     private static readonly Lazy<string> ModelRoot = new(() =>
     {
-        var root = Path.Combine(Path.GetTempPath(), "inferserver-tests", $"soak-model-{Environment.ProcessId}");
+        var root = ProcessScratch.Directory("soak-model");
         SoakModel.Write(root, tenants: 12, seed: 1);
         return root;
     });

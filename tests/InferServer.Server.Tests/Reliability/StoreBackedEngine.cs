@@ -18,8 +18,7 @@ public sealed class StoreBackedEngine : IAsyncDisposable
 {
     private static readonly Lazy<string> BertWithTokenizer = new(() =>
     {
-        var directory = Path.Combine(Path.GetTempPath(), "inferserver-tests", "bert-tiny-store-" + Environment.ProcessId);
-        Directory.CreateDirectory(directory);
+        var directory = ProcessScratch.Directory("bert-tiny-store");
         foreach (var file in Directory.GetFiles(Fixtures.BaseDirectory("bert-tiny-cls")))
             File.Copy(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
         DemoTokenizerFiles.WriteBert(directory);

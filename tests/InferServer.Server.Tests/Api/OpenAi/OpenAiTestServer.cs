@@ -39,8 +39,7 @@ public sealed class OpenAiTestServer : IAsyncDisposable
 
     private static readonly Lazy<string> TruncatedTokenizerModel = new(() =>
     {
-        var directory = Path.Combine(Path.GetTempPath(), "inferserver-tests", "llama-tiny-gpt2-1000-" + Environment.ProcessId);
-        Directory.CreateDirectory(directory);
+        var directory = ProcessScratch.Directory("llama-tiny-gpt2-1000");
         foreach (var file in Directory.GetFiles(EngineFixture.LlamaTinyDirectory))
             File.Copy(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
         // Byte-level BPE stays total when cut: the 256 byte tokens remain, and every kept merge yields a kept token.
