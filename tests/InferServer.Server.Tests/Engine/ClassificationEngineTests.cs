@@ -20,7 +20,7 @@ public sealed class ClassificationEngineTests
     {
         using var scratch = new TemporaryDirectory();
         var directory = scratch.Path;
-        foreach (var file in Directory.GetFiles(Fixtures.BaseDirectory("bert-tiny-cls")))
+        foreach (var file in Directory.GetFiles(ReferenceFixtures.BaseDirectory("bert-tiny-cls")))
             File.Copy(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
         DemoTokenizerFiles.WriteBert(directory);
         var tokenizer = TokenizerLoader.Load(directory);
@@ -51,7 +51,7 @@ public sealed class ClassificationEngineTests
     [Fact]
     public async Task Generate_OnAClassifier_IsRefused()
     {
-        var directory = Fixtures.BaseDirectory("bert-tiny-cls");
+        var directory = ReferenceFixtures.BaseDirectory("bert-tiny-cls");
         using var tokenizerDirectory = new TemporaryDirectory();
         DemoTokenizerFiles.WriteBert(tokenizerDirectory.Path);
         await using var engine = new InferenceEngine(new EngineOptions(), ModelLoader.Load(directory, ModelLoadOptions.Cpu),

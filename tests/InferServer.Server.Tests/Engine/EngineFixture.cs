@@ -2,7 +2,6 @@ using InferServer.AdapterStore.Configuration;
 using InferServer.Server.Engine;
 using InferServer.Server.Models;
 using InferServer.Server.Models.Common;
-using InferServer.Server.Tests.Models;
 using InferServer.Server.Tokenization;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -17,7 +16,7 @@ public static class EngineFixture
     private static readonly Lazy<string> ModelDirectory = new(() =>
     {
         var directory = ProcessScratch.Directory("llama-tiny-gpt2-tokenizer");
-        foreach (var file in Directory.GetFiles(Fixtures.BaseDirectory("llama-tiny")))
+        foreach (var file in Directory.GetFiles(ReferenceFixtures.BaseDirectory("llama-tiny")))
             File.Copy(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
         DemoTokenizerFiles.Write(directory);
         return directory;
@@ -43,7 +42,7 @@ public static class EngineFixture
     /// <summary>The llama-tiny fixture's PEFT adapters (qv-r8, all-r16, qv-r4-layer1) as an adapter root.</summary>
     public static AdapterStoreOptions FixtureAdapters(int deviceSlots = 4, bool merge = false) => new()
     {
-        AdapterRoots = [Path.Combine(Fixtures.Root, "llama-tiny", "adapters")],
+        AdapterRoots = [Path.Combine(ReferenceFixtures.Root, "llama-tiny", "adapters")],
         DeviceSlots = deviceSlots,
         MaxRank = 16,
         MergeEnabled = merge,

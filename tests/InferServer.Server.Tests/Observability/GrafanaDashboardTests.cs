@@ -55,15 +55,8 @@ public sealed partial class GrafanaDashboardTests(ScrapedServer server) : IClass
             Assert.Contains(wanted, titles);
     }
 
-    private static JsonDocument LoadDashboard()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var candidate = Path.Combine(directory.FullName, "deploy", "grafana", "inferserver-dashboard.json");
-            if (File.Exists(candidate)) return JsonDocument.Parse(File.ReadAllText(candidate));
-        }
-        throw new FileNotFoundException("deploy/grafana/inferserver-dashboard.json not found above " + AppContext.BaseDirectory);
-    }
+    private static JsonDocument LoadDashboard() =>
+        JsonDocument.Parse(File.ReadAllText(RepositoryFiles.Path("deploy", "grafana", "inferserver-dashboard.json")));
 
     /// <summary>Every PromQL expression: panel targets' expr and query variables' query.</summary>
     private static IEnumerable<string> Queries(JsonDocument dashboard)

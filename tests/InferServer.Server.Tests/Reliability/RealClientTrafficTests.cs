@@ -5,7 +5,6 @@ using InferServer.Api.V1;
 using InferServer.Server.Engine;
 using InferServer.Server.Tests.Engine;
 using InferServer.Server.Tests.Hosting;
-using InferServer.Server.Tests.Models;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Reliability;
@@ -22,7 +21,7 @@ public sealed class RealClientTrafficTests(ITestOutputHelper output)
     {
         ["Engine:ModelPath"] = EngineFixture.LlamaTinyDirectory,
         ["Engine:KvCacheBytes"] = (8L * 1024 * 1024).ToString(),
-        ["Adapters:AdapterRoots:0"] = Path.Combine(Fixtures.Root, "llama-tiny", "adapters"),
+        ["Adapters:AdapterRoots:0"] = Path.Combine(ReferenceFixtures.Root, "llama-tiny", "adapters"),
         ["Adapters:MaxRank"] = "16",
     });
 

@@ -10,7 +10,6 @@ using System.Text.Json.Nodes;
 using InferServer.Server.Api.OpenAi;
 using InferServer.Server.Hosting;
 using InferServer.Server.Tests.Engine;
-using InferServer.Server.Tests.Models;
 using InferServer.Server.Tests.Observability;
 
 namespace InferServer.Server.Tests.Api.OpenAi;
@@ -62,7 +61,7 @@ public sealed class OpenAiTestServer : IAsyncDisposable
     public static string ModelDirectory => TruncatedTokenizerModel.Value;
 
     /// <summary>Where the fixture adapters of llama-tiny live (the server's only adapter root).</summary>
-    public static string AdapterRoot => Path.Combine(Fixtures.BaseDirectory("llama-tiny"), "..", "adapters");
+    public static string AdapterRoot => Path.Combine(ReferenceFixtures.BaseDirectory("llama-tiny"), "..", "adapters");
 
     /// <summary>A fixture adapter's directory.</summary>
     public static string AdapterDirectory(string name) => Path.GetFullPath(Path.Combine(AdapterRoot, name));
