@@ -14,4 +14,12 @@ public static class TensorAssert
         using var scope = torch.NewDisposeScope();
         Assert.True(expected.eq(actual).all().item<bool>(), $"{what}: values differ");
     }
+
+    /// <summary>As many values as the float64 reference, none further from it than <paramref name="tolerance"/>.</summary>
+    public static void Close(double[] expected, float[] actual, double tolerance, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        var worst = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
+        Assert.True(worst <= tolerance, $"{what}: max abs difference {worst:E3} exceeds {tolerance:E0}");
+    }
 }

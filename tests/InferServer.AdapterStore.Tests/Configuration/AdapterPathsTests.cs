@@ -1,6 +1,5 @@
 using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Registry;
-using InferServer.AdapterStore.Tests.TestSupport;
 
 namespace InferServer.AdapterStore.Tests.Configuration;
 

@@ -1,5 +1,4 @@
 using InferServer.AdapterStore.Configuration;
-using InferServer.AdapterStore.Tests.TestSupport;
 
 namespace InferServer.AdapterStore.Tests.Configuration;
 

@@ -2,11 +2,10 @@ using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Merging;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
-using InferServer.AdapterStore.Tests.TestSupport;
 using InferServer.AdapterStore.Tiers;
 using InferServer.Kernels.Lora;
 using TorchSharp;
-using static InferServer.AdapterStore.Tests.TestSupport.SyntheticAdapters;
+using static InferServer.AdapterStore.Tests.SyntheticAdapters;
 
 namespace InferServer.AdapterStore.Tests.Merging;
 

@@ -1,5 +1,4 @@
 using InferServer.AdapterStore.Peft;
-using InferServer.AdapterStore.Tests.TestSupport;
 
 namespace InferServer.AdapterStore.Tests.Peft;
 

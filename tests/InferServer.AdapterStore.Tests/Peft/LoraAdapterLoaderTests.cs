@@ -1,6 +1,5 @@
 using InferServer.AdapterStore.Peft;
 using InferServer.Safetensors;
-using InferServer.AdapterStore.Tests.TestSupport;
 using TorchSharp;
 
 namespace InferServer.AdapterStore.Tests.Peft;

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
-using InferServer.AdapterStore.Tests.TestSupport;
 using TorchSharp;
 
 namespace InferServer.AdapterStore.Tests.Registry;

@@ -2,7 +2,6 @@ using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Merging;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
-using InferServer.AdapterStore.Tests.TestSupport;
 using InferServer.AdapterStore.Tiers;
 using TorchSharp;
 

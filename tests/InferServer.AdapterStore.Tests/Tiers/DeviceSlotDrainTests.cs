@@ -1,6 +1,5 @@
 using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Registry;
-using InferServer.AdapterStore.Tests.TestSupport;
 using InferServer.AdapterStore.Tiers;
 using TorchSharp;
 

@@ -1,9 +1,8 @@
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
-using InferServer.AdapterStore.Tests.TestSupport;
 using InferServer.AdapterStore.Tiers;
 using TorchSharp;
-using static InferServer.AdapterStore.Tests.TestSupport.SyntheticAdapters;
+using static InferServer.AdapterStore.Tests.SyntheticAdapters;
 
 namespace InferServer.AdapterStore.Tests.Tiers;
 

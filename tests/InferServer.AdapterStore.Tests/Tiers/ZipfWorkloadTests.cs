@@ -1,7 +1,6 @@
 using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
-using InferServer.AdapterStore.Tests.TestSupport;
 using InferServer.AdapterStore.Tiers;
 using TorchSharp;
 

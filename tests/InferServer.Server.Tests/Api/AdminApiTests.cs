@@ -2,6 +2,7 @@ using Google.Rpc;
 using Grpc.Core;
 using Grpc.Health.V1;
 using InferServer.Api.V1;
+using InferServer.Server.Tests.Hosting;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Api;

@@ -1,7 +1,7 @@
 using Grpc.Core;
 using InferServer.Api.V1;
 using InferServer.Server.Tests.Engine;
-using InferServer.Server.Tests.Models;
+using InferServer.Server.Tests.Hosting;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Api;
@@ -19,7 +19,7 @@ public sealed class FanOutApiTests(ITestOutputHelper output)
     {
         ["Engine:ModelPath"] = EngineFixture.LlamaTinyDirectory,
         ["Engine:KvCacheBytes"] = (8L * 1024 * 1024).ToString(),
-        ["Adapters:AdapterRoots:0"] = Path.Combine(Fixtures.Root, "llama-tiny", "adapters"),
+        ["Adapters:AdapterRoots:0"] = Path.Combine(ReferenceFixtures.Root, "llama-tiny", "adapters"),
         ["Adapters:MaxRank"] = "16",
         ["Api:MaxFanOutAdapters"] = "4",
     });

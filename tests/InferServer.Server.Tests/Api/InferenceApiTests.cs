@@ -1,6 +1,7 @@
 using Google.Rpc;
 using Grpc.Core;
 using InferServer.Api.V1;
+using InferServer.Server.Tests.Hosting;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Api;

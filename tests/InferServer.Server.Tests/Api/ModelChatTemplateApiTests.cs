@@ -3,8 +3,9 @@ using System.Text.Json.Nodes;
 using Grpc.Core;
 using InferServer.Api.V1;
 using InferServer.Server.Api.OpenAi;
+using InferServer.Server.Tests.Api.OpenAi;
 using InferServer.Server.Tests.Engine;
-using InferServer.Server.Tests.OpenAi;
+using InferServer.Server.Tests.Hosting;
 using InferServer.Server.Tokenization;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
@@ -25,10 +26,12 @@ public sealed class ModelChatTemplateApiTests(ITestOutputHelper output)
         + "{% for message in messages %}\n{{ message['role'] }}: {{ message['content'] | trim }}\n{% endfor %}\n"
         + "{% if add_generation_prompt and bos_token == '<|endoftext|>' %}assistant:{% endif %}";
 
+    // The server names the model after its directory.
+    private const string ModelName = "llama-tiny-chat-template";
+
     private static readonly Lazy<string> ModelDirectory = new(() =>
     {
-        var directory = Path.Combine(Path.GetTempPath(), "inferserver-tests", "llama-tiny-chat-template-" + Environment.ProcessId);
-        Directory.CreateDirectory(directory);
+        var directory = ProcessScratch.Directory(ModelName);
         foreach (var file in Directory.GetFiles(OpenAiTestServer.ModelDirectory))
             File.Copy(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
         var configPath = Path.Combine(directory, "tokenizer_config.json");
@@ -67,7 +70,7 @@ public sealed class ModelChatTemplateApiTests(ITestOutputHelper output)
         using var http = new HttpClient { BaseAddress = server.Services.GetRequiredService<OpenAiListener>().Address };
         using var answer = await http.PostAsJsonAsync("v1/chat/completions", new
         {
-            model = "llama-tiny-chat-template-" + Environment.ProcessId,
+            model = ModelName,
             messages = new[] { new { role = "user", content = " hi " }, new { role = "assistant", content = "hello" }, new { role = "user", content = "how are you?" } },
             max_tokens = 3,
             temperature = 0,
@@ -91,7 +94,7 @@ public sealed class ModelChatTemplateApiTests(ITestOutputHelper output)
         using var http = new HttpClient { BaseAddress = server.Services.GetRequiredService<OpenAiListener>().Address };
         using var answer = await http.PostAsJsonAsync("v1/chat/completions", new
         {
-            model = "llama-tiny-chat-template-" + Environment.ProcessId,
+            model = ModelName,
             messages = new[] { new { role = "system", content = "be brief" }, new { role = "user", content = "hi" } },
         });
         Assert.Equal(400, (int)answer.StatusCode);

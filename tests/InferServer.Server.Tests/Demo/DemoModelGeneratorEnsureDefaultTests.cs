@@ -4,7 +4,13 @@ namespace InferServer.Server.Tests.Demo;
 
 public sealed class DemoModelGeneratorEnsureDefaultTests : IDisposable
 {
-    private readonly string cacheRoot = Path.Combine(Directory.CreateTempSubdirectory("inferserver-demo-cache-").FullName, "cache");
+    private readonly TemporaryDirectory scratch = new();
+    private readonly string cacheRoot;
+
+    public DemoModelGeneratorEnsureDefaultTests()
+    {
+        cacheRoot = scratch.File("cache");
+    }
 
     [Fact]
     public void EnsureDefault_WritesTheLlamaDemoOnce_AndRewritesItWhenAFileIsMissing()
@@ -28,5 +34,5 @@ public sealed class DemoModelGeneratorEnsureDefaultTests : IDisposable
         Assert.Equal([directory], Directory.GetFileSystemEntries(cacheRoot));
     }
 
-    public void Dispose() => Directory.Delete(Path.GetDirectoryName(cacheRoot)!, recursive: true);
+    public void Dispose() => scratch.Dispose();
 }

@@ -173,23 +173,16 @@ public sealed class DemoModelGeneratorTests(DemoModels demo)
     [MemberData(nameof(Kinds))]
     public void SameSeed_WritesByteIdenticalFiles_AndAnotherSeedDifferentWeights(DemoModelKind kind)
     {
-        var scratch = Directory.CreateTempSubdirectory("inferserver-demo-seed-").FullName;
-        try
-        {
-            var again = DemoModelGenerator.Write(Path.Combine(scratch, "again"), kind, seed: 0);
-            var other = DemoModelGenerator.Write(Path.Combine(scratch, "other"), kind, seed: 1);
+        using var scratch = new TemporaryDirectory();
+        var again = DemoModelGenerator.Write(scratch.File("again"), kind, seed: 0);
+        var other = DemoModelGenerator.Write(scratch.File("other"), kind, seed: 1);
 
-            var files = FilesUnder(demo.Directory(kind));
-            Assert.Equal(files, FilesUnder(again.Directory));
-            Assert.All(files, file => Assert.Equal(File.ReadAllBytes(Path.Combine(demo.Directory(kind), file)),
-                File.ReadAllBytes(Path.Combine(again.Directory, file))));
-            Assert.All(files.Where(f => f.EndsWith(".safetensors", StringComparison.Ordinal)), file => Assert.NotEqual(
-                File.ReadAllBytes(Path.Combine(demo.Directory(kind), file)), File.ReadAllBytes(Path.Combine(other.Directory, file))));
-        }
-        finally
-        {
-            Directory.Delete(scratch, recursive: true);
-        }
+        var files = FilesUnder(demo.Directory(kind));
+        Assert.Equal(files, FilesUnder(again.Directory));
+        Assert.All(files, file => Assert.Equal(File.ReadAllBytes(Path.Combine(demo.Directory(kind), file)),
+            File.ReadAllBytes(Path.Combine(again.Directory, file))));
+        Assert.All(files.Where(f => f.EndsWith(".safetensors", StringComparison.Ordinal)), file => Assert.NotEqual(
+            File.ReadAllBytes(Path.Combine(demo.Directory(kind), file)), File.ReadAllBytes(Path.Combine(other.Directory, file))));
     }
 
     [Fact]
@@ -204,19 +197,14 @@ public sealed class DemoModelGeneratorTests(DemoModels demo)
     [Fact]
     public void TenantAdapters_CycleTheGivenRanks_UnderTheGivenPrefix()
     {
-        var directory = Path.Combine(Path.GetTempPath(), $"inferserver-tenants-{Guid.NewGuid():N}");
-        try
-        {
-            var names = DemoModelGenerator.WriteTenantAdapters(directory, DemoModelKind.Llama, 5, [8, 16], ["q_proj", "v_proj"], "mixed-");
+        using var scratch = new TemporaryDirectory();
+        var directory = scratch.File("tenants");
 
-            Assert.Equal(["mixed-000", "mixed-001", "mixed-002", "mixed-003", "mixed-004"], names);
-            var ranks = names.Select(name => PeftLoraConfig.Parse(File.ReadAllText(Path.Combine(directory, name, "adapter_config.json"))).R).ToArray();
-            Assert.Equal([8, 16, 8, 16, 8], ranks);
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        var names = DemoModelGenerator.WriteTenantAdapters(directory, DemoModelKind.Llama, 5, [8, 16], ["q_proj", "v_proj"], "mixed-");
+
+        Assert.Equal(["mixed-000", "mixed-001", "mixed-002", "mixed-003", "mixed-004"], names);
+        var ranks = names.Select(name => PeftLoraConfig.Parse(File.ReadAllText(Path.Combine(directory, name, "adapter_config.json"))).R).ToArray();
+        Assert.Equal([8, 16, 8, 16, 8], ranks);
     }
 
     [Fact]

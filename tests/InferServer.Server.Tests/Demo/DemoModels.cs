@@ -5,13 +5,14 @@ namespace InferServer.Server.Tests.Demo;
 /// <summary>Every demo model written once (seed 0) into a temporary directory, shared by the tests that read them.</summary>
 public sealed class DemoModels : IDisposable
 {
+    private readonly TemporaryDirectory root = new();
+
     public DemoModels()
     {
-        Root = System.IO.Directory.CreateTempSubdirectory("inferserver-demo-").FullName;
         Written = DemoModelGenerator.WriteAll(Root);
     }
 
-    public string Root { get; }
+    public string Root => root.Path;
 
     public IReadOnlyList<DemoModelInfo> Written { get; }
 
@@ -21,7 +22,7 @@ public sealed class DemoModels : IDisposable
     /// <summary>The directory of one of its adapters.</summary>
     public string AdapterDirectory(DemoModelKind kind, string adapter) => Path.Combine(Directory(kind), "adapters", adapter);
 
-    public void Dispose() => System.IO.Directory.Delete(Root, recursive: true);
+    public void Dispose() => root.Dispose();
 }
 
 [CollectionDefinition(Name)]

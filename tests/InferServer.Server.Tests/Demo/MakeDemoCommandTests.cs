@@ -4,7 +4,7 @@ namespace InferServer.Server.Tests.Demo;
 
 public sealed class MakeDemoCommandTests : IDisposable
 {
-    private readonly string scratch = Directory.CreateTempSubdirectory("inferserver-make-demo-").FullName;
+    private readonly TemporaryDirectory scratch = new();
     private readonly StringWriter output = new();
     private readonly StringWriter error = new();
 
@@ -33,7 +33,7 @@ public sealed class MakeDemoCommandTests : IDisposable
     [Fact]
     public void OneKind_IsWrittenIntoTheDirectoryWithTheGivenSeed_AndReported()
     {
-        var directory = Path.Combine(scratch, "bert");
+        var directory = scratch.File("bert");
 
         var exitCode = MakeDemoCommand.Run(["make-demo", directory, "--kind", "bert", "--seed", "3"], output, error);
 
@@ -41,14 +41,14 @@ public sealed class MakeDemoCommandTests : IDisposable
         Assert.Equal("", error.ToString());
         Assert.StartsWith($"bert: {directory} (", output.ToString());
         Assert.Contains("adapter sentiment-cls2: ", output.ToString());
-        var viaApi = DemoModelGenerator.Write(Path.Combine(scratch, "api"), DemoModelKind.Bert, seed: 3);
+        var viaApi = DemoModelGenerator.Write(scratch.File("api"), DemoModelKind.Bert, seed: 3);
         Assert.Equal(File.ReadAllBytes(Path.Combine(viaApi.Directory, "model.safetensors")), File.ReadAllBytes(Path.Combine(directory, "model.safetensors")));
     }
 
     [Fact]
     public void UnwritableDirectory_IsAFailureNotAUsageError()
     {
-        var blocker = Path.Combine(scratch, "file");
+        var blocker = scratch.File("file");
         File.WriteAllText(blocker, "a file where the directory should go");
 
         var exitCode = MakeDemoCommand.Run([Path.Combine(blocker, "demo"), "--kind", "bert"], output, error);
@@ -57,5 +57,5 @@ public sealed class MakeDemoCommandTests : IDisposable
         Assert.Contains("cannot write", error.ToString());
     }
 
-    public void Dispose() => Directory.Delete(scratch, recursive: true);
+    public void Dispose() => scratch.Dispose();
 }

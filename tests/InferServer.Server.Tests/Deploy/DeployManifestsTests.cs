@@ -1,4 +1,4 @@
-using InferServer.Server.Tests.OpenAi;
+using InferServer.Server.Tests.Api.OpenAi;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Deploy;
@@ -22,13 +22,5 @@ public sealed class DeployManifestsTests(ITestOutputHelper output)
     private Task<int> RunAsync(string program, string[] arguments, string directory) =>
         ProcessRunner.RunAsync(program, arguments, directory, output.WriteLine, TimeSpan.FromMinutes(5));
 
-    private static string ValidatorDirectory()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var candidate = Path.Combine(directory.FullName, "deploy", "validate");
-            if (File.Exists(Path.Combine(candidate, "package.json"))) return candidate;
-        }
-        throw new DirectoryNotFoundException("deploy/validate not found above " + AppContext.BaseDirectory);
-    }
+    private static string ValidatorDirectory() => RepositoryFiles.Path("deploy", "validate");
 }

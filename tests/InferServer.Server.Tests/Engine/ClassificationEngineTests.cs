@@ -19,9 +19,9 @@ public sealed class ClassificationEngineTests
     [Fact]
     public async Task Classify_GivesEachTextWhatTheModelGivesIt_AloneAndBatched()
     {
-        var directory = Path.Combine(Path.GetTempPath(), "inferserver-tests", "bert-tiny-wordpiece-" + Environment.ProcessId);
-        Directory.CreateDirectory(directory);
-        foreach (var file in Directory.GetFiles(Fixtures.BaseDirectory("bert-tiny-cls")))
+        using var scratch = new TemporaryDirectory();
+        var directory = scratch.Path;
+        foreach (var file in Directory.GetFiles(ReferenceFixtures.BaseDirectory("bert-tiny-cls")))
             File.Copy(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
         DemoTokenizerFiles.WriteBert(directory);
         var tokenizer = TokenizerLoader.Load(directory);
@@ -52,12 +52,11 @@ public sealed class ClassificationEngineTests
     [Fact]
     public async Task Generate_OnAClassifier_IsRefused()
     {
-        var directory = Fixtures.BaseDirectory("bert-tiny-cls");
-        var tokenizerDirectory = Path.Combine(Path.GetTempPath(), "inferserver-tests", "bert-vocab-" + Environment.ProcessId);
-        Directory.CreateDirectory(tokenizerDirectory);
-        DemoTokenizerFiles.WriteBert(tokenizerDirectory);
+        var directory = ReferenceFixtures.BaseDirectory("bert-tiny-cls");
+        using var tokenizerDirectory = new TemporaryDirectory();
+        DemoTokenizerFiles.WriteBert(tokenizerDirectory.Path);
         await using var engine = new InferenceEngine(new EngineOptions(), ModelLoader.Load(directory, ModelLoadOptions.Cpu),
-            TokenizerLoader.Load(tokenizerDirectory), new BaseOnlyAdapters(), "bert", NullLogger.Instance, TimeProvider.System);
+            TokenizerLoader.Load(tokenizerDirectory.Path), new BaseOnlyAdapters(), "bert", NullLogger.Instance, TimeProvider.System);
 
         await Assert.ThrowsAsync<ModelCapabilityException>(() => EngineFixture.Collect(engine, EngineFixture.Greedy([1, 2], 2)));
     }

@@ -4,7 +4,6 @@ using InferServer.Server.Engine;
 using InferServer.Server.Hosting;
 using InferServer.Server.Models;
 using InferServer.Server.Models.Common;
-using InferServer.Server.Tests.Models;
 using InferServer.Server.Tokenization;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -18,9 +17,8 @@ public static class EngineFixture
 {
     private static readonly Lazy<string> ModelDirectory = new(() =>
     {
-        var directory = Path.Combine(Path.GetTempPath(), "inferserver-tests", "llama-tiny-gpt2-tokenizer-" + Environment.ProcessId);
-        Directory.CreateDirectory(directory);
-        foreach (var file in Directory.GetFiles(Fixtures.BaseDirectory("llama-tiny")))
+        var directory = ProcessScratch.Directory("llama-tiny-gpt2-tokenizer");
+        foreach (var file in Directory.GetFiles(ReferenceFixtures.BaseDirectory("llama-tiny")))
             File.Copy(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
         DemoTokenizerFiles.Write(directory);
         return directory;
@@ -46,7 +44,7 @@ public static class EngineFixture
     /// <summary>The llama-tiny fixture's PEFT adapters (qv-r8, all-r16, qv-r4-layer1) as an adapter root.</summary>
     public static AdapterStoreOptions FixtureAdapters(int deviceSlots = 4, bool merge = false) => new()
     {
-        AdapterRoots = [Path.Combine(Fixtures.Root, "llama-tiny", "adapters")],
+        AdapterRoots = [Path.Combine(ReferenceFixtures.Root, "llama-tiny", "adapters")],
         DeviceSlots = deviceSlots,
         MaxRank = 16,
         MergeEnabled = merge,

@@ -17,17 +17,16 @@ public static class SyntheticLlamaTinyAdapters
     /// <summary>Writes adapters tenant-0000 … under a per-process root and returns it.</summary>
     public static string WriteMany(int count)
     {
-        var root = Path.Combine(Path.GetTempPath(), "inferserver-tests", $"synthetic-adapters-{count}-{Environment.ProcessId}");
         lock (Gate)
         {
-            if (Directory.Exists(root) && Directory.GetDirectories(root).Length == count)
+            var root = ProcessScratch.Directory($"synthetic-adapters-{count}");
+            if (Directory.GetDirectories(root).Length == count)
                 return root;
-            Directory.CreateDirectory(root);
             using var scope = NewDisposeScope();
             for (var i = 0; i < count; i++)
                 Write(Path.Combine(root, Name(i)), seed: i);
+            return root;
         }
-        return root;
     }
 
     private static void Write(string directory, int seed)

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using Grpc.Core;
 using Grpc.Net.Client;
 using InferServer.Api.V1;
-using InferServer.Server.Tests.OpenAi;
+using InferServer.Server.Tests.Api.OpenAi;
 using InferServer.Server.Tokenization;
 
 namespace InferServer.Server.Tests.Import;

@@ -15,16 +15,17 @@ namespace InferServer.Server.Tests.Import;
 /// </summary>
 public sealed class MiniLmFixture : IDisposable
 {
+    private readonly TemporaryDirectory directory = new();
+
     public MiniLmFixture()
     {
-        Directory = Path.Combine(Path.GetTempPath(), "inferserver-tests", "minilm-" + Environment.ProcessId);
         DemoModelGenerator.Write(Directory, DemoModelKind.MiniLm);
         OnnxBytes = ManagedResources.Read(MiniLmPackage.LocateAssembly(), MiniLmPackage.ModelResource);
         Reference = NewSession(OnnxBytes);
     }
 
     /// <summary>The imported model directory (adapters under adapters/).</summary>
-    public string Directory { get; }
+    public string Directory => directory.Path;
 
     /// <summary>The package's model.onnx.</summary>
     public byte[] OnnxBytes { get; }
@@ -68,7 +69,11 @@ public sealed class MiniLmFixture : IDisposable
         return mean.Select(v => v / norm).ToArray();
     }
 
-    public void Dispose() => Reference.Dispose();
+    public void Dispose()
+    {
+        Reference.Dispose();
+        directory.Dispose();
+    }
 }
 
 /// <summary>MiniLM tests share one import and run one at a time with the other engine tests (two cores).</summary>

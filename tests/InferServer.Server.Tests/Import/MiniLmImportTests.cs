@@ -37,11 +37,10 @@ public sealed class MiniLmImportTests(MiniLmFixture fixture)
     [Fact]
     public void Import_IsDeterministic()
     {
-        var again = Path.Combine(Path.GetTempPath(), "inferserver-tests", "minilm-again-" + Environment.ProcessId);
-        MiniLmImport.Write(again);
+        using var again = new TemporaryDirectory();
+        MiniLmImport.Write(again.Path);
         foreach (var file in new[] { "config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json", "modules.json", "1_Pooling/config.json" })
-            Assert.Equal(Hash(Path.Combine(fixture.Directory, file)), Hash(Path.Combine(again, file)));
-        Directory.Delete(again, recursive: true);
+            Assert.Equal(Hash(Path.Combine(fixture.Directory, file)), Hash(again.File(file)));
     }
 
     [Fact]

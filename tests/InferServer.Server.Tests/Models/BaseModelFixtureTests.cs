@@ -14,14 +14,14 @@ public sealed class BaseModelFixtureTests
     [InlineData("gpt2-tiny")]
     public void LastLogits_MatchTransformers(string fixture)
     {
-        using var model = (ICausalLanguageModel)ModelLoader.Load(Fixtures.BaseDirectory(fixture), ModelLoadOptions.Cpu);
+        using var model = (ICausalLanguageModel)ModelLoader.Load(ReferenceFixtures.BaseDirectory(fixture), ModelLoadOptions.Cpu);
         using var harness = new CausalHarness(model);
         var inputs = Fixtures.Inputs(fixture);
         var expected = Fixtures.Case(fixture, null).GetProperty("last_logits").EnumerateArray().Select(Fixtures.Numbers).ToArray();
         for (var i = 0; i < inputs.Length; i++)
         {
             var actual = harness.LastLogits([inputs[i]], [0])[0];
-            AssertClose(expected[i], actual, LogitTolerance, $"{fixture} input {i}");
+            TensorAssert.Close(expected[i], actual, LogitTolerance, $"{fixture} input {i}");
         }
     }
 
@@ -30,13 +30,13 @@ public sealed class BaseModelFixtureTests
     [InlineData("gpt2-tiny")]
     public void LogitsAtEveryPosition_MatchTransformers(string fixture)
     {
-        using var model = (ICausalLanguageModel)ModelLoader.Load(Fixtures.BaseDirectory(fixture), ModelLoadOptions.Cpu);
+        using var model = (ICausalLanguageModel)ModelLoader.Load(ReferenceFixtures.BaseDirectory(fixture), ModelLoadOptions.Cpu);
         using var harness = new CausalHarness(model);
         var expected = Fixtures.Case(fixture, null).GetProperty("all_logits_seq0").EnumerateArray().Select(Fixtures.Numbers).ToArray();
         var actual = harness.AllLogits(Fixtures.Inputs(fixture)[0], 0);
         Assert.Equal(expected.Length, actual.Length);
         for (var position = 0; position < expected.Length; position++)
-            AssertClose(expected[position], actual[position], LogitTolerance, $"{fixture} position {position}");
+            TensorAssert.Close(expected[position], actual[position], LogitTolerance, $"{fixture} position {position}");
     }
 
     [Theory]
@@ -44,7 +44,7 @@ public sealed class BaseModelFixtureTests
     [InlineData("gpt2-tiny")]
     public void GreedyContinuation_MatchesTransformers(string fixture)
     {
-        using var model = (ICausalLanguageModel)ModelLoader.Load(Fixtures.BaseDirectory(fixture), ModelLoadOptions.Cpu);
+        using var model = (ICausalLanguageModel)ModelLoader.Load(ReferenceFixtures.BaseDirectory(fixture), ModelLoadOptions.Cpu);
         using var harness = new CausalHarness(model);
         var inputs = Fixtures.Inputs(fixture);
         var expected = Fixtures.Case(fixture, null).GetProperty("greedy").EnumerateArray()
@@ -56,7 +56,7 @@ public sealed class BaseModelFixtureTests
     [Fact]
     public void BertClassProbabilities_MatchTransformers()
     {
-        using var model = (ISequenceClassifier)ModelLoader.Load(Fixtures.BaseDirectory("bert-tiny-cls"), ModelLoadOptions.Cpu);
+        using var model = (ISequenceClassifier)ModelLoader.Load(ReferenceFixtures.BaseDirectory("bert-tiny-cls"), ModelLoadOptions.Cpu);
         var inputs = Fixtures.Inputs("bert-tiny-cls");
         var expected = Fixtures.Case("bert-tiny-cls", null).GetProperty("class_probs").EnumerateArray().Select(Fixtures.Numbers).ToArray();
         Assert.Equal(["negative", "neutral", "positive"], model.Labels);
@@ -65,14 +65,7 @@ public sealed class BaseModelFixtureTests
             using var scope = NewDisposeScope();
             var pooled = model.Pool(EncoderTestBatch.Of([inputs[i]]));
             var probabilities = model.BaseClassifier(pooled).softmax(-1)[0].data<float>().ToArray();
-            AssertClose(expected[i], probabilities, 1e-5, $"bert input {i}");
+            TensorAssert.Close(expected[i], probabilities, 1e-5, $"bert input {i}");
         }
-    }
-
-    internal static void AssertClose(double[] expected, float[] actual, double tolerance, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        var worst = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
-        Assert.True(worst <= tolerance, $"{what}: max abs difference {worst:E3} exceeds {tolerance:E0}");
     }
 }

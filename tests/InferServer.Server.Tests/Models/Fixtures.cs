@@ -2,21 +2,15 @@ using System.Text.Json;
 
 namespace InferServer.Server.Tests.Models;
 
-/// <summary>The Hugging Face reference fixtures copied to the test output (tests/fixtures/README.md gives the schema).</summary>
+/// <summary>
+/// What the Hugging Face reference fixtures expect (tests/fixtures/README.md gives the schema); where they are is
+/// <see cref="ReferenceFixtures"/>.
+/// </summary>
 public static class Fixtures
 {
-    /// <summary>Directory holding the fixture models.</summary>
-    public static string Root => Path.Combine(AppContext.BaseDirectory, "fixtures");
-
-    /// <summary>A fixture model's base directory.</summary>
-    public static string BaseDirectory(string model) => Path.Combine(Root, model, "base");
-
-    /// <summary>A fixture adapter's directory.</summary>
-    public static string AdapterDirectory(string model, string adapter) => Path.Combine(Root, model, "adapters", adapter);
-
     /// <summary>expected.json of a fixture model.</summary>
     public static JsonElement Expected(string model) =>
-        JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, model, "expected.json"))).RootElement;
+        JsonDocument.Parse(File.ReadAllText(ReferenceFixtures.File(model, "expected.json"))).RootElement;
 
     /// <summary>The token-id inputs of a fixture model.</summary>
     public static long[][] Inputs(string model) =>

@@ -1,6 +1,6 @@
+using InferServer.Server.Tests.Api.OpenAi;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using InferServer.Server.Tests.OpenAi;
 
 namespace InferServer.Server.Tests.Observability;
 
@@ -14,7 +14,7 @@ public sealed partial class GrafanaDashboardTests(ScrapedServer server) : IClass
     [Fact]
     public void EveryQuery_NamesMetricsTheServerExports()
     {
-        var families = PrometheusFamilies.Parse(server.Exposition);
+        var families = PrometheusText.Parse(server.Exposition);
         var queries = Queries(LoadDashboard()).ToList();
 
         Assert.NotEmpty(queries);
@@ -30,7 +30,7 @@ public sealed partial class GrafanaDashboardTests(ScrapedServer server) : IClass
     [Fact]
     public void RateAndIncrease_ApplyOnlyToCountersAndHistogramSeries()
     {
-        var families = PrometheusFamilies.Parse(server.Exposition);
+        var families = PrometheusText.Parse(server.Exposition);
 
         foreach (var query in Queries(LoadDashboard()))
         {
@@ -55,15 +55,8 @@ public sealed partial class GrafanaDashboardTests(ScrapedServer server) : IClass
             Assert.Contains(wanted, titles);
     }
 
-    private static JsonDocument LoadDashboard()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var candidate = Path.Combine(directory.FullName, "deploy", "grafana", "inferserver-dashboard.json");
-            if (File.Exists(candidate)) return JsonDocument.Parse(File.ReadAllText(candidate));
-        }
-        throw new FileNotFoundException("deploy/grafana/inferserver-dashboard.json not found above " + AppContext.BaseDirectory);
-    }
+    private static JsonDocument LoadDashboard() =>
+        JsonDocument.Parse(File.ReadAllText(RepositoryFiles.Path("deploy", "grafana", "inferserver-dashboard.json")));
 
     /// <summary>Every PromQL expression: panel targets' expr and query variables' query.</summary>
     private static IEnumerable<string> Queries(JsonDocument dashboard)

@@ -1,4 +1,4 @@
-using InferServer.Server.Tests.OpenAi;
+using InferServer.Server.Tests.Api.OpenAi;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Observability;
@@ -10,12 +10,12 @@ namespace InferServer.Server.Tests.Observability;
 [Collection(OpenAiServerCollection.Name)]
 public sealed class PrometheusExpositionTests(ScrapedServer server, ITestOutputHelper output) : IClassFixture<ScrapedServer>
 {
-    private PrometheusFamilies Families
+    private PrometheusText Families
     {
         get
         {
             output.WriteLine(server.Exposition);
-            return PrometheusFamilies.Parse(server.Exposition);
+            return PrometheusText.Parse(server.Exposition);
         }
     }
 

@@ -1,4 +1,5 @@
-using InferServer.Server.Tests.OpenAi;
+using InferServer.Server.Tests.Api.OpenAi;
+
 
 namespace InferServer.Server.Tests.Observability;
 

@@ -13,15 +13,15 @@ public sealed class PeftAdapterFiles : IDisposable
 {
     private readonly string baseDirectory;
     private readonly Generator generator;
+    private readonly TemporaryDirectory root = new();
 
     public PeftAdapterFiles(string baseDirectory, ulong seed)
     {
         this.baseDirectory = baseDirectory;
         generator = new Generator(seed);
-        Root = Directory.CreateTempSubdirectory("inferserver-peft-kinds-").FullName;
     }
 
-    public string Root { get; }
+    public string Root => root.Path;
 
     /// <summary>A LoRA (or DoRA) adapter of rank r on <paramref name="linears"/> and <paramref name="embeddings"/> (module paths).</summary>
     public string Write(string name, int rank, double alpha, IReadOnlyList<string> linears, IReadOnlyList<string>? embeddings = null, bool dora = false)
@@ -66,6 +66,6 @@ public sealed class PeftAdapterFiles : IDisposable
     public void Dispose()
     {
         generator.Dispose();
-        Directory.Delete(Root, recursive: true);
+        root.Dispose();
     }
 }

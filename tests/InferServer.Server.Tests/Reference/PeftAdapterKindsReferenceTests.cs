@@ -21,7 +21,7 @@ public sealed class PeftAdapterKindsReferenceTests : IDisposable
     // at most here, on logits of order 1-10; the greedy continuations must still be identical.
     private const double SoloTolerance = 5e-5;
     private static readonly string[] Projections = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
-    private readonly PeftAdapterFiles files = new(Fixtures.BaseDirectory("llama-tiny"), seed: 15);
+    private readonly PeftAdapterFiles files = new(ReferenceFixtures.BaseDirectory("llama-tiny"), seed: 15);
     private readonly Dictionary<string, string> adapters = [];
 
     public PeftAdapterKindsReferenceTests()
@@ -46,10 +46,10 @@ public sealed class PeftAdapterKindsReferenceTests : IDisposable
     [MemberData(nameof(Kinds))]
     public void AdapterKind_ServesThePeftLogits(string kind)
     {
-        using var model = (ICausalLanguageModel)ModelLoader.Load(Fixtures.BaseDirectory("llama-tiny"), ModelLoadOptions.Cpu);
+        using var model = (ICausalLanguageModel)ModelLoader.Load(ReferenceFixtures.BaseDirectory("llama-tiny"), ModelLoadOptions.Cpu);
         using var pooled = new PooledAdapters(model, adapters[kind]);
         using var harness = new CausalHarness(model);
-        using var reference = ReferenceLlama.Load(Fixtures.BaseDirectory("llama-tiny"));
+        using var reference = ReferenceLlama.Load(ReferenceFixtures.BaseDirectory("llama-tiny"));
         using var lora = ReferenceLora.Load(adapters[kind]);
         var inputs = Fixtures.Inputs("llama-tiny");
 
@@ -71,7 +71,7 @@ public sealed class PeftAdapterKindsReferenceTests : IDisposable
     [InlineData("dora-lm-head")]
     public void MergedAdapter_GivesItsSlotLogits_AndUnmergingGivesTheBaseBackBitForBit(string kind)
     {
-        using var model = (ICausalLanguageModel)ModelLoader.Load(Fixtures.BaseDirectory("llama-tiny"), ModelLoadOptions.Cpu);
+        using var model = (ICausalLanguageModel)ModelLoader.Load(ReferenceFixtures.BaseDirectory("llama-tiny"), ModelLoadOptions.Cpu);
         using var pooled = new PooledAdapters(model, adapters[kind]);
         using var harness = new CausalHarness(model);
         var inputs = Fixtures.Inputs("llama-tiny");
@@ -98,7 +98,7 @@ public sealed class PeftAdapterKindsReferenceTests : IDisposable
     [Fact]
     public void MixedBatchOfDoraLmHeadEmbeddingAndBaseRows_GivesEachRowItsSoloLogitsAndGreedyContinuation()
     {
-        using var model = (ICausalLanguageModel)ModelLoader.Load(Fixtures.BaseDirectory("llama-tiny"), ModelLoadOptions.Cpu);
+        using var model = (ICausalLanguageModel)ModelLoader.Load(ReferenceFixtures.BaseDirectory("llama-tiny"), ModelLoadOptions.Cpu);
         using var pooled = new PooledAdapters(model, [.. KindNames.Select(kind => adapters[kind])]);
         using var harness = new CausalHarness(model);
         var inputs = Fixtures.Inputs("llama-tiny");

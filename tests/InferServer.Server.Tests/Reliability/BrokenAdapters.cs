@@ -27,8 +27,7 @@ public static class BrokenAdapters
 
     private static string Write()
     {
-        var root = Path.Combine(Path.GetTempPath(), "inferserver-tests", $"broken-adapters-{Environment.ProcessId}");
-        Directory.CreateDirectory(root);
+        var root = ProcessScratch.Directory("broken-adapters");
         using var scope = NewDisposeScope();
         var many = new Dictionary<string, Tensor>();
         for (var i = 0; i < 400; i++)

@@ -1,7 +1,6 @@
 using InferServer.AdapterStore.Configuration;
 using InferServer.Server.Engine;
 using InferServer.Server.Tests.Engine;
-using InferServer.Server.Tests.Models;
 
 namespace InferServer.Server.Tests.Reliability;
 
@@ -120,7 +119,7 @@ public sealed class EngineOwnershipTests
     {
         var options = new AdapterStoreOptions
         {
-            AdapterRoots = [Path.Combine(Fixtures.Root, "llama-tiny", "adapters")],
+            AdapterRoots = [Path.Combine(ReferenceFixtures.Root, "llama-tiny", "adapters")],
             DeviceSlots = 4, MaxRank = 16, MergeEnabled = true, MergeWindow = 4, MergeMinShare = 0.5,
         };
         await using var engine = StoreBackedEngine.Start(new EngineOptions { KvCacheBytes = 8L << 20 }, options);

@@ -1,6 +1,6 @@
 using InferServer.AdapterStore.Configuration;
 using InferServer.Server.Engine;
-using InferServer.Server.Tests.Api;
+using InferServer.Server.Tests.Hosting;
 using InferServer.Server.Tests.Engine;
 using InferServer.Server.Models;
 using InferServer.Server.Models.Common;

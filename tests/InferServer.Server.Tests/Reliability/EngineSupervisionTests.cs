@@ -4,6 +4,7 @@ using InferServer.Server.Engine;
 using InferServer.Server.Hosting;
 using InferServer.Server.Tests.Api;
 using InferServer.Server.Tests.Engine;
+using InferServer.Server.Tests.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 

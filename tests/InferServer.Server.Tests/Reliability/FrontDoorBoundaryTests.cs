@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using InferServer.Api.V1;
 using InferServer.Server.Tests.Api;
+using InferServer.Server.Tests.Hosting;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Reliability;

@@ -4,10 +4,9 @@ using System.Text;
 using System.Text.Json;
 using InferServer.Safetensors;
 using InferServer.Server.Api.OpenAi;
-using InferServer.Server.Tests.Api;
+using InferServer.Server.Tests.Hosting;
 using InferServer.Server.Tokenization;
 using InferServer.Server.Tests.Engine;
-using InferServer.Server.Tests.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -27,7 +26,7 @@ public sealed class NonFiniteLogprobsTests(ITestOutputHelper output)
 
     private static readonly Lazy<string> Root = new(() =>
     {
-        var root = Path.Combine(Path.GetTempPath(), "inferserver-tests", $"nan-adapters-{Environment.ProcessId}");
+        var root = ProcessScratch.Directory("nan-adapters");
         var directory = Path.Combine(root, NanAdapter);
         Directory.CreateDirectory(directory);
         using var scope = NewDisposeScope();
@@ -75,16 +74,16 @@ public sealed class NonFiniteLogprobsTests(ITestOutputHelper output)
     /// <summary>bert-tiny-cls (demo WordPiece vocabulary) and a copy of its adapter qv-r4-cls2 with every weight NaN.</summary>
     private static readonly Lazy<(string Model, string Adapters)> Encoder = new(() =>
     {
-        var root = Path.Combine(Path.GetTempPath(), "inferserver-tests", $"nan-encoder-{Environment.ProcessId}");
+        var root = ProcessScratch.Directory("nan-encoder");
         var model = Path.Combine(root, "model");
         Directory.CreateDirectory(model);
-        foreach (var file in Directory.GetFiles(Fixtures.BaseDirectory("bert-tiny-cls")))
+        foreach (var file in Directory.GetFiles(ReferenceFixtures.BaseDirectory("bert-tiny-cls")))
             File.Copy(file, Path.Combine(model, Path.GetFileName(file)), overwrite: true);
         DemoTokenizerFiles.WriteBert(model);
         var adapters = Path.Combine(root, "adapters");
         var nan = Path.Combine(adapters, NanAdapter);
         Directory.CreateDirectory(nan);
-        var source = Fixtures.AdapterDirectory("bert-tiny-cls", "qv-r4-cls2");
+        var source = ReferenceFixtures.AdapterDirectory("bert-tiny-cls", "qv-r4-cls2");
         File.Copy(Path.Combine(source, "adapter_config.json"), Path.Combine(nan, "adapter_config.json"), overwrite: true);
         var bytes = File.ReadAllBytes(Path.Combine(source, "adapter_model.safetensors"));
         var headerLength = (int)BitConverter.ToUInt64(bytes, 0);

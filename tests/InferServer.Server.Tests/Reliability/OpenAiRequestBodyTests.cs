@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using InferServer.Server.Api.OpenAi;
 using InferServer.Server.Tests.Api;
+using InferServer.Server.Tests.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 

@@ -3,9 +3,8 @@ using Grpc.Core;
 using Grpc.Health.V1;
 using InferServer.Api.V1;
 using InferServer.Server.Engine;
-using InferServer.Server.Tests.Api;
 using InferServer.Server.Tests.Engine;
-using InferServer.Server.Tests.Models;
+using InferServer.Server.Tests.Hosting;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Reliability;
@@ -22,7 +21,7 @@ public sealed class RealClientTrafficTests(ITestOutputHelper output)
     {
         ["Engine:ModelPath"] = EngineFixture.LlamaTinyDirectory,
         ["Engine:KvCacheBytes"] = (8L * 1024 * 1024).ToString(),
-        ["Adapters:AdapterRoots:0"] = Path.Combine(Fixtures.Root, "llama-tiny", "adapters"),
+        ["Adapters:AdapterRoots:0"] = Path.Combine(ReferenceFixtures.Root, "llama-tiny", "adapters"),
         ["Adapters:MaxRank"] = "16",
     });
 

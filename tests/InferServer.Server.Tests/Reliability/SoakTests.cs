@@ -2,8 +2,8 @@ extern alias loadgen;
 
 using System.Text;
 using InferServer.Server.Api.OpenAi;
-using InferServer.Server.Tests.Api;
 using InferServer.Server.Tests.Engine;
+using InferServer.Server.Tests.Hosting;
 using loadgen::InferServer.LoadGen.Soak;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
@@ -25,7 +25,7 @@ public sealed class SoakTests(ITestOutputHelper output)
 
     private static readonly Lazy<string> ModelRoot = new(() =>
     {
-        var root = Path.Combine(Path.GetTempPath(), "inferserver-tests", $"soak-model-{Environment.ProcessId}");
+        var root = ProcessScratch.Directory("soak-model");
         SoakModel.Write(root, tenants: 12, seed: 1);
         return root;
     });

@@ -8,7 +8,6 @@ using InferServer.Server.Engine;
 using InferServer.Server.Models;
 using InferServer.Server.Models.Common;
 using InferServer.Server.Tests.Engine;
-using InferServer.Server.Tests.Models;
 using InferServer.Server.Tokenization;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -19,9 +18,8 @@ public sealed class StoreBackedEngine : IAsyncDisposable
 {
     private static readonly Lazy<string> BertWithTokenizer = new(() =>
     {
-        var directory = Path.Combine(Path.GetTempPath(), "inferserver-tests", "bert-tiny-store-" + Environment.ProcessId);
-        Directory.CreateDirectory(directory);
-        foreach (var file in Directory.GetFiles(Fixtures.BaseDirectory("bert-tiny-cls")))
+        var directory = ProcessScratch.Directory("bert-tiny-store");
+        foreach (var file in Directory.GetFiles(ReferenceFixtures.BaseDirectory("bert-tiny-cls")))
             File.Copy(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
         DemoTokenizerFiles.WriteBert(directory);
         return directory;
@@ -46,7 +44,7 @@ public sealed class StoreBackedEngine : IAsyncDisposable
         var directory = classifier ? BertWithTokenizer.Value : EngineFixture.LlamaTinyDirectory;
         adapterOptions ??= new AdapterStoreOptions
         {
-            AdapterRoots = [Path.Combine(Fixtures.Root, classifier ? "bert-tiny-cls" : "llama-tiny", "adapters")],
+            AdapterRoots = [Path.Combine(ReferenceFixtures.Root, classifier ? "bert-tiny-cls" : "llama-tiny", "adapters")],
             DeviceSlots = 4,
             MaxRank = 16,
             MergeEnabled = false,

@@ -1,4 +1,3 @@
-using InferServer.Server.Demo;
 using InferServer.Server.Tokenization;
 
 namespace InferServer.Server.Tests.Tokenization;
@@ -15,17 +14,6 @@ public sealed class BertTokenizerTests(DemoModelDirectories demo)
 
         Assert.Equal([2, Id("hello"), Id("world"), 3], ids);
         Assert.Equal([Id("hello"), Id("world")], demo.BertTokenizer.Encode("Hello world", addSpecialTokens: false));
-    }
-
-    [Fact]
-    public void DemoVocabulary_StartsWithBertsSpecialTokens()
-    {
-        Assert.Equal(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], DemoTokenizerFiles.BertVocabulary.Take(5));
-        Assert.InRange(DemoTokenizerFiles.BertVocabularySize, 300, 1000);
-        Assert.Equal(DemoTokenizerFiles.BertVocabularySize, demo.BertTokenizer.VocabularySize);
-        Assert.Equal("wordpiece", demo.BertTokenizer.Kind);
-        Assert.Equal(0, demo.BertTokenizer.PadTokenId);
-        Assert.Equal(1, demo.BertTokenizer.UnknownTokenId);
     }
 
     [Theory]

@@ -6,12 +6,12 @@ namespace InferServer.Server.Tests.Tokenization;
 /// <summary>Demo tokenizer files written once per test run into temporary directories (GPT-2's files are ~1.5 MB).</summary>
 public sealed class DemoModelDirectories : IDisposable
 {
-    private readonly string root = Directory.CreateTempSubdirectory("inferserver-tokenizers-").FullName;
+    private readonly TemporaryDirectory root = new();
 
     public DemoModelDirectories()
     {
-        Gpt2 = Path.Combine(root, "gpt2");
-        Bert = Path.Combine(root, "bert");
+        Gpt2 = root.File("gpt2");
+        Bert = root.File("bert");
         DemoTokenizerFiles.Write(Gpt2);
         DemoTokenizerFiles.WriteBert(Bert);
         Gpt2Tokenizer = TokenizerLoader.Load(Gpt2);
@@ -23,7 +23,7 @@ public sealed class DemoModelDirectories : IDisposable
     public TextTokenizer Gpt2Tokenizer { get; }
     public TextTokenizer BertTokenizer { get; }
 
-    public void Dispose() => Directory.Delete(root, recursive: true);
+    public void Dispose() => root.Dispose();
 }
 
 [CollectionDefinition(Name)]

@@ -71,16 +71,6 @@ public sealed class Gpt2TokenizerTests(DemoModelDirectories demo)
     }
 
     [Fact]
-    public void DemoMerges_AreGpt2sFiftyThousandInPriorityOrder()
-    {
-        var lines = File.ReadAllLines(Path.Combine(demo.Gpt2, "merges.txt"));
-
-        Assert.Equal("#version: 0.2", lines[0]);
-        Assert.Equal(50_001, lines.Length);
-        Assert.Equal("Ġ t", lines[1]);
-    }
-
-    [Fact]
     public void IdOutsideTheVocabulary_IsRejectedByName()
     {
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => demo.Gpt2Tokenizer.Decode([DemoTokenizerFiles.Gpt2VocabularySize], skipSpecialTokens: true));

@@ -1,4 +1,4 @@
-namespace InferServer.Server.Tests.OpenAi;
+namespace InferServer.Server.Tests.Api.OpenAi;
 
 [Collection(OpenAiServerCollection.Name)]
 public sealed class OpenAiErrorTests(OpenAiServerFixture fixture)

@@ -3,7 +3,7 @@ using InferServer.AdapterStore.Peft;
 using InferServer.Safetensors;
 using TorchSharp;
 
-namespace InferServer.AdapterStore.Tests.TestSupport;
+namespace InferServer.AdapterStore.Tests;
 
 /// <summary>
 /// A tiny two-layer base model and PEFT adapters for it written to disk the way <c>save_pretrained</c> does

@@ -2,7 +2,7 @@ using System.Text;
 using InferServer.Kernels.Sampling;
 using InferServer.Server.Api.OpenAi;
 
-namespace InferServer.Server.Tests.OpenAi;
+namespace InferServer.Server.Tests.Api.OpenAi;
 
 /// <summary>How logprobs name tokens: by their bytes as text, with the exact bytes beside them in chat.</summary>
 public sealed class OpenAiLogprobNamesTests

@@ -4,7 +4,7 @@ using InferServer.Kernels.Lora;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InferServer.AdapterStore.Tests.TestSupport;
+namespace InferServer.AdapterStore.Tests;
 
 /// <summary>A projection holding a real random W0 and forwarding like the server's AdaptedLinear.</summary>
 internal sealed class FakeLoraTarget : ILoraTarget, IDisposable

@@ -1,7 +1,7 @@
 using Grpc.Net.Client;
 using InferServer.Api.V1;
 
-namespace InferServer.Server.Tests.OpenAi;
+namespace InferServer.Server.Tests.Api.OpenAi;
 
 /// <summary>The two front doors are one server: the same greedy request gives the same tokens through either.</summary>
 [Collection(OpenAiServerCollection.Name)]

@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
-namespace InferServer.Server.Tests.Api;
+namespace InferServer.Server.Tests.Hosting;
 
 /// <summary>
 /// The real server (same composition as Program.cs) on real Kestrel at 127.0.0.1, ports chosen by the OS, logs in the

@@ -1,6 +1,6 @@
 using Xunit.Abstractions;
 
-namespace InferServer.Server.Tests.OpenAi;
+namespace InferServer.Server.Tests.Api.OpenAi;
 
 /// <summary>A fact that needs Node.js (node and npm on PATH); skipped, saying so, where it is absent.</summary>
 public sealed class NodeFactAttribute : FactAttribute
@@ -45,14 +45,5 @@ public sealed class OpenAiNodeClientTests(OpenAiServerFixture fixture, ITestOutp
     private Task<int> RunAsync(string program, string[] arguments, string directory, Dictionary<string, string> environment) =>
         ProcessRunner.RunAsync(program, arguments, directory, output.WriteLine, Limit, environment);
 
-    // The test assembly runs from tests/InferServer.Server.Tests/bin/<configuration>/<framework>/.
-    private static string ClientDirectory()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var candidate = Path.Combine(directory.FullName, "tests", "openai-client");
-            if (File.Exists(Path.Combine(candidate, "package.json"))) return candidate;
-        }
-        throw new DirectoryNotFoundException("tests/openai-client not found above " + AppContext.BaseDirectory);
-    }
+    private static string ClientDirectory() => RepositoryFiles.Path("tests", "openai-client");
 }

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace InferServer.AdapterStore.Tests.TestSupport;
+namespace InferServer.AdapterStore.Tests;
 
 /// <summary>
 /// A dedicated thread that runs posted work in order, as the server's engine thread does: the device slot table and the

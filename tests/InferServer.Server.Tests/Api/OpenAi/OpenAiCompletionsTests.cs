@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace InferServer.Server.Tests.OpenAi;
+namespace InferServer.Server.Tests.Api.OpenAi;
 
 [Collection(OpenAiServerCollection.Name)]
 public sealed class OpenAiCompletionsTests(OpenAiServerFixture fixture)

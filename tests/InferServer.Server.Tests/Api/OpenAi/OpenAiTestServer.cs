@@ -10,9 +10,9 @@ using System.Text.Json.Nodes;
 using InferServer.Server.Api.OpenAi;
 using InferServer.Server.Hosting;
 using InferServer.Server.Tests.Engine;
-using InferServer.Server.Tests.Models;
+using InferServer.Server.Tests.Observability;
 
-namespace InferServer.Server.Tests.OpenAi;
+namespace InferServer.Server.Tests.Api.OpenAi;
 
 /// <summary>
 /// A real InferServer (gRPC, metrics and the OpenAI-compatible API) on 127.0.0.1 with every port 0, serving llama-tiny
@@ -38,8 +38,7 @@ public sealed class OpenAiTestServer : IAsyncDisposable
 
     private static readonly Lazy<string> TruncatedTokenizerModel = new(() =>
     {
-        var directory = Path.Combine(Path.GetTempPath(), "inferserver-tests", "llama-tiny-gpt2-1000-" + Environment.ProcessId);
-        Directory.CreateDirectory(directory);
+        var directory = ProcessScratch.Directory("llama-tiny-gpt2-1000");
         foreach (var file in Directory.GetFiles(EngineFixture.LlamaTinyDirectory))
             File.Copy(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
         // Byte-level BPE stays total when cut: the 256 byte tokens remain, and every kept merge yields a kept token.
@@ -62,7 +61,7 @@ public sealed class OpenAiTestServer : IAsyncDisposable
     public static string ModelDirectory => TruncatedTokenizerModel.Value;
 
     /// <summary>Where the fixture adapters of llama-tiny live (the server's only adapter root).</summary>
-    public static string AdapterRoot => Path.Combine(Fixtures.BaseDirectory("llama-tiny"), "..", "adapters");
+    public static string AdapterRoot => Path.Combine(ReferenceFixtures.BaseDirectory("llama-tiny"), "..", "adapters");
 
     /// <summary>A fixture adapter's directory.</summary>
     public static string AdapterDirectory(string name) => Path.GetFullPath(Path.Combine(AdapterRoot, name));

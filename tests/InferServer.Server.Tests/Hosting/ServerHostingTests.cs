@@ -1,33 +1,17 @@
 using Grpc.Core;
-using Grpc.Health.V1;
 using Grpc.Reflection.V1Alpha;
-using InferServer.Api.V1;
 using InferServer.Server.Engine;
 using InferServer.Server.Hosting;
+using InferServer.Server.Tests.Api;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Xunit.Abstractions;
 
-namespace InferServer.Server.Tests.Api;
+namespace InferServer.Server.Tests.Hosting;
 
-/// <summary>Hosting around the services: health, reflection, /metrics, startup line, option validation, drain on shutdown.</summary>
+/// <summary>Hosting around the services: reflection, startup line, option validation, drain on shutdown.</summary>
 public sealed class ServerHostingTests(ITestOutputHelper output)
 {
-    [Fact]
-    public async Task Health_ReportsTheServerAndEachApiServing()
-    {
-        await using var server = await TestServer.StartAsync(output, new FakeEngine());
-        var health = new Health.HealthClient(server.Channel);
-
-        foreach (var service in new[] { "", "inferserver.v1.Inference", "inferserver.v1.Admin" })
-        {
-            await TestServer.WaitUntilAsync(async () =>
-                (await health.CheckAsync(new HealthCheckRequest { Service = service })).Status == HealthCheckResponse.Types.ServingStatus.Serving);
-        }
-        var http = await server.Http.GetStringAsync("/healthz");
-        Assert.Equal("Healthy", http);
-    }
-
     [Fact]
     public async Task Reflection_ListsTheServices()
     {
@@ -43,27 +27,6 @@ public sealed class ServerHostingTests(ITestOutputHelper output)
         Assert.Contains("inferserver.v1.Inference", services);
         Assert.Contains("inferserver.v1.Admin", services);
         Assert.Contains("grpc.health.v1.Health", services);
-    }
-
-    [Fact]
-    public async Task Metrics_CountRequestsByAdapterRpcAndStatus_AndExposeEngineGauges()
-    {
-        var engine = new FakeEngine();
-        await engine.LoadAsync("metrics-adapter", null, false, CancellationToken.None);
-        await using var server = await TestServer.StartAsync(output, engine);
-
-        await server.Inference.GenerateAsync(new GenerateRequest { Adapter = "metrics-adapter", Text = "a b" });
-        await Assert.ThrowsAsync<RpcException>(async () => await server.Inference.GenerateAsync(new GenerateRequest { Adapter = "unregistered", Text = "a" }));
-
-        var metrics = await server.Http.GetStringAsync("/metrics");
-        output.WriteLine(metrics);
-        var requestLines = metrics.Split('\n').Where(line => line.StartsWith("inferserver_requests", StringComparison.Ordinal)).ToList();
-        Assert.Contains(requestLines, line => line.Contains("adapter=\"metrics-adapter\"") && line.Contains("rpc=\"inferserver.v1.Inference/Generate\"") && line.Contains("status=\"OK\""));
-        Assert.Contains(requestLines, line => line.Contains("adapter=\"other\"") && line.Contains("status=\"NotFound\""));
-        Assert.DoesNotContain("unregistered", metrics);
-        Assert.Contains("inferserver_time_to_first_token", metrics);
-        Assert.Contains("inferserver_queue_waiting", metrics);
-        Assert.Contains("inferserver_tokens_generated", metrics);
     }
 
     [Fact]

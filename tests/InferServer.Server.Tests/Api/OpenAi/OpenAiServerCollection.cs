@@ -1,4 +1,4 @@
-namespace InferServer.Server.Tests.OpenAi;
+namespace InferServer.Server.Tests.Api.OpenAi;
 
 /// <summary>
 /// The OpenAI API tests share one server (starting one loads the model) and run one class at a time: each engine

@@ -1,18 +1,50 @@
 using System.Globalization;
 using System.Text;
 
-namespace InferServer.Server.Tests.OpenAi;
+namespace InferServer.Server.Tests.Observability;
 
 /// <summary>One sample of the Prometheus text exposition format: name, labels, value.</summary>
 public sealed record PrometheusSample(string Name, IReadOnlyDictionary<string, string> Labels, double Value);
 
 /// <summary>
-/// A small reader of the Prometheus text exposition format (version 0.0.4) as a scraper reads it: comment lines skipped,
-/// <c>name{label="value",...} value [timestamp]</c> per sample, label values unescaped (\\, \", \n).
+/// A small reader of the Prometheus text exposition format (version 0.0.4) as a scraper reads it:
+/// <c>name{label="value",...} value [timestamp]</c> per sample, label values unescaped (\\, \", \n), and each metric
+/// family's <c># TYPE</c> and <c># HELP</c>; other comment lines skipped.
 /// </summary>
-public sealed class PrometheusText(IReadOnlyList<PrometheusSample> samples)
+public sealed class PrometheusText
 {
-    public IReadOnlyList<PrometheusSample> Samples { get; } = samples;
+    private static readonly string[] HistogramSuffixes = ["_bucket", "_sum", "_count"];
+
+    private PrometheusText(IReadOnlyList<PrometheusSample> samples, Dictionary<string, string> types, Dictionary<string, string> help)
+    {
+        Samples = samples;
+        Types = types;
+        Help = help;
+        SampleNames = samples.Select(sample => sample.Name).ToHashSet(StringComparer.Ordinal);
+    }
+
+    public IReadOnlyList<PrometheusSample> Samples { get; }
+
+    /// <summary>Family name → type (counter, gauge, histogram...).</summary>
+    public IReadOnlyDictionary<string, string> Types { get; }
+
+    /// <summary>Family name → HELP text.</summary>
+    public IReadOnlyDictionary<string, string> Help { get; }
+
+    /// <summary>Every sample name present (histogram samples as name_bucket, name_sum, name_count).</summary>
+    public IReadOnlySet<string> SampleNames { get; }
+
+    /// <summary>The family a name in a query refers to: the name itself, or a histogram's family for its _bucket/_sum/_count series.</summary>
+    public string? FamilyOf(string name)
+    {
+        if (Types.ContainsKey(name)) return name;
+        foreach (var suffix in HistogramSuffixes)
+        {
+            if (name.EndsWith(suffix, StringComparison.Ordinal) && Types.TryGetValue(name[..^suffix.Length], out var type) && type == "histogram")
+                return name[..^suffix.Length];
+        }
+        return null;
+    }
 
     /// <summary>Every sample of metric <paramref name="name"/>.</summary>
     public IReadOnlyList<PrometheusSample> All(string name) => [.. Samples.Where(sample => sample.Name == name)];
@@ -30,9 +62,24 @@ public sealed class PrometheusText(IReadOnlyList<PrometheusSample> samples)
     public static PrometheusText Parse(string exposition)
     {
         var samples = new List<PrometheusSample>();
+        var types = new Dictionary<string, string>(StringComparer.Ordinal);
+        var help = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var raw in exposition.Split('\n'))
         {
             var line = raw.TrimEnd('\r');
+            if (line.StartsWith("# TYPE ", StringComparison.Ordinal))
+            {
+                var typeFields = line["# TYPE ".Length..].Split(' ');
+                types[typeFields[0]] = typeFields[1];
+                continue;
+            }
+            if (line.StartsWith("# HELP ", StringComparison.Ordinal))
+            {
+                var rest = line["# HELP ".Length..];
+                var space = rest.IndexOf(' ');
+                help[space < 0 ? rest : rest[..space]] = space < 0 ? "" : rest[(space + 1)..];
+                continue;
+            }
             if (line.Length == 0 || line[0] == '#') continue;
             var position = 0;
             while (position < line.Length && line[position] is not ('{' or ' ')) position++;
@@ -71,7 +118,7 @@ public sealed class PrometheusText(IReadOnlyList<PrometheusSample> samples)
             var fields = line[position..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
             samples.Add(new PrometheusSample(name, labels, ParseValue(fields[0])));
         }
-        return new PrometheusText(samples);
+        return new PrometheusText(samples, types, help);
     }
 
     private static double ParseValue(string text) => text switch

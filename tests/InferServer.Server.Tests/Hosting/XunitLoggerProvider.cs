@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
-namespace InferServer.Server.Tests.Api;
+namespace InferServer.Server.Tests.Hosting;
 
 /// <summary>Routes the server's logs to the test's output (YARP TestEnvironment style).</summary>
 public sealed class XunitLoggerProvider(ITestOutputHelper output) : ILoggerProvider

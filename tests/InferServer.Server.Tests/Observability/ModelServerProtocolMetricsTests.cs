@@ -1,6 +1,7 @@
 using InferServer.Server.Observability;
+using InferServer.Server.Tests.Api.OpenAi;
 
-namespace InferServer.Server.Tests.OpenAi;
+namespace InferServer.Server.Tests.Observability;
 
 /// <summary>
 /// The Inference Extension's model-server protocol metrics, read from /metrics as a scraper reads them. A busy server is
