@@ -38,13 +38,13 @@ public sealed class DoraOpsTests
         var x = Random(generator, ScalarType.Float32, slots.Length, In);
         var expected = Formula(x, weight, bias, adapters, slots);
         // DoRA must really change its rows, or agreeing would prove nothing.
-        Assert.True(MaxDifference(nn.functional.linear(x, weight, bias), expected) > 1e-2);
+        Assert.True(TensorAssert.MaxDifference(nn.functional.linear(x, weight, bias), expected) > 1e-2);
 
-        AssertClose(expected, LoraOps.ReferenceLinear(x, weight, bias, pool, slots), 1e-6);
+        TensorAssert.Close(expected, LoraOps.ReferenceLinear(x, weight, bias, pool, slots), 1e-6);
         foreach (var run in LoraOpsTests.Runs())
         {
             using var batch = LoraBatch.Create(slots, torch.CPU);
-            AssertClose(expected, run(x, weight, bias, pool, batch), Float32Tolerance);
+            TensorAssert.Close(expected, run(x, weight, bias, pool, batch), Float32Tolerance);
         }
     }
 
@@ -60,7 +60,7 @@ public sealed class DoraOpsTests
 
         var merged = LoraOps.MergeDora(weight, dora.A, dora.B, dora.Scale, dora.RowScale(weight)!);
 
-        AssertClose(Formula(x, weight, bias, [dora], [1, 1, 1, 1, 1]), nn.functional.linear(x, merged, bias), Float32Tolerance);
+        TensorAssert.Close(Formula(x, weight, bias, [dora], [1, 1, 1, 1, 1]), nn.functional.linear(x, merged, bias), Float32Tolerance);
         Assert.Equal(ScalarType.Float32, merged.dtype);
     }
 
@@ -78,7 +78,7 @@ public sealed class DoraOpsTests
 
         Assert.False(pool.IsDora(2));
         Assert.Equal(0, pool.RowScaleMinusOne[2].abs().max().item<float>());
-        AssertClose(Formula(x, weight, null, [adapters[0]], [1, 1]), LoraOps.Linear(x, weight, null, pool, batch), Float32Tolerance);
+        TensorAssert.Close(Formula(x, weight, null, [adapters[0]], [1, 1]), LoraOps.Linear(x, weight, null, pool, batch), Float32Tolerance);
     }
 
     /// <summary>Slot 1 LoRA rank 4; slot 2 DoRA rank 8; slot 3 DoRA rank 2; slots 4, 5 LoRA and DoRA again (for the stacked path).</summary>

@@ -51,8 +51,8 @@ public sealed class LoraEmbeddingOpsTests
             var (a, b, scale) = adapters[slot - 1];
             return baseRow + scale * b.to(ScalarType.Float64).matmul(a.to(ScalarType.Float64)[.., id]);
         }).ToArray());
-        Assert.True(MaxDifference(table.index_select(0, ids), expected) > 1e-2);
-        AssertClose(expected, y, 1e-6);
+        Assert.True(TensorAssert.MaxDifference(table.index_select(0, ids), expected) > 1e-2);
+        TensorAssert.Close(expected, y, 1e-6);
     }
 
     [Fact]
@@ -67,6 +67,6 @@ public sealed class LoraEmbeddingOpsTests
         // The table is a layer on one-hot inputs with W0 = tableᵀ [out, entries], so the linear merge applies unchanged.
         var merged = LoraOps.Merge(table.t(), a, b, 2.0).t();
 
-        AssertClose(table.to(ScalarType.Float64) + 2.0 * b.to(ScalarType.Float64).mm(a.to(ScalarType.Float64)).t(), merged, 1e-6);
+        TensorAssert.Close(table.to(ScalarType.Float64) + 2.0 * b.to(ScalarType.Float64).mm(a.to(ScalarType.Float64)).t(), merged, 1e-6);
     }
 }

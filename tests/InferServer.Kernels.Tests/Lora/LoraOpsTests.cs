@@ -70,7 +70,7 @@ public sealed class LoraOpsTests
 
         LoraOps.AddDelta(y, x, pool, batch, LoraKernelPath.Stacked);
 
-        AssertClose(LoraOps.ReferenceLinear(x, weight, null, pool, slots), y, Float32Tolerance);
+        TensorAssert.Close(LoraOps.ReferenceLinear(x, weight, null, pool, slots), y, Float32Tolerance);
     }
 
     [Theory]
@@ -96,10 +96,10 @@ public sealed class LoraOpsTests
         {
             using var batch = LoraBatch.Create(slots, torch.CPU);
             var y = run(x, weight, null, pool, batch);
-            AssertClose(LoraOps.ReferenceLinear(x, weight, null, pool, slots), y, Float32Tolerance);
+            TensorAssert.Close(LoraOps.ReferenceLinear(x, weight, null, pool, slots), y, Float32Tolerance);
             foreach (var row in new[] { 0, 2, 4, 5 })
             {
-                Assert.True(BitEqual(plain[row], y[row]), $"row {row} was changed although its slot does not adapt this module");
+                Assert.True(TensorAssert.SameBits(plain[row], y[row]), $"row {row} was changed although its slot does not adapt this module");
             }
         }
     }
@@ -117,7 +117,7 @@ public sealed class LoraOpsTests
 
         var y = LoraOps.Linear(x, weight, bias, pool, batch);
 
-        Assert.True(BitEqual(nn.functional.linear(x, weight, bias), y));
+        Assert.True(TensorAssert.SameBits(nn.functional.linear(x, weight, bias), y));
     }
 
     [Fact]
@@ -138,7 +138,7 @@ public sealed class LoraOpsTests
         {
             using var solo = LoraBatch.Create([slots[row]], torch.CPU);
             var alone = LoraOps.Linear(x.narrow(0, row, 1), weight, bias, pool, solo);
-            AssertClose(alone[0], mixed[row], Float32Tolerance);
+            TensorAssert.Close(alone[0], mixed[row], Float32Tolerance);
         }
     }
 
@@ -156,7 +156,7 @@ public sealed class LoraOpsTests
         var y = LoraOps.Linear(x, weight, null, pool, batch);
 
         Assert.Equal(new long[] { 2, 3, Out }, y.shape);
-        AssertClose(LoraOps.ReferenceLinear(x.reshape(6, In), weight, null, pool, slots), y.reshape(6, Out), Float32Tolerance);
+        TensorAssert.Close(LoraOps.ReferenceLinear(x.reshape(6, In), weight, null, pool, slots), y.reshape(6, Out), Float32Tolerance);
     }
 
     [Theory]
@@ -176,7 +176,7 @@ public sealed class LoraOpsTests
             using var batch = LoraBatch.Create(slots, torch.CPU);
             var y = run(x, weight, null, pool, batch);
             Assert.Equal(dtype, y.dtype);
-            AssertClose(reference, y, tolerance);
+            TensorAssert.Close(reference, y, tolerance);
         }
     }
 
@@ -222,7 +222,7 @@ public sealed class LoraOpsTests
 
         var merged = LoraOps.Merge(weight, a, b, 0.25);
 
-        AssertClose(LoraOps.Linear(x, weight, bias, pool, batch), nn.functional.linear(x, merged, bias), Float32Tolerance);
+        TensorAssert.Close(LoraOps.Linear(x, weight, bias, pool, batch), nn.functional.linear(x, merged, bias), Float32Tolerance);
     }
 
     [Theory]
@@ -237,8 +237,8 @@ public sealed class LoraOpsTests
 
         var merged = LoraOps.Merge(weight, Random(generator, dtype, 4, In), Random(generator, dtype, Out, 4), 4.0);
 
-        Assert.True(BitEqual(before, weight));
-        Assert.False(BitEqual(before, merged));
+        Assert.True(TensorAssert.SameBits(before, weight));
+        Assert.False(TensorAssert.SameBits(before, merged));
         Assert.Equal(dtype, merged.dtype);
     }
 
@@ -270,11 +270,11 @@ public sealed class LoraOpsTests
         var x = Random(generator, ScalarType.Float32, slots.Length, In);
         var reference = LoraOps.ReferenceLinear(x, weight, bias, pool, slots);
         // The reference must itself differ from the base output, or agreeing with it would prove nothing.
-        Assert.True(MaxDifference(nn.functional.linear(x, weight, bias), reference) > 1e-2);
+        Assert.True(TensorAssert.MaxDifference(nn.functional.linear(x, weight, bias), reference) > 1e-2);
         foreach (var run in Runs())
         {
             using var batch = LoraBatch.Create(slots, torch.CPU);
-            AssertClose(reference, run(x, weight, bias, pool, batch), Float32Tolerance);
+            TensorAssert.Close(reference, run(x, weight, bias, pool, batch), Float32Tolerance);
         }
     }
 }

@@ -19,8 +19,8 @@ public sealed class LoraSlotPoolTests
         pool.Write(2, a, b, 0.5);
 
         Assert.Equal(4, pool.RankOf(2));
-        Assert.True(BitEqual(a, pool.A[2].narrow(0, 0, 4)));
-        AssertClose(b * 0.5, pool.B[2].narrow(1, 0, 4), 0);
+        Assert.True(TensorAssert.SameBits(a, pool.A[2].narrow(0, 0, 4)));
+        TensorAssert.Close(b * 0.5, pool.B[2].narrow(1, 0, 4), 0);
         Assert.Equal(0, pool.A[2].narrow(0, 4, 12).abs().sum().item<float>());
         Assert.Equal(0, pool.B[2].narrow(1, 4, 12).abs().sum().item<float>());
         Assert.Equal(0, pool.A[1].abs().sum().item<float>() + pool.B[1].abs().sum().item<float>());
@@ -66,7 +66,7 @@ public sealed class LoraSlotPoolTests
         pool.Write(1, a, Random(generator, ScalarType.Float32, Out, 8), 1.0);
 
         Assert.Equal(ScalarType.BFloat16, pool.A.dtype);
-        Assert.True(BitEqual(a.to(ScalarType.BFloat16), pool.A[1]));
+        Assert.True(TensorAssert.SameBits(a.to(ScalarType.BFloat16), pool.A[1]));
     }
 
     [Fact]

@@ -26,27 +26,4 @@ internal static class LoraTestData
 
         return pool;
     }
-
-    /// <summary>Largest absolute difference, in float64.</summary>
-    public static double MaxDifference(Tensor expected, Tensor actual)
-    {
-        Assert.Equal(expected.shape, actual.shape);
-        using var scope = torch.NewDisposeScope();
-        return (expected.to(ScalarType.Float64) - actual.to(ScalarType.Float64)).abs().max().item<double>();
-    }
-
-    /// <summary>Same shape, dtype and every bit of every element.</summary>
-    public static bool BitEqual(Tensor expected, Tensor actual)
-    {
-        using var scope = torch.NewDisposeScope();
-        return expected.dtype == actual.dtype
-            && expected.shape.SequenceEqual(actual.shape)
-            && expected.contiguous().bytes.SequenceEqual(actual.contiguous().bytes);
-    }
-
-    public static void AssertClose(Tensor expected, Tensor actual, double tolerance)
-    {
-        var difference = MaxDifference(expected, actual);
-        Assert.True(difference <= tolerance, $"max |difference| {difference:G3} exceeds {tolerance:G3}");
-    }
 }

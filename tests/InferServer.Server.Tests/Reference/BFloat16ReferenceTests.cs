@@ -43,7 +43,7 @@ public sealed class BFloat16ReferenceTests(DemoModels demo)
         Assert.Equal(ScalarType.BFloat16, model.DType);
         foreach (var prompt in ReferenceCases.Prompts(demo, kind))
         {
-            var difference = ReferenceCases.MaxDifference(reference.LastLogits(prompt, lora), harness.LastLogits([prompt], [adapter is null ? 0 : 1])[0]);
+            var difference = TensorAssert.MaxDifference(reference.LastLogits(prompt, lora), harness.LastLogits([prompt], [adapter is null ? 0 : 1])[0]);
             Assert.True(difference <= LogitTolerance, $"{kind}/{adapter ?? "base"}, {prompt.Length} tokens: {difference:E3} > {LogitTolerance:E0}");
         }
     }

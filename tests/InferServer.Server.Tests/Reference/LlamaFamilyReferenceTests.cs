@@ -35,12 +35,12 @@ public sealed class LlamaFamilyReferenceTests(DemoModels demo)
             var expected = reference.LastLogits(prompt, lora);
             var actual = harness.LastLogits([prompt], [adapter is null ? 0 : 1])[0];
 
-            var difference = ReferenceCases.MaxDifference(expected, actual);
+            var difference = TensorAssert.MaxDifference(expected, actual);
             Assert.True(difference <= LogitTolerance, $"{kind}/{adapter ?? "base"}, {prompt.Length} tokens: {difference:E3} > {LogitTolerance:E0}");
             if (lora is not null)
             {
                 // Otherwise a pool that silently did nothing would pass.
-                var adapterEffect = ReferenceCases.MaxDifference(reference.LastLogits(prompt), Array.ConvertAll(expected, e => (float)e));
+                var adapterEffect = TensorAssert.MaxDifference(reference.LastLogits(prompt), Array.ConvertAll(expected, e => (float)e));
                 Assert.True(adapterEffect > VisibleEffect, $"{adapter} moves the logits by only {adapterEffect:E3}");
             }
         }
@@ -68,7 +68,7 @@ public sealed class LlamaFamilyReferenceTests(DemoModels demo)
 
         foreach (var prompt in ReferenceCases.Prompts(demo, DemoModelKind.Llama3))
         {
-            var effect = ReferenceCases.MaxDifference(scaled.LastLogits(prompt), Array.ConvertAll(unscaled.LastLogits(prompt), l => (float)l));
+            var effect = TensorAssert.MaxDifference(scaled.LastLogits(prompt), Array.ConvertAll(unscaled.LastLogits(prompt), l => (float)l));
             Assert.True(effect > VisibleEffect, $"{prompt.Length} tokens: rope_scaling moves the logits by only {effect:E3}");
         }
     }

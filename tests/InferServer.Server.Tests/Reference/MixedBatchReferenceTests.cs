@@ -33,12 +33,12 @@ public sealed class MixedBatchReferenceTests(DemoModels demo)
         for (var i = 0; i < rows.Length; i++)
         {
             var solo = harness.LastLogits([rows[i]], [slots[i]])[0];
-            var difference = ReferenceCases.MaxDifference(Array.ConvertAll(solo, l => (double)l), batchLogits[i]);
+            var difference = TensorAssert.MaxDifference(Array.ConvertAll(solo, l => (double)l), batchLogits[i]);
             Assert.True(difference <= SoloTolerance, $"row {i} (slot {slots[i]}): {difference:E3} from its solo logits");
             Assert.Equal(harness.Greedy([rows[i]], [slots[i]], 8)[0], batchGreedy[i]);
         }
         // Rows 0, 3 and 6 hold the same prompt under slots 3, 6 and 5: each row really got its own adapter.
-        Assert.True(ReferenceCases.MaxDifference(Array.ConvertAll(batchLogits[0], l => (double)l), batchLogits[3]) > 1e-3);
-        Assert.True(ReferenceCases.MaxDifference(Array.ConvertAll(batchLogits[3], l => (double)l), batchLogits[6]) > 1e-3);
+        Assert.True(TensorAssert.MaxDifference(Array.ConvertAll(batchLogits[0], l => (double)l), batchLogits[3]) > 1e-3);
+        Assert.True(TensorAssert.MaxDifference(Array.ConvertAll(batchLogits[3], l => (double)l), batchLogits[6]) > 1e-3);
     }
 }

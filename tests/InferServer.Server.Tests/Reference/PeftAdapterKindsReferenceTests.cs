@@ -58,10 +58,10 @@ public sealed class PeftAdapterKindsReferenceTests : IDisposable
         for (var i = 0; i < inputs.Length; i++)
         {
             var expected = reference.LastLogits(inputs[i], lora);
-            var difference = ReferenceCases.MaxDifference(expected, served[i]);
+            var difference = TensorAssert.MaxDifference(expected, served[i]);
             Assert.True(difference <= ReferenceTolerance, $"{kind}, input {i}: {difference:E3} from the reference");
             // The adapter must change the output, or agreeing would prove nothing.
-            Assert.True(ReferenceCases.MaxDifference(reference.LastLogits(inputs[i]), served[i]) > 1e-3, $"{kind} changes nothing");
+            Assert.True(TensorAssert.MaxDifference(reference.LastLogits(inputs[i]), served[i]) > 1e-3, $"{kind} changes nothing");
         }
     }
 
@@ -89,7 +89,7 @@ public sealed class PeftAdapterKindsReferenceTests : IDisposable
 
         for (var i = 0; i < inputs.Length; i++)
         {
-            var difference = ReferenceCases.MaxDifference(Array.ConvertAll(inSlot[i], l => (double)l), merged[i]);
+            var difference = TensorAssert.MaxDifference(Array.ConvertAll(inSlot[i], l => (double)l), merged[i]);
             Assert.True(difference <= ReferenceTolerance, $"{kind}, input {i}: merged {difference:E3} from the slot");
             Assert.Equal(before[i], after[i]);
         }
@@ -111,7 +111,7 @@ public sealed class PeftAdapterKindsReferenceTests : IDisposable
         for (var i = 0; i < rows.Length; i++)
         {
             var solo = harness.LastLogits([rows[i]], [slots[i]])[0];
-            var difference = ReferenceCases.MaxDifference(Array.ConvertAll(solo, l => (double)l), batchLogits[i]);
+            var difference = TensorAssert.MaxDifference(Array.ConvertAll(solo, l => (double)l), batchLogits[i]);
             Assert.True(difference <= SoloTolerance, $"row {i} (slot {slots[i]}): {difference:E3} from its solo logits");
             Assert.Equal(harness.Greedy([rows[i]], [slots[i]], 6)[0], batchGreedy[i]);
         }

@@ -48,11 +48,4 @@ public static class ReferenceCases
         ];
         return [.. texts.Select(text => tokenizer.Encode(text, addSpecialTokens: false).Select(id => (long)id).ToArray())];
     }
-
-    /// <summary>Largest |expected − actual| over one row of logits.</summary>
-    public static double MaxDifference(double[] expected, float[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        return expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
-    }
 }
