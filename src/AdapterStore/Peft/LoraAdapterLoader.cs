@@ -1,4 +1,5 @@
 using InferServer.AdapterStore.Configuration;
+using InferServer.Kernels;
 using System.Globalization;
 using System.Text.Json;
 using InferServer.Safetensors;
@@ -467,8 +468,10 @@ public static class LoraAdapterLoader
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var weight = spec.BaseWeights!(module.Module).to(torch.ScalarType.Float64, torch.CPU);
-        var adapted = weight + b.to(torch.ScalarType.Float64).mm(a.to(torch.ScalarType.Float64)).mul(module.Scale);
-        var norm = torch.linalg.vector_norm(adapted, dims: [1]).DetachFromDisposeScope();
+        var adapted = weight.Plus(b.to(torch.ScalarType.Float64).mm(a.to(torch.ScalarType.Float64)).Times(module.Scale));
+        // linalg.norm hands its double order to libtorch as a number (vector_norm makes a Scalar of it that nothing keeps
+        // alive); with one dim, at::linalg_norm is linalg_vector_norm at that order.
+        var norm = torch.linalg.norm(adapted, 2.0, dims: [1]).DetachFromDisposeScope();
         owned.Add(norm);
         return new DoraMagnitude(magnitude, norm);
     }

@@ -48,11 +48,11 @@ public static class LoraEmbeddingOps
             var delta = pool.ATransposed(group.Slot).index_select(0, groupIds).mm(pool.BTransposed(group.Slot));
             if (group.IsContiguous)
             {
-                y.narrow(0, group.Start, group.Count).add_(delta);
+                y.narrow(0, group.Start, group.Count).PlusInPlace(delta);
             }
             else
             {
-                y.index_add_(0, group.RowIndex, delta, 1);
+                y.index_add_(0, group.RowIndex, delta, TensorMath.One);
             }
         }
     }

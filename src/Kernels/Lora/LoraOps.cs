@@ -63,12 +63,12 @@ public static class LoraOps
             if (group.IsContiguous)
             {
                 var rows = y.narrow(0, group.Start, group.Count);
-                rows.add_((bias is null ? rows : rows - bias).mul(factor));
+                rows.PlusInPlace((bias is null ? rows : rows - bias).mul(factor));
             }
             else
             {
                 var rows = y.index_select(0, group.RowIndex);
-                y.index_add_(0, group.RowIndex, (bias is null ? rows : rows - bias).mul(factor), 1);
+                y.index_add_(0, group.RowIndex, (bias is null ? rows : rows - bias).mul(factor), TensorMath.One);
             }
         }
     }
@@ -128,7 +128,7 @@ public static class LoraOps
                 var yRow = w.matmul(xRow);
                 if (b is not null)
                 {
-                    yRow = yRow + b;
+                    yRow = yRow.Plus(b);
                 }
 
                 var slot = pool is null ? 0 : tokenSlots[row];
@@ -138,12 +138,12 @@ public static class LoraOps
                     if (pool!.IsDora(slot))
                     {
                         var baseOnly = b is null ? yRow : yRow - b;
-                        yRow = yRow + pool.RowScaleMinusOne[slot].to(ScalarType.Float64) * baseOnly;
+                        yRow = yRow.Plus(pool.RowScaleMinusOne[slot].to(ScalarType.Float64) * baseOnly);
                     }
 
                     var a = pool.A[slot].narrow(0, 0, rank).to(ScalarType.Float64);
                     var up = pool.B[slot].narrow(1, 0, rank).to(ScalarType.Float64);
-                    yRow = yRow + up.matmul(a.matmul(xRow));
+                    yRow = yRow.Plus(up.matmul(a.matmul(xRow)));
                 }
 
                 rows.Add(yRow.MoveToOuterDisposeScope());
@@ -179,9 +179,9 @@ public static class LoraOps
 
         var compute = weight.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         using var scope = torch.NewDisposeScope();
-        var delta = b.to(compute, weight.device).mm(a.to(compute, weight.device)).mul_(scale);
+        var delta = b.to(compute, weight.device).mm(a.to(compute, weight.device)).TimesInPlace(scale);
         // add (not add_) returns a fresh tensor, so the result never aliases W0 even when W0 is already in the compute dtype.
-        return weight.to(compute).add(delta).to(weight.dtype).MoveToOuterDisposeScope();
+        return weight.to(compute).Plus(delta).to(weight.dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -277,11 +277,11 @@ public static class LoraOps
         var delta = torch.bmm(up, shrunk).squeeze(2);                                     // [n, out]
         if (index.Rows is null)
         {
-            y.add_(delta);
+            y.PlusInPlace(delta);
         }
         else
         {
-            y.index_add_(0, index.Rows, delta, 1);
+            y.index_add_(0, index.Rows, delta, TensorMath.One);
         }
     }
 
@@ -317,7 +317,7 @@ public static class LoraOps
         else
         {
             var segment = x.index_select(0, group.RowIndex);
-            y.index_add_(0, group.RowIndex, segment.mm(aTransposed).mm(bTransposed), 1);
+            y.index_add_(0, group.RowIndex, segment.mm(aTransposed).mm(bTransposed), TensorMath.One);
         }
     }
 
@@ -365,11 +365,11 @@ public static class LoraOps
 
         if (stack.Rows is null)
         {
-            y.add_(delta);
+            y.PlusInPlace(delta);
         }
         else
         {
-            y.index_add_(0, stack.Rows, delta, 1);
+            y.index_add_(0, stack.Rows, delta, TensorMath.One);
         }
     }
 

@@ -156,12 +156,12 @@ public sealed class LoraSlotPool : IDisposable
         Clear(slot);
         A[slot].narrow(0, 0, rank).copy_(a);
         // Scale in float64 and round once into the pool dtype, so bf16/fp16 pools see a single rounding of s·b (or g·s·b).
-        var scaledB = b.to(ScalarType.Float64).mul(scale);
+        var scaledB = b.to(ScalarType.Float64).Times(scale);
         if (doraScale is not null)
         {
             var g = doraScale.to(ScalarType.Float64, b.device);
             scaledB = scaledB.mul(g.unsqueeze(1));
-            RowScaleMinusOne[slot].copy_(g - 1);
+            RowScaleMinusOne[slot].copy_(g.Minus(1));
         }
 
         B[slot].narrow(1, 0, rank).copy_(scaledB);

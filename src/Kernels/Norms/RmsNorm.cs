@@ -14,8 +14,8 @@ public static class RmsNorm
     {
         var inputType = x.dtype;
         var x32 = x.to(ScalarType.Float32);
-        var variance = x32.pow(2).mean([-1L], keepdim: true);
-        var normalised = x32 * (variance + eps).rsqrt();
+        var variance = x32.Power(2).mean([-1L], keepdim: true);
+        var normalised = x32 * variance.Plus(eps).rsqrt();
         return weight * normalised.to(inputType);
     }
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferServer.Kernels.Rotary;
@@ -22,11 +23,12 @@ public sealed class RotaryEmbedding : IDisposable
             throw new ArgumentException($"rotary head dimension must be even, got {headDimension}", nameof(headDimension));
         HalfDimension = headDimension / 2;
         using var scope = NewDisposeScope();
-        var exponents = arange(0, headDimension, 2, ScalarType.Float64) / headDimension;
-        var inverseFrequency = 1.0 / pow(theta, exponents);
+        var exponents = TensorMath.Range(0, headDimension, 2, ScalarType.Float64).DividedBy(headDimension);
+        // TorchSharp's 1.0 / t is t.reciprocal() times 1.0, and x · 1.0 is x exactly.
+        var inverseFrequency = pow(theta, exponents).reciprocal();
         if (scaling is not null)
             inverseFrequency = Scale(inverseFrequency, scaling);
-        var positions = arange(0, maxPositions, 1, ScalarType.Float64);
+        var positions = TensorMath.Range(0, maxPositions, 1, ScalarType.Float64);
         var angles = outer(positions, inverseFrequency);
         cosTable = angles.cos().to(dtype, device).DetachFromDisposeScope();
         sinTable = angles.sin().to(dtype, device).DetachFromDisposeScope();
@@ -50,30 +52,34 @@ public sealed class RotaryEmbedding : IDisposable
         var second = x[.., .., (int)half..];
         var c = cos.unsqueeze(1);
         var s = sin.unsqueeze(1);
-        return cat([first * c - second * s, second * c + first * s], -1);
+        return cat([first * c - second * s, (second * c).Plus(first * s)], -1);
     }
 
-    private static Tensor Scale(Tensor inverseFrequency, RopeScaling scaling)
+    private static Tensor Scale(Tensor inverseFrequency, RopeScaling scaling) => scaling.Type switch
     {
-        switch (scaling.Type)
-        {
-            case "linear":
-                return inverseFrequency / scaling.Factor;
-            case "llama3":
-                // transformers _compute_llama3_parameters: wavelengths longer than the original context / low factor
-                // are slowed by `factor`, shorter than original / high factor kept, those between interpolated.
-                var lowWavelength = scaling.OriginalMaxPositionEmbeddings / scaling.LowFrequencyFactor;
-                var highWavelength = scaling.OriginalMaxPositionEmbeddings / scaling.HighFrequencyFactor;
-                var wavelength = 2 * Math.PI / inverseFrequency;
-                var scaled = where(wavelength > lowWavelength, inverseFrequency / scaling.Factor, inverseFrequency);
-                var smooth = (scaling.OriginalMaxPositionEmbeddings / wavelength - scaling.LowFrequencyFactor)
-                             / (scaling.HighFrequencyFactor - scaling.LowFrequencyFactor);
-                var smoothed = (1 - smooth) * scaled / scaling.Factor + smooth * scaled;
-                var medium = (wavelength >= highWavelength).logical_and(wavelength <= lowWavelength);
-                return where(medium, smoothed, scaled);
-            default:
-                throw new ArgumentException($"rope_scaling type '{scaling.Type}' is not implemented (linear, llama3 are)");
-        }
+        "linear" => inverseFrequency.DividedBy(scaling.Factor),
+        "llama3" => ScaleLlama3(inverseFrequency, scaling),
+        _ => throw new ArgumentException($"rope_scaling type '{scaling.Type}' is not implemented (linear, llama3 are)"),
+    };
+
+    /// <summary>
+    /// transformers _compute_llama3_parameters: wavelengths longer than the original context / low factor are slowed by
+    /// `factor`, shorter than original / high factor kept, those between interpolated.
+    /// </summary>
+    private static Tensor ScaleLlama3(Tensor inverseFrequency, RopeScaling scaling)
+    {
+        var lowWavelength = scaling.OriginalMaxPositionEmbeddings / scaling.LowFrequencyFactor;
+        var highWavelength = scaling.OriginalMaxPositionEmbeddings / scaling.HighFrequencyFactor;
+        using var low = lowWavelength.ToScalar();
+        using var high = highWavelength.ToScalar();
+        // number / t and 1 − t spelled as TorchSharp's operators compute them (t.reciprocal() · number, −t + 1): same table.
+        var wavelength = inverseFrequency.reciprocal().Times(2 * Math.PI);
+        var scaled = where(wavelength.gt(low), inverseFrequency.DividedBy(scaling.Factor), inverseFrequency);
+        var smooth = wavelength.reciprocal().Times(scaling.OriginalMaxPositionEmbeddings).Minus(scaling.LowFrequencyFactor)
+            .DividedBy(scaling.HighFrequencyFactor - scaling.LowFrequencyFactor);
+        var smoothed = (smooth.negative().Plus(1) * scaled).DividedBy(scaling.Factor).Plus(smooth * scaled);
+        var medium = wavelength.ge(high).logical_and(wavelength.le(low));
+        return where(medium, smoothed, scaled);
     }
 
     /// <inheritdoc />

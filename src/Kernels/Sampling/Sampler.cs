@@ -141,7 +141,7 @@ public static class Sampler
         var index = tensor(positions.ToArray(), device: device);
         var values = flat.index_select(0, index);
         var factor = tensor(factors.ToArray(), device: device);
-        var repeated = where(values > 0, values / factor, values * factor);
+        var repeated = where(values.gt(TensorMath.Zero), values / factor, values * factor);
         flat.index_put_(repeated - tensor(subtrahends.ToArray(), device: device), index);
         return penalized;
     }
@@ -188,17 +188,17 @@ public static class Sampler
         var cumulative = probabilities.cumsum(-1);
 
         var topKKept = Column(topK, device);
-        var topKMass = cumulative.gather(1, topKKept - 1);
+        var topKMass = cumulative.gather(1, topKKept.Minus(1));
         // Smallest prefix whose renormalised mass reaches p: every position still short of p·mass, plus the one that reaches it.
-        var topPKept = (cumulative < Column(topP, device) * topKMass).sum(-1, keepdim: true) + 1;
+        var topPKept = (cumulative < Column(topP, device) * topKMass).sum(-1, keepdim: true).Plus(1);
         // The maximum is always position 0; probabilities are descending, so the survivors form a prefix.
         var minPKept = (probabilities >= Column(minP, device) * probabilities.narrow(1, 0, 1)).sum(-1, keepdim: true);
-        var kept = minimum(minimum(topKKept, topPKept), minPKept).clamp_min(1);
+        var kept = minimum(minimum(topKKept, topPKept), minPKept).clamp_min(TensorMath.One);
 
         // Inverse CDF: the first position whose cumulative mass exceeds u times the survivors' mass.
-        var keptMass = cumulative.gather(1, kept - 1);
+        var keptMass = cumulative.gather(1, kept.Minus(1));
         var target = Column(uniform, device) * keptMass;
-        var position = searchsorted(cumulative, target, right: true).minimum(kept - 1);
+        var position = searchsorted(cumulative, target, right: true).minimum(kept.Minus(1));
         var chosen = sortedIds.gather(1, position).cpu().data<long>().ToArray();
         for (var i = 0; i < count; i++)
             tokenIds[randomRows[i]] = chosen[i];

@@ -1,4 +1,5 @@
 using InferServer.AdapterStore.Peft;
+using InferServer.Kernels;
 using InferServer.Kernels.Lora;
 using InferServer.Server.Models;
 using InferServer.Server.Models.Common;
@@ -108,7 +109,7 @@ internal sealed class ClassificationStepRunner(ISequenceClassifier model)
         for (var s = 0; s < spans.Count; s++)
             Array.Fill(sequenceOfRow, s, spans[s].Start, spans[s].Length);
         var sums = zeros(spans.Count, lastHidden.shape[1], lastHidden.dtype, lastHidden.device)
-            .index_add_(0, tensor(sequenceOfRow, device: lastHidden.device), lastHidden, 1);
+            .index_add_(0, tensor(sequenceOfRow, device: lastHidden.device), lastHidden, TensorMath.One);
         var lengths = tensor(spans.Select(s => (float)s.Length).ToArray(), device: lastHidden.device).to(lastHidden.dtype).unsqueeze(1);
         return sums / lengths;
     }

@@ -1,3 +1,4 @@
+using InferServer.Kernels;
 using InferServer.Kernels.Lora;
 using InferServer.Server.Models.Common;
 using TorchSharp;
@@ -24,6 +25,6 @@ public sealed class BertEmbeddings : nn.Module
 
     /// <summary>[rows] ids → [rows, hidden].</summary>
     public Tensor Forward(Tensor inputIds, Tensor positions, Tensor tokenTypeIds, LoraBatch? lora) =>
-        LayerNorm.Forward(word_embeddings.Forward(inputIds, lora) + position_embeddings.Forward(positions, lora)
-                          + token_type_embeddings.Forward(tokenTypeIds, lora));
+        LayerNorm.Forward(word_embeddings.Forward(inputIds, lora).Plus(position_embeddings.Forward(positions, lora))
+                          .Plus(token_type_embeddings.Forward(tokenTypeIds, lora)));
 }

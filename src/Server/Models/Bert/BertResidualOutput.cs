@@ -1,3 +1,4 @@
+using InferServer.Kernels;
 using InferServer.Kernels.Lora;
 using InferServer.Server.Models.Common;
 using TorchSharp;
@@ -22,5 +23,5 @@ public sealed class BertResidualOutput : nn.Module
     }
 
     /// <summary>x [rows, in], residual [rows, hidden] → [rows, hidden].</summary>
-    public Tensor Forward(Tensor x, Tensor residual, LoraBatch? lora) => LayerNorm.Forward(dense.Forward(x, lora) + residual);
+    public Tensor Forward(Tensor x, Tensor residual, LoraBatch? lora) => LayerNorm.Forward(dense.Forward(x, lora).Plus(residual));
 }

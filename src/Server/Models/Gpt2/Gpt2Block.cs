@@ -1,3 +1,4 @@
+using InferServer.Kernels;
 using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
 using InferServer.Server.Models.Common;
@@ -26,7 +27,7 @@ public sealed class Gpt2Block : nn.Module
     /// <summary>h [rows, hidden] → [rows, hidden].</summary>
     public Tensor Forward(Tensor h, Tensor cacheKeys, Tensor cacheValues, AttentionBatch attention, LoraBatch? lora)
     {
-        h = h + attn.Forward(ln_1.Forward(h), cacheKeys, cacheValues, attention, lora);
-        return h + mlp.Forward(ln_2.Forward(h), lora);
+        h = h.Plus(attn.Forward(ln_1.Forward(h), cacheKeys, cacheValues, attention, lora));
+        return h.Plus(mlp.Forward(ln_2.Forward(h), lora));
     }
 }

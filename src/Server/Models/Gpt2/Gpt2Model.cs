@@ -1,3 +1,4 @@
+using InferServer.Kernels;
 using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
 using InferServer.Server.Models.Common;
@@ -32,7 +33,7 @@ public sealed class Gpt2Model : nn.Module
     /// <summary>Final hidden states [rows, hidden] of one step.</summary>
     public Tensor Forward(Tensor inputIds, Tensor positions, KvCache cache, AttentionBatch attention, LoraBatch? lora)
     {
-        var hidden = wte.Forward(inputIds, lora) + wpe.Forward(positions, lora);
+        var hidden = wte.Forward(inputIds, lora).Plus(wpe.Forward(positions, lora));
         for (var i = 0; i < h.Count; i++)
             hidden = h[i].Forward(hidden, cache.Keys(i), cache.Values(i), attention, lora);
         return ln_f.Forward(hidden);

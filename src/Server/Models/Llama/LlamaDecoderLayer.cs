@@ -1,3 +1,4 @@
+using InferServer.Kernels;
 using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
 using InferServer.Server.Models.Common;
@@ -26,7 +27,7 @@ public sealed class LlamaDecoderLayer : nn.Module
     /// <summary>h [rows, hidden] → [rows, hidden].</summary>
     public Tensor Forward(Tensor h, Tensor cos, Tensor sin, Tensor cacheKeys, Tensor cacheValues, AttentionBatch attention, LoraBatch? lora)
     {
-        h = h + self_attn.Forward(input_layernorm.Forward(h), cos, sin, cacheKeys, cacheValues, attention, lora);
-        return h + mlp.Forward(post_attention_layernorm.Forward(h), lora);
+        h = h.Plus(self_attn.Forward(input_layernorm.Forward(h), cos, sin, cacheKeys, cacheValues, attention, lora));
+        return h.Plus(mlp.Forward(post_attention_layernorm.Forward(h), lora));
     }
 }

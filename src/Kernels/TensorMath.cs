@@ -1,0 +1,111 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace InferServer.Kernels;
+
+/// <summary>
+/// Tensor arithmetic with numbers, written so that libtorch never reads a freed Scalar.
+/// </summary>
+/// <remarks>
+/// TorchSharp turns every number it hands libtorch (<c>x * 0.5</c>, <c>x + 1</c>, and the hidden <c>alpha = 1</c> of
+/// <c>a + b</c> and <c>add(b)</c>) into a temporary <see cref="Scalar"/> and passes only its native handle. Nothing roots the
+/// temporary during the native call and DisposeScopes do not track Scalars, so a GC there lets the Scalar's finalizer free
+/// it while libtorch reads it: "Expected false to be true ... toFloat" or, silently, a wrong value (upstream
+/// dotnet/TorchSharp#1434 and #1496, unmerged). src/BannedSymbols.txt bans those overloads and every implicit conversion
+/// into Scalar in src/; these helpers keep each Scalar alive past its call instead, either rooted for the process
+/// (<see cref="One"/>, <see cref="Zero"/>: never collected, so never finalized) or in a <c>using</c> local whose Dispose
+/// runs after the call. The same ops run as before (a number stays a Scalar of its kind, so dtype promotion is unchanged).
+/// </remarks>
+public static class TensorMath
+{
+    /// <summary>The integer 1 (the alpha TorchSharp passes by default), rooted for the process.</summary>
+    public static Scalar One { get; } = 1.ToScalar();
+
+    /// <summary>The integer 0, rooted for the process.</summary>
+    public static Scalar Zero { get; } = 0.ToScalar();
+
+    /// <summary>a + b (what <c>a + b</c> and <c>a.add(b)</c> compute).</summary>
+    public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
+
+    /// <summary>a += b in place.</summary>
+    public static Tensor PlusInPlace(this Tensor a, Tensor b) => a.add_(b, One);
+
+    /// <summary>x + value with an integer Scalar (<c>x + 1</c>): integer tensors stay integer.</summary>
+    public static Tensor Plus(this Tensor x, long value)
+    {
+        using var scalar = value.ToScalar();
+        return x.add(scalar, One);
+    }
+
+    /// <summary>x + value with a floating Scalar (<c>x + 1e-6</c>).</summary>
+    public static Tensor Plus(this Tensor x, double value)
+    {
+        using var scalar = value.ToScalar();
+        return x.add(scalar, One);
+    }
+
+    /// <summary>x − value with an integer Scalar.</summary>
+    public static Tensor Minus(this Tensor x, long value)
+    {
+        using var scalar = value.ToScalar();
+        return x.sub(scalar);
+    }
+
+    /// <summary>x − value with a floating Scalar.</summary>
+    public static Tensor Minus(this Tensor x, double value)
+    {
+        using var scalar = value.ToScalar();
+        return x.sub(scalar);
+    }
+
+    /// <summary>x · factor with an integer Scalar.</summary>
+    public static Tensor Times(this Tensor x, long factor)
+    {
+        using var scalar = factor.ToScalar();
+        return x.mul(scalar);
+    }
+
+    /// <summary>x · factor with a floating Scalar (<c>x * 0.5</c>; float32 stays float32).</summary>
+    public static Tensor Times(this Tensor x, double factor)
+    {
+        using var scalar = factor.ToScalar();
+        return x.mul(scalar);
+    }
+
+    /// <summary>x ·= factor in place.</summary>
+    public static Tensor TimesInPlace(this Tensor x, double factor)
+    {
+        using var scalar = factor.ToScalar();
+        return x.mul_(scalar);
+    }
+
+    /// <summary>x / divisor with an integer Scalar (true division).</summary>
+    public static Tensor DividedBy(this Tensor x, long divisor)
+    {
+        using var scalar = divisor.ToScalar();
+        return x.div(scalar);
+    }
+
+    /// <summary>x / divisor with a floating Scalar.</summary>
+    public static Tensor DividedBy(this Tensor x, double divisor)
+    {
+        using var scalar = divisor.ToScalar();
+        return x.div(scalar);
+    }
+
+    /// <summary>x to an integer power (<c>x.pow(2)</c>).</summary>
+    public static Tensor Power(this Tensor x, long exponent)
+    {
+        using var scalar = exponent.ToScalar();
+        return x.pow(scalar);
+    }
+
+    /// <summary><c>torch.arange(start, stop, step)</c> with integer Scalars, as the literal call makes.</summary>
+    public static Tensor Range(long start, long stop, long step, ScalarType? dtype = null, Device? device = null)
+    {
+        using var first = start.ToScalar();
+        using var end = stop.ToScalar();
+        using var increment = step.ToScalar();
+        return arange(first, end, increment, dtype, device);
+    }
+}
