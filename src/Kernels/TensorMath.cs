@@ -12,10 +12,13 @@ namespace InferServer.Kernels;
 /// temporary during the native call and DisposeScopes do not track Scalars, so a GC there lets the Scalar's finalizer free
 /// it while libtorch reads it: "Expected false to be true ... toFloat" or, silently, a wrong value (upstream
 /// dotnet/TorchSharp#1434 and #1496, unmerged). src/BannedSymbols.txt bans those overloads and every implicit conversion
-/// into Scalar in src/; these helpers keep each Scalar alive past its call instead, either rooted for the process
+/// into Scalar in src/, and every ToScalar outside this class (an inline <c>x.mul(0.5.ToScalar())</c> has the same
+/// hazard); these helpers keep each Scalar alive past its call instead, either rooted for the process
 /// (<see cref="One"/>, <see cref="Zero"/>: never collected, so never finalized) or in a <c>using</c> local whose Dispose
 /// runs after the call. The same ops run as before (a number stays a Scalar of its kind, so dtype promotion is unchanged).
 /// </remarks>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0030",
+    Justification = "The one place that makes Scalars: each lives in a using local past its call, or is rooted for the process.")]
 public static class TensorMath
 {
     /// <summary>The integer 1 (the alpha TorchSharp passes by default), rooted for the process.</summary>
@@ -107,5 +110,26 @@ public static class TensorMath
         using var end = stop.ToScalar();
         using var increment = step.ToScalar();
         return arange(first, end, increment, dtype, device);
+    }
+
+    /// <summary>x &gt; value, elementwise (<c>x.gt(value)</c>).</summary>
+    public static Tensor IsGreaterThan(this Tensor x, double value)
+    {
+        using var scalar = value.ToScalar();
+        return x.gt(scalar);
+    }
+
+    /// <summary>x ≥ value, elementwise (<c>x.ge(value)</c>).</summary>
+    public static Tensor IsAtLeast(this Tensor x, double value)
+    {
+        using var scalar = value.ToScalar();
+        return x.ge(scalar);
+    }
+
+    /// <summary>x ≤ value, elementwise (<c>x.le(value)</c>).</summary>
+    public static Tensor IsAtMost(this Tensor x, double value)
+    {
+        using var scalar = value.ToScalar();
+        return x.le(scalar);
     }
 }

@@ -46,6 +46,9 @@ public sealed class ScalarLifetimeTests
             ("DividedBy(double)", () => a.DividedBy(0.25), Floats(6f, -8f, 1f, 12f)),
             ("Power", () => a.Power(2), Floats(2.25f, 4f, 0.0625f, 9f)),
             ("Range", () => TensorMath.Range(0, 8, 2, ScalarType.Float32), Floats(0f, 2f, 4f, 6f)),
+            ("IsGreaterThan", () => a.IsGreaterThan(0.25), tensor(new[] { true, false, false, true })),
+            ("IsAtLeast", () => a.IsAtLeast(0.25), tensor(new[] { true, false, true, true })),
+            ("IsAtMost", () => a.IsAtMost(0.25), tensor(new[] { false, true, true, false })),
             ("index_add_ with One", () => zeros(2).index_add_(0, tensor(new long[] { 0, 1, 1, 0 }), a, TensorMath.One), Floats(4.5f, -1.75f)),
             ("RmsNorm.Apply", () => RmsNorm.Apply(x, weight, 1e-6), norm),
         };

@@ -70,15 +70,13 @@ public sealed class RotaryEmbedding : IDisposable
     {
         var lowWavelength = scaling.OriginalMaxPositionEmbeddings / scaling.LowFrequencyFactor;
         var highWavelength = scaling.OriginalMaxPositionEmbeddings / scaling.HighFrequencyFactor;
-        using var low = lowWavelength.ToScalar();
-        using var high = highWavelength.ToScalar();
         // number / t and 1 − t spelled as TorchSharp's operators compute them (t.reciprocal() · number, −t + 1): same table.
         var wavelength = inverseFrequency.reciprocal().Times(2 * Math.PI);
-        var scaled = where(wavelength.gt(low), inverseFrequency.DividedBy(scaling.Factor), inverseFrequency);
+        var scaled = where(wavelength.IsGreaterThan(lowWavelength), inverseFrequency.DividedBy(scaling.Factor), inverseFrequency);
         var smooth = wavelength.reciprocal().Times(scaling.OriginalMaxPositionEmbeddings).Minus(scaling.LowFrequencyFactor)
             .DividedBy(scaling.HighFrequencyFactor - scaling.LowFrequencyFactor);
         var smoothed = (smooth.negative().Plus(1) * scaled).DividedBy(scaling.Factor).Plus(smooth * scaled);
-        var medium = wavelength.ge(high).logical_and(wavelength.le(low));
+        var medium = wavelength.IsAtLeast(highWavelength).logical_and(wavelength.IsAtMost(lowWavelength));
         return where(medium, smoothed, scaled);
     }
 
