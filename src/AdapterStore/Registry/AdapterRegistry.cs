@@ -126,10 +126,10 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
     /// </summary>
     public long RetiredVersions => Interlocked.Read(ref retiredVersions);
 
-    /// <summary>Loads every <see cref="AdapterStoreOptions.Preload"/> adapter; throws an AggregateException listing every failure.</summary>
+    /// <summary>Loads every <see cref="AdapterStoreOptions.Preload"/> adapter; throws an <see cref="AdapterPreloadException"/> naming every failure.</summary>
     public async Task PreloadAsync(CancellationToken cancellationToken)
     {
-        var failures = new List<Exception>();
+        var failures = new List<KeyValuePair<string, Exception>>();
         foreach (string name in options.Preload)
         {
             try
@@ -138,13 +138,13 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                failures.Add(e);
+                failures.Add(KeyValuePair.Create(name, e));
             }
         }
 
         if (failures.Count > 0)
         {
-            throw new AggregateException($"{failures.Count} preloaded adapter(s) could not be loaded", failures);
+            throw new AdapterPreloadException(failures);
         }
     }
 

@@ -13,6 +13,9 @@ public sealed partial class EngineLifetime
         [LoggerMessage(3, LogLevel.Information, "Engine stopped", EventName = "EngineStopped")]
         public static partial void Drained(ILogger logger);
 
+        [LoggerMessage(5, LogLevel.Warning, "The host's shutdown timeout ran out before the engine drained; stopping anyway", EventName = "EngineDrainAbandoned")]
+        public static partial void DrainAbandoned(ILogger logger);
+
         [LoggerMessage(4, LogLevel.Critical, "The engine faulted ({Error}); health is NOT_SERVING and the server stops with exit code 70 so that it is restarted", EventName = "EngineFaulted")]
         public static partial void EngineFaulted(ILogger logger, string error);
     }

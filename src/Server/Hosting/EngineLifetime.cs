@@ -9,8 +9,9 @@ namespace InferServer.Server.Hosting;
 
 /// <summary>
 /// Starts the engine with the host (resolving <see cref="IEngineRuntime"/> builds the model, starting it preloads the
-/// configured adapters, so a bad model or adapter fails the start, not the first request), watches it while it serves, and drains it on shutdown: hosted services stop before
-/// Kestrel, so running requests finish within Api:DrainTimeout while the server still holds their connections.
+/// configured adapters, so a bad model or adapter fails the start, not the first request), watches it while it serves,
+/// and drains it on shutdown before anything else stops (<see cref="StoppingAsync"/>): running requests finish within
+/// Api:DrainTimeout, or end with UNAVAILABLE, while the listeners still carry their responses.
 /// </summary>
 /// <remarks>
 /// Supervision from the outside: when the engine reports a <see cref="IInferenceEngine.Fault"/> (its loop cannot go on;
@@ -20,16 +21,21 @@ namespace InferServer.Server.Hosting;
 /// </remarks>
 public sealed partial class EngineLifetime(
     IServiceProvider services, IOptions<ApiOptions> apiOptions, IHostApplicationLifetime host, ILogger<EngineLifetime> logger)
-    : IHostedService, IServingState
+    : IHostedLifecycleService, IServingState
 {
     /// <summary>The process exit code after the engine faulted (sysexits EX_SOFTWARE).</summary>
     public const int FaultedExitCode = 70;
+
+    /// <summary>The process exit code when the server could not start: its model, adapters or options cannot be served (EX_CONFIG).</summary>
+    public const int StartFailedExitCode = 78;
 
     private static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly CancellationTokenSource watching = new();
     private volatile EngineState state = EngineState.Starting;
     private Task watch = Task.CompletedTask;
+    private Task? drained;
+    private IEngineRuntime? runtime;
 
     /// <summary>The engine's state, for health checks.</summary>
     public EngineState State => state;
@@ -42,28 +48,60 @@ public sealed partial class EngineLifetime(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var runtime = services.GetRequiredService<IEngineRuntime>();
-        await runtime.StartAsync(cancellationToken);
-        Engine = runtime.Engine;
-        var model = runtime.Engine.Model;
+        var started = services.GetRequiredService<IEngineRuntime>();
+        await started.StartAsync(cancellationToken);
+        runtime = started;
+        Engine = started.Engine;
+        var model = started.Engine.Model;
         Log.EngineStarted(logger, model.ServedName, model.ModelType, model.Kind.ToString());
         state = EngineState.Serving;
         // Say so at once: the periodic health publish may have run while the engine was still starting.
         PublishStatus(HealthCheckResponse.Types.ServingStatus.Serving);
-        watch = WatchAsync(runtime.Engine, watching.Token);
+        watch = WatchAsync(started.Engine, watching.Token);
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// The drain, before any hosted service stops: Kestrel's own StopAsync comes first among those (the host stops them
+    /// in reverse order) and waits for every open request, so draining there would let running streams go on past
+    /// Api:DrainTimeout and then cut them off. Here the listeners still carry every response to its end.
+    /// </summary>
+    public Task StoppingAsync(CancellationToken cancellationToken) => DrainOnceAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => DrainOnceAsync(cancellationToken);
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private Task DrainOnceAsync(CancellationToken cancellationToken)
+    {
+        lock (watching)
+            return drained ??= DrainAsync(cancellationToken);
+    }
+
+    private async Task DrainAsync(CancellationToken cancellationToken)
     {
         await watching.CancelAsync();
         await watch;
+        if (runtime is null)
+            return; // the start failed; the container disposes what was built
         if (state != EngineState.Faulted)
             state = EngineState.Draining;
         PublishStatus(HealthCheckResponse.Types.ServingStatus.NotServing);
         var drain = apiOptions.Value.DrainTimeout;
         Log.Draining(logger, drain.TotalSeconds);
-        await services.GetRequiredService<IEngineRuntime>().StopAsync(drain).WaitAsync(cancellationToken);
-        Log.Drained(logger);
+        try
+        {
+            await runtime.StopAsync(drain).WaitAsync(cancellationToken);
+            Log.Drained(logger);
+        }
+        catch (OperationCanceledException)
+        {
+            // The host's shutdown timeout ran out first; stopping must not throw, or the process aborts instead of exiting.
+            Log.DrainAbandoned(logger);
+        }
     }
 
     private async Task WatchAsync(IInferenceEngine engine, CancellationToken cancellationToken)

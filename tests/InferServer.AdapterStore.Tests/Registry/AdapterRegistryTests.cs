@@ -378,10 +378,27 @@ public sealed class AdapterRegistryTests : IDisposable
         SyntheticAdapters.Write(root.File("a"), rank: 4, seed: 1);
         using var store = NewStore(new() { Preload = ["a", "nope", "missing"] });
 
-        var error = await Assert.ThrowsAsync<AggregateException>(() => store.PreloadAsync(CancellationToken.None));
+        var error = await Assert.ThrowsAsync<AdapterPreloadException>(() => store.PreloadAsync(CancellationToken.None));
 
-        Assert.Equal(2, error.InnerExceptions.Count);
+        Assert.Equal(["nope", "missing"], error.Failures.Select(failure => failure.Key));
+        Assert.All(error.Failures, failure => Assert.IsType<AdapterNotFoundException>(failure.Value));
+        Assert.Equal("2 preloaded adapter(s) could not be loaded: nope (adapter 'nope' is not registered on this server); "
+            + "missing (adapter 'missing' is not registered on this server)", error.Message);
         Assert.Equal(AdapterTier.Host, store.Get("a").Tier);
+    }
+
+    [Fact]
+    public async Task APreloadFailingForManyAdapters_NamesFive_AndCountsTheRest()
+    {
+        using var store = NewStore(new() { Preload = [.. Enumerable.Range(0, 64).Select(i => $"missing-{i}")] });
+
+        var error = await Assert.ThrowsAsync<AdapterPreloadException>(() => store.PreloadAsync(CancellationToken.None));
+
+        Assert.Equal(64, error.Failures.Count);
+        Assert.StartsWith("64 preloaded adapter(s) could not be loaded: missing-0 (", error.Message);
+        Assert.EndsWith("; and 59 more", error.Message);
+        Assert.DoesNotContain("missing-5 ", error.Message);
+        Assert.True(error.Message.Length < 1024, error.Message);
     }
 
     private AdapterRegistry NewStore(AdapterStoreOptions? options = null)

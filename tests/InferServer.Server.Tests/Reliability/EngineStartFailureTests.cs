@@ -1,3 +1,4 @@
+using InferServer.AdapterStore;
 using InferServer.AdapterStore.Configuration;
 using InferServer.Server.Engine;
 using InferServer.Server.Tests.Hosting;
@@ -23,7 +24,7 @@ public sealed class EngineStartFailureTests(ITestOutputHelper output)
         ModelLoader.Load(EngineFixture.LlamaTinyDirectory, ModelLoadOptions.Cpu).Dispose();
         var modelResidue = LiveTensors.Now - before;
 
-        var error = await Assert.ThrowsAsync<AggregateException>(() => EngineFixture.StartWithStore(adapters));
+        var error = await Assert.ThrowsAsync<AdapterPreloadException>(() => EngineFixture.StartWithStore(adapters));
 
         Assert.Contains("could not be loaded", error.Message);
         // Counted plainly: what was not disposed is still counted. Before the fix the KV cache, the slot pools and the
