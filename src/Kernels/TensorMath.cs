@@ -34,74 +34,34 @@ public static class TensorMath
     public static Tensor PlusInPlace(this Tensor a, Tensor b) => a.add_(b, One);
 
     /// <summary>x + value with an integer Scalar (<c>x + 1</c>): integer tensors stay integer.</summary>
-    public static Tensor Plus(this Tensor x, long value)
-    {
-        using var scalar = value.ToScalar();
-        return x.add(scalar, One);
-    }
+    public static Tensor Plus(this Tensor x, long value) => WithScalar(x, value, static (t, scalar) => t.add(scalar, One));
 
     /// <summary>x + value with a floating Scalar (<c>x + 1e-6</c>).</summary>
-    public static Tensor Plus(this Tensor x, double value)
-    {
-        using var scalar = value.ToScalar();
-        return x.add(scalar, One);
-    }
+    public static Tensor Plus(this Tensor x, double value) => WithScalar(x, value, static (t, scalar) => t.add(scalar, One));
 
     /// <summary>x − value with an integer Scalar.</summary>
-    public static Tensor Minus(this Tensor x, long value)
-    {
-        using var scalar = value.ToScalar();
-        return x.sub(scalar);
-    }
+    public static Tensor Minus(this Tensor x, long value) => WithScalar(x, value, static (t, scalar) => t.sub(scalar));
 
     /// <summary>x − value with a floating Scalar.</summary>
-    public static Tensor Minus(this Tensor x, double value)
-    {
-        using var scalar = value.ToScalar();
-        return x.sub(scalar);
-    }
+    public static Tensor Minus(this Tensor x, double value) => WithScalar(x, value, static (t, scalar) => t.sub(scalar));
 
     /// <summary>x · factor with an integer Scalar.</summary>
-    public static Tensor Times(this Tensor x, long factor)
-    {
-        using var scalar = factor.ToScalar();
-        return x.mul(scalar);
-    }
+    public static Tensor Times(this Tensor x, long factor) => WithScalar(x, factor, static (t, scalar) => t.mul(scalar));
 
     /// <summary>x · factor with a floating Scalar (<c>x * 0.5</c>; float32 stays float32).</summary>
-    public static Tensor Times(this Tensor x, double factor)
-    {
-        using var scalar = factor.ToScalar();
-        return x.mul(scalar);
-    }
+    public static Tensor Times(this Tensor x, double factor) => WithScalar(x, factor, static (t, scalar) => t.mul(scalar));
 
     /// <summary>x ·= factor in place.</summary>
-    public static Tensor TimesInPlace(this Tensor x, double factor)
-    {
-        using var scalar = factor.ToScalar();
-        return x.mul_(scalar);
-    }
+    public static Tensor TimesInPlace(this Tensor x, double factor) => WithScalar(x, factor, static (t, scalar) => t.mul_(scalar));
 
     /// <summary>x / divisor with an integer Scalar (true division).</summary>
-    public static Tensor DividedBy(this Tensor x, long divisor)
-    {
-        using var scalar = divisor.ToScalar();
-        return x.div(scalar);
-    }
+    public static Tensor DividedBy(this Tensor x, long divisor) => WithScalar(x, divisor, static (t, scalar) => t.div(scalar));
 
     /// <summary>x / divisor with a floating Scalar.</summary>
-    public static Tensor DividedBy(this Tensor x, double divisor)
-    {
-        using var scalar = divisor.ToScalar();
-        return x.div(scalar);
-    }
+    public static Tensor DividedBy(this Tensor x, double divisor) => WithScalar(x, divisor, static (t, scalar) => t.div(scalar));
 
     /// <summary>x to an integer power (<c>x.pow(2)</c>).</summary>
-    public static Tensor Power(this Tensor x, long exponent)
-    {
-        using var scalar = exponent.ToScalar();
-        return x.pow(scalar);
-    }
+    public static Tensor Power(this Tensor x, long exponent) => WithScalar(x, exponent, static (t, scalar) => t.pow(scalar));
 
     /// <summary><c>torch.arange(start, stop, step)</c> with integer Scalars, as the literal call makes.</summary>
     public static Tensor Range(long start, long stop, long step, ScalarType? dtype = null, Device? device = null)
@@ -113,23 +73,25 @@ public static class TensorMath
     }
 
     /// <summary>x &gt; value, elementwise (<c>x.gt(value)</c>).</summary>
-    public static Tensor IsGreaterThan(this Tensor x, double value)
-    {
-        using var scalar = value.ToScalar();
-        return x.gt(scalar);
-    }
+    public static Tensor IsGreaterThan(this Tensor x, double value) => WithScalar(x, value, static (t, scalar) => t.gt(scalar));
 
     /// <summary>x ≥ value, elementwise (<c>x.ge(value)</c>).</summary>
-    public static Tensor IsAtLeast(this Tensor x, double value)
-    {
-        using var scalar = value.ToScalar();
-        return x.ge(scalar);
-    }
+    public static Tensor IsAtLeast(this Tensor x, double value) => WithScalar(x, value, static (t, scalar) => t.ge(scalar));
 
     /// <summary>x ≤ value, elementwise (<c>x.le(value)</c>).</summary>
-    public static Tensor IsAtMost(this Tensor x, double value)
+    public static Tensor IsAtMost(this Tensor x, double value) => WithScalar(x, value, static (t, scalar) => t.le(scalar));
+
+    // One Scalar for one call: made, passed, then disposed here, never left to the finalizer. The lambdas are static, so
+    // no closure is allocated per call.
+    private static Tensor WithScalar(Tensor x, long value, Func<Tensor, Scalar, Tensor> op)
     {
         using var scalar = value.ToScalar();
-        return x.le(scalar);
+        return op(x, scalar);
+    }
+
+    private static Tensor WithScalar(Tensor x, double value, Func<Tensor, Scalar, Tensor> op)
+    {
+        using var scalar = value.ToScalar();
+        return op(x, scalar);
     }
 }
