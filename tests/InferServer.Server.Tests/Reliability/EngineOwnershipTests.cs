@@ -52,7 +52,9 @@ public sealed class EngineOwnershipTests
             await Task.WhenAll(
                 engine.Engine.ClassifyAsync(new ClassificationRequest(null, ["one text", "two texts"])),
                 engine.Engine.ClassifyAsync(new ClassificationRequest(null, ["passed over"]))).WaitAsync(Timeout);
-        Assert.Equal(0, engine.Engine.Status.WaitingRequests);
+        // The status is published at the end of the step that completed the last job, just after the completion: it is
+        // read by polling here, as everywhere (a count that stayed wrong still fails, at the timeout).
+        await EngineFixture.WaitUntil(() => engine.Engine.Status.WaitingRequests == 0, Timeout);
 
         engine.Adapters.CloseGate("qv-r8-cls3");
         var held = new[]
@@ -96,7 +98,7 @@ public sealed class EngineOwnershipTests
 
         Assert.Equal(4, EngineFixture.TokenIds(baseDeltas).Length);
         await Assert.ThrowsAsync<InferServer.AdapterStore.AdapterNotFoundException>(() => failed.WaitAsync(Timeout));
-        Assert.Equal(0, engine.Engine.Status.WaitingRequests);
+        await EngineFixture.WaitUntil(() => engine.Engine.Status.WaitingRequests == 0, Timeout);
     }
 
     [Fact]
@@ -107,7 +109,7 @@ public sealed class EngineOwnershipTests
 
         var timedOut = await Assert.ThrowsAsync<AdapterLoadTimeoutException>(() => EngineFixture.Collect(engine.Engine, EngineFixture.Greedy(Prompt, 4, "qv-r8")).WaitAsync(Timeout));
         Assert.Equal("qv-r8", timedOut.Adapter);
-        Assert.Equal(0, engine.Engine.Status.WaitingRequests);
+        await EngineFixture.WaitUntil(() => engine.Engine.Status.WaitingRequests == 0, Timeout);
 
         engine.Adapters.OpenGate("qv-r8");
         await EngineFixture.WaitUntil(() => engine.Store.RequestPins == 0);
@@ -145,7 +147,7 @@ public sealed class EngineOwnershipTests
 
         Assert.Equal(2, engine.Adapters.RecordedRequests);
         Assert.True(engine.Adapters.SlotAcquisitions <= 4, $"{engine.Adapters.SlotAcquisitions} slot acquisitions for two requests");
-        Assert.Equal(0, engine.Engine.Status.KvBlocksInUse);
+        await EngineFixture.WaitUntil(() => engine.Engine.Status.KvBlocksInUse == 0, Timeout);
     }
 
     [Fact]
