@@ -53,4 +53,25 @@ public sealed class StartFailureExitCodeTests(ITestOutputHelper output)
         Assert.Contains("inferserver: could not start:", server.Log);
         Assert.Equal(78, server.ExitCode);
     }
+
+    /// <summary>
+    /// Invalid preload names fail the options validation, whose message echoes every name in full: a name with a newline
+    /// forges a second output line, and 50 names of 2,000 characters make a 104 KB "line" (AdapterPreloadException caps
+    /// its list at five names; this path does not).
+    /// </summary>
+    [Fact]
+    public async Task InvalidPreloadNames_ExitWithExConfig_AndOneBoundedLine()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var names = Enumerable.Range(0, 50).Select(i => $"--Adapters:Preload:{i}=" + new string('a', 2000) + $"{i}!")
+            .Append("--Adapters:Preload:50=x\nFORGED LINE");
+        await using var server = ServerProcess.Start(output,
+            [.. LlamaTiny, "--port", "0", "--http-port", "0", "--openai-port", "0", .. names]);
+
+        Assert.True(await server.WaitForExitAsync(TimeSpan.FromSeconds(60)), "the server did not exit after a failed start");
+        Assert.Equal(78, server.ExitCode);
+        var line = server.Log.Split('\n').Single(l => l.StartsWith("inferserver: could not start:", StringComparison.Ordinal));
+        Assert.DoesNotContain(server.Log.Split('\n'), l => l.StartsWith("FORGED LINE", StringComparison.Ordinal));
+        Assert.True(line.Length < 4096, $"a {line.Length}-character start failure line");
+    }
 }
