@@ -1,5 +1,4 @@
 using InferServer.Server.Demo;
-using InferServer.Server.Engine;
 using InferServer.Server.Hosting;
 
 // `inferserver make-demo DIR [--kind …]`: writes the demo models, without starting a server.
@@ -10,28 +9,32 @@ if (args is ["make-demo", ..])
 if (args is ["healthcheck", .. var healthCheckArgs])
     return await HealthCheckCommand.RunAsync(healthCheckArgs);
 
-var builder = InferServerApplication.CreateBuilder(args);
-builder.AddInferenceEngine(EngineComposition.FromServices);
+WebApplication app;
+EngineLifetime lifetime;
+try
+{
+    var builder = InferServerApplication.CreateBuilder(args);
+    builder.AddInferenceEngine(EngineComposition.FromServices);
+    app = builder.Build();
+    app.MapInferServer();
+    // Resolved before running: RunAsync disposes the service provider when the host stops.
+    lifetime = app.Services.GetRequiredService<EngineLifetime>();
+}
+catch (Exception error)
+{
+    return StartFailure.Report(error, Console.Error);
+}
 
-var app = builder.Build();
-app.MapInferServer();
-// Resolved before running: RunAsync disposes the service provider when the host stops.
-var lifetime = app.Services.GetRequiredService<EngineLifetime>();
+var started = false;
+app.Lifetime.ApplicationStarted.Register(() => started = true);
 try
 {
     await app.RunAsync();
 }
-catch (Exception error) when (lifetime.State == EngineState.Starting)
+catch (Exception error) when (!started)
 {
-    // The host has logged the failure in full; one line for whoever reads the container's output, and an exit code
-    // that says "fix the configuration" rather than a crash dump.
-    if (error is OperationCanceledException)
-    {
-        Console.Error.WriteLine("inferserver: stopped before it finished starting");
-        return 0;
-    }
-    Console.Error.WriteLine($"inferserver: could not start: {error.Message}");
-    return EngineLifetime.StartFailedExitCode;
+    // The model, the adapters, the options or a listener (a port in use) failed before the host finished starting.
+    return StartFailure.Report(error, Console.Error);
 }
 // Non-zero after an engine fault, so that the orchestrator restarts the server (EngineLifetime).
 return lifetime.ExitCode;

@@ -47,6 +47,7 @@ public static class ErrorClassifier
         NonFiniteOutputException nonFinite => ApiError.Plain(StatusCode.FailedPrecondition, nonFinite.Message),
         ApiKeyRejectedException rejected => ApiError.Plain(
             rejected.KeyRecognised ? StatusCode.PermissionDenied : StatusCode.Unauthenticated, rejected.Message),
+        ClientGoneException => ApiError.Plain(StatusCode.Cancelled, "call cancelled by the client"),
         OperationCanceledException when deadlinePassed => ApiError.Plain(StatusCode.DeadlineExceeded, "deadline exceeded"),
         OperationCanceledException when callCancelled => ApiError.Plain(StatusCode.Cancelled, "call cancelled by the client"),
         _ => ApiError.Plain(StatusCode.Internal, InternalMessage),

@@ -26,9 +26,6 @@ public sealed partial class EngineLifetime(
     /// <summary>The process exit code after the engine faulted (sysexits EX_SOFTWARE).</summary>
     public const int FaultedExitCode = 70;
 
-    /// <summary>The process exit code when the server could not start: its model, adapters or options cannot be served (EX_CONFIG).</summary>
-    public const int StartFailedExitCode = 78;
-
     private static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly CancellationTokenSource watching = new();

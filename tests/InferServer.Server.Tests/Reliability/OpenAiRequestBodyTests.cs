@@ -81,6 +81,28 @@ public sealed class OpenAiRequestBodyTests(ITestOutputHelper output)
 
     /// <summary>POSTs /v1/completions with a chunked body written by <paramref name="writeBody"/> (which may be cut off by
     /// the server), then reads the status line and the start of the body.</summary>
+    [Fact]
+    public async Task AClientThatResetsWhileSendingItsBody_IsCountedAsCancelled_NotAsAnInternalError()
+    {
+        await using var server = await StartAsync();
+        var address = OpenAiAddress(server);
+        using (var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await socket.ConnectAsync(address.Host, address.Port);
+            await socket.SendAsync(Encoding.ASCII.GetBytes(
+                $"POST /v1/completions HTTP/1.1\r\nHost: {address.Authority}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"model\":"));
+            await Task.Delay(200);
+            socket.Close(0); // an abortive close: RST, as a crashed client or a proxy dropping the connection sends
+        }
+
+        // The handler notices the reset while it reads the body; it ends the call as cancelled by the client.
+        await TestServer.WaitUntilAsync(async () => (await server.Http.GetStringAsync("/metrics")).Split('\n').Any(line =>
+            line.StartsWith("inferserver_requests_total{", StringComparison.Ordinal)
+            && line.Contains("rpc=\"openai/v1/completions\"", StringComparison.Ordinal)
+            && line.Contains("status=\"Cancelled\"", StringComparison.Ordinal)));
+        await AssertNoInternalCountedAsync(server);
+    }
+
     private static async Task<(int Status, string Text)> RawPostAsync(Uri address, Func<NetworkStream, Task> writeBody)
     {
         using var socket = new TcpClient();

@@ -26,6 +26,7 @@ public sealed partial class OpenAiApi(
     AdapterLabels adapterLabels,
     AdapterHealthPublisher adapterHealth,
     TimeProvider timeProvider,
+    IHostApplicationLifetime host,
     ILogger<OpenAiApi> logger)
 {
     private const string ServerSentEvents = "text/event-stream";
@@ -275,11 +276,12 @@ public sealed partial class OpenAiApi(
         return piece;
     }
 
-    private static async Task<JsonElement> ReadBodyAsync(HttpContext context)
+    private async Task<JsonElement> ReadBodyAsync(HttpContext context)
     {
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, host.ApplicationStopping);
         try
         {
-            using var document = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            using var document = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: reading.Token);
             return document.RootElement.Clone();
         }
         catch (JsonException exception)
@@ -293,6 +295,14 @@ public sealed partial class OpenAiApi(
             throw new RequestValidationException("body", exception.StatusCode == StatusCodes.Status413PayloadTooLarge
                 ? $"is larger than the limit of {context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize} bytes"
                 : exception.Message);
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or IOException)
+        {
+            // A body still arriving when the server begins to stop would only be refused (the engine admits nothing from
+            // then on): refuse it now, so that the shutdown does not wait for a slow upload.
+            if (host.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+                throw new EngineStoppedException();
+            throw new ClientGoneException(exception);
         }
     }
 
