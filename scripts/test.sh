@@ -22,7 +22,8 @@ for report in "$results"/*.trx; do
   count() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
   passed=$((passed + $(count passed)))
   failed=$((failed + $(count failed) + $(count error) + $(count timeout) + $(count aborted)))
-  skipped=$((skipped + $(count notExecuted)))
+  # A skipped test is in "total" but not "executed" (the trx counter notExecuted stays 0 for xUnit's skips).
+  skipped=$((skipped + $(count total) - $(count executed)))
 done
 # A build error or a crashed test host leaves no report: count it as a failure, never as a pass.
 if [ $status -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi
