@@ -1,10 +1,8 @@
 using System.Diagnostics;
-using System.Text.RegularExpressions;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
 using InferServer.Api.V1;
-using InferServer.Server.Demo;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Reliability;
@@ -15,22 +13,15 @@ namespace InferServer.Server.Tests.Reliability;
 /// health says NOT_SERVING during the drain, and the process exits 0 within the drain plus a little.
 /// </summary>
 [Collection(Engine.EngineCollection.Name)]
-public sealed partial class GrpcDrainProcessTests(ITestOutputHelper output)
+public sealed class GrpcDrainProcessTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task SigTermWhileGrpcStreaming_EndsEveryStreamWithAFinalFrameOrUnavailable()
     {
         if (!OperatingSystem.IsLinux()) return;
-        var model = ProcessScratch.Directory("demo-llama-for-drain");
-        if (!File.Exists(Path.Combine(model, "model.safetensors")))
-            DemoModelGenerator.Write(model, DemoModelKind.Llama);
-        await using var server = ServerProcess.Start(output,
-            "--model", model, "--port", "0", "--http-port", "0", "--openai-port", "0", "--Engine:ServedModelName=demo",
+        await using var server = ServerProcess.StartDemoLlama(output,
             "--Api:DrainTimeout=00:00:03", "--Engine:MaxBatchRows=1", "--Engine:TorchThreads=1");
-        await server.OpenAiAddress(TimeSpan.FromSeconds(60));
-        var address = GrpcListener().Match(server.Log) is { Success: true } match
-            ? new Uri(match.Groups["address"].Value)
-            : throw new InvalidOperationException("no gRPC listener in the log");
+        var address = await server.GrpcAddress(TimeSpan.FromSeconds(60));
         using var channel = GrpcChannel.ForAddress(address);
         var client = new Inference.InferenceClient(channel);
         var firstFrame = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -72,16 +63,8 @@ public sealed partial class GrpcDrainProcessTests(ITestOutputHelper output)
     public async Task SigTermWithASlowGrpcReader_StillDeliversTheWholeStream()
     {
         if (!OperatingSystem.IsLinux()) return;
-        var model = ProcessScratch.Directory("demo-llama-for-drain");
-        if (!File.Exists(Path.Combine(model, "model.safetensors")))
-            DemoModelGenerator.Write(model, DemoModelKind.Llama);
-        await using var server = ServerProcess.Start(output,
-            "--model", model, "--port", "0", "--http-port", "0", "--openai-port", "0", "--Engine:ServedModelName=demo",
-            "--Api:DrainTimeout=00:00:10");
-        await server.OpenAiAddress(TimeSpan.FromSeconds(60));
-        var address = GrpcListener().Match(server.Log) is { Success: true } match
-            ? new Uri(match.Groups["address"].Value)
-            : throw new InvalidOperationException("no gRPC listener in the log");
+        await using var server = ServerProcess.StartDemoLlama(output, "--Api:DrainTimeout=00:00:10");
+        var address = await server.GrpcAddress(TimeSpan.FromSeconds(60));
         // A large stream window, as curl and browsers' fetch use: the server writes the whole response into the socket.
         using var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
@@ -137,16 +120,8 @@ public sealed partial class GrpcDrainProcessTests(ITestOutputHelper output)
     public async Task SigTermWithCurlReadingSlowly_StillDeliversEveryGrpcStreamWhole()
     {
         if (!OperatingSystem.IsLinux() || !File.Exists("/usr/bin/curl")) return;
-        var model = ProcessScratch.Directory("demo-llama-for-drain");
-        if (!File.Exists(Path.Combine(model, "model.safetensors")))
-            DemoModelGenerator.Write(model, DemoModelKind.Llama);
-        await using var server = ServerProcess.Start(output,
-            "--model", model, "--port", "0", "--http-port", "0", "--openai-port", "0", "--Engine:ServedModelName=demo",
-            "--Api:DrainTimeout=00:00:10");
-        await server.OpenAiAddress(TimeSpan.FromSeconds(60));
-        var address = GrpcListener().Match(server.Log) is { Success: true } match
-            ? match.Groups["address"].Value.TrimEnd('/')
-            : throw new InvalidOperationException("no gRPC listener in the log");
+        await using var server = ServerProcess.StartDemoLlama(output, "--Api:DrainTimeout=00:00:10");
+        var address = (await server.GrpcAddress(TimeSpan.FromSeconds(60))).ToString().TrimEnd('/');
         var scratch = ProcessScratch.Directory("grpc-slow-curl-" + Guid.NewGuid().ToString("N"));
         var request = new GenerateRequest
         {
@@ -235,6 +210,4 @@ public sealed partial class GrpcDrainProcessTests(ITestOutputHelper output)
         }
     }
 
-    [GeneratedRegex(@"(?<address>http://[^\s,]+) \(gRPC\)")]
-    private static partial Regex GrpcListener();
 }

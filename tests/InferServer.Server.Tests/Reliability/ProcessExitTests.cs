@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
-using InferServer.Server.Demo;
 using InferServer.Server.Tests.Engine;
 using Xunit.Abstractions;
 
@@ -51,11 +50,7 @@ public sealed class ProcessExitTests(ITestOutputHelper output)
         if (!OperatingSystem.IsLinux()) return;
         // The demo Llama (GPT-2's vocabulary, 512 positions), one row per step, one thread: 200 streams of 200 tokens (about
         // a second each here) queue up for far longer than the host's shutdown timeout (drain + 5 s).
-        var model = ProcessScratch.Directory("demo-llama-for-drain");
-        if (!File.Exists(Path.Combine(model, "model.safetensors")))
-            DemoModelGenerator.Write(model, DemoModelKind.Llama);
-        await using var server = ServerProcess.Start(output,
-            "--model", model, "--port", "0", "--http-port", "0", "--openai-port", "0", "--Engine:ServedModelName=demo",
+        await using var server = ServerProcess.StartDemoLlama(output,
             "--Api:DrainTimeout=00:00:03", "--Engine:MaxBatchRows=1", "--Engine:TorchThreads=1");
         using var http = new HttpClient { BaseAddress = await server.OpenAiAddress(TimeSpan.FromSeconds(60)), Timeout = TimeSpan.FromSeconds(60) };
         var firstEvent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

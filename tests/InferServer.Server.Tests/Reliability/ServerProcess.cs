@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
+using InferServer.Server.Demo;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Reliability;
@@ -14,7 +15,10 @@ public sealed partial class ServerProcess : IAsyncDisposable
     private readonly Process process;
     private readonly ITestOutputHelper output;
     private readonly StringBuilder log = new();
+    private static readonly Lock DemoLock = new();
+
     private readonly TaskCompletionSource<Uri> openAi = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<Uri> grpc = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private ServerProcess(Process process, ITestOutputHelper output)
     {
@@ -42,6 +46,22 @@ public sealed partial class ServerProcess : IAsyncDisposable
         return server;
     }
 
+    /// <summary>
+    /// Starts the server on the demo Llama (GPT-2's vocabulary, 512 positions; written once per test process), served
+    /// as "demo", on ports the OS picks, with <paramref name="options"/> added.
+    /// </summary>
+    public static ServerProcess StartDemoLlama(ITestOutputHelper output, params string[] options)
+    {
+        var model = ProcessScratch.Directory("demo-llama-for-drain");
+        lock (DemoLock)
+        {
+            if (!File.Exists(Path.Combine(model, "model.safetensors")))
+                DemoModelGenerator.Write(model, DemoModelKind.Llama);
+        }
+        return Start(output, ["--model", model, "--port", "0", "--http-port", "0", "--openai-port", "0",
+            "--Engine:ServedModelName=demo", .. options]);
+    }
+
     /// <summary>Everything the process wrote to stdout and stderr so far.</summary>
     public string Log
     {
@@ -55,6 +75,9 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     /// <summary>The OpenAI API's base address, once the server announced its listeners.</summary>
     public Task<Uri> OpenAiAddress(TimeSpan timeout) => openAi.Task.WaitAsync(timeout);
+
+    /// <summary>The gRPC listener's address, once the server announced its listeners.</summary>
+    public Task<Uri> GrpcAddress(TimeSpan timeout) => grpc.Task.WaitAsync(timeout);
 
     /// <summary>Sends SIGTERM, as Kubernetes does on every rollout.</summary>
     public void Terminate()
@@ -92,8 +115,10 @@ public sealed partial class ServerProcess : IAsyncDisposable
     {
         if (line.Data is null) return;
         lock (log) log.AppendLine(line.Data);
-        if (OpenAiListener().Match(line.Data) is { Success: true } match)
-            openAi.TrySetResult(new Uri(match.Groups["address"].Value.TrimEnd('/') + "/"));
+        if (OpenAiListener().Match(line.Data) is { Success: true } openAiMatch)
+            openAi.TrySetResult(new Uri(openAiMatch.Groups["address"].Value.TrimEnd('/') + "/"));
+        if (GrpcListener().Match(line.Data) is { Success: true } grpcMatch)
+            grpc.TrySetResult(new Uri(grpcMatch.Groups["address"].Value));
     }
 
     [DllImport("libc", SetLastError = true, EntryPoint = "kill")]
@@ -101,4 +126,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     [GeneratedRegex(@"(?<address>http://[^\s,]+) \(OpenAI HTTP\)")]
     private static partial Regex OpenAiListener();
+
+    [GeneratedRegex(@"InferServer listening on (?<address>http://[^\s,]+) \(gRPC\)")]
+    private static partial Regex GrpcListener();
 }
