@@ -43,30 +43,8 @@ fi
 
 rm -rf "$results"
 mkdir -p "$results"
-# The server's content root is its working directory, and its configuration reload watches that tree: start it from
-# an empty directory so it does not crawl the repository (or /tmp).
-workdir="$(mktemp -d)"
-server_pid=""
-
-stop_server() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid"
-    # Bounded wait for the drain (Api:DrainTimeout is 30 s by default).
-    for _ in $(seq 1 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.5; done
-  fi
-  server_pid=""
-}
-trap 'stop_server; rm -rf "$workdir"' EXIT
-
-start_server() {
-  local label="$1"; shift
-  echo "== start the server ($label: $*)"
-  (cd "$workdir" && exec "$server" --model "$models/base" --adapters "$models/base/adapters" \
-      --Security:AllowUnauthenticatedAdmin=true --port "$port" --http-port 0 \
-      "$@" > "$results/server-$label.log" 2>&1) &
-  server_pid=$!
-  "$loadgen" wait-health --target "$target" --timeout 300
-}
+source "$repo/loadtest/server-lifecycle.sh"
+matrix_server=(--Security:AllowUnauthenticatedAdmin=true --http-port 0)
 
 run() {
   local name="$1"; shift
@@ -76,7 +54,7 @@ run() {
 
 succeeded() { grep -o '"succeeded": [0-9]*' "$results/$1.json" | grep -o '[0-9]*$'; }
 
-start_server merge-on --Adapters:MergeEnabled=true
+start_server merge-on "${matrix_server[@]}" --Adapters:MergeEnabled=true
 # First, on a fresh server: adapters nobody has used yet, each twice in a row, one at a time.
 run coldwarm --target "$target" --scenario coldwarm --concurrency 1 --adapter-offset "$coldwarm_offset" \
   --adapters "$coldwarm_adapters" --requests $((2 * coldwarm_adapters))
@@ -92,7 +70,7 @@ run churn     --target "$target" --scenario uniform   --concurrency "$concurrenc
 stop_server
 
 if [[ "$(succeeded identical)" -gt 0 ]]; then
-  start_server merge-off --Adapters:MergeEnabled=false
+  start_server merge-off "${matrix_server[@]}" --Adapters:MergeEnabled=false
   run zipf-nomerge --target "$target" --scenario zipf --concurrency "$concurrency" --zipf-alpha 1.2
   stop_server
 else

@@ -49,38 +49,20 @@ if [[ ! -d "$models/base/adapters/cold-$(printf %03d $((cold - 1)))" ]]; then
 fi
 
 mkdir -p "$results"
-workdir="$(mktemp -d)"
-server_pid=""
-stop_server() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid"
-    for _ in $(seq 1 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.5; done
-  fi
-  server_pid=""
-}
-trap 'stop_server; rm -rf "$workdir"' EXIT
-
+source "$repo/loadtest/server-lifecycle.sh"
 # 32 device slots: fewer than the adapters in play from 50 on, so slots are rewritten while serving. Host memory holds
 # every adapter once read (S-LoRA keeps all adapters in main memory), so the cold cells are the only disk reads.
-start_server() {
-  local label="$1"; shift
-  echo "== start the server ($label: $*)"
-  (cd "$workdir" && exec "$server" --model "$models/base" --adapters "$models/base/adapters" \
-      --port "$port" --http-port "$metrics_port" --Api:OpenAiPort=-1 --Engine:MaxBatchRows=64 \
-      --Adapters:DeviceSlots=32 --Adapters:HostMaxAdapters=8192 --Adapters:HostMaxBytes=17179869184 \
-      "$@" > "$results/server-$label.log" 2>&1) &
-  server_pid=$!
-  "$loadgen" wait-health --target "http://127.0.0.1:$port" --timeout 300
-}
+scale_server=(--http-port "$metrics_port" --Api:OpenAiPort=-1 --Engine:MaxBatchRows=64 --Adapters:DeviceSlots=32
+  --Adapters:HostMaxAdapters=8192 --Adapters:HostMaxBytes=17179869184)
 
 common=(--target "http://127.0.0.1:$port" --metrics "http://127.0.0.1:$metrics_port/metrics" --rounds "$rounds" --requests "$requests")
 
-start_server rank16 --Adapters:MaxRank=16
+start_server rank16 "${scale_server[@]}" --Adapters:MaxRank=16
 "$loadgen" scale "${common[@]}" --adapter-counts "$counts" --mixes uniform,zipf --open-counts "5,$largest" \
   --adapter-prefix tenant- --cold-prefix cold- --cold-rate 10 --stream-seconds 20 --json "$results/scale-rank16.json"
 stop_server
 
-start_server mixed --Adapters:MaxRank=64
+start_server mixed "${scale_server[@]}" --Adapters:MaxRank=64
 "$loadgen" scale "${common[@]}" --adapter-counts "5,50,500,1000" --mixes zipf --open-counts "" \
   --adapter-prefix mixed- --json "$results/scale-mixed.json"
 stop_server

@@ -31,22 +31,8 @@ public static class EngineBenchmark
         var results = new Dictionary<(Scenario, int), List<double>>();
         foreach (var merge in new[] { false, true })
         {
-            var engineOptions = new EngineOptions
-            {
-                ModelPath = modelDirectory,
-                MaxBatchRows = options.Concurrency.Max(),
-                MaxBatchTokens = Math.Max(512, options.Concurrency.Max() * 2),
-                KvCacheBytes = 1L << 30,
-                TorchThreads = options.Threads,
-                MaxNewTokensLimit = options.NewTokens,
-            };
-            var adapterOptions = new AdapterStoreOptions
-            {
-                AdapterRoots = [adaptersDirectory], DeviceSlots = DeviceSlots, MaxRank = 16, HostMaxAdapters = AdapterCount + 8,
-                MergeEnabled = merge, MergeMinShare = 0.9, MergeWindow = 32,
-            };
-            var engine = EngineComposition.StartAsync(engineOptions, adapterOptions, NullLoggerFactory.Instance, TimeProvider.System)
-            .GetAwaiter().GetResult().Engine;
+            var engine = StartEngine(modelDirectory, adaptersDirectory, options,
+                new AdapterStoreOptions { MergeEnabled = merge, MergeMinShare = 0.9, MergeWindow = 32 });
             try
             {
                 // The merged cell gets its own base cell on the same engine, interleaved with it, for a like-for-like ratio.
@@ -74,6 +60,29 @@ public static class EngineBenchmark
         }
         PrintTable(results, options);
         return 0;
+    }
+
+    /// <summary>
+    /// An engine over the benchmark model and its adapters, sized for <paramref name="options"/>' largest concurrency, with
+    /// the merge policy of <paramref name="merging"/> (MergeEnabled, MergeMinShare, MergeWindow); started as the server starts it.
+    /// </summary>
+    internal static InferenceEngine StartEngine(string model, string adapters, EngineBenchmarkOptions options, AdapterStoreOptions merging)
+    {
+        var engineOptions = new EngineOptions
+        {
+            ModelPath = model,
+            MaxBatchRows = options.Concurrency.Max(),
+            MaxBatchTokens = Math.Max(512, options.Concurrency.Max() * 2),
+            KvCacheBytes = 1L << 30,
+            TorchThreads = options.Threads,
+            MaxNewTokensLimit = options.NewTokens,
+        };
+        var adapterOptions = merging with
+        {
+            AdapterRoots = [adapters], DeviceSlots = DeviceSlots, MaxRank = 16, HostMaxAdapters = AdapterCount + 8,
+        };
+        return EngineComposition.StartAsync(engineOptions, adapterOptions, NullLoggerFactory.Instance, TimeProvider.System)
+            .GetAwaiter().GetResult().Engine;
     }
 
     internal static (string Model, string Adapters, int Vocabulary) PrepareModel(EngineBenchmarkOptions options)

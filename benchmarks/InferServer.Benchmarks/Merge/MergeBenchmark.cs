@@ -2,8 +2,6 @@ using System.Diagnostics;
 using InferServer.AdapterStore.Configuration;
 using InferServer.Benchmarks.Engine;
 using InferServer.Server.Engine;
-using InferServer.Server.Hosting;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InferServer.Benchmarks.Merge;
 
@@ -20,8 +18,6 @@ namespace InferServer.Benchmarks.Merge;
 /// </summary>
 public static class MergeBenchmark
 {
-    private const int DeviceSlots = 64;
-
     private enum Mix { Distinct, Uniform, Zipf12, Zipf2, One }
 
     public static int Run(MergeBenchmarkOptions options)
@@ -33,8 +29,8 @@ public static class MergeBenchmark
         Console.WriteLine($"# merge benchmark: model {engineOptions.Model}, {engineOptions.PromptTokens}-token prompts, {engineOptions.NewTokens} new tokens, "
                           + $"concurrency {string.Join("/", engineOptions.Concurrency)}, {options.Waves} requests per worker, {engineOptions.Repeats} rounds, "
                           + $"priming {window} requests per mix; load average {LoadAverage()}");
-        var on = Start(modelDirectory, adaptersDirectory, engineOptions, merge: true);
-        var off = Start(modelDirectory, adaptersDirectory, engineOptions, merge: false);
+        var on = EngineBenchmark.StartEngine(modelDirectory, adaptersDirectory, engineOptions, new AdapterStoreOptions { MergeEnabled = true });
+        var off = EngineBenchmark.StartEngine(modelDirectory, adaptersDirectory, engineOptions, new AdapterStoreOptions { MergeEnabled = false });
         var results = new List<CellResult>();
         try
         {
@@ -75,26 +71,6 @@ public static class MergeBenchmark
         if (options.JsonPath is { } path)
             WriteJson(path, results, engineOptions, loadAtStart);
         return 0;
-    }
-
-    private static InferenceEngine Start(string model, string adapters, EngineBenchmarkOptions options, bool merge)
-    {
-        var engineOptions = new EngineOptions
-        {
-            ModelPath = model,
-            MaxBatchRows = options.Concurrency.Max(),
-            MaxBatchTokens = Math.Max(512, options.Concurrency.Max() * 2),
-            KvCacheBytes = 1L << 30,
-            TorchThreads = options.Threads,
-            MaxNewTokensLimit = options.NewTokens,
-        };
-        var adapterOptions = new AdapterStoreOptions
-        {
-            AdapterRoots = [adapters], DeviceSlots = DeviceSlots, MaxRank = 16, HostMaxAdapters = EngineBenchmark.AdapterCount + 8,
-            MergeEnabled = merge,
-        };
-        return EngineComposition.StartAsync(engineOptions, adapterOptions, NullLoggerFactory.Instance, TimeProvider.System)
-            .GetAwaiter().GetResult().Engine;
     }
 
     /// <summary>The adapter of each request, in arrival order.</summary>

@@ -1,9 +1,6 @@
 extern alias server;
 
-using System.Text.Json;
-using InferServer.Safetensors;
 using server::InferServer.Server.Demo;
-using static TorchSharp.torch;
 
 namespace InferServer.LoadGen.Soak;
 
@@ -42,28 +39,8 @@ public static class SoakModel
 
     private static void WriteBroken(string directory)
     {
-        using var scope = NewDisposeScope();
-        var wrongShapes = new Dictionary<string, Tensor>
-        {
-            ["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"] = zeros(4, 128),
-            ["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"] = zeros(128, 4),
-        };
-        foreach (var name in Broken)
-            WriteAdapter(Path.Combine(directory, name), wrongShapes);
-        File.WriteAllText(Path.Combine(directory, CorruptConfig, "adapter_config.json"), "{ \"r\": 4, \"target_modules\": [");
-        var weights = Path.Combine(directory, TruncatedWeights, "adapter_model.safetensors");
-        var bytes = File.ReadAllBytes(weights);
-        File.WriteAllBytes(weights, bytes[..(bytes.Length / 2)]);
-    }
-
-    private static void WriteAdapter(string directory, Dictionary<string, Tensor> tensors)
-    {
-        Directory.CreateDirectory(directory);
-        SafetensorsWriter.Write(Path.Combine(directory, "adapter_model.safetensors"), tensors);
-        File.WriteAllText(Path.Combine(directory, "adapter_config.json"), JsonSerializer.Serialize(new Dictionary<string, object?>
-        {
-            ["peft_type"] = "LORA", ["task_type"] = "CAUSAL_LM", ["r"] = 4, ["lora_alpha"] = 8,
-            ["target_modules"] = new[] { "q_proj" }, ["bias"] = "none",
-        }));
+        BrokenAdapterFiles.WriteCorruptConfig(Path.Combine(directory, CorruptConfig));
+        BrokenAdapterFiles.WriteTruncatedWeights(Path.Combine(directory, TruncatedWeights));
+        BrokenAdapterFiles.WriteWrongBase(Path.Combine(directory, WrongBase));
     }
 }

@@ -115,9 +115,7 @@ internal static class DemoLlamaFamily
     {
         var shape = new Shape(DemoModelKind.LlamaLarge, "llama", "LlamaForCausalLM", Hidden: 2048, Intermediate: 5632, Layers: 4, Heads: 16,
             KvHeads: 4, Tied: false, RopeTheta: 10000, Vocabulary: 32000);
-        var config = LlamaConfig(shape);
-        config["rope_scaling"] = null;
-        config["max_position_embeddings"] = 2048;
+        var config = BenchmarkConfig(shape);
         // Named as DemoModelGenerator.WriteTenantAdapters names them, so benchmarks address both models alike.
         var adapters = Enumerable.Range(0, 100)
             .Select(i => new DemoAdapter($"tenant-{i:D3}", Rank: 16, Alpha: 32) { TargetNames = ["q_proj", "v_proj"] })
@@ -133,10 +131,16 @@ internal static class DemoLlamaFamily
     {
         var shape = new Shape(DemoModelKind.LlamaMedium, "llama", "LlamaForCausalLM", Hidden: 512, Intermediate: 1408, Layers: 4, Heads: 8,
             KvHeads: 2, Tied: false, RopeTheta: 10000, Vocabulary: 32000);
+        return Plan(shape, BenchmarkConfig(shape), []);
+    }
+
+    // The benchmark models: Llama 2's positions, no rope scaling.
+    private static JsonObject BenchmarkConfig(Shape shape)
+    {
         var config = LlamaConfig(shape);
         config["rope_scaling"] = null;
         config["max_position_embeddings"] = 2048;
-        return Plan(shape, config, []);
+        return config;
     }
 
     private static JsonObject LlamaConfig(Shape shape) => new()

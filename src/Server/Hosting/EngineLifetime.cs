@@ -31,6 +31,7 @@ public sealed partial class EngineLifetime(
     private readonly CancellationTokenSource watching = new();
     private volatile EngineState state = EngineState.Starting;
     private Task watch = Task.CompletedTask;
+    private readonly Lock draining = new();
     private Task? drained;
     private IEngineRuntime? runtime;
 
@@ -74,7 +75,7 @@ public sealed partial class EngineLifetime(
 
     private Task DrainOnceAsync(CancellationToken cancellationToken)
     {
-        lock (watching)
+        lock (draining)
             return drained ??= DrainAsync(cancellationToken);
     }
 

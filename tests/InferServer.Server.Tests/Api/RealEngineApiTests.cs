@@ -78,7 +78,7 @@ public sealed class RealEngineApiTests(ITestOutputHelper output)
         cancellation.Cancel();
 
         var engine = (Server.Engine.IInferenceEngine)server.Services.GetService(typeof(Server.Engine.IInferenceEngine))!;
-        await TestServer.WaitUntilAsync(() => Task.FromResult(engine.Status.RunningRequests == 0 && engine.Status.WaitingRequests == 0));
+        await Poll.UntilAsync(() => Task.FromResult(engine.Status.RunningRequests == 0 && engine.Status.WaitingRequests == 0));
     }
 
     [Fact]
@@ -117,7 +117,7 @@ public sealed class RealEngineApiTests(ITestOutputHelper output)
         Assert.True(await running.ResponseStream.MoveNext(CancellationToken.None));
         using var queued = server.Inference.GenerateStream(Greedy(1000), cancellationToken: cancellation.Token);
         var engine = (Server.Engine.IInferenceEngine)server.Services.GetService(typeof(Server.Engine.IInferenceEngine))!;
-        await TestServer.WaitUntilAsync(() => Task.FromResult(engine.Status.WaitingRequests == 1));
+        await Poll.UntilAsync(() => Task.FromResult(engine.Status.WaitingRequests == 1));
 
         var refused = await Assert.ThrowsAsync<RpcException>(async () => await server.Inference.GenerateAsync(Greedy(2)));
         Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);

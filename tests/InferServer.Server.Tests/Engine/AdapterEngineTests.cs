@@ -90,7 +90,7 @@ public sealed class AdapterEngineTests
             }
         }
         var streams = Enumerable.Range(0, 3).Select(_ => Task.Run(PopularStream)).ToArray();
-        await EngineFixture.WaitUntil(() => Volatile.Read(ref popularDone) >= 3);
+        await Poll.UntilAsync(() => Volatile.Read(ref popularDone) >= 3);
 
         var (deltas, final) = await EngineFixture.Collect(engine, EngineFixture.Greedy(Inputs[1], 6, "all-r16"), stop.Token);
         rareFinishedAfter = Volatile.Read(ref popularDone);

@@ -72,12 +72,4 @@ public static class EngineFixture
 
     /// <summary>Generated token ids of a finished request.</summary>
     public static int[] TokenIds(IEnumerable<TokenDelta> deltas) => deltas.SelectMany(d => d.TokenIds).ToArray();
-
-    /// <summary>Polls a condition until true or the timeout passes (the engine publishes status once per step).</summary>
-    public static async Task WaitUntil(Func<bool> condition, TimeSpan? timeout = null)
-    {
-        using var cancellation = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
-        while (!condition())
-            await Task.Delay(5, cancellation.Token);
-    }
 }

@@ -17,14 +17,14 @@ public sealed class EngineLeakTests
             .Select(i => EngineFixture.Collect(engine, EngineFixture.Greedy(prompts[i % prompts.Length], 2 + i % 3))));
 
         await RunWave(32);
-        await EngineFixture.WaitUntil(() => engine.Status.RunningRequests == 0);
+        await Poll.UntilAsync(() => engine.Status.RunningRequests == 0);
         // Settled first (garbage other tests left), the final count plainly, so tensors the engine drops without disposing show up.
         var baseline = LiveTensors.Settled();
         Assert.True(baseline > 0, "the counter must see the model's weights and the KV cache");
 
         for (var wave = 0; wave < 1000 / 40; wave++)
             await RunWave(40);
-        await EngineFixture.WaitUntil(() => engine.Status.RunningRequests == 0);
+        await Poll.UntilAsync(() => engine.Status.RunningRequests == 0);
 
         Assert.Equal(baseline, LiveTensors.Now);
         Assert.Equal(0, engine.Status.KvCacheUsage);

@@ -104,7 +104,7 @@ public sealed class InferenceEngineTests
             engine.Engine.GenerateAsync(EngineFixture.Greedy(FixtureInputs[2], 4, "qv-r8"), cancel.Token).GetAsyncEnumerator(),
         };
         var waiting = queued.Select(q => q.MoveNextAsync().AsTask()).ToArray();
-        await EngineFixture.WaitUntil(() => engine.Engine.Status.WaitingRequests == 2);
+        await Poll.UntilAsync(() => engine.Engine.Status.WaitingRequests == 2);
 
         var refused = engine.Engine.GenerateAsync(EngineFixture.Greedy(FixtureInputs[0], 4)).GetAsyncEnumerator();
         await Assert.ThrowsAsync<QueueFullException>(async () => await refused.MoveNextAsync());
@@ -113,7 +113,7 @@ public sealed class InferenceEngineTests
         foreach (var task in waiting)
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task);
         engine.Adapters.OpenGate("qv-r8");
-        await EngineFixture.WaitUntil(() => engine.Store.RequestPins == 0 && engine.Engine.Status.WaitingRequests == 0);
+        await Poll.UntilAsync(() => engine.Store.RequestPins == 0 && engine.Engine.Status.WaitingRequests == 0);
     }
 
     [Fact]
@@ -124,13 +124,13 @@ public sealed class InferenceEngineTests
         var stream = engine.GenerateAsync(EngineFixture.Greedy(FixtureInputs[2], 100), cancel.Token).GetAsyncEnumerator();
         Assert.True(await stream.MoveNextAsync());
         // The status is published at the end of each step, so it may still show the step before this token's.
-        await EngineFixture.WaitUntil(() => engine.Status.KvCacheUsage > 0);
+        await Poll.UntilAsync(() => engine.Status.KvCacheUsage > 0);
 
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => { while (await stream.MoveNextAsync()) { } });
         await stream.DisposeAsync();
 
-        await EngineFixture.WaitUntil(() => engine.Status is { RunningRequests: 0, KvCacheUsage: 0 });
+        await Poll.UntilAsync(() => engine.Status is { RunningRequests: 0, KvCacheUsage: 0 });
     }
 
     [Fact]
@@ -140,7 +140,7 @@ public sealed class InferenceEngineTests
         var request = EngineFixture.Greedy(FixtureInputs[0], 100) with { Deadline = DateTimeOffset.UtcNow.AddMilliseconds(-1) };
 
         await Assert.ThrowsAsync<DeadlineExceededException>(() => EngineFixture.Collect(engine, request));
-        await EngineFixture.WaitUntil(() => engine.Status is { RunningRequests: 0, KvCacheUsage: 0 });
+        await Poll.UntilAsync(() => engine.Status is { RunningRequests: 0, KvCacheUsage: 0 });
     }
 
     [Theory]
@@ -198,6 +198,6 @@ public sealed class InferenceEngineTests
 
         for (var i = 0; i < requests.Length; i++)
             Assert.Equal(alone[i], EngineFixture.TokenIds(together[i].Deltas));
-        await EngineFixture.WaitUntil(() => engine.Status is { RunningRequests: 0, KvCacheUsage: 0 });
+        await Poll.UntilAsync(() => engine.Status is { RunningRequests: 0, KvCacheUsage: 0 });
     }
 }

@@ -70,14 +70,6 @@ public sealed class TestServer : IAsyncDisposable
         return new TestServer(app);
     }
 
-    /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes (no fixed sleeps).</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan? timeout = null)
-    {
-        using var cancellation = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(20));
-        while (!await condition())
-            await Task.Delay(10, cancellation.Token);
-    }
-
     public async ValueTask DisposeAsync()
     {
         Channel.Dispose();

@@ -18,7 +18,7 @@ public sealed class HealthAndMetricsTests(ITestOutputHelper output)
 
         foreach (var service in new[] { "", "inferserver.v1.Inference", "inferserver.v1.Admin" })
         {
-            await TestServer.WaitUntilAsync(async () =>
+            await Poll.UntilAsync(async () =>
                 (await health.CheckAsync(new HealthCheckRequest { Service = service })).Status == HealthCheckResponse.Types.ServingStatus.Serving);
         }
         var http = await server.Http.GetStringAsync("/healthz");

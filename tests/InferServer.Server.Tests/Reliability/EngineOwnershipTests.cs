@@ -38,8 +38,8 @@ public sealed class EngineOwnershipTests
         engine.Adapters.OpenGate("qv-r8-cls3");
         await queued.WaitAsync(Timeout);
 
-        await EngineFixture.WaitUntil(() => engine.Store.RequestPins == 0);
-        await EngineFixture.WaitUntil(() => engine.Engine.Status.WaitingRequests == 0); // the status is refreshed by the loop
+        await Poll.UntilAsync(() => engine.Store.RequestPins == 0);
+        await Poll.UntilAsync(() => engine.Engine.Status.WaitingRequests == 0); // the status is refreshed by the loop
     }
 
     [Fact]
@@ -54,7 +54,7 @@ public sealed class EngineOwnershipTests
                 engine.Engine.ClassifyAsync(new ClassificationRequest(null, ["passed over"]))).WaitAsync(Timeout);
         // The status is published at the end of the step that completed the last job, just after the completion: it is
         // read by polling here, as everywhere (a count that stayed wrong still fails, at the timeout).
-        await EngineFixture.WaitUntil(() => engine.Engine.Status.WaitingRequests == 0, Timeout);
+        await Poll.UntilAsync(() => engine.Engine.Status.WaitingRequests == 0, Timeout);
 
         engine.Adapters.CloseGate("qv-r8-cls3");
         var held = new[]
@@ -98,7 +98,7 @@ public sealed class EngineOwnershipTests
 
         Assert.Equal(4, EngineFixture.TokenIds(baseDeltas).Length);
         await Assert.ThrowsAsync<InferServer.AdapterStore.AdapterNotFoundException>(() => failed.WaitAsync(Timeout));
-        await EngineFixture.WaitUntil(() => engine.Engine.Status.WaitingRequests == 0, Timeout);
+        await Poll.UntilAsync(() => engine.Engine.Status.WaitingRequests == 0, Timeout);
     }
 
     [Fact]
@@ -109,10 +109,10 @@ public sealed class EngineOwnershipTests
 
         var timedOut = await Assert.ThrowsAsync<AdapterLoadTimeoutException>(() => EngineFixture.Collect(engine.Engine, EngineFixture.Greedy(Prompt, 4, "qv-r8")).WaitAsync(Timeout));
         Assert.Equal("qv-r8", timedOut.Adapter);
-        await EngineFixture.WaitUntil(() => engine.Engine.Status.WaitingRequests == 0, Timeout);
+        await Poll.UntilAsync(() => engine.Engine.Status.WaitingRequests == 0, Timeout);
 
         engine.Adapters.OpenGate("qv-r8");
-        await EngineFixture.WaitUntil(() => engine.Store.RequestPins == 0);
+        await Poll.UntilAsync(() => engine.Store.RequestPins == 0);
         await EngineFixture.Collect(engine.Engine, EngineFixture.Greedy(Prompt, 4, "qv-r8")).WaitAsync(Timeout);
     }
 
@@ -127,11 +127,11 @@ public sealed class EngineOwnershipTests
         await using var engine = StoreBackedEngine.Start(new EngineOptions { KvCacheBytes = 8L << 20 }, options);
         for (var i = 0; i < 6; i++)
             await EngineFixture.Collect(engine.Engine, EngineFixture.Greedy(Prompt, 3, "qv-r8")).WaitAsync(Timeout);
-        await EngineFixture.WaitUntil(() => engine.Engine.Status.Adapters is { MergedAdapters: 1, DeviceResident: 1, HostAdapters: 1 });
+        await Poll.UntilAsync(() => engine.Engine.Status.Adapters is { MergedAdapters: 1, DeviceResident: 1, HostAdapters: 1 });
 
         await engine.Store.UnloadAsync("qv-r8", CancellationToken.None);
 
-        await EngineFixture.WaitUntil(() => engine.Engine.Status.Adapters is
+        await Poll.UntilAsync(() => engine.Engine.Status.Adapters is
             { HostAdapters: 0, HostBytes: 0, DeviceResident: 0, DeviceResidentBytes: 0, MergedAdapters: 0, MergedBytes: 0, HostPins: 0 });
     }
 
@@ -147,7 +147,7 @@ public sealed class EngineOwnershipTests
 
         Assert.Equal(2, engine.Adapters.RecordedRequests);
         Assert.True(engine.Adapters.SlotAcquisitions <= 4, $"{engine.Adapters.SlotAcquisitions} slot acquisitions for two requests");
-        await EngineFixture.WaitUntil(() => engine.Engine.Status.KvBlocksInUse == 0, Timeout);
+        await Poll.UntilAsync(() => engine.Engine.Status.KvBlocksInUse == 0, Timeout);
     }
 
     [Fact]
@@ -179,6 +179,6 @@ public sealed class EngineOwnershipTests
         // Each ended with its answer or a clean refusal (stopping, or the queue full while four submitters pump).
         Assert.All(all, call => Assert.True(call.IsCompletedSuccessfully || call.Exception?.InnerException is EngineStoppedException or QueueFullException,
             call.Exception?.InnerException?.ToString()));
-        await EngineFixture.WaitUntil(() => engine.Store.RequestPins == 0);
+        await Poll.UntilAsync(() => engine.Store.RequestPins == 0);
     }
 }

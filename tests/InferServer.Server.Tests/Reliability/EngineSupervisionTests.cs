@@ -36,7 +36,7 @@ public sealed class EngineSupervisionTests(ITestOutputHelper output)
         engine.Adapters.FailingSlotWrites.Clear();
         await EngineFixture.Collect(engine.Engine, EngineFixture.Greedy(Prompt, 6, "qv-r8")).WaitAsync(Timeout);
         Assert.Null(engine.Engine.Fault);
-        await EngineFixture.WaitUntil(() => engine.Store.RequestPins == 0 && engine.Engine.Status.Adapters.DevicePinned == 0);
+        await Poll.UntilAsync(() => engine.Store.RequestPins == 0 && engine.Engine.Status.Adapters.DevicePinned == 0);
     }
 
     [Fact]
@@ -83,7 +83,7 @@ public sealed class EngineSupervisionTests(ITestOutputHelper output)
         var engine = new FakeEngine();
         await using var server = await TestServer.StartAsync(output, engine);
         var health = new Health.HealthClient(server.Channel);
-        await TestServer.WaitUntilAsync(async () => (await health.CheckAsync(new HealthCheckRequest())).Status == HealthCheckResponse.Types.ServingStatus.Serving);
+        await Poll.UntilAsync(async () => (await health.CheckAsync(new HealthCheckRequest())).Status == HealthCheckResponse.Types.ServingStatus.Serving);
         var stopping = server.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().ApplicationStopping;
         var stopRequested = new TaskCompletionSource();
         stopping.Register(() => stopRequested.TrySetResult());

@@ -96,7 +96,7 @@ public sealed class OpenAiRequestBodyTests(ITestOutputHelper output)
         }
 
         // The handler notices the reset while it reads the body; it ends the call as cancelled by the client.
-        await TestServer.WaitUntilAsync(async () => (await server.Http.GetStringAsync("/metrics")).Split('\n').Any(line =>
+        await Poll.UntilAsync(async () => (await server.Http.GetStringAsync("/metrics")).Split('\n').Any(line =>
             line.StartsWith("inferserver_requests_total{", StringComparison.Ordinal)
             && line.Contains("rpc=\"openai/v1/completions\"", StringComparison.Ordinal)
             && line.Contains("status=\"Cancelled\"", StringComparison.Ordinal)));

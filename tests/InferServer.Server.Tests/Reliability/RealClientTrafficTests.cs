@@ -103,7 +103,7 @@ public sealed class RealClientTrafficTests(ITestOutputHelper output)
         }));
 
         var engine = (IInferenceEngine)server.Services.GetService(typeof(IInferenceEngine))!;
-        await TestServer.WaitUntilAsync(() => Task.FromResult(engine.Status is { RunningRequests: 0, WaitingRequests: 0, KvCacheUsage: 0 }));
+        await Poll.UntilAsync(() => Task.FromResult(engine.Status is { RunningRequests: 0, WaitingRequests: 0, KvCacheUsage: 0 }));
         foreach (var adapter in adapters)
             await AssertStillServingAsync(server, adapter, before[adapter]);
     }
@@ -142,7 +142,7 @@ public sealed class RealClientTrafficTests(ITestOutputHelper output)
         await server.Inference.GenerateAsync(Greedy(other, 4), deadline: DateTime.UtcNow.AddSeconds(30));
         // SERVING, allowing the health cache its first publish after start on a loaded machine.
         var health = new Health.HealthClient(server.Channel);
-        await TestServer.WaitUntilAsync(async () =>
+        await Poll.UntilAsync(async () =>
             (await health.CheckAsync(new HealthCheckRequest())).Status == HealthCheckResponse.Types.ServingStatus.Serving, TimeSpan.FromSeconds(10));
     }
 }
