@@ -1,4 +1,4 @@
-using InferServer.Server.Demo;
+using InferServer.Demo;
 using InferServer.Server.Hosting;
 
 // `inferserver make-demo DIR [--kind …]`: writes the demo models, without starting a server.
@@ -14,7 +14,7 @@ EngineLifetime lifetime;
 try
 {
     var builder = InferServerApplication.CreateBuilder(args);
-    builder.AddInferenceEngine(EngineComposition.FromServices);
+    builder.AddInferenceEngine(ServedEngineComposition.FromServices);
     app = builder.Build();
     app.MapInferServer();
     // Resolved before running: RunAsync disposes the service provider when the host stops.

@@ -1,3 +1,4 @@
+using InferServer.Engine.Composition;
 using System.Diagnostics;
 using System.Globalization;
 using Grpc.Net.Client;
@@ -8,11 +9,11 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using InferServer.AdapterStore.Configuration;
 using InferServer.Api.V1;
-using InferServer.Server.Demo;
-using InferServer.Server.Engine;
+using InferServer.Demo;
+using InferServer.Engine;
 using InferServer.Server.Hosting;
-using InferServer.Server.Import;
-using InferServer.Server.Tokenization;
+using InferServer.Demo.Import;
+using InferServer.Engine.Tokenization;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -179,7 +180,7 @@ public static class EncoderBenchmark
             ["Adapters:AdapterRoots:0"] = adapters.AdapterRoots[0],
         });
         builder.Logging.ClearProviders();
-        builder.AddInferenceEngine(EngineComposition.FromServices);
+        builder.AddInferenceEngine(ServedEngineComposition.FromServices);
         var app = builder.Build();
         app.MapInferServer();
         await app.StartAsync();

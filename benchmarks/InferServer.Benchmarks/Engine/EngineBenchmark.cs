@@ -1,8 +1,9 @@
+using InferServer.Engine.Composition;
 using System.Diagnostics;
 using InferServer.AdapterStore.Configuration;
 using InferServer.Kernels.Sampling;
-using InferServer.Server.Demo;
-using InferServer.Server.Engine;
+using InferServer.Demo;
+using InferServer.Engine;
 using InferServer.Server.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -104,7 +105,7 @@ public static class EngineBenchmark
                 DemoModelGenerator.WriteTenantAdapters(tenants, DemoModelKind.LlamaMedium, AdapterCount, 16, ["q_proj", "v_proj"]);
             return (directory, tenants, 32000);
         }
-        var demo = DemoModelGenerator.EnsureDefault(EngineComposition.DemoCacheRoot());
+        var demo = DemoModelGenerator.EnsureDefault(DemoModelGenerator.DefaultCacheRoot());
         var adapters = Path.Combine(options.CacheRoot, "demo-tenant-adapters");
         if (Directory.GetDirectories(Directory.CreateDirectory(adapters).FullName).Length != AdapterCount)
             DemoModelGenerator.WriteTenantAdapters(adapters, DemoModelKind.Llama, AdapterCount, 16, ["q_proj", "v_proj"]);

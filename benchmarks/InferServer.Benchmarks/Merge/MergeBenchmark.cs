@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using InferServer.AdapterStore.Configuration;
 using InferServer.Benchmarks.Engine;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 
 namespace InferServer.Benchmarks.Merge;
 

@@ -1,8 +1,6 @@
-extern alias server;
-
 using System.Diagnostics;
 using System.Globalization;
-using server::InferServer.Server.Demo;
+using InferServer.Demo;
 
 namespace InferServer.LoadGen.Commands;
 

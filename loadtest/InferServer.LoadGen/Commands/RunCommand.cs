@@ -1,5 +1,3 @@
-extern alias server;
-
 using System.Globalization;
 using System.Text.Json;
 using Grpc.Core;
@@ -8,7 +6,7 @@ using InferServer.LoadGen.Results;
 using InferServer.LoadGen.Running;
 using InferServer.LoadGen.Scenarios;
 using InferServer.LoadGen.Targets;
-using EngineOptions = server::InferServer.Server.Engine.EngineOptions;
+using EngineOptions = InferServer.Engine.EngineOptions;
 
 namespace InferServer.LoadGen.Commands;
 

@@ -1,3 +1,4 @@
+using InferServer.LoadGen.Targets;
 using Grpc.Core;
 using InferServer.Api.V1;
 using InferServer.LoadGen.Results;

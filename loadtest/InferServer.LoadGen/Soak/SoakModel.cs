@@ -1,6 +1,4 @@
-extern alias server;
-
-using server::InferServer.Server.Demo;
+using InferServer.Demo;
 
 namespace InferServer.LoadGen.Soak;
 

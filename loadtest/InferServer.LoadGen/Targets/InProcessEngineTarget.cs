@@ -1,12 +1,10 @@
-extern alias server;
-
 using InferServer.Kernels.Sampling;
 using InferServer.LoadGen.Results;
 using InferServer.LoadGen.Running;
 using InferServer.LoadGen.Scenarios;
 using Microsoft.Extensions.Logging.Abstractions;
-using server::InferServer.Server.Engine;
-using server::InferServer.Server.Hosting;
+using InferServer.Engine;
+using InferServer.Engine.Composition;
 using InferServer.AdapterStore.Configuration;
 
 namespace InferServer.LoadGen.Targets;
@@ -54,7 +52,7 @@ public sealed class InProcessEngineTarget : IGenerationTarget
             {
                 switch (update)
                 {
-                    case server::InferServer.Server.Engine.TokenDelta delta when firstToken is null && delta.TokenIds.Count > 0:
+                    case InferServer.Engine.TokenDelta delta when firstToken is null && delta.TokenIds.Count > 0:
                         firstToken = clock.Now;
                         break;
                     case GenerationFinished finished:

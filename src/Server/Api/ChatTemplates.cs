@@ -1,6 +1,6 @@
 using System.Text;
 using InferServer.Api.V1;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using InferServer.Jinja;
 
 namespace InferServer.Server.Api;

@@ -1,5 +1,5 @@
 using InferServer.Api.V1;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 
 namespace InferServer.Server.Api;
 

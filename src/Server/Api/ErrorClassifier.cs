@@ -3,7 +3,7 @@ using Grpc.Core;
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 
 namespace InferServer.Server.Api;
 

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using InferServer.Api.V1;
 using InferServer.Server.Observability;
 
 namespace InferServer.Server.Api;
@@ -68,10 +69,22 @@ public sealed partial class ExceptionInterceptor(
         // Health and reflection calls pass through too; only the InferServer services are counted.
         var method = RoutedMethod.FullName(context);
         if (!method.StartsWith("/inferserver.", StringComparison.Ordinal)) return;
-        var adapter = (request as IAdapterScoped)?.Adapter;
+        var adapter = AdapterNamedIn(request);
         var label = adapterLabels.For(adapter, succeeded: status == StatusCode.OK);
         metrics.RequestCompleted(label, method[1..], status.ToString());
         if (status is not (StatusCode.OK or StatusCode.Internal))
             Log.RequestFailed(logger, method, adapter ?? "", status);
     }
+
+    /// <summary>The adapter a request names (admin requests call it name); null for requests that name none.</summary>
+    private static string? AdapterNamedIn(object? request) => request switch
+    {
+        GenerateRequest generate => generate.Adapter,
+        ChatRequest chat => chat.Adapter,
+        ClassifyRequest classify => classify.Adapter,
+        LoadAdapterRequest load => load.Name,
+        UnloadAdapterRequest unload => unload.Name,
+        GetAdapterRequest get => get.Name,
+        _ => null,
+    };
 }

@@ -1,9 +1,8 @@
 using System.Text;
 using Grpc.Core;
 using InferServer.Api.V1;
-using InferServer.Server.Api.OpenAi;
-using InferServer.Server.Engine;
-using TokenDelta = InferServer.Server.Engine.TokenDelta;
+using InferServer.Engine;
+using TokenDelta = InferServer.Engine.TokenDelta;
 
 namespace InferServer.Server.Api;
 

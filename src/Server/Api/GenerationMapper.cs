@@ -2,13 +2,13 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using InferServer.Api.V1;
 using InferServer.Kernels.Sampling;
-using InferServer.Server.Engine;
-using DomainFinishReason = InferServer.Server.Engine.FinishReason;
-using DomainUsage = InferServer.Server.Engine.Usage;
+using InferServer.Engine;
+using DomainFinishReason = InferServer.Engine.FinishReason;
+using DomainUsage = InferServer.Engine.Usage;
 using ProtoFinishReason = InferServer.Api.V1.FinishReason;
 using ProtoTokenDelta = InferServer.Api.V1.TokenDelta;
 using ProtoUsage = InferServer.Api.V1.Usage;
-using TokenDelta = InferServer.Server.Engine.TokenDelta;
+using TokenDelta = InferServer.Engine.TokenDelta;
 
 namespace InferServer.Server.Api;
 

@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Text;
 using Grpc.Core;
 using InferServer.Api.V1;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using InferServer.Server.Observability;
 using Microsoft.Extensions.Options;
-using TokenDelta = InferServer.Server.Engine.TokenDelta;
+using TokenDelta = InferServer.Engine.TokenDelta;
 
 namespace InferServer.Server.Api;
 

@@ -1,7 +1,8 @@
+using InferServer.Engine.Composition;
 using Grpc.Health.V1;
 using Grpc.HealthCheck;
 using InferServer.Server.Api;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using InferServer.Server.Observability;
 using Microsoft.Extensions.Options;
 

@@ -1,4 +1,4 @@
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using Microsoft.Extensions.Options;
 
 namespace InferServer.Server.Hosting;

@@ -1,7 +1,8 @@
+using InferServer.Engine.Composition;
 using InferServer.AdapterStore.Configuration;
 using System.Net;
 using InferServer.Server.Api;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using InferServer.Server.Observability;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;

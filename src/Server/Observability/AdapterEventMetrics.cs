@@ -1,3 +1,4 @@
+using InferServer.Engine.Composition;
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Registry;
 

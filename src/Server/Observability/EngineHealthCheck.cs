@@ -1,4 +1,4 @@
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 
 namespace InferServer.Server.Observability;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 
 namespace InferServer.Server.Observability;
 

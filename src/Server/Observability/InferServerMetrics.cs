@@ -2,7 +2,7 @@ using InferServer.AdapterStore;
 using InferServer.AdapterStore.Registry;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 
 namespace InferServer.Server.Observability;
 

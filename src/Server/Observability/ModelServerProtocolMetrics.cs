@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 
 namespace InferServer.Server.Observability;
 

@@ -1,5 +1,5 @@
 using System.Text;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using Microsoft.Extensions.Options;
 
 namespace InferServer.Server.Observability;

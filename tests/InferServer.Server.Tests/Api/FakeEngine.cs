@@ -1,10 +1,11 @@
+using InferServer.Engine.Composition;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
 using InferServer.Kernels.Sampling;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using InferServer.Server.Hosting;
 
 namespace InferServer.Server.Tests.Api;

@@ -133,7 +133,7 @@ public sealed class InferenceApiTests(ITestOutputHelper output)
 
     private static FakeEngine WithChatTemplate(string template) => new()
     {
-        Model = new("fake-model", "llama", InferServer.Server.Engine.ModelKind.TextGeneration, 2048, template, [], BosToken: "<s>", EosToken: "</s>"),
+        Model = new("fake-model", "llama", InferServer.Engine.ModelKind.TextGeneration, 2048, template, [], BosToken: "<s>", EosToken: "</s>"),
     };
 
     private static ChatRequest Conversation(params (string Role, string Content)[] messages)

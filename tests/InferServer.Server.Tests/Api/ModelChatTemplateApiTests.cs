@@ -6,7 +6,7 @@ using InferServer.Server.Api.OpenAi;
 using InferServer.Server.Tests.Api.OpenAi;
 using InferServer.Server.Tests.Engine;
 using InferServer.Server.Tests.Hosting;
-using InferServer.Server.Tokenization;
+using InferServer.Engine.Tokenization;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 

@@ -77,7 +77,7 @@ public sealed class RealEngineApiTests(ITestOutputHelper output)
         Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
         cancellation.Cancel();
 
-        var engine = (Server.Engine.IInferenceEngine)server.Services.GetService(typeof(Server.Engine.IInferenceEngine))!;
+        var engine = (InferServer.Engine.IInferenceEngine)server.Services.GetService(typeof(InferServer.Engine.IInferenceEngine))!;
         await Poll.UntilAsync(() => Task.FromResult(engine.Status.RunningRequests == 0 && engine.Status.WaitingRequests == 0));
     }
 
@@ -116,7 +116,7 @@ public sealed class RealEngineApiTests(ITestOutputHelper output)
         using var running = server.Inference.GenerateStream(Greedy(1000), cancellationToken: cancellation.Token);
         Assert.True(await running.ResponseStream.MoveNext(CancellationToken.None));
         using var queued = server.Inference.GenerateStream(Greedy(1000), cancellationToken: cancellation.Token);
-        var engine = (Server.Engine.IInferenceEngine)server.Services.GetService(typeof(Server.Engine.IInferenceEngine))!;
+        var engine = (InferServer.Engine.IInferenceEngine)server.Services.GetService(typeof(InferServer.Engine.IInferenceEngine))!;
         await Poll.UntilAsync(() => Task.FromResult(engine.Status.WaitingRequests == 1));
 
         var refused = await Assert.ThrowsAsync<RpcException>(async () => await server.Inference.GenerateAsync(Greedy(2)));

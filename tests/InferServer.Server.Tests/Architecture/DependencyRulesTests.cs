@@ -1,53 +1,56 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
-using NetArchTest.Rules;
 
 namespace InferServer.Server.Tests.Architecture;
 
 /// <summary>
-/// The dependency rules of docs/architecture.md, checked three ways so that a forbidden dependency fails here however it
-/// enters: a ProjectReference in a project file, a <c>using</c> (or global Using) of another project's namespace in its
-/// sources, or a reference the compiled assembly actually carries.
+/// The dependency rules of docs/architecture.md. Between projects they are checked three ways, so that a forbidden
+/// dependency fails here however it enters: a ProjectReference in a project file, a <c>using</c> (or global Using) of
+/// another project's namespace in its sources, or a reference the compiled assembly actually carries. Inside every
+/// project, every namespace (the root, each folder and subfolder) is a node of one graph that must have no cycle.
 /// </summary>
 public sealed partial class DependencyRulesTests
 {
-    /// <summary>Each project under src/ and the InferServer projects it may depend on. Everything else is forbidden.</summary>
-    private static readonly Dictionary<string, string[]> Allowed = new()
-    {
-        ["Kernels"] = [],
-        ["Safetensors"] = [],
-        ["Jinja"] = [],
-        ["AdapterStore"] = ["Kernels", "Safetensors"],
-        ["Server"] = ["Kernels", "Safetensors", "Jinja", "AdapterStore"],
-    };
+    /// <summary>Every InferServer project outside tests/ and the projects it may depend on. Everything else is forbidden.</summary>
+    private static readonly ProjectRule[] Rules =
+    [
+        new("Kernels", "src/Kernels", "InferServer.Kernels", "InferServer.Kernels", []),
+        new("Safetensors", "src/Safetensors", "InferServer.Safetensors", "InferServer.Safetensors", []),
+        new("Jinja", "src/Jinja", "InferServer.Jinja", "InferServer.Jinja", []),
+        new("Protos", "src/Protos", "InferServer.Protos", "InferServer.Api.V1", []),
+        new("AdapterStore", "src/AdapterStore", "InferServer.AdapterStore", "InferServer.AdapterStore", ["Kernels", "Safetensors"]),
+        new("Engine", "src/Engine", "InferServer.Engine", "InferServer.Engine", ["Kernels", "Safetensors", "AdapterStore"]),
+        new("Demo", "src/Demo", "InferServer.Demo", "InferServer.Demo", ["Safetensors", "AdapterStore", "Engine"]),
+        new("Server", "src/Server", "inferserver", "InferServer.Server",
+            ["Kernels", "Jinja", "Protos", "AdapterStore", "Engine", "Demo"]),
+        new("Benchmarks", "benchmarks/InferServer.Benchmarks", "InferServer.Benchmarks", "InferServer.Benchmarks",
+            ["Kernels", "Safetensors", "Jinja", "Protos", "AdapterStore", "Engine", "Demo", "Server"]),
+        // A client like any other: the contract, plus the engine in-process for the server-overhead row and the soak's
+        // broken adapter files. Never the server.
+        new("LoadGen", "loadtest/InferServer.LoadGen", "inferserver-loadgen", "InferServer.LoadGen",
+            ["Kernels", "Safetensors", "Protos", "AdapterStore", "Engine", "Demo"]),
+    ];
 
-    /// <summary>Assembly name of each project (the server is an executable named inferserver).</summary>
-    private static readonly Dictionary<string, string> AssemblyNames = new()
-    {
-        ["Kernels"] = "InferServer.Kernels",
-        ["Safetensors"] = "InferServer.Safetensors",
-        ["Jinja"] = "InferServer.Jinja",
-        ["AdapterStore"] = "InferServer.AdapterStore",
-        ["Server"] = "inferserver",
-    };
+    private static ProjectRule Rule(string project) => Rules.Single(rule => rule.Name == project);
 
-    public static TheoryData<string> Projects => [.. Allowed.Keys];
+    public static TheoryData<string> Projects => [.. Rules.Select(rule => rule.Name)];
 
     [Fact]
     public void EveryProjectUnderSrc_HasItsRules()
     {
-        var projects = Directory.GetDirectories(RepositoryFiles.Path("src")).Select(Path.GetFileName).Order();
-        Assert.Equal(Allowed.Keys.Order(), projects);
+        var projects = Directory.GetDirectories(RepositoryFiles.Path("src")).Select(directory => "src/" + Path.GetFileName(directory));
+        Assert.Equal(projects.Order(), Rules.Select(rule => rule.Directory).Where(directory => directory.StartsWith("src/")).Order());
     }
 
     [Theory]
     [MemberData(nameof(Projects))]
     public void ProjectReferences_OnlyNameAllowedProjects(string project)
     {
-        var file = XDocument.Load(RepositoryFiles.Path("src", project, $"InferServer.{project}.csproj"));
-        var referenced = file.Descendants("ProjectReference")
-            .Select(reference => Path.GetFileName(Path.GetDirectoryName(reference.Attribute("Include")!.Value.Replace('\\', '/')))!);
+        var referenced = ProjectFile(project).Descendants("ProjectReference")
+            .Select(reference => Path.GetFileNameWithoutExtension(reference.Attribute("Include")!.Value.Replace('\\', '/')))
+            .Select(file => Rules.SingleOrDefault(rule => Path.GetFileName(ProjectFilePath(rule)) == file + ".csproj")?.Name)
+            .OfType<string>();
         Assert.Empty(Forbidden(project, referenced));
     }
 
@@ -55,7 +58,7 @@ public sealed partial class DependencyRulesTests
     [MemberData(nameof(Projects))]
     public void UsingLines_OnlyNameAllowedProjects(string project)
     {
-        var directory = RepositoryFiles.Path("src", project);
+        var directory = RepositoryFiles.Path(Rule(project).Directory.Split('/'));
         var offending = new List<string>();
         foreach (var file in Directory.EnumerateFiles(directory, "*.cs", SearchOption.AllDirectories))
         {
@@ -65,14 +68,14 @@ public sealed partial class DependencyRulesTests
             foreach (var line in File.ReadLines(file))
             {
                 var match = UsingLine().Match(line);
-                if (match.Success && Forbidden(project, [match.Groups["project"].Value]).Any())
-                    offending.Add($"src/{project}/{relative}: {line.Trim()}");
+                if (match.Success && Forbidden(project, [ProjectOfNamespace(match.Groups["namespace"].Value)]).Any())
+                    offending.Add($"{Rule(project).Directory}/{relative}: {line.Trim()}");
             }
         }
-        var globalUsings = XDocument.Load(RepositoryFiles.Path("src", project, $"InferServer.{project}.csproj")).Descendants("Using")
+        var globalUsings = ProjectFile(project).Descendants("Using")
             .Select(item => item.Attribute("Include")!.Value)
-            .Where(name => name.StartsWith("InferServer.") && Forbidden(project, [name.Split('.')[1]]).Any());
-        offending.AddRange(globalUsings.Select(name => $"src/{project}: <Using Include=\"{name}\" />"));
+            .Where(name => Forbidden(project, [ProjectOfNamespace(name)]).Any());
+        offending.AddRange(globalUsings.Select(name => $"{Rule(project).Directory}: <Using Include=\"{name}\" />"));
         Assert.Empty(offending);
     }
 
@@ -80,28 +83,21 @@ public sealed partial class DependencyRulesTests
     [MemberData(nameof(Projects))]
     public void CompiledAssembly_OnlyReferencesAllowedProjects(string project)
     {
-        var byAssembly = AssemblyNames.ToDictionary(pair => pair.Value, pair => pair.Key);
-        var referenced = Assembly.Load(AssemblyNames[project]).GetReferencedAssemblies()
-            .Select(name => byAssembly.GetValueOrDefault(name.Name!))
+        var referenced = Assembly.Load(Rule(project).AssemblyName).GetReferencedAssemblies()
+            .Select(name => Rules.SingleOrDefault(rule => rule.AssemblyName == name.Name)?.Name)
             .OfType<string>();
         Assert.Empty(Forbidden(project, referenced));
     }
 
     /// <summary>
-    /// Each top-level folder of src/Server and the folders it may use (docs/architecture.md, "Inside the server"): the
-    /// model code and tokenizers at the bottom, the engine over them, observability over the engine, the APIs over both,
-    /// and Hosting, the composition root, over everything.
+    /// Each folder of the server host and the folders it may use (docs/architecture.md): observability at the bottom,
+    /// the front doors over it, and Hosting, the composition root, over both.
     /// </summary>
     private static readonly Dictionary<string, string[]> ServerFolders = new()
     {
-        ["Models"] = [],
-        ["Tokenization"] = [],
-        ["Import"] = [],
-        ["Demo"] = ["Import", "Tokenization"],
-        ["Engine"] = ["Models", "Tokenization"],
-        ["Observability"] = ["Engine"],
-        ["Api"] = ["Engine", "Observability"],
-        ["Hosting"] = ["Api", "Demo", "Engine", "Import", "Models", "Observability", "Tokenization"],
+        ["Observability"] = [],
+        ["Api"] = ["Observability"],
+        ["Hosting"] = ["Api", "Observability"],
     };
 
     public static TheoryData<string> ServerFolderNames => [.. ServerFolders.Keys];
@@ -118,73 +114,68 @@ public sealed partial class DependencyRulesTests
     [MemberData(nameof(ServerFolderNames))]
     public void ServerFolders_UseOnlyTheFoldersTheyMay(string folder)
     {
-        var forbiddenUsed = FolderDependencies("Server", folder).Except(ServerFolders[folder]).ToList();
-        Assert.Empty(forbiddenUsed);
+        var graph = NamespaceGraph.Of(Assembly.Load(Rule("Server").AssemblyName), Rule("Server").RootNamespace);
+        const string root = "InferServer.Server.";
+        var used = graph.Uses.Where(pair => pair.Key == root + folder || pair.Key.StartsWith(root + folder + "."))
+            .SelectMany(pair => pair.Value)
+            .Where(target => target.StartsWith(root))
+            .Select(target => target[root.Length..].Split('.')[0])
+            .Where(other => other != folder)
+            .Distinct();
+        Assert.Empty(used.Except(ServerFolders[folder]));
     }
 
     [Theory]
     [MemberData(nameof(Projects))]
-    public void Folders_DependOnEachOtherOneWayOnly(string project)
+    public void Namespaces_DependOnEachOtherOneWayOnly(string project)
     {
-        // Shared contracts live at each project's root, so that no two folders need each other.
-        var folders = Folders(project);
-        var uses = folders.ToDictionary(folder => folder, folder => FolderDependencies(project, folder).ToHashSet());
-        Assert.Empty(Cycles(uses));
+        // Every namespace is a node: the project's root, each folder and each subfolder. Contracts that two folders
+        // share live below both of them, never in a namespace that also uses them.
+        var cycles = NamespaceGraph.Of(Assembly.Load(Rule(project).AssemblyName), Rule(project).RootNamespace).Cycles();
+        Assert.True(cycles.Count == 0, "namespace cycles:\n" + string.Join("\n", cycles));
     }
 
-    /// <summary>The top-level folders of src/<paramref name="project"/> holding C# files.</summary>
-    private static List<string> Folders(string project) =>
-        [.. Directory.GetDirectories(RepositoryFiles.Path("src", project))
-            .Where(directory => Path.GetFileName(directory) is not ("bin" or "obj")
-                && Directory.EnumerateFiles(directory, "*.cs", SearchOption.AllDirectories).Any())
-            .Select(directory => Path.GetFileName(directory)!)];
-
-    /// <summary>
-    /// The other folders of <paramref name="project"/> that the compiled types of <paramref name="folder"/> (its namespace
-    /// and those below it) use anywhere: signatures, base types, attributes, method bodies. Read from the assembly, so
-    /// a fully qualified name or a parent-namespace lookup counts as much as a using line.
-    /// </summary>
-    private static IEnumerable<string> FolderDependencies(string project, string folder)
+    [Fact]
+    public void TheGraph_FindsAPlantedCycleBetweenSubfolders()
     {
-        var root = $"InferServer.{project}";
-        var types = Types.InAssembly(Assembly.Load(AssemblyNames[project]));
-        foreach (var other in Folders(project).Where(other => other != folder))
-        {
-            var result = types.That().ResideInNamespaceMatching($@"^{Regex.Escape($"{root}.{folder}")}(\.|$)")
-                .ShouldNot().HaveDependencyOnAny($"{root}.{other}")
-                .GetResult();
-            if (!result.IsSuccessful)
-                yield return other;
-        }
+        var graph = NamespaceGraph.Of(typeof(DependencyRulesTests).Assembly, Planted.SubfolderCycle);
+        Assert.Contains(graph.Cycles(), cycle => cycle.Contains(".Left.Inner") && cycle.Contains(".Right"));
     }
 
-    /// <summary>Every folder that can reach itself through the dependency graph, with the path that shows it.</summary>
-    private static List<string> Cycles(Dictionary<string, HashSet<string>> uses)
+    [Fact]
+    public void TheGraph_FindsAPlantedCycleThroughAProjectRoot()
     {
-        var cycles = new List<string>();
-        foreach (var start in uses.Keys)
-        {
-            var paths = new Queue<List<string>>([[start]]);
-            var seen = new HashSet<string>();
-            while (paths.Count > 0)
-            {
-                var path = paths.Dequeue();
-                foreach (var next in uses.GetValueOrDefault(path[^1]) ?? [])
-                {
-                    if (next == start)
-                        cycles.Add(string.Join(" -> ", path.Append(next)));
-                    else if (seen.Add(next))
-                        paths.Enqueue([.. path, next]);
-                }
-            }
-        }
-        return cycles;
+        var graph = NamespaceGraph.Of(typeof(DependencyRulesTests).Assembly, Planted.RootCycle);
+        Assert.Contains($"{Planted.RootCycle} -> {Planted.RootCycle}.Child -> {Planted.RootCycle}", graph.Cycles());
     }
 
-    private static IEnumerable<string> Forbidden(string project, IEnumerable<string> used) =>
-        used.Where(name => Allowed.ContainsKey(name) && name != project && !Allowed[project].Contains(name)).Distinct();
+    [Fact]
+    public void TheGraph_SeesAnAcyclicTreeAsAcyclic()
+    {
+        var graph = NamespaceGraph.Of(typeof(DependencyRulesTests).Assembly, Planted.Acyclic);
+        Assert.NotEmpty(graph.Uses.SelectMany(pair => pair.Value));
+        Assert.Empty(graph.Cycles());
+    }
+
+    private static XDocument ProjectFile(string project) => XDocument.Load(ProjectFilePath(Rule(project)));
+
+    private static string ProjectFilePath(ProjectRule rule)
+    {
+        var directory = RepositoryFiles.Path(rule.Directory.Split('/'));
+        return Directory.GetFiles(directory, "*.csproj").Single();
+    }
+
+    /// <summary>The project whose root namespace is the longest prefix of <paramref name="name"/>; null for others.</summary>
+    private static string? ProjectOfNamespace(string name) => Rules
+        .Where(rule => name == rule.RootNamespace || name.StartsWith(rule.RootNamespace + "."))
+        .MaxBy(rule => rule.RootNamespace.Length)?.Name;
+
+    private static IEnumerable<string> Forbidden(string project, IEnumerable<string?> used) =>
+        used.OfType<string>().Where(name => name != project && !Rule(project).Allowed.Contains(name)).Distinct();
 
     /// <summary><c>using InferServer.X…;</c>, also <c>global</c>, <c>static</c>, aliased and extern-aliased forms.</summary>
-    [GeneratedRegex(@"^\s*(global\s+)?using\s+(static\s+)?(\w+\s*=\s*)?(\w+::)?InferServer\.(?<project>\w+)")]
+    [GeneratedRegex(@"^\s*(global\s+)?using\s+(static\s+)?(\w+\s*=\s*)?(\w+::)?(?<namespace>InferServer(\.\w+)+)")]
     private static partial Regex UsingLine();
+
+    private sealed record ProjectRule(string Name, string Directory, string AssemblyName, string RootNamespace, string[] Allowed);
 }

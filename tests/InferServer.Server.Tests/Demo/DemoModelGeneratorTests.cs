@@ -1,10 +1,11 @@
+using InferServer.Engine.Models.Loading;
 using InferServer.AdapterStore.Peft;
-using InferServer.Server.Demo;
-using InferServer.Server.Models;
-using InferServer.Server.Models.Common;
+using InferServer.Demo;
+using InferServer.Engine.Models;
+using InferServer.Engine.Models.Common;
 using InferServer.Server.Tests.Models;
 using InferServer.Server.Tests.Reference;
-using InferServer.Server.Tokenization;
+using InferServer.Engine.Tokenization;
 using static TorchSharp.torch;
 
 namespace InferServer.Server.Tests.Demo;

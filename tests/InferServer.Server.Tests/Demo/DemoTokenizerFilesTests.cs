@@ -1,4 +1,4 @@
-using InferServer.Server.Demo;
+using InferServer.Demo;
 using InferServer.Server.Tests.Tokenization;
 
 namespace InferServer.Server.Tests.Demo;

@@ -1,4 +1,4 @@
-using InferServer.Server.Demo;
+using InferServer.Demo;
 
 namespace InferServer.Server.Tests.Demo;
 

@@ -1,5 +1,5 @@
 using InferServer.AdapterStore.Configuration;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using InferServer.Server.Tests.Models;
 
 namespace InferServer.Server.Tests.Engine;

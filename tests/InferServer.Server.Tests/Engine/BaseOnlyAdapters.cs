@@ -1,7 +1,7 @@
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 
 namespace InferServer.Server.Tests.Engine;
 

@@ -1,9 +1,10 @@
-using InferServer.Server.Demo;
-using InferServer.Server.Engine;
-using InferServer.Server.Models;
-using InferServer.Server.Models.Common;
+using InferServer.Engine.Models.Loading;
+using InferServer.Demo;
+using InferServer.Engine;
+using InferServer.Engine.Models;
+using InferServer.Engine.Models.Common;
 using InferServer.Server.Tests.Models;
-using InferServer.Server.Tokenization;
+using InferServer.Engine.Tokenization;
 using Microsoft.Extensions.Logging.Abstractions;
 using static TorchSharp.torch;
 

@@ -1,10 +1,12 @@
+using InferServer.Engine.Models.Loading;
+using InferServer.Engine.Composition;
 using InferServer.AdapterStore.Configuration;
-using InferServer.Server.Demo;
-using InferServer.Server.Engine;
+using InferServer.Demo;
+using InferServer.Engine;
 using InferServer.Server.Hosting;
-using InferServer.Server.Models;
-using InferServer.Server.Models.Common;
-using InferServer.Server.Tokenization;
+using InferServer.Engine.Models;
+using InferServer.Engine.Models.Common;
+using InferServer.Engine.Tokenization;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InferServer.Server.Tests.Engine;

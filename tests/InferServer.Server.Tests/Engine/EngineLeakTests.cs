@@ -1,4 +1,4 @@
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using InferServer.Server.Tests.Models;
 using static TorchSharp.torch;
 

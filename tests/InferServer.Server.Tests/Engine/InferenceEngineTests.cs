@@ -1,7 +1,7 @@
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Registry;
 using InferServer.Kernels.Sampling;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using InferServer.Server.Tests.Models;
 
 namespace InferServer.Server.Tests.Engine;

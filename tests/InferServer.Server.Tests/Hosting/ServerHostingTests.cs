@@ -1,6 +1,6 @@
 using Grpc.Core;
 using Grpc.Reflection.V1Alpha;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using InferServer.Server.Hosting;
 using InferServer.Server.Tests.Api;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,3 +1,4 @@
+using InferServer.Engine.Composition;
 using Grpc.Core;
 using Grpc.Net.Client;
 using InferServer.Api.V1;
@@ -54,7 +55,7 @@ public sealed class TestServer : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
-        builder.AddInferenceEngine(runtime is null ? EngineComposition.FromServices : _ => runtime);
+        builder.AddInferenceEngine(runtime is null ? ServedEngineComposition.FromServices : _ => runtime);
         var app = builder.Build();
         app.MapInferServer();
         try

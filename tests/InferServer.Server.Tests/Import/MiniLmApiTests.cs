@@ -3,7 +3,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using InferServer.Api.V1;
 using InferServer.Server.Tests.Api.OpenAi;
-using InferServer.Server.Tokenization;
+using InferServer.Engine.Tokenization;
 
 namespace InferServer.Server.Tests.Import;
 

@@ -1,5 +1,5 @@
-using InferServer.Server.Engine;
-using InferServer.Server.Tokenization;
+using InferServer.Engine;
+using InferServer.Engine.Tokenization;
 
 namespace InferServer.Server.Tests.Import;
 

@@ -1,8 +1,9 @@
+using InferServer.Engine.Composition;
 using InferServer.AdapterStore.Configuration;
-using InferServer.Server.Demo;
-using InferServer.Server.Engine;
+using InferServer.Demo;
+using InferServer.Engine;
 using InferServer.Server.Hosting;
-using InferServer.Server.Import;
+using InferServer.Demo.Import;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;

@@ -1,4 +1,4 @@
-using InferServer.Server.Engine;
+using InferServer.Engine;
 
 namespace InferServer.Server.Tests.Import;
 

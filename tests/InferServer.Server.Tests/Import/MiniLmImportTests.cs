@@ -1,11 +1,12 @@
+using InferServer.Engine.Models.Loading;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
-using InferServer.Server.Import;
-using InferServer.Server.Import.Onnx;
-using InferServer.Server.Models;
-using InferServer.Server.Models.Bert;
-using InferServer.Server.Models.Common;
+using InferServer.Demo.Import;
+using InferServer.Demo.Import.Onnx;
+using InferServer.Engine.Models;
+using InferServer.Engine.Models.Bert;
+using InferServer.Engine.Models.Common;
 
 namespace InferServer.Server.Tests.Import;
 

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
 using InferServer.Safetensors;
-using InferServer.Server.Import.Onnx;
+using InferServer.Demo.Import.Onnx;
 using static TorchSharp.torch;
 
 namespace InferServer.Server.Tests.Import;

@@ -1,5 +1,6 @@
-using InferServer.Server.Models;
-using InferServer.Server.Models.Common;
+using InferServer.Engine.Models.Loading;
+using InferServer.Engine.Models;
+using InferServer.Engine.Models.Common;
 using static TorchSharp.torch;
 
 namespace InferServer.Server.Tests.Models;

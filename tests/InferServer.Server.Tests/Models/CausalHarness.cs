@@ -1,7 +1,7 @@
 using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
-using InferServer.Server.Models;
-using InferServer.Server.Models.Common;
+using InferServer.Engine.Models;
+using InferServer.Engine.Models.Common;
 using static TorchSharp.torch;
 
 namespace InferServer.Server.Tests.Models;

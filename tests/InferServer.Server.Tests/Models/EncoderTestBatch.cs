@@ -1,5 +1,5 @@
 using InferServer.Kernels.Lora;
-using InferServer.Server.Models.Common;
+using InferServer.Engine.Models.Common;
 using static TorchSharp.torch;
 
 namespace InferServer.Server.Tests.Models;

@@ -1,6 +1,7 @@
-using InferServer.Server.Demo;
-using InferServer.Server.Models;
-using InferServer.Server.Models.Common;
+using InferServer.Engine.Models.Loading;
+using InferServer.Demo;
+using InferServer.Engine.Models;
+using InferServer.Engine.Models.Common;
 using InferServer.Server.Tests.Demo;
 using InferServer.Server.Tests.Models;
 using static TorchSharp.torch;

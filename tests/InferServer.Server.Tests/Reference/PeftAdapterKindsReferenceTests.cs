@@ -1,9 +1,10 @@
+using InferServer.Engine.Models.Loading;
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Merging;
 using InferServer.AdapterStore.Registry;
-using InferServer.Server.Models;
-using InferServer.Server.Models.Common;
+using InferServer.Engine.Models;
+using InferServer.Engine.Models.Common;
 using InferServer.Server.Tests.Models;
 
 namespace InferServer.Server.Tests.Reference;

@@ -1,6 +1,6 @@
 using InferServer.AdapterStore.Peft;
 using InferServer.Kernels.Lora;
-using InferServer.Server.Models;
+using InferServer.Engine.Models;
 
 namespace InferServer.Server.Tests.Reference;
 

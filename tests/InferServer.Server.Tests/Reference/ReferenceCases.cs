@@ -1,6 +1,6 @@
-using InferServer.Server.Demo;
+using InferServer.Demo;
 using InferServer.Server.Tests.Demo;
-using InferServer.Server.Tokenization;
+using InferServer.Engine.Tokenization;
 
 namespace InferServer.Server.Tests.Reference;
 

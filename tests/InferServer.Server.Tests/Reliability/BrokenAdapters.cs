@@ -1,6 +1,4 @@
-extern alias loadgen;
-
-using loadgen::InferServer.LoadGen.Soak;
+using InferServer.LoadGen.Soak;
 using static TorchSharp.torch;
 
 namespace InferServer.Server.Tests.Reliability;

@@ -1,10 +1,11 @@
+using InferServer.Engine.Models.Loading;
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Configuration;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using InferServer.Server.Tests.Hosting;
 using InferServer.Server.Tests.Engine;
-using InferServer.Server.Models;
-using InferServer.Server.Models.Common;
+using InferServer.Engine.Models;
+using InferServer.Engine.Models.Common;
 using static TorchSharp.torch;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
 using Grpc.Core;
 using Grpc.Health.V1;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using InferServer.Server.Hosting;
 using InferServer.Server.Tests.Api;
 using InferServer.Server.Tests.Engine;

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 
 namespace InferServer.Server.Tests.Reliability;
 

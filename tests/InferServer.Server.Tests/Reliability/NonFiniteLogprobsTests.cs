@@ -1,11 +1,11 @@
-using InferServer.Server.Demo;
+using InferServer.Demo;
 using System.Net;
 using System.Text;
 using System.Text.Json;
 using InferServer.Safetensors;
 using InferServer.Server.Api.OpenAi;
 using InferServer.Server.Tests.Hosting;
-using InferServer.Server.Tokenization;
+using InferServer.Engine.Tokenization;
 using InferServer.Server.Tests.Engine;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;

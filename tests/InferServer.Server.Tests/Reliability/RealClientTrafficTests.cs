@@ -2,7 +2,7 @@ using System.Text;
 using Grpc.Core;
 using Grpc.Health.V1;
 using InferServer.Api.V1;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using InferServer.Server.Tests.Engine;
 using InferServer.Server.Tests.Hosting;
 using Xunit.Abstractions;

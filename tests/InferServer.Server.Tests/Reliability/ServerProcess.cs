@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
-using InferServer.Server.Demo;
+using InferServer.Demo;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Reliability;

@@ -1,10 +1,8 @@
-extern alias loadgen;
-
 using System.Text;
 using InferServer.Server.Api.OpenAi;
 using InferServer.Server.Tests.Engine;
 using InferServer.Server.Tests.Hosting;
-using loadgen::InferServer.LoadGen.Soak;
+using InferServer.LoadGen.Soak;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 

@@ -1,14 +1,15 @@
+using InferServer.Engine.Models.Loading;
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Merging;
 using InferServer.AdapterStore.Registry;
 using InferServer.AdapterStore.Tiers;
-using InferServer.Server.Demo;
-using InferServer.Server.Engine;
-using InferServer.Server.Models;
-using InferServer.Server.Models.Common;
+using InferServer.Demo;
+using InferServer.Engine;
+using InferServer.Engine.Models;
+using InferServer.Engine.Models.Common;
 using InferServer.Server.Tests.Engine;
-using InferServer.Server.Tokenization;
+using InferServer.Engine.Tokenization;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InferServer.Server.Tests.Reliability;

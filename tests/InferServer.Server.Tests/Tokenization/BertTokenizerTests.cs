@@ -1,4 +1,4 @@
-using InferServer.Server.Tokenization;
+using InferServer.Engine.Tokenization;
 
 namespace InferServer.Server.Tests.Tokenization;
 

@@ -1,5 +1,5 @@
-using InferServer.Server.Demo;
-using InferServer.Server.Tokenization;
+using InferServer.Demo;
+using InferServer.Engine.Tokenization;
 using Microsoft.ML.Tokenizers;
 
 namespace InferServer.Server.Tests.Tokenization;

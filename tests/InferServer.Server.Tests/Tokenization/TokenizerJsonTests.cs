@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using InferServer.Server.Tokenization;
+using InferServer.Engine.Tokenization;
 
 namespace InferServer.Server.Tests.Tokenization;
 

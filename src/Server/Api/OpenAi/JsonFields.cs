@@ -1,5 +1,5 @@
 using System.Text.Json;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 
 namespace InferServer.Server.Api.OpenAi;
 

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Grpc.Core;
 using InferServer.AdapterStore.Registry;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using InferServer.Server.Observability;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;

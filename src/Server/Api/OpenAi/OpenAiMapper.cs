@@ -1,8 +1,8 @@
 using System.Text;
 using InferServer.Api.V1;
 using InferServer.Kernels.Sampling;
-using InferServer.Server.Engine;
-using DomainFinishReason = InferServer.Server.Engine.FinishReason;
+using InferServer.Engine;
+using DomainFinishReason = InferServer.Engine.FinishReason;
 
 namespace InferServer.Server.Api.OpenAi;
 

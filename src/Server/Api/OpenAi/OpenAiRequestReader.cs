@@ -1,6 +1,6 @@
 using System.Text.Json;
 using InferServer.Api.V1;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 
 namespace InferServer.Server.Api.OpenAi;
 

@@ -95,7 +95,7 @@ public sealed class OpenAiTestServer : IAsyncDisposable
         });
         if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.ClearProviders();
-        builder.AddInferenceEngine(EngineComposition.FromServices);
+        builder.AddInferenceEngine(ServedEngineComposition.FromServices);
         var app = builder.Build();
         app.MapInferServer();
         await app.StartAsync();

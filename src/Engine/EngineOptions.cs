@@ -1,0 +1,82 @@
+namespace InferServer.Engine;
+
+/// <summary>
+/// How the engine runs: the model, the device, and the limits that bound memory and latency. Bound from the
+/// "Engine" configuration section; <see cref="Validate"/> lists every problem at start.
+/// </summary>
+public sealed record EngineOptions
+{
+    /// <summary>Hugging Face model directory; empty = generate and serve the embedded demo model.</summary>
+    public string ModelPath { get; init; } = "";
+
+    /// <summary>Name clients use for the base model (OpenAI "model"); empty = the model directory's name.</summary>
+    public string ServedModelName { get; init; } = "";
+
+    /// <summary>"cpu" or "cuda[:N]".</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>float32, bfloat16 or float16.</summary>
+    public string DType { get; init; } = "float32";
+
+    /// <summary>Requests waiting beyond this are refused with QueueFullException.</summary>
+    public int MaxQueuedRequests { get; init; } = 256;
+
+    /// <summary>Sequences in one step.</summary>
+    public int MaxBatchRows { get; init; } = 64;
+
+    /// <summary>Tokens in one step (long prompts are chunked to fit, so decodes are not starved).</summary>
+    public int MaxBatchTokens { get; init; } = 512;
+
+    /// <summary>
+    /// Tokens in one encoder step (Classify, Embed). Separate from <see cref="MaxBatchTokens"/>: an encoder step has no
+    /// decode to keep fed, and every step repeats the same fixed work (kernel launches per layer, LoRA index tensors), so
+    /// one Classify call of 64 texts should be one step, not the four that 512 tokens allowed.
+    /// </summary>
+    public int EncoderMaxBatchTokens { get; init; } = 16384;
+
+    /// <summary>KV-cache budget in bytes (allocated once at start).</summary>
+    public long KvCacheBytes { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>Tokens per KV-cache block.</summary>
+    public int KvBlockSize { get; init; } = 16;
+
+    /// <summary>Context limit per sequence (prompt + generated); 0 = the model's maximum.</summary>
+    public int MaxContextTokens { get; init; }
+
+    /// <summary>Largest max_new_tokens a request may ask for.</summary>
+    public int MaxNewTokensLimit { get; init; } = 4096;
+
+    /// <summary>libtorch intra-op threads; 0 = libtorch's default.</summary>
+    public int TorchThreads { get; init; }
+
+    /// <summary>A queued request older than this is scheduled before newer ones whatever their adapter (fairness bound).</summary>
+    public TimeSpan MaxQueueWaitBeforePriority { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A request whose adapter has not reached host memory after this long fails with UNAVAILABLE (a hung load must not hold it for ever).</summary>
+    public TimeSpan AdapterLoadTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Health reports NOT_SERVING when the engine loop has not turned for this long (a hung step).</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Every problem with these options, each naming its key.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (MaxQueuedRequests < 1) problems.Add("Engine:MaxQueuedRequests must be at least 1");
+        if (MaxBatchRows < 1) problems.Add("Engine:MaxBatchRows must be at least 1");
+        if (MaxBatchTokens < MaxBatchRows) problems.Add("Engine:MaxBatchTokens must be at least Engine:MaxBatchRows");
+        if (EncoderMaxBatchTokens < 1) problems.Add("Engine:EncoderMaxBatchTokens must be at least 1");
+        if (KvCacheBytes <= 0) problems.Add("Engine:KvCacheBytes must be positive");
+        if (KvBlockSize < 1) problems.Add("Engine:KvBlockSize must be at least 1");
+        if (MaxContextTokens < 0) problems.Add("Engine:MaxContextTokens must not be negative");
+        if (MaxNewTokensLimit < 1) problems.Add("Engine:MaxNewTokensLimit must be at least 1");
+        if (TorchThreads < 0) problems.Add("Engine:TorchThreads must not be negative");
+        if (AdapterLoadTimeout <= TimeSpan.Zero) problems.Add("Engine:AdapterLoadTimeout must be positive");
+        if (StallTimeout <= TimeSpan.Zero) problems.Add("Engine:StallTimeout must be positive");
+        if (Device != "cpu" && !Device.StartsWith("cuda", StringComparison.Ordinal))
+            problems.Add($"Engine:Device '{Device}' must be cpu or cuda[:N]");
+        if (DType is not ("float32" or "bfloat16" or "float16"))
+            problems.Add($"Engine:DType '{DType}' must be float32, bfloat16 or float16");
+        return problems;
+    }
+}
