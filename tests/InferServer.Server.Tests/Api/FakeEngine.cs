@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using InferServer.AdapterStore;
+using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
 using InferServer.Kernels.Sampling;
