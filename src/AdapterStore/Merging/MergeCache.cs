@@ -1,5 +1,6 @@
 using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Peft;
+using InferServer.AdapterStore.Tiers;
 using InferServer.Kernels.Lora;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -14,8 +14,7 @@ public sealed partial class AdapterRegistry
     [LoggerMessage(EventId = 3, EventName = "AdapterLoadFailed", Level = LogLevel.Warning, Message = "Adapter {AdapterName} from {Directory} could not be loaded")]
     private partial void LogLoadFailed(Exception error, string adapterName, string directory);
 
-    [LoggerMessage(EventId = 4, EventName = "AdapterEvicted", Level = LogLevel.Debug, Message = "Evicted adapter {AdapterName} from host memory ({Bytes} bytes)")]
-    private partial void LogEvicted(string adapterName, long bytes);
+    // EventId 4 (AdapterEvicted) is logged by the host tier, with this logger.
 
     [LoggerMessage(EventId = 5, EventName = "AdapterUnloaded", Level = LogLevel.Information,
         Message = "Unloaded adapter {AdapterName}; memory is freed when its {Pins} current user(s) finish")]

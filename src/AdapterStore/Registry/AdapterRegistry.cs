@@ -8,10 +8,9 @@ using TorchSharp;
 namespace InferServer.AdapterStore.Registry;
 
 /// <summary>
-/// The adapter registry: names map to directories, adapters are loaded, unloaded, listed and described, and validated
-/// adapters are held in host memory in the <see cref="HostTier"/> (an LRU bounded by
-/// <see cref="AdapterStoreOptions.HostMaxAdapters"/> and <see cref="AdapterStoreOptions.HostMaxBytes"/>), pinned by the
-/// requests and device slots using them. Thread-safe: admin calls, request handlers and the engine thread may all call it.
+/// The adapter registry: names map to directories, adapters are loaded, unloaded, listed and described. The validated
+/// copies live in its <see cref="Host"/> tier, which owns their pins, eviction and memory. Thread-safe: admin calls,
+/// request handlers and the engine thread may all call it.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -25,11 +24,6 @@ namespace InferServer.AdapterStore.Registry;
 /// failure reaches each of them as the same exception without touching any other adapter.
 /// </para>
 /// <para>
-/// Pins. <see cref="AcquireHostAsync"/> pins the host copy for the request until its <see cref="AdapterLease"/> is disposed, and a device
-/// slot pins it while resident (<see cref="IAdapterResidency"/>). A pinned copy is never evicted or disposed; the
-/// bounds are then exceeded until the pins go, since failing a running request would be worse than a soft limit.
-/// </para>
-/// <para>
 /// Unload policy: drain. <see cref="UnloadAsync"/> unregisters the name at once: new requests get
 /// <see cref="AdapterNotFoundException"/> (also for an adapter root's directory, which is not rediscovered until an
 /// explicit <see cref="LoadAsync"/>), requests already running finish with the weights they started with, and the host
@@ -38,11 +32,16 @@ namespace InferServer.AdapterStore.Registry;
 /// Reload uses the same mechanism: the new version is read beside the old one and swapped in atomically on success; the
 /// old version drains like an unloaded one, and a failed reload leaves the old version serving.
 /// </para>
+/// <para>
+/// Locks: the registry's own, then the host tier's, never the other way (the tier never calls up). Events are raised
+/// after both are released, the registry's before the tier's, which is the order they happened in.
+/// </para>
 /// </remarks>
-public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidency, IDisposable
+public sealed partial class AdapterRegistry : IAdapterRegistry, IDisposable
 {
     private readonly object gate = new();
     private readonly AdapterStoreOptions options;
+    private readonly AdapterDirectories directories;
     private readonly BaseModelSpec spec;
     private readonly torch.ScalarType dtype;
     private readonly TimeProvider time;
@@ -50,12 +49,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
     private readonly Dictionary<string, AdapterRegistration> registrations = new(StringComparer.Ordinal);
     // Names unloaded by an admin: not rediscovered under the adapter roots until loaded explicitly again.
     private readonly HashSet<string> unloadedNames = new(StringComparer.Ordinal);
-    private readonly Dictionary<LoraAdapter, AdapterVersion> versionsByAdapter = new(ReferenceEqualityComparer.Instance);
-    // Host copies, guarded by the gate like everything here. Retired (unloaded, replaced) versions are not in its LRU.
-    private readonly HostTier host;
     private readonly List<AdapterEvent> pendingEvents = [];
-    private int requestPins;
-    private long retiredVersions;
     private bool disposed;
 
     /// <param name="options">Roots, bounds and rank; see <see cref="AdapterStoreOptions.Validate"/>.</param>
@@ -76,55 +70,36 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
         this.options = options;
         this.spec = spec;
         this.dtype = dtype;
-        host = new HostTier(options.HostMaxAdapters, options.HostMaxBytes);
+        directories = new AdapterDirectories(options);
         time = timeProvider ?? TimeProvider.System;
         this.logger = logger ?? NullLogger<AdapterRegistry>.Instance;
+        Host = new HostTier(options.HostMaxAdapters, options.HostMaxBytes, this.logger);
+        Host.Changed += (_, adapterEvent) => Changed?.Invoke(this, adapterEvent);
     }
 
     /// <summary>Lifecycle events (loaded, load failed, evicted, unloaded), raised outside the store's lock.</summary>
     public event EventHandler<AdapterEvent>? Changed;
 
+    /// <summary>
+    /// The host tier holding the registered adapters' copies: the device tier and the merge cache pin copies and ask about
+    /// retirements there (<see cref="IAdapterResidency"/>). Disposed with the registry.
+    /// </summary>
+    public HostTier Host { get; }
+
     /// <summary>Bytes of every adapter tensor held in host memory, pinned and draining ones included.</summary>
-    public long HostBytes
-    {
-        get
-        {
-            lock (gate)
-            {
-                return host.Bytes;
-            }
-        }
-    }
+    public long HostBytes => Host.Bytes;
 
     /// <summary>Adapters held in host memory, pinned and draining ones included.</summary>
-    public int HostAdapterCount
-    {
-        get
-        {
-            lock (gate)
-            {
-                return host.Count;
-            }
-        }
-    }
+    public int HostAdapterCount => Host.Count;
 
     /// <summary>Pins requests (and loads) hold on host copies now; 0 when no request is in flight.</summary>
-    public int RequestPins
-    {
-        get
-        {
-            lock (gate)
-            {
-                return requestPins;
-            }
-        }
-    }
+    public int RequestPins => Host.RequestPins;
 
     /// <summary>
     /// Versions retired so far (unloaded or replaced by a reload). The device tier and the merge cache compare it with the
     /// value they last saw to learn, without a callback into the engine thread, that they may hold retired copies to free.
     /// </summary>
-    public long RetiredVersions => Interlocked.Read(ref retiredVersions);
+    public long RetiredVersions => Host.Retirements;
 
     /// <summary>Loads every <see cref="AdapterStoreOptions.Preload"/> adapter; throws an <see cref="AdapterPreloadException"/> naming every failure.</summary>
     public async Task PreloadAsync(CancellationToken cancellationToken)
@@ -160,6 +135,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
         cancellationToken.ThrowIfCancellationRequested();
         EnsureRegistered(name);
         AdapterVersion version;
+        HostPin pin;
         Task<LoraAdapter> load;
         lock (gate)
         {
@@ -171,8 +147,8 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
 
             version = registration.Current;
             // Pin before waiting, so the copy cannot be evicted between the load finishing and this request using it.
-            PinForRequest(version);
-            load = version.Adapter is { } ready ? Task.FromResult(ready) : version.Load ??= StartLoad(version);
+            pin = Host.PinForRequest(version.Copy);
+            load = Host.Read(version.Copy, () => StartLoad(version));
         }
 
         LoraAdapter adapter;
@@ -182,18 +158,18 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
         }
         catch
         {
-            Unpin(version, device: false); // no lease was handed out: this is the pin's only release
+            pin.Dispose(); // no lease was handed out: this is the pin's only release
             throw;
         }
 
         lock (gate)
         {
-            Touch(version);
+            Host.Touch(version.Copy);
             version.Owner.RequestsServed++;
             version.Owner.LastUsed = time.GetUtcNow();
         }
 
-        return new AdapterLease(adapter, () => Unpin(version, device: false));
+        return new AdapterLease(adapter, pin.Dispose);
     }
 
     /// <inheritdoc/>
@@ -202,11 +178,12 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
         AdapterNames.Validate(name);
         cancellationToken.ThrowIfCancellationRequested();
         string resolved = directory is null
-            ? FindInRoots(name) ?? throw new AdapterNotFoundException(name)
-            : AdapterPaths.ResolveInside(directory, options.EffectiveAllowedLoadRoots);
+            ? directories.Find(name) ?? throw new AdapterNotFoundException(name)
+            : directories.ResolveForLoad(directory);
 
         AdapterRegistration registration;
         AdapterVersion version;
+        HostPin pin;
         Task<LoraAdapter> load;
         bool replacing = false;
         lock (gate)
@@ -235,8 +212,8 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
                 version = registration.Current;
             }
 
-            PinForRequest(version);
-            load = version.Adapter is { } ready ? Task.FromResult(ready) : version.Load ??= StartLoad(version);
+            pin = Host.PinForRequest(version.Copy);
+            load = Host.Read(version.Copy, () => StartLoad(version));
         }
 
         try
@@ -247,13 +224,13 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
                 if (!registrations.TryGetValue(name, out var current) || current != registration)
                 {
                     // Unloaded while this load ran; a reloaded version has no registration to join.
-                    Retire(version);
+                    Host.Retire(version.Copy);
                     throw new AdapterNotFoundException(name);
                 }
 
                 if (replacing && registration.Current != version)
                 {
-                    Retire(registration.Current);
+                    Host.Retire(registration.Current.Copy);
                     registration.Current = version;
                     registration.Directory = resolved;
                     LogReloaded(name, resolved);
@@ -265,7 +242,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
         }
         finally
         {
-            Unpin(version, device: false);
+            pin.Dispose();
         }
     }
 
@@ -276,7 +253,6 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
     public Task UnloadAsync(string name, CancellationToken cancellationToken)
     {
         AdapterNames.Validate(name);
-        AdapterVersion version;
         lock (gate)
         {
             ObjectDisposedException.ThrowIf(disposed, this);
@@ -286,10 +262,11 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
             }
 
             unloadedNames.Add(name);
-            version = registration.Current;
-            Emit(new AdapterEvent(AdapterEventKind.Unloaded, name, TierOf(version), version.Adapter?.TotalBytes ?? 0));
-            LogUnloaded(name, version.RequestPins + version.DevicePins);
-            Retire(version);
+            var copy = registration.Current.Copy;
+            var (adapter, tier, pins) = Host.StateOf(copy);
+            pendingEvents.Add(new AdapterEvent(AdapterEventKind.Unloaded, name, tier, adapter?.TotalBytes ?? 0));
+            LogUnloaded(name, pins);
+            Host.Retire(copy);
         }
 
         RaisePendingEvents();
@@ -312,15 +289,11 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
             hidden = [.. unloadedNames];
         }
 
-        foreach (string root in options.AdapterRoots.Where(Directory.Exists))
+        foreach (var (name, directory) in directories.Discoverable())
         {
-            foreach (string directory in Directory.EnumerateDirectories(root))
+            if (!hidden.Contains(name) && !infos.ContainsKey(name))
             {
-                string name = Path.GetFileName(directory);
-                if (AdapterNames.Check(name) is null && !hidden.Contains(name) && !infos.ContainsKey(name))
-                {
-                    infos.Add(name, DiskInfo(name, directory));
-                }
+                infos.Add(name, DiskInfo(name, directory));
             }
         }
 
@@ -338,35 +311,6 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
         }
     }
 
-    void IAdapterResidency.EnteredDevice(LoraAdapter adapter)
-    {
-        lock (gate)
-        {
-            VersionOfLocked(adapter).DevicePins++;
-        }
-    }
-
-    void IAdapterResidency.LeftDevice(LoraAdapter adapter) => Unpin(VersionOf(adapter), device: true);
-
-    void IAdapterResidency.MergedChanged(LoraAdapter adapter, bool merged)
-    {
-        lock (gate)
-        {
-            if (versionsByAdapter.TryGetValue(adapter, out var version))
-            {
-                version.Merged = merged;
-            }
-        }
-    }
-
-    bool IAdapterResidency.IsRetired(LoraAdapter adapter)
-    {
-        lock (gate)
-        {
-            return !versionsByAdapter.TryGetValue(adapter, out var version) || version.Retired;
-        }
-    }
-
     /// <summary>Frees every host copy, pinned or not: call it at shutdown, after the engine stopped.</summary>
     public void Dispose()
     {
@@ -378,13 +322,8 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
             }
 
             disposed = true;
-            foreach (var version in versionsByAdapter.Values.ToList())
-            {
-                Free(version);
-            }
-
             registrations.Clear();
-            host.Clear();
+            Host.Dispose();
         }
     }
 
@@ -399,7 +338,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
             }
         }
 
-        if (FindInRoots(name) is not { } directory)
+        if (directories.Find(name) is not { } directory)
         {
             return;
         }
@@ -411,21 +350,6 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
                 registrations.Add(name, new AdapterRegistration(name, directory));
             }
         }
-    }
-
-    /// <summary>The real path of <c>root/N</c> under the first adapter root that has it; one that links outside its root is refused.</summary>
-    private string? FindInRoots(string name)
-    {
-        foreach (string root in options.AdapterRoots)
-        {
-            string candidate = Path.Combine(root, name);
-            if (Directory.Exists(candidate))
-            {
-                return AdapterPaths.ResolveInside(candidate, [root]);
-            }
-        }
-
-        return null;
     }
 
     /// <summary>Starts reading <paramref name="version"/> on the thread pool. Caller holds the lock.</summary>
@@ -440,12 +364,11 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
             {
                 // Gradient mode is thread-local (TorchSharp keeps it per thread): a pool thread must turn it off itself.
                 using var noGrad = torch.no_grad();
-                // Every read checks the path again (a directory may have been swapped for a link since it was registered,
-                // or since an evicted copy was last read), and the loader confines each file it opens to the same roots.
-                var roots = ConfinementRoots();
-                var directory = AdapterPaths.ResolveInside(version.Directory, roots);
+                // The loader confines each file it opens to the same roots as the directory.
+                var directory = directories.ResolveForRead(version.Directory);
                 adapter = LoraAdapterLoader.Load(directory, name, spec, dtype, options.MaxRank,
-                    new BaseModelIdentity(options.BaseModelName, options.BaseModelCheck, mismatch => LogOtherBase(name, mismatch)), roots);
+                    new BaseModelIdentity(options.BaseModelName, options.BaseModelCheck, mismatch => LogOtherBase(name, mismatch)),
+                    directories.ConfinementRoots);
             }
             catch (Exception e)
             {
@@ -458,31 +381,15 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
         });
     }
 
-    /// <summary>Every root an adapter may be read from: the discovery roots and the admin load roots.</summary>
-    private IReadOnlyList<string> ConfinementRoots() => [.. options.AdapterRoots.Union(options.EffectiveAllowedLoadRoots)];
-
     private void Loaded(AdapterVersion version, LoraAdapter adapter)
     {
         lock (gate)
         {
-            version.Adapter = adapter;
-            versionsByAdapter.Add(adapter, version);
-            host.Added(adapter);
-            Emit(new AdapterEvent(AdapterEventKind.Loaded, adapter.Name, AdapterTier.Host, adapter.TotalBytes));
             LogLoaded(adapter.Name, adapter.MaxRank, adapter.Modules.Count, adapter.TotalBytes);
-            if (disposed || version.Retired)
-            {
-                // Unloaded (or replaced) while loading: waiters, if any, hold pins and get it; the last one frees it.
-                if (version.Pins == 0)
-                {
-                    Free(version);
-                }
-            }
-            else
+            // A version retired while loading is not kept: waiters, if any, hold pins and get it; the last one frees it.
+            if (Host.Add(version.Copy, adapter))
             {
                 version.Owner.Confirmed = true;
-                host.Track(adapter);
-                EvictOverBudget();
             }
         }
 
@@ -494,137 +401,24 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
         lock (gate)
         {
             var registration = version.Owner;
-            version.Load = null; // the next request tries again, e.g. after the directory was fixed
+            Host.ReadFailed(version.Copy);
             if (!registration.Confirmed && registration.Current == version
                 && registrations.TryGetValue(registration.Name, out var current) && current == registration)
             {
                 registrations.Remove(registration.Name);
             }
 
-            Emit(new AdapterEvent(AdapterEventKind.LoadFailed, registration.Name, AdapterTier.Host, Error: error));
+            pendingEvents.Add(new AdapterEvent(AdapterEventKind.LoadFailed, registration.Name, AdapterTier.Host, Error: error));
             LogLoadFailed(error, registration.Name, version.Directory);
         }
 
         RaisePendingEvents();
     }
 
-    private void Unpin(AdapterVersion version, bool device)
+    private AdapterInfo InfoOf(AdapterRegistration registration)
     {
-        lock (gate)
-        {
-            if (device)
-            {
-                version.DevicePins--;
-            }
-            else
-            {
-                version.RequestPins--;
-                requestPins--;
-            }
-
-            if (version.DevicePins < 0 || version.RequestPins < 0)
-            {
-                throw new InvalidOperationException($"Adapter '{version.Owner.Name}' was released more often than it was acquired.");
-            }
-
-            if (version.Pins == 0 && version.Adapter is not null)
-            {
-                if (version.Retired || disposed)
-                {
-                    Free(version);
-                }
-                else
-                {
-                    EvictOverBudget();
-                }
-            }
-        }
-
-        RaisePendingEvents();
-    }
-
-    private void PinForRequest(AdapterVersion version)
-    {
-        version.RequestPins++;
-        requestPins++;
-    }
-
-    private AdapterVersion VersionOf(LoraAdapter adapter)
-    {
-        lock (gate)
-        {
-            return VersionOfLocked(adapter);
-        }
-    }
-
-    private AdapterVersion VersionOfLocked(LoraAdapter adapter)
-    {
-        ArgumentNullException.ThrowIfNull(adapter);
-        return versionsByAdapter.TryGetValue(adapter, out var version)
-            ? version
-            : throw new InvalidOperationException($"Adapter '{adapter.Name}' is not held by this store (never acquired from it, or already freed).");
-    }
-
-    private void Touch(AdapterVersion version)
-    {
-        if (version.Adapter is { } adapter)
-        {
-            host.Touch(adapter);
-        }
-    }
-
-    /// <summary>Retires a version (unloaded or replaced): out of the LRU, freed now if unpinned, else by its last unpin.</summary>
-    private void Retire(AdapterVersion version)
-    {
-        version.Retired = true;
-        Interlocked.Increment(ref retiredVersions);
-        if (version.Adapter is { } adapter)
-        {
-            host.Untrack(adapter);
-        }
-
-        if (version.Pins == 0 && version.Adapter is not null)
-        {
-            Free(version);
-        }
-    }
-
-    /// <summary>Evicts least recently used unpinned host copies until both bounds hold (or only pinned copies are left).</summary>
-    private void EvictOverBudget() => host.EvictOverBudget(
-        adapter => versionsByAdapter[adapter].Pins > 0,
-        adapter =>
-        {
-            var version = versionsByAdapter[adapter];
-            version.Load = null; // back to tier Disk: the next request reads it again
-            LogEvicted(version.Owner.Name, adapter.TotalBytes);
-            Free(version);
-        });
-
-    /// <summary>Disposes a version's host tensors. Caller holds the lock; the version has no pins (or the store is disposed).</summary>
-    private void Free(AdapterVersion version)
-    {
-        if (version.Adapter is not { } adapter)
-        {
-            return;
-        }
-
-        versionsByAdapter.Remove(adapter);
-        host.Freed(adapter);
-        version.Adapter = null;
-        adapter.Dispose();
-        Emit(new AdapterEvent(AdapterEventKind.Evicted, adapter.Name, AdapterTier.Host, adapter.TotalBytes));
-    }
-
-    private static AdapterTier TierOf(AdapterVersion version) =>
-        version.Merged ? AdapterTier.Merged
-        : version.DevicePins > 0 ? AdapterTier.Device
-        : version.Adapter is not null ? AdapterTier.Host
-        : AdapterTier.Disk;
-
-    private static AdapterInfo InfoOf(AdapterRegistration registration)
-    {
-        var version = registration.Current;
-        if (version.Adapter is not { } adapter)
+        var (held, tier, _) = Host.StateOf(registration.Current.Copy);
+        if (held is not { } adapter)
         {
             return DiskInfo(registration.Name, registration.Directory) with
             {
@@ -636,7 +430,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
         return new AdapterInfo(
             registration.Name,
             registration.Directory,
-            TierOf(version),
+            tier,
             adapter.MaxRank,
             [.. adapter.Modules.Keys.Order(StringComparer.Ordinal)],
             adapter.TotalBytes,
@@ -649,19 +443,12 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
     private static AdapterInfo DiskInfo(string name, string directory) =>
         new(name, directory, AdapterTier.Disk, 0, [], 0, 0, null, null, null);
 
-    private void Emit(AdapterEvent adapterEvent) => pendingEvents.Add(adapterEvent);
-
-    /// <summary>Raises queued events outside the lock, so handlers may call back into the store.</summary>
+    /// <summary>Raises queued events outside the lock, so handlers may call back into the store; then the host tier's.</summary>
     private void RaisePendingEvents()
     {
         AdapterEvent[] events;
         lock (gate)
         {
-            if (pendingEvents.Count == 0)
-            {
-                return;
-            }
-
             events = [.. pendingEvents];
             pendingEvents.Clear();
         }
@@ -677,5 +464,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IAdapterResidenc
                 LogEventHandlerFailed(e, adapterEvent.Kind, adapterEvent.Name);
             }
         }
+
+        Host.RaisePendingEvents();
     }
 }

@@ -1,4 +1,4 @@
-using InferServer.AdapterStore.Peft;
+using InferServer.AdapterStore.Tiers;
 
 namespace InferServer.AdapterStore.Registry;
 
@@ -9,27 +9,13 @@ internal sealed class AdapterVersion
     {
         Owner = owner;
         Directory = directory;
+        Copy = new HostCopy(owner.Name);
     }
 
     public AdapterRegistration Owner { get; }
 
     public string Directory { get; }
 
-    /// <summary>The shared in-flight (or finished) load; null on disk or after a failure or eviction.</summary>
-    public Task<LoraAdapter>? Load { get; set; }
-
-    public LoraAdapter? Adapter { get; set; }
-
-    /// <summary>Requests (and loads) waiting for or using the host copy.</summary>
-    public int RequestPins { get; set; }
-
-    /// <summary>1 while a device slot holds it.</summary>
-    public int DevicePins { get; set; }
-
-    public int Pins => RequestPins + DevicePins;
-
-    public bool Merged { get; set; }
-
-    /// <summary>Unloaded or replaced by a reload: freed by its last unpin, never served to new requests.</summary>
-    public bool Retired { get; set; }
+    /// <summary>Its place in the host tier, which owns its pins and memory.</summary>
+    public HostCopy Copy { get; }
 }

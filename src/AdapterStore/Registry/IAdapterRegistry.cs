@@ -10,7 +10,7 @@ public interface IAdapterRegistry
     /// Registers <paramref name="name"/> from <paramref name="directory"/> (null: the directory of that name under the
     /// adapter root) and reads it into host memory, validating it against the base model. Idempotent for the same
     /// name and directory; <paramref name="reload"/> re-reads a changed directory. Throws
-    /// <see cref="InvalidAdapterNameException"/>, <see cref="AdapterPathException"/> (outside the allowed roots),
+    /// <see cref="Configuration.InvalidAdapterNameException"/>, <see cref="Configuration.AdapterPathException"/> (outside the allowed roots),
     /// <see cref="Peft.InvalidAdapterException"/> (every problem listed) or <see cref="AdapterConflictException"/>
     /// (name already registered from another directory).
     /// </summary>

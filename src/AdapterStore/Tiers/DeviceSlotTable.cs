@@ -48,7 +48,7 @@ public sealed partial class DeviceSlotTable : IDisposable
     /// <param name="maxRank">The pools' padded rank.</param>
     /// <param name="dtype">The model's dtype.</param>
     /// <param name="device">The model's device.</param>
-    /// <param name="residency">The host tier, told which adapters are resident so it keeps their host copies; null in isolation.</param>
+    /// <param name="residency">The host tier: each slot pins its adapter's host copy there while resident; null in isolation.</param>
     /// <param name="logger">Reports failing event handlers.</param>
     public DeviceSlotTable(
         IReadOnlyDictionary<string, ILoraTarget> targets,
@@ -147,7 +147,7 @@ public sealed partial class DeviceSlotTable : IDisposable
         slots[slot].Pins = 1;
         slots[slot].LastUsed = ++useClock;
         slotByAdapter.Add(adapter, slot);
-        residency?.EnteredDevice(adapter);
+        slots[slot].HostPin = residency?.PinForDevice(adapter);
         loadedNow = true;
         Raise(new AdapterEvent(AdapterEventKind.Loaded, adapter.Name, AdapterTier.Device, SlotBytes(adapter)));
         return true;
@@ -217,9 +217,10 @@ public sealed partial class DeviceSlotTable : IDisposable
             pool.Dispose();
         }
 
-        foreach (var adapter in slotByAdapter.Keys)
+        foreach (var state in slots)
         {
-            residency?.LeftDevice(adapter);
+            state.HostPin?.Dispose();
+            state.HostPin = null;
         }
 
         slotByAdapter.Clear();
@@ -275,7 +276,8 @@ public sealed partial class DeviceSlotTable : IDisposable
         state.Adapter = null;
         state.Pins = 0;
         slotByAdapter.Remove(adapter);
-        residency?.LeftDevice(adapter);
+        state.HostPin?.Dispose();
+        state.HostPin = null;
         Raise(new AdapterEvent(AdapterEventKind.Evicted, adapter.Name, AdapterTier.Device, SlotBytes(adapter)));
     }
 
@@ -370,6 +372,9 @@ public sealed partial class DeviceSlotTable : IDisposable
         public LoraAdapter? Adapter { get; set; }
 
         public int Pins { get; set; }
+
+        /// <summary>The slot's pin on its adapter's host copy, released when the slot is freed.</summary>
+        public IDisposable? HostPin { get; set; }
 
         /// <summary>A use counter, not a time: LRU needs only an order, and a counter cannot tie.</summary>
         public long LastUsed { get; set; }

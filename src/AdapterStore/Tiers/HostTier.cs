@@ -1,92 +1,366 @@
 using InferServer.AdapterStore.Peft;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InferServer.AdapterStore.Tiers;
 
 /// <summary>
-/// The host tier (vLLM's <c>LRUCacheWorkerLoRAManager</c> CPU cache, S-LoRA's host pool): the adapters held in host memory,
-/// their total bytes, and an LRU of the copies that may be evicted, bounded by
+/// The host tier (vLLM's <c>LRUCacheWorkerLoRAManager</c> CPU cache, S-LoRA's host pool): the adapter copies held in host
+/// memory, the pins that keep them there, and an LRU of the copies that may be evicted, bounded by
 /// <see cref="Configuration.AdapterStoreOptions.HostMaxAdapters"/> and <see cref="Configuration.AdapterStoreOptions.HostMaxBytes"/>.
-/// The device tier beside it is <see cref="DeviceSlotTable"/>.
+/// It owns the copies' memory: it counts, evicts and frees each copy, exactly once. The device tier beside it is
+/// <see cref="DeviceSlotTable"/>, which pins copies through <see cref="IAdapterResidency"/>.
 /// </summary>
 /// <remarks>
-/// Not thread-safe: its owner, the registry, calls it under its own lock and decides what a copy's pins are and what
-/// evicting one means (<see cref="EvictOverBudget"/> asks it). Every held copy is counted, pinned and draining ones too;
-/// only copies of current versions are in the LRU (a retired version is untracked and freed by its last unpin).
+/// <para>
+/// Pins. A request pins a copy (<see cref="PinForRequest"/>) before waiting for it to be read, so that it cannot be evicted
+/// between the read finishing and the request using it, and a device slot pins it while resident
+/// (<see cref="PinForDevice"/>). Each pin is a <see cref="HostPin"/>, released once. A pinned copy is never evicted or
+/// freed; the bounds are then exceeded until the pins go, since failing a running request would be worse than a soft limit.
+/// </para>
+/// <para>
+/// Retired copies (unloaded, or replaced by a reload) leave the LRU: they are never evicted, and their last unpin frees
+/// them (drain). Every held copy is counted, pinned and draining ones too.
+/// </para>
+/// <para>
+/// Thread-safe under its own lock, and it never calls up into its owner, the registry, which may call it while holding its
+/// own lock. Events are queued under the lock and raised after it: by the public calls themselves, and for the owner's
+/// calls by the owner's <see cref="RaisePendingEvents"/>, once it has released its own lock, so a handler may call back in.
+/// </para>
 /// </remarks>
-internal sealed class HostTier(int maxAdapters, long maxBytes)
+public sealed partial class HostTier : IAdapterResidency, IDisposable
 {
-    // Least recently used first.
-    private readonly LinkedList<LoraAdapter> lru = new();
-    private readonly Dictionary<LoraAdapter, LinkedListNode<LoraAdapter>> nodes = new(ReferenceEqualityComparer.Instance);
+    private readonly object gate = new();
+    private readonly int maxAdapters;
+    private readonly long maxBytes;
+    private readonly ILogger logger;
+    // Least recently used first: held copies of current versions, the evictable ones when unpinned.
+    private readonly LinkedList<HostCopy> lru = new();
+    private readonly Dictionary<LoraAdapter, HostCopy> copiesByAdapter = new(ReferenceEqualityComparer.Instance);
+    private readonly List<AdapterEvent> pendingEvents = [];
+    private long bytes;
+    private int count;
+    private int requestPins;
+    private long retirements;
+    private bool disposed;
 
-    /// <summary>Bytes of every adapter tensor held in host memory.</summary>
-    public long Bytes { get; private set; }
-
-    /// <summary>Adapters held in host memory.</summary>
-    public int Count { get; private set; }
-
-    /// <summary>Counts a copy that was just read into host memory.</summary>
-    public void Added(LoraAdapter adapter)
+    /// <param name="maxAdapters">Copies held before the least recently used unpinned ones are evicted.</param>
+    /// <param name="maxBytes">Bytes held before the least recently used unpinned copies are evicted.</param>
+    /// <param name="logger">Evictions and failing event handlers; the registry passes its own, so they read as the store's.</param>
+    public HostTier(int maxAdapters, long maxBytes, ILogger? logger = null)
     {
-        Bytes += adapter.TotalBytes;
-        Count++;
+        this.maxAdapters = maxAdapters;
+        this.maxBytes = maxBytes;
+        this.logger = logger ?? NullLogger.Instance;
     }
 
-    /// <summary>Stops counting a copy whose tensors are being freed.</summary>
-    public void Freed(LoraAdapter adapter)
-    {
-        Bytes -= adapter.TotalBytes;
-        Count--;
-    }
+    /// <summary>Copies read in (Loaded, tier Host) and freed, by eviction or after a drain (Evicted, tier Host).</summary>
+    public event EventHandler<AdapterEvent>? Changed;
 
-    /// <summary>Makes a copy evictable, as the most recently used.</summary>
-    public void Track(LoraAdapter adapter) => nodes.Add(adapter, lru.AddLast(adapter));
-
-    /// <summary>Marks a tracked copy most recently used; does nothing for an untracked one.</summary>
-    public void Touch(LoraAdapter adapter)
+    /// <summary>Bytes of every adapter tensor held in host memory, pinned and draining copies included.</summary>
+    public long Bytes
     {
-        if (nodes.TryGetValue(adapter, out var node))
+        get
         {
-            lru.Remove(node);
-            lru.AddLast(node);
+            lock (gate)
+            {
+                return bytes;
+            }
         }
     }
 
-    /// <summary>Takes a copy out of the LRU (retired): it is never evicted, only freed by its owner.</summary>
-    public void Untrack(LoraAdapter adapter)
+    /// <summary>Copies held in host memory, pinned and draining ones included.</summary>
+    public int Count
     {
-        if (nodes.Remove(adapter, out var node))
+        get
         {
-            lru.Remove(node);
+            lock (gate)
+            {
+                return count;
+            }
         }
     }
 
-    /// <summary>Forgets every tracked copy (shutdown; the owner frees them).</summary>
-    public void Clear()
+    /// <summary>Pins requests (and admin loads) hold now; 0 when no request is in flight.</summary>
+    public int RequestPins
     {
-        lru.Clear();
-        nodes.Clear();
+        get
+        {
+            lock (gate)
+            {
+                return requestPins;
+            }
+        }
+    }
+
+    /// <summary>Copies retired so far; see <see cref="Retire"/>.</summary>
+    public long Retirements => Interlocked.Read(ref retirements);
+
+    /// <inheritdoc/>
+    public IDisposable PinForDevice(LoraAdapter adapter)
+    {
+        ArgumentNullException.ThrowIfNull(adapter);
+        lock (gate)
+        {
+            var copy = copiesByAdapter.TryGetValue(adapter, out var held)
+                ? held
+                : throw new InvalidOperationException($"Adapter '{adapter.Name}' is not held by this store (never acquired from it, or already freed).");
+            copy.DevicePins++;
+            return new HostPin(this, copy, device: true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void MergedChanged(LoraAdapter adapter, bool merged)
+    {
+        lock (gate)
+        {
+            if (copiesByAdapter.TryGetValue(adapter, out var copy))
+            {
+                copy.Merged = merged;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public bool IsRetired(LoraAdapter adapter)
+    {
+        lock (gate)
+        {
+            return !copiesByAdapter.TryGetValue(adapter, out var copy) || copy.Retired;
+        }
+    }
+
+    /// <summary>Frees every copy, pinned or not: call it at shutdown, after the device tier let go. Later unpins free nothing.</summary>
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            if (disposed)
+            {
+                return;
+            }
+
+            disposed = true;
+            foreach (var copy in copiesByAdapter.Values.ToList())
+            {
+                Free(copy);
+            }
+        }
+    }
+
+    /// <summary>Pins <paramref name="copy"/> for one request, held or not yet read; the pin's dispose is its only release.</summary>
+    internal HostPin PinForRequest(HostCopy copy)
+    {
+        lock (gate)
+        {
+            copy.RequestPins++;
+            requestPins++;
+        }
+
+        return new HostPin(this, copy, device: false);
     }
 
     /// <summary>
-    /// Evicts least recently used unpinned copies until both bounds hold (or only pinned copies are left): each is
-    /// untracked and handed to <paramref name="evict"/>, which must free it (and so call <see cref="Freed"/>).
+    /// The held adapter of <paramref name="copy"/>, else the read already running, else a read begun by
+    /// <paramref name="startRead"/> (on disk, after a failed read, or after an eviction). Concurrent callers share one read.
     /// </summary>
-    public void EvictOverBudget(Func<LoraAdapter, bool> pinned, Action<LoraAdapter> evict)
+    internal Task<LoraAdapter> Read(HostCopy copy, Func<Task<LoraAdapter>> startRead)
     {
-        var node = lru.First;
-        while (node is not null && (Count > maxAdapters || Bytes > maxBytes))
+        lock (gate)
         {
-            var next = node.Next;
-            var adapter = node.Value;
-            if (!pinned(adapter))
+            return copy.Adapter is { } held ? Task.FromResult(held) : copy.Load ??= startRead();
+        }
+    }
+
+    /// <summary>The read failed: the next <see cref="Read"/> tries again, e.g. after the directory was fixed.</summary>
+    internal void ReadFailed(HostCopy copy)
+    {
+        lock (gate)
+        {
+            copy.Load = null;
+        }
+    }
+
+    /// <summary>
+    /// Holds <paramref name="adapter"/>, just read for <paramref name="copy"/>, and counts it. A current copy becomes the most
+    /// recently used and the tier evicts what is over budget; true. A copy retired while it was read (or read after
+    /// <see cref="Dispose"/>) is never evicted: freed now if unpinned, else by its last unpin; false.
+    /// </summary>
+    internal bool Add(HostCopy copy, LoraAdapter adapter)
+    {
+        lock (gate)
+        {
+            copy.Adapter = adapter;
+            copiesByAdapter.Add(adapter, copy);
+            bytes += adapter.TotalBytes;
+            count++;
+            pendingEvents.Add(new AdapterEvent(AdapterEventKind.Loaded, adapter.Name, AdapterTier.Host, adapter.TotalBytes));
+            if (disposed || copy.Retired)
+            {
+                if (copy.Pins == 0)
+                {
+                    Free(copy);
+                }
+
+                return false;
+            }
+
+            copy.LruNode = lru.AddLast(copy);
+            EvictOverBudget();
+            return true;
+        }
+    }
+
+    /// <summary>Marks a held current copy most recently used; does nothing for a retired, evicted or unread one.</summary>
+    internal void Touch(HostCopy copy)
+    {
+        lock (gate)
+        {
+            if (copy.LruNode is { } node)
             {
                 lru.Remove(node);
-                nodes.Remove(adapter);
-                evict(adapter);
+                lru.AddLast(node);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Retires <paramref name="copy"/> (unloaded, or replaced by a reload): out of the LRU, freed now if unpinned, else by its
+    /// last unpin; a read still running is freed when it lands (<see cref="Add"/>).
+    /// </summary>
+    internal void Retire(HostCopy copy)
+    {
+        lock (gate)
+        {
+            copy.Retired = true;
+            Interlocked.Increment(ref retirements);
+            Untrack(copy);
+            if (copy.Pins == 0)
+            {
+                Free(copy);
+            }
+        }
+    }
+
+    /// <summary>One consistent look at <paramref name="copy"/>: its held adapter (null on disk), its hottest tier and its pins.</summary>
+    internal (LoraAdapter? Adapter, AdapterTier Tier, int Pins) StateOf(HostCopy copy)
+    {
+        lock (gate)
+        {
+            var tier = copy.Merged ? AdapterTier.Merged
+                : copy.DevicePins > 0 ? AdapterTier.Device
+                : copy.Adapter is not null ? AdapterTier.Host
+                : AdapterTier.Disk;
+            return (copy.Adapter, tier, copy.Pins);
+        }
+    }
+
+    /// <summary>Releases one pin (from <see cref="HostPin"/>, which calls it once); the last frees a retired copy or lets eviction take it.</summary>
+    internal void Unpin(HostCopy copy, bool device)
+    {
+        lock (gate)
+        {
+            if (device)
+            {
+                copy.DevicePins--;
+            }
+            else
+            {
+                copy.RequestPins--;
+                requestPins--;
+            }
+
+            if (copy.Pins == 0 && copy.Adapter is not null)
+            {
+                if (copy.Retired || disposed)
+                {
+                    Free(copy);
+                }
+                else
+                {
+                    EvictOverBudget();
+                }
+            }
+        }
+
+        RaisePendingEvents();
+    }
+
+    /// <summary>Raises queued events outside the lock, so handlers may call back in; handlers that throw are logged.</summary>
+    internal void RaisePendingEvents()
+    {
+        AdapterEvent[] events;
+        lock (gate)
+        {
+            if (pendingEvents.Count == 0)
+            {
+                return;
+            }
+
+            events = [.. pendingEvents];
+            pendingEvents.Clear();
+        }
+
+        foreach (var adapterEvent in events)
+        {
+            try
+            {
+                Changed?.Invoke(this, adapterEvent);
+            }
+            catch (Exception e)
+            {
+                // Metrics must never break serving (AdapterEvent).
+                LogEventHandlerFailed(e, adapterEvent.Kind, adapterEvent.Name);
+            }
+        }
+    }
+
+    /// <summary>Evicts least recently used unpinned copies until both bounds hold (or only pinned copies are left). Caller holds the lock.</summary>
+    private void EvictOverBudget()
+    {
+        var node = lru.First;
+        while (node is not null && (count > maxAdapters || bytes > maxBytes))
+        {
+            var next = node.Next;
+            var copy = node.Value;
+            if (copy.Pins == 0)
+            {
+                copy.Load = null; // back to tier Disk: the next request reads it again
+                LogEvicted(copy.Name, copy.Adapter!.TotalBytes);
+                Free(copy);
             }
 
             node = next;
         }
+    }
+
+    private void Untrack(HostCopy copy)
+    {
+        if (copy.LruNode is { } node)
+        {
+            lru.Remove(node);
+            copy.LruNode = null;
+        }
+    }
+
+    /// <summary>
+    /// Disposes a copy's tensors and stops counting it. Caller holds the lock; the copy has no pins (or the tier is
+    /// disposed). Nulling the adapter first makes a second call a no-op, so no copy is freed twice.
+    /// </summary>
+    private void Free(HostCopy copy)
+    {
+        if (copy.Adapter is not { } adapter)
+        {
+            return;
+        }
+
+        copy.Adapter = null;
+        Untrack(copy);
+        copiesByAdapter.Remove(adapter);
+        bytes -= adapter.TotalBytes;
+        count--;
+        adapter.Dispose();
+        pendingEvents.Add(new AdapterEvent(AdapterEventKind.Evicted, adapter.Name, AdapterTier.Host, adapter.TotalBytes));
     }
 }

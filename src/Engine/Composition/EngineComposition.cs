@@ -64,9 +64,9 @@ public static class EngineComposition
             registry = new AdapterRegistry(adapterOptions, BaseModelSpecs.From(model), dtype, timeProvider,
                 loggerFactory.CreateLogger<AdapterRegistry>());
             var targets = model.AdaptableModules.ToDictionary(m => m.Key, m => (ILoraTarget)m.Value, StringComparer.Ordinal);
-            var slots = new DeviceSlotTable(targets, adapterOptions.DeviceSlots, adapterOptions.MaxRank, dtype, device, registry,
+            var slots = new DeviceSlotTable(targets, adapterOptions.DeviceSlots, adapterOptions.MaxRank, dtype, device, registry.Host,
                 loggerFactory.CreateLogger<DeviceSlotTable>());
-            var merges = new MergeCache(targets, adapterOptions, registry, loggerFactory.CreateLogger<MergeCache>());
+            var merges = new MergeCache(targets, adapterOptions, registry.Host, loggerFactory.CreateLogger<MergeCache>());
             adapters = new StoreAdapters(registry, slots, merges);
             var servedName = options.ServedModelName.Length > 0 ? options.ServedModelName : Path.GetFileName(directory.TrimEnd(Path.DirectorySeparatorChar));
             // The engine owns the model, the KV cache and the tiers from here on. The slot table and merge cache go

@@ -1,6 +1,7 @@
 using Google.Rpc;
 using Grpc.Core;
 using InferServer.AdapterStore;
+using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
 using InferServer.Engine;

@@ -95,8 +95,8 @@ public sealed class AdapterRegistryLeakTests : IDisposable
         using (var engine = new EngineThread())
         {
             var (table, merges) = await engine.RunAsync(() => (
-                new DeviceSlotTable(targets, options.DeviceSlots, options.MaxRank, torch.ScalarType.Float32, torch.CPU, store),
-                new MergeCache(targets, options, store)));
+                new DeviceSlotTable(targets, options.DeviceSlots, options.MaxRank, torch.ScalarType.Float32, torch.CPU, store.Host),
+                new MergeCache(targets, options, store.Host)));
             for (int round = 0; round < 20; round++)
             {
                 using var lease = await store.AcquireHostAsync(round % 3 == 0 ? "b" : "a", CancellationToken.None);

@@ -98,5 +98,5 @@ public sealed class DeviceSlotDrainTests : IDisposable
     private AdapterRegistry NewStore() =>
         new(new AdapterStoreOptions { AdapterRoots = [root.Path], DeviceSlots = 2, MaxRank = 8 }, SyntheticAdapters.Spec, torch.ScalarType.Float32);
 
-    private DeviceSlotTable NewTable(AdapterRegistry store) => new(targets, 2, 8, torch.ScalarType.Float32, torch.CPU, store);
+    private DeviceSlotTable NewTable(AdapterRegistry store) => new(targets, 2, 8, torch.ScalarType.Float32, torch.CPU, store.Host);
 }

@@ -8,76 +8,78 @@ namespace InferServer.AdapterStore.Tests.Tiers;
 public sealed class HostTierCollection;
 
 /// <summary>
-/// The host tier on its own, driven the way the registry drives it: count a copy read in, track it, evict over budget
-/// with a callback that frees the copy. Pins are the owner's predicate, as a lease's pin is the registry's.
+/// The host tier on its own, driven the way the registry drives it: a copy per version, pinned by requests and device
+/// slots, read in, retired by an unload; the tier counts, evicts and frees, and says so in its events.
 /// </summary>
 [Collection(nameof(HostTierTests))]
 public sealed class HostTierTests : IDisposable
 {
     private readonly TemporaryDirectory root = new();
     private readonly List<LoraAdapter> loaded = [];
+    private readonly List<string> evicted = [];
 
     public void Dispose()
     {
-        // Evicted copies are already disposed; disposing a LoraAdapter twice is harmless.
+        // Freed copies are already disposed; disposing a LoraAdapter twice is harmless.
         loaded.ForEach(adapter => adapter.Dispose());
         root.Dispose();
     }
 
     [Fact]
-    public void AddedAndFreed_KeepTheBytesAndTheCountOfEveryHeldCopy()
+    public void Add_CountsTheBytesAndTheCopies_AndRaisesLoaded()
     {
-        var tier = new HostTier(maxAdapters: 10, maxBytes: long.MaxValue);
-        var a = Adapter("a", rank: 2);
-        var b = Adapter("b", rank: 4);
+        using var tier = NewTier(maxAdapters: 10, maxBytes: long.MaxValue);
+        var events = new List<AdapterEvent>();
+        tier.Changed += (_, adapterEvent) => events.Add(adapterEvent);
+        var (a, b) = (Adapter("a", rank: 2), Adapter("b", rank: 4));
 
-        tier.Added(a);
-        tier.Added(b);
+        Hold(tier, a);
+        Hold(tier, b);
+
         Assert.Equal((2, a.TotalBytes + b.TotalBytes), (tier.Count, tier.Bytes));
-
-        tier.Freed(a);
-        Assert.Equal((1, b.TotalBytes), (tier.Count, tier.Bytes));
+        Assert.Equal([(AdapterEventKind.Loaded, "a", a.TotalBytes), (AdapterEventKind.Loaded, "b", b.TotalBytes)],
+            events.Select(e => (e.Kind, e.Name, e.Bytes)));
+        Assert.All(events, e => Assert.Equal(AdapterTier.Host, e.Tier));
     }
 
     [Fact]
     public void WithinBothBounds_NothingIsEvicted()
     {
         var (a, b) = (Adapter("a", rank: 2), Adapter("b", rank: 2));
-        var owner = new Owner(maxAdapters: 2, maxBytes: a.TotalBytes + b.TotalBytes);
+        using var tier = NewTier(maxAdapters: 2, maxBytes: a.TotalBytes + b.TotalBytes);
 
-        owner.Add(a);
-        owner.Add(b);
+        Hold(tier, a);
+        Hold(tier, b);
 
-        Assert.Empty(owner.Evicted);
-        Assert.Equal(2, owner.Tier.Count);
+        Assert.Empty(evicted);
+        Assert.Equal(2, tier.Count);
     }
 
     [Fact]
     public void OverTheAdapterBound_EvictsTheLeastRecentlyUsedFirst()
     {
-        var owner = new Owner(maxAdapters: 2, maxBytes: long.MaxValue);
+        using var tier = NewTier(maxAdapters: 2, maxBytes: long.MaxValue);
 
-        owner.Add(Adapter("a", rank: 2));
-        owner.Add(Adapter("b", rank: 2));
-        owner.Add(Adapter("c", rank: 2));
-        owner.Add(Adapter("d", rank: 2));
+        Hold(tier, Adapter("a", rank: 2));
+        Hold(tier, Adapter("b", rank: 2));
+        Hold(tier, Adapter("c", rank: 2));
+        Hold(tier, Adapter("d", rank: 2));
 
-        Assert.Equal(["a", "b"], owner.Evicted);
-        Assert.Equal(2, owner.Tier.Count);
+        Assert.Equal(["a", "b"], evicted);
+        Assert.Equal(2, tier.Count);
     }
 
     [Fact]
     public void Touch_MakesACopyTheMostRecentlyUsed()
     {
-        var owner = new Owner(maxAdapters: 2, maxBytes: long.MaxValue);
-        var a = Adapter("a", rank: 2);
-        owner.Add(a);
-        owner.Add(Adapter("b", rank: 2));
+        using var tier = NewTier(maxAdapters: 2, maxBytes: long.MaxValue);
+        var a = Hold(tier, Adapter("a", rank: 2));
+        Hold(tier, Adapter("b", rank: 2));
 
-        owner.Tier.Touch(a);
-        owner.Add(Adapter("c", rank: 2));
+        tier.Touch(a);
+        Hold(tier, Adapter("c", rank: 2));
 
-        Assert.Equal(["b"], owner.Evicted);
+        Assert.Equal(["b"], evicted);
     }
 
     [Fact]
@@ -86,133 +88,257 @@ public sealed class HostTierTests : IDisposable
         var (a, b, c) = (Adapter("a", rank: 2), Adapter("b", rank: 2), Adapter("c", rank: 2));
         var big = Adapter("big", rank: 4);
         Assert.Equal(2 * a.TotalBytes, big.TotalBytes);
-        var owner = new Owner(maxAdapters: 10, maxBytes: 3 * a.TotalBytes);
-        owner.Add(a);
-        owner.Add(b);
-        owner.Add(c);
+        using var tier = NewTier(maxAdapters: 10, maxBytes: 3 * a.TotalBytes);
+        Hold(tier, a);
+        Hold(tier, b);
+        Hold(tier, c);
 
-        owner.Add(big);
+        Hold(tier, big);
 
-        Assert.Equal(["a", "b"], owner.Evicted);
-        Assert.Equal((2, 3 * a.TotalBytes), (owner.Tier.Count, owner.Tier.Bytes));
+        Assert.Equal(["a", "b"], evicted);
+        Assert.Equal((2, 3 * a.TotalBytes), (tier.Count, tier.Bytes));
+    }
+
+    [Fact]
+    public void OverTheByteBound_SkipsPinnedCopies_AndEvictsTheLeastRecentlyUsedUnpinnedOnes()
+    {
+        var (a, b, c) = (Adapter("a", rank: 2), Adapter("b", rank: 2), Adapter("c", rank: 2));
+        var big = Adapter("big", rank: 4);
+        using var tier = NewTier(maxAdapters: 10, maxBytes: 3 * a.TotalBytes);
+        var pinned = Hold(tier, a);
+        using var pin = tier.PinForRequest(pinned);
+        Hold(tier, b);
+        Hold(tier, c);
+
+        Hold(tier, big);
+
+        Assert.Equal(["b", "c"], evicted);
+        Assert.Same(a, tier.StateOf(pinned).Adapter);
+        Assert.Equal((2, 3 * a.TotalBytes), (tier.Count, tier.Bytes));
     }
 
     [Fact]
     public void PinnedCopies_AreNeverEvicted_TheNextUnpinnedOneIs()
     {
-        var owner = new Owner(maxAdapters: 2, maxBytes: long.MaxValue);
+        using var tier = NewTier(maxAdapters: 2, maxBytes: long.MaxValue);
         var a = Adapter("a", rank: 2);
-        owner.Add(a);
-        owner.Pin(a);
-        owner.Add(Adapter("b", rank: 2));
+        var b = Adapter("b", rank: 2);
+        using var requestPin = tier.PinForRequest(Hold(tier, a));
+        Hold(tier, b);
+        using var devicePin = tier.PinForDevice(b);
 
-        owner.Add(Adapter("c", rank: 2));
+        // Both older copies are pinned, one by a request and one by a device slot: the new one is the only candidate.
+        Hold(tier, Adapter("c", rank: 2));
 
-        Assert.Equal(["b"], owner.Evicted);
+        Assert.Equal(["c"], evicted);
+        Assert.Equal((2, a.TotalBytes + b.TotalBytes), (tier.Count, tier.Bytes));
     }
 
     [Fact]
     public void OnlyPinnedCopiesLeft_TheTierStaysOverBudget()
     {
-        var owner = new Owner(maxAdapters: 1, maxBytes: 1);
-        var a = Adapter("a", rank: 2);
-        var b = Adapter("b", rank: 2);
-        owner.Pin(a);
-        owner.Pin(b);
+        using var tier = NewTier(maxAdapters: 1, maxBytes: 1);
+        var (a, b) = (Adapter("a", rank: 2), Adapter("b", rank: 2));
+        var (copyA, copyB) = (new HostCopy("a"), new HostCopy("b"));
+        using var pinA = tier.PinForRequest(copyA);
+        using var pinB = tier.PinForRequest(copyB);
 
-        owner.Add(a);
-        owner.Add(b);
+        tier.Add(copyA, a);
+        tier.Add(copyB, b);
+        tier.RaisePendingEvents();
 
-        Assert.Empty(owner.Evicted);
-        Assert.Equal((2, a.TotalBytes + b.TotalBytes), (owner.Tier.Count, owner.Tier.Bytes));
+        Assert.Empty(evicted);
+        Assert.Equal((2, a.TotalBytes + b.TotalBytes), (tier.Count, tier.Bytes));
+        Assert.Equal(2, tier.RequestPins);
     }
 
     [Fact]
-    public void ReleasedLease_MakesTheCopyEvictableAgain_AndASecondDisposeReleasesNothing()
+    public void ReleasedPin_MakesTheCopyEvictableAgain_AndASecondDisposeReleasesNothing()
     {
-        var owner = new Owner(maxAdapters: 1, maxBytes: long.MaxValue);
-        var a = Adapter("a", rank: 2);
-        var b = Adapter("b", rank: 2);
-        var first = owner.Pin(a);
-        var second = owner.Pin(a);
-        owner.Add(a);
-        owner.Pin(b);
-        owner.Add(b);
-        Assert.Empty(owner.Evicted);
+        using var tier = NewTier(maxAdapters: 1, maxBytes: long.MaxValue);
+        var (a, b) = (Adapter("a", rank: 2), Adapter("b", rank: 2));
+        var (copyA, copyB) = (new HostCopy("a"), new HostCopy("b"));
+        var first = new AdapterLease(a, tier.PinForRequest(copyA).Dispose);
+        var second = tier.PinForRequest(copyA);
+        using var pinB = tier.PinForRequest(copyB);
+        tier.Add(copyA, a);
+        tier.Add(copyB, b);
+        Assert.Empty(evicted);
 
-        // Over budget all along: a double dispose of one lease must not take the other lease's pin with it.
+        // Over budget all along: a double dispose of one pin must not take the other pin with it.
         first.Dispose();
         first.Dispose();
-        Assert.Empty(owner.Evicted);
+        Assert.Empty(evicted);
+        Assert.Equal(2, tier.RequestPins);
 
         second.Dispose();
-        Assert.Equal(["a"], owner.Evicted);
-        Assert.Equal((1, b.TotalBytes), (owner.Tier.Count, owner.Tier.Bytes));
+        second.Dispose();
+        Assert.Equal(["a"], evicted);
+        Assert.Equal((1, b.TotalBytes, 1), (tier.Count, tier.Bytes, tier.RequestPins));
     }
 
     [Fact]
-    public void UntrackedCopy_IsStillCounted_ButNeverEvicted()
+    public void RetiredCopy_IsStillCountedWhilePinned_ButNeverEvicted()
     {
-        var owner = new Owner(maxAdapters: 1, maxBytes: long.MaxValue);
+        using var tier = NewTier(maxAdapters: 1, maxBytes: long.MaxValue);
         var retired = Adapter("retired", rank: 2);
-        owner.Add(retired);
-        owner.Tier.Untrack(retired);
+        var copy = Hold(tier, retired);
+        using var pin = tier.PinForRequest(copy);
+        tier.Retire(copy);
 
-        owner.Add(Adapter("current", rank: 2));
+        Hold(tier, Adapter("current", rank: 2));
 
-        Assert.Equal(["current"], owner.Evicted);
-        Assert.Equal((1, retired.TotalBytes), (owner.Tier.Count, owner.Tier.Bytes));
-        // Touching a copy the tier does not track must not start tracking it.
-        owner.Tier.Touch(retired);
-        owner.EvictOverBudget();
-        Assert.Equal(["current"], owner.Evicted);
+        Assert.Equal(["current"], evicted);
+        Assert.Equal((1, retired.TotalBytes), (tier.Count, tier.Bytes));
+        Assert.True(tier.IsRetired(retired));
+        // Touching a copy the LRU does not hold must not put it back.
+        tier.Touch(copy);
+        Hold(tier, Adapter("next", rank: 2));
+        Assert.Equal(["current", "next"], evicted);
     }
 
     [Fact]
-    public void EvictedCopy_IsForgotten_TouchingOrUntrackingItChangesNothing()
+    public void UnpinOfAnUnloadedCopy_FreesItExactlyOnce()
     {
-        var owner = new Owner(maxAdapters: 1, maxBytes: long.MaxValue);
-        var a = Adapter("a", rank: 2);
-        owner.Add(a);
-        owner.Add(Adapter("b", rank: 2));
-        Assert.Equal(["a"], owner.Evicted);
+        using var tier = NewTier(maxAdapters: 10, maxBytes: long.MaxValue);
+        long before = LiveTensors.Settled();
+        var adapter = Adapter("a", rank: 2);
+        var copy = new HostCopy("a");
+        var request = tier.PinForRequest(copy);
+        // Unloaded while it was still being read: the landing read keeps it for the request that pinned it.
+        tier.Retire(copy);
+        Assert.False(tier.Add(copy, adapter));
+        var device = tier.PinForDevice(adapter);
 
-        owner.Tier.Touch(a);
-        owner.Tier.Untrack(a);
-        owner.Add(Adapter("c", rank: 2));
+        request.Dispose();
+        Assert.Equal((1, adapter.TotalBytes), (tier.Count, tier.Bytes)); // the device slot still pins it
+        device.Dispose();
+        device.Dispose();
+        request.Dispose();
 
-        Assert.Equal(["a", "b"], owner.Evicted);
+        Assert.Equal(["a"], evicted);
+        Assert.Equal((0, 0L, 0), (tier.Count, tier.Bytes, tier.RequestPins));
+        Assert.Null(tier.StateOf(copy).Adapter);
+        Assert.Equal(before, LiveTensors.Now);
     }
 
     [Fact]
-    public void Clear_ForgetsEveryTrackedCopy_SoNoneIsEvicted()
+    public void RetiringAnUnpinnedCopy_FreesItAtOnce_AndARetiredReadLandingUnpinnedIsFreedToo()
     {
-        var owner = new Owner(maxAdapters: 1, maxBytes: long.MaxValue);
-        owner.Add(Adapter("a", rank: 2));
-        owner.Tier.Clear();
+        using var tier = NewTier(maxAdapters: 10, maxBytes: long.MaxValue);
+        var idle = Hold(tier, Adapter("idle", rank: 2));
+        var unread = new HostCopy("unread");
 
-        owner.Tier.Added(Adapter("b", rank: 2));
-        owner.EvictOverBudget();
+        tier.Retire(idle);
+        tier.Retire(unread);
+        tier.Add(unread, Adapter("unread", rank: 2));
+        tier.RaisePendingEvents();
 
-        Assert.Empty(owner.Evicted);
-        Assert.Equal(2, owner.Tier.Count);
+        Assert.Equal(["idle", "unread"], evicted);
+        Assert.Equal((0, 0L), (tier.Count, tier.Bytes));
+        Assert.Equal(2, tier.Retirements);
+    }
+
+    [Fact]
+    public void EvictedCopy_GoesBackToDisk_SoTheNextReadStartsAgain()
+    {
+        using var tier = NewTier(maxAdapters: 1, maxBytes: long.MaxValue);
+        var copy = new HostCopy("a");
+        int reads = 0;
+        Task<LoraAdapter> StartRead()
+        {
+            reads++;
+            return new TaskCompletionSource<LoraAdapter>().Task;
+        }
+
+        var first = tier.Read(copy, StartRead);
+        Assert.Same(first, tier.Read(copy, StartRead)); // concurrent requests share one read
+        tier.Add(copy, Adapter("a", rank: 2));
+        Assert.Equal(AdapterTier.Host, tier.StateOf(copy).Tier);
+        Hold(tier, Adapter("b", rank: 2));
+        Assert.Equal(["a"], evicted);
+
+        Assert.Equal(AdapterTier.Disk, tier.StateOf(copy).Tier);
+        tier.Read(copy, StartRead);
+        Assert.Equal(2, reads);
+    }
+
+    [Fact]
+    public void DeviceAndMergedState_AreTheCopysTier_AndAnUnknownAdapterIsRetired()
+    {
+        using var tier = NewTier(maxAdapters: 10, maxBytes: long.MaxValue);
+        var adapter = Adapter("a", rank: 2);
+        var copy = Hold(tier, adapter);
+
+        using (tier.PinForDevice(adapter))
+        {
+            Assert.Equal(AdapterTier.Device, tier.StateOf(copy).Tier);
+            tier.MergedChanged(adapter, merged: true);
+            Assert.Equal(AdapterTier.Merged, tier.StateOf(copy).Tier);
+            tier.MergedChanged(adapter, merged: false);
+        }
+
+        Assert.Equal(AdapterTier.Host, tier.StateOf(copy).Tier);
+        Assert.False(tier.IsRetired(adapter));
+        var stranger = Adapter("stranger", rank: 2);
+        Assert.True(tier.IsRetired(stranger));
+        Assert.Throws<InvalidOperationException>(() => tier.PinForDevice(stranger));
+    }
+
+    [Fact]
+    public void Dispose_FreesPinnedCopiesToo_AndTheirLaterUnpinsFreeNothingAgain()
+    {
+        var tier = NewTier(maxAdapters: 10, maxBytes: long.MaxValue);
+        long before = LiveTensors.Settled();
+        var adapter = Adapter("a", rank: 2);
+        var pin = tier.PinForRequest(Hold(tier, adapter));
+
+        tier.Dispose();
+        pin.Dispose();
+        tier.Dispose();
+
+        Assert.Equal(["a"], evicted);
+        Assert.Equal((0, 0L, 0), (tier.Count, tier.Bytes, tier.RequestPins));
+        Assert.Equal(before, LiveTensors.Now);
     }
 
     [Fact]
     public void Eviction_FreesTheEvictedCopiesTensors()
     {
-        var owner = new Owner(maxAdapters: 1, maxBytes: long.MaxValue);
+        using var tier = NewTier(maxAdapters: 1, maxBytes: long.MaxValue);
         long before = LiveTensors.Settled();
         var kept = Adapter("kept", rank: 2);
-        owner.Add(Adapter("a", rank: 2));
-        owner.Add(Adapter("b", rank: 4));
+        Hold(tier, Adapter("a", rank: 2));
+        Hold(tier, Adapter("b", rank: 4));
 
-        owner.Add(kept);
+        Hold(tier, kept);
 
-        Assert.Equal(["a", "b"], owner.Evicted);
+        Assert.Equal(["a", "b"], evicted);
         // Each module of a synthetic adapter holds two tensors, A and B.
         Assert.Equal(before + 2 * kept.Modules.Count, LiveTensors.Now);
-        Assert.Equal((1, kept.TotalBytes), (owner.Tier.Count, owner.Tier.Bytes));
+        Assert.Equal((1, kept.TotalBytes), (tier.Count, tier.Bytes));
+    }
+
+    private HostTier NewTier(int maxAdapters, long maxBytes)
+    {
+        var tier = new HostTier(maxAdapters, maxBytes);
+        tier.Changed += (_, adapterEvent) =>
+        {
+            if (adapterEvent.Kind == AdapterEventKind.Evicted)
+            {
+                evicted.Add(adapterEvent.Name);
+            }
+        };
+        return tier;
+    }
+
+    /// <summary>What the registry does when a read lands: the copy is added as current, then queued events are raised.</summary>
+    private static HostCopy Hold(HostTier tier, LoraAdapter adapter)
+    {
+        var copy = new HostCopy(adapter.Name);
+        Assert.True(tier.Add(copy, adapter));
+        tier.RaisePendingEvents();
+        return copy;
     }
 
     private LoraAdapter Adapter(string name, int rank)
@@ -220,40 +346,5 @@ public sealed class HostTierTests : IDisposable
         var adapter = SyntheticAdapters.Load(root, name, rank, seed: loaded.Count);
         loaded.Add(adapter);
         return adapter;
-    }
-
-    /// <summary>What the registry does around the tier: counts and tracks each copy read in, then evicts by freeing.</summary>
-    private sealed class Owner(int maxAdapters, long maxBytes)
-    {
-        private readonly Dictionary<LoraAdapter, int> pins = new(ReferenceEqualityComparer.Instance);
-
-        public HostTier Tier { get; } = new(maxAdapters, maxBytes);
-
-        public List<string> Evicted { get; } = [];
-
-        public void Add(LoraAdapter adapter)
-        {
-            Tier.Added(adapter);
-            Tier.Track(adapter);
-            EvictOverBudget();
-        }
-
-        /// <summary>A request's pin, released by the lease as the registry's is: the release then evicts what is over budget.</summary>
-        public AdapterLease Pin(LoraAdapter adapter)
-        {
-            pins[adapter] = pins.GetValueOrDefault(adapter) + 1;
-            return new AdapterLease(adapter, () =>
-            {
-                pins[adapter]--;
-                EvictOverBudget();
-            });
-        }
-
-        public void EvictOverBudget() => Tier.EvictOverBudget(adapter => pins.GetValueOrDefault(adapter) > 0, adapter =>
-        {
-            Evicted.Add(adapter.Name);
-            Tier.Freed(adapter);
-            adapter.Dispose();
-        });
     }
 }

@@ -32,7 +32,7 @@ public sealed class ZipfWorkloadTests : IDisposable
         using var store = new AdapterRegistry(options, SyntheticAdapters.Spec, torch.ScalarType.Float32);
         var targets = FakeLoraTarget.For(SyntheticAdapters.Spec);
         using var engine = new EngineThread();
-        var table = await engine.RunAsync(() => new DeviceSlotTable(targets, Slots, options.MaxRank, torch.ScalarType.Float32, torch.CPU, store));
+        var table = await engine.RunAsync(() => new DeviceSlotTable(targets, Slots, options.MaxRank, torch.ScalarType.Float32, torch.CPU, store.Host));
         var held = new Queue<(AdapterLease Lease, int Slot)>();
         var sampler = new ZipfSampler(Adapters, exponent: 1.2, seed: 1234);
         int deviceLoads = 0;

@@ -2,6 +2,7 @@ using InferServer.Engine.Composition;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using InferServer.AdapterStore;
+using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
 using InferServer.Kernels.Sampling;

@@ -1,6 +1,7 @@
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
+using InferServer.AdapterStore.Tiers;
 using InferServer.Engine;
 
 namespace InferServer.Server.Tests.Engine;

@@ -55,8 +55,8 @@ public sealed class StoreBackedEngine : IAsyncDisposable
         var store = new AdapterRegistry(adapterOptions, BaseModelSpecs.From(model), TorchSharp.torch.ScalarType.Float32);
         var targets = model.AdaptableModules.ToDictionary(m => m.Key, m => (ILoraTarget)m.Value, StringComparer.Ordinal);
         var slots = new DeviceSlotTable(targets, adapterOptions.DeviceSlots, adapterOptions.MaxRank, TorchSharp.torch.ScalarType.Float32,
-            TorchSharp.torch.CPU, store);
-        var storeAdapters = new StoreAdapters(store, slots, new MergeCache(targets, adapterOptions, store));
+            TorchSharp.torch.CPU, store.Host);
+        var storeAdapters = new StoreAdapters(store, slots, new MergeCache(targets, adapterOptions, store.Host));
         var adapters = new InstrumentedAdapters(storeAdapters);
         var engine = new InferenceEngine(options, model, tokenizer, adapters, "under-test", NullLogger.Instance, TimeProvider.System,
             new OwnedBoth(storeAdapters, store));

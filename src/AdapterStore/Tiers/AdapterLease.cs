@@ -1,9 +1,10 @@
 using InferServer.AdapterStore.Peft;
 
-namespace InferServer.AdapterStore;
+namespace InferServer.AdapterStore.Tiers;
 
 /// <summary>
-/// One request's pin on an adapter's host copy, from <see cref="AdapterStore.AcquireHostAsync"/>. The copy is never
+/// One request's pin on an adapter's host copy in the <see cref="HostTier"/>, handed out by the registry's
+/// <c>AcquireHostAsync</c> (named, not linked: the tiers know nothing of the registry above them). The copy is never
 /// evicted or freed while a lease on it is held. Disposing releases the pin exactly once, however many times and from
 /// however many paths (finish, cancel, deadline, failure, shutdown) it is called: a double release is impossible by
 /// construction rather than avoided by care.

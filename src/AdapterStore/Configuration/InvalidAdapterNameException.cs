@@ -1,4 +1,4 @@
-namespace InferServer.AdapterStore;
+namespace InferServer.AdapterStore.Configuration;
 
 /// <summary>An adapter name outside the allowed charset or length (gRPC INVALID_ARGUMENT, HTTP 400).</summary>
 public sealed class InvalidAdapterNameException(string adapterName, string reason)
