@@ -4,7 +4,7 @@ namespace InferServer.Engine;
 
 public sealed partial class InferenceEngine
 {
-    private static partial class Log
+    internal static partial class Log
     {
         [LoggerMessage(EventId = 1001, EventName = "EngineFaulted", Level = LogLevel.Critical,
             Message = "The engine loop failed repeatedly and stopped; every request now fails with UNAVAILABLE, health reports NOT_SERVING and the server exits")]

@@ -77,6 +77,26 @@ public sealed class EngineSupervisionTests(ITestOutputHelper output)
         Assert.Equal(0, engine.Engine.Status.WaitingRequests);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task TurnsThatFailInARow_FaultTheEngine_InEitherMode(bool classifier)
+    {
+        await using var engine = StoreBackedEngine.Start(new EngineOptions { KvCacheBytes = 8L << 20 }, classifier: classifier);
+        Task Serve() => classifier
+            ? engine.Engine.ClassifyAsync(new ClassificationRequest(null, ["warm"]))
+            : EngineFixture.Collect(engine.Engine, EngineFixture.Greedy(Prompt, 2));
+        await Serve().WaitAsync(Timeout);
+
+        // Every turn now fails before it plans anything: the one supervisor counts these turns for both modes alike.
+        engine.Adapters.FailEveryFreeRetired = true;
+
+        await Poll.UntilAsync(() => engine.Engine.Fault is not null, Timeout);
+        await Assert.ThrowsAsync<EngineStoppedException>(Serve);
+        Assert.Equal(0, engine.Engine.Status.RunningRequests);
+        Assert.Equal(0, engine.Engine.Status.WaitingRequests);
+    }
+
     [Fact]
     public async Task AFaultedEngine_TurnsHealthNotServing_AndStopsTheHostWithANonZeroExitCode()
     {

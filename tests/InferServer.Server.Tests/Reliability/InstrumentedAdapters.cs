@@ -26,6 +26,9 @@ public sealed class InstrumentedAdapters(IEngineAdapters inner) : IEngineAdapter
     /// <summary>When set, merging an adapter throws but restoring W0 works (a merge that runs out of memory).</summary>
     public bool FailMergingAdapters { get; set; }
 
+    /// <summary>When set, every FreeRetired call throws: a failure at the start of every turn, in either mode.</summary>
+    public bool FailEveryFreeRetired { get; set; }
+
     public int RecordedRequests => Volatile.Read(ref recordedRequests);
 
     public int SlotAcquisitions => Volatile.Read(ref slotAcquisitions);
@@ -83,5 +86,10 @@ public sealed class InstrumentedAdapters(IEngineAdapters inner) : IEngineAdapter
         return inner.PrepareMerged(adapter);
     }
 
-    public void FreeRetired() => inner.FreeRetired();
+    public void FreeRetired()
+    {
+        if (FailEveryFreeRetired)
+            throw new InvalidOperationException("injected: freeing retired adapters failed");
+        inner.FreeRetired();
+    }
 }
