@@ -18,8 +18,13 @@ WORKDIR /src
 COPY Directory.Build.props Directory.Build.targets Directory.Packages.props ./
 COPY build/ build/
 COPY src/Server/InferServer.Server.csproj src/Server/
+COPY src/Engine/InferServer.Engine.csproj src/Engine/
+COPY src/Demo/InferServer.Demo.csproj src/Demo/
+COPY src/Protos/InferServer.Protos.csproj src/Protos/
 COPY src/Kernels/InferServer.Kernels.csproj src/Kernels/
 COPY src/AdapterStore/InferServer.AdapterStore.csproj src/AdapterStore/
+COPY src/Safetensors/InferServer.Safetensors.csproj src/Safetensors/
+COPY src/Jinja/InferServer.Jinja.csproj src/Jinja/
 RUN dotnet restore src/Server -r linux-x64 -p:TorchBackend=${TORCH_BACKEND}
 COPY protos/ protos/
 COPY src/ src/

@@ -24,7 +24,9 @@ public static class BatchRunner
         var adapters = Directory.GetDirectories(job.AdaptersDirectory).Select(Path.GetFileName).OfType<string>()
             .Order(StringComparer.Ordinal).Take(job.Adapters).ToArray();
         if (adapters.Length == 0)
+        {
             throw new ArgumentException($"no adapter directories in {job.AdaptersDirectory}");
+        }
 
         var engineOptions = new EngineOptions { ModelPath = job.ModelDirectory, MaxQueuedRequests = InFlight };
         var adapterOptions = new AdapterStoreOptions { AdapterRoots = [job.AdaptersDirectory] };
@@ -57,7 +59,9 @@ public static class BatchRunner
         await using (var output = new StreamWriter(job.OutputPath, append: false, new UTF8Encoding(false)))
         {
             foreach (var result in results)
+            {
                 await output.WriteLineAsync(JsonSerializer.Serialize(result));
+            }
         }
         return new BatchSummary(results.Length, results.Sum(result => (long)result.CompletionTokens), timer.Elapsed);
     }

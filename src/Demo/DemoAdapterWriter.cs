@@ -2,7 +2,6 @@ using InferServer.Demo.Import;
 using System.Text.Json.Nodes;
 using InferServer.AdapterStore.Peft;
 using InferServer.Safetensors;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferServer.Demo;
@@ -28,10 +27,15 @@ internal static class DemoAdapterWriter
         // Which modules get weights, and at which rank, is decided by the config exactly as the server will read it.
         var config = PeftLoraConfig.Parse(configJson.ToJsonString());
         if (config.UnsupportedSettings() is { Count: > 0 } problems)
+        {
             throw new InvalidOperationException($"demo adapter '{adapter.Name}' is not servable: {string.Join("; ", problems)}");
+        }
+
         var targeted = model.AdaptableModules.Where(m => config.Targets(m.Key)).ToList();
         if (targeted.Count == 0)
+        {
             throw new InvalidOperationException($"demo adapter '{adapter.Name}' targets no module of the {model.Kind} demo");
+        }
 
         Directory.CreateDirectory(directory);
         using var scope = NewDisposeScope();
@@ -94,8 +98,11 @@ internal static class DemoAdapterWriter
             ["use_rslora"] = adapter.UseRslora,
         };
         if (adapter.LabelNames is { } labels)
+        {
             config["id2label"] = new JsonObject(labels.Select((label, i) =>
                 KeyValuePair.Create(i.ToString(System.Globalization.CultureInfo.InvariantCulture), (JsonNode?)JsonValue.Create(label))));
+        }
+
         return config;
     }
 

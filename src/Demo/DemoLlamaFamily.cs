@@ -200,13 +200,19 @@ internal static class DemoLlamaFamily
                     ? DemoTensor.QueryKey($"{prefix}.{name}.weight", outFeatures, inFeatures)
                     : DemoTensor.Weight($"{prefix}.{name}.weight", outFeatures, inFeatures));
                 if (bias)
+                {
                     tensors.Add(DemoTensor.Bias($"{prefix}.{name}.bias", outFeatures));
+                }
+
                 modules.Add($"{prefix}.{name}", new LinearModuleShape(inFeatures, outFeatures));
             }
         }
         tensors.Add(DemoTensor.NormScale("model.norm.weight", shape.Hidden));
         if (!shape.Tied)
+        {
             tensors.Add(DemoTensor.Weight("lm_head.weight", vocabulary, shape.Hidden));
+        }
+
         return new DemoModelPlan(shape.Kind, config, DemoGenerationConfig.ForGpt2Tokens(), ScalarType.BFloat16, tensors, modules, shape.Hidden,
             WordPiece: false, adapters);
     }

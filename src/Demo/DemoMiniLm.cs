@@ -21,7 +21,10 @@ internal static class DemoMiniLm
         for (var layer = 0; layer < Layers; layer++)
         {
             foreach (var name in new[] { "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense" })
+            {
                 modules.Add($"encoder.layer.{layer}.{name}", new LinearModuleShape(Hidden, Hidden));
+            }
+
             modules.Add($"encoder.layer.{layer}.intermediate.dense", new LinearModuleShape(Hidden, Intermediate));
             modules.Add($"encoder.layer.{layer}.output.dense", new LinearModuleShape(Intermediate, Hidden));
         }

@@ -1,6 +1,5 @@
 using InferServer.Safetensors;
 using InferServer.Demo.Import;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferServer.Demo;
@@ -30,17 +29,31 @@ public static class DemoModelGenerator
         var plan = DemoModelPlan.For(kind);
         Directory.CreateDirectory(directory);
         if (kind == DemoModelKind.MiniLm)
+        {
             return WriteMiniLm(directory, plan, seed);
+        }
+
         WriteCheckpoint(Path.Combine(directory, "model.safetensors"), plan, seed);
         HuggingFaceFiles.WriteJson(Path.Combine(directory, "config.json"), plan.Config);
         if (plan.GenerationConfig is not null)
+        {
             HuggingFaceFiles.WriteJson(Path.Combine(directory, "generation_config.json"), plan.GenerationConfig);
+        }
+
         if (plan.WordPiece)
+        {
             DemoTokenizerFiles.WriteBert(directory);
+        }
         else
+        {
             DemoTokenizerFiles.Write(directory);
+        }
+
         foreach (var adapter in plan.Adapters)
+        {
             DemoAdapterWriter.Write(Path.Combine(directory, "adapters", adapter.Name), plan, adapter, seed);
+        }
+
         var bytes = plan.Files().Sum(file => new FileInfo(Path.Combine(directory, file)).Length);
         return new DemoModelInfo(kind, directory, plan.Adapters.Select(a => a.Name).ToArray(), bytes);
     }
@@ -49,7 +62,10 @@ public static class DemoModelGenerator
     {
         Import.MiniLmImport.Write(directory);
         foreach (var adapter in plan.Adapters)
+        {
             DemoAdapterWriter.Write(Path.Combine(directory, "adapters", adapter.Name), plan, adapter, seed);
+        }
+
         var bytes = Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
         return new DemoModelInfo(DemoModelKind.MiniLm, directory, plan.Adapters.Select(a => a.Name).ToArray(), bytes);
     }
@@ -91,7 +107,10 @@ public static class DemoModelGenerator
     {
         var cache = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
         if (string.IsNullOrEmpty(cache))
+        {
             cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        }
+
         return Path.Combine(cache, "inferserver");
     }
 
@@ -105,14 +124,20 @@ public static class DemoModelGenerator
         const DemoModelKind kind = DemoModelKind.Llama;
         var target = Path.Combine(cacheRoot, DirectoryName(kind));
         if (IsComplete(target, kind))
+        {
             return target;
+        }
+
         Directory.CreateDirectory(cacheRoot);
         var staging = Path.Combine(cacheRoot, $".{DirectoryName(kind)}.partial-{Guid.NewGuid():N}");
         try
         {
             Write(staging, kind);
             if (Directory.Exists(target))
+            {
                 Directory.Delete(target, recursive: true);
+            }
+
             Directory.Move(staging, target);
         }
         catch (IOException) when (IsComplete(target, kind))
@@ -122,7 +147,9 @@ public static class DemoModelGenerator
         finally
         {
             if (Directory.Exists(staging))
+            {
                 Directory.Delete(staging, recursive: true);
+            }
         }
         return target;
     }

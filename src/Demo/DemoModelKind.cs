@@ -29,9 +29,11 @@ public enum DemoModelKind
     /// two demo adapters. Opt-in like LlamaLarge (90 MB), not written by WriteAll.
     /// </summary>
     MiniLm,
+
+    /// <summary>
     /// Opt-in scaling-benchmark model, not written by WriteAll: Llama-shaped (hidden 512, intermediate 1408, 4 layers,
     /// 8 heads, 2 KV heads, vocabulary 32000), small enough that a 2-core CPU serves thousands of adapters in minutes.
-    /// It has no adapters of its own; <see cref="DemoModelGenerator.WriteTenantAdapters"/> writes them.
+    /// It has no adapters of its own; <c>DemoModelGenerator.WriteTenantAdapters</c> writes them.
     /// </summary>
     LlamaMedium,
 }

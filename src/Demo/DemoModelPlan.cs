@@ -8,10 +8,15 @@ namespace InferServer.Demo;
 /// Everything that defines one demo model: its config.json, the tensors of model.safetensors, the linear modules an
 /// adapter may target (what PEFT would see), the tokenizer it speaks and its adapters.
 /// </summary>
+/// <param name="Kind"></param>
+/// <param name="Config"></param>
 /// <param name="GenerationConfig">generation_config.json for causal LMs; null for classifiers.</param>
 /// <param name="WeightDType">The dtype model.safetensors stores (config.json's torch_dtype).</param>
+/// <param name="Tensors"></param>
 /// <param name="AdaptableModules">Module path → in/out features, as y = x·Wᵀ sees it (Conv1D included).</param>
+/// <param name="HiddenSize"></param>
 /// <param name="WordPiece">True for the BERT WordPiece vocabulary, false for GPT-2's byte-level BPE.</param>
+/// <param name="Adapters"></param>
 internal sealed record DemoModelPlan(
     DemoModelKind Kind,
     JsonObject Config,
@@ -43,10 +48,16 @@ internal sealed record DemoModelPlan(
         yield return "config.json";
         yield return "model.safetensors";
         if (GenerationConfig is not null)
+        {
             yield return "generation_config.json";
+        }
+
         string[] tokenizer = WordPiece ? ["vocab.txt", "tokenizer_config.json"] : ["vocab.json", "merges.txt", "tokenizer_config.json"];
         foreach (var file in tokenizer)
+        {
             yield return file;
+        }
+
         foreach (var adapter in Adapters)
         {
             yield return Path.Combine("adapters", adapter.Name, LoraAdapterLoader.ConfigFileName);

@@ -47,7 +47,10 @@ internal sealed class DemoRandom
     {
         var sum = 0.0;
         for (var i = 0; i < 12; i++)
+        {
             sum += NextDouble();
+        }
+
         return sum - 6.0;
     }
 
@@ -56,7 +59,10 @@ internal sealed class DemoRandom
     {
         var values = new float[count];
         for (var i = 0; i < values.Length; i++)
+        {
             values[i] = (float)(mean + std * NextStandardNormal());
+        }
+
         return values;
     }
 }

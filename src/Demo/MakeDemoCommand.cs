@@ -32,7 +32,7 @@ public static class MakeDemoCommand
     {
         var words = args.Length > 0 && args[0] == Verb ? args[1..] : args;
         string? directory = null;
-        string kindName = DemoModelGenerator.DirectoryName(DemoModelKind.Llama);
+        var kindName = DemoModelGenerator.DirectoryName(DemoModelKind.Llama);
         var seed = 0;
         for (var i = 0; i < words.Length; i++)
         {
@@ -43,7 +43,10 @@ public static class MakeDemoCommand
                     break;
                 case "--seed" when i + 1 < words.Length:
                     if (!int.TryParse(words[++i], NumberStyles.Integer, CultureInfo.InvariantCulture, out seed))
+                    {
                         return UsageError(error, $"--seed takes an integer, not '{words[i]}'");
+                    }
+
                     break;
                 case "--kind" or "--seed":
                     return UsageError(error, $"{words[i]} needs a value");
@@ -57,13 +60,18 @@ public static class MakeDemoCommand
             }
         }
         if (directory is null)
+        {
             return UsageError(error, "the output directory is missing");
+        }
+
         DemoModelKind? kind = null;
         if (kindName != "all")
         {
             kind = DemoModelGenerator.Named(kindName);
             if (kind is null)
+            {
                 return UsageError(error, $"unknown kind '{kindName}'");
+            }
         }
 
         try
@@ -74,7 +82,9 @@ public static class MakeDemoCommand
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{DemoModelGenerator.DirectoryName(model.Kind)}: {model.Directory} ({model.Bytes / 1e6:F1} MB, seed {seed})"));
                 foreach (var adapter in model.Adapters)
+                {
                     output.WriteLine($"  adapter {adapter}: {Path.Combine(model.Directory, "adapters", adapter)}");
+                }
             }
             return 0;
         }

@@ -1,6 +1,4 @@
-using InferServer.AdapterStore;
 using InferServer.AdapterStore.Peft;
-using InferServer.AdapterStore.Registry;
 using InferServer.AdapterStore.Tiers;
 
 namespace InferServer.Engine;
@@ -34,7 +32,10 @@ internal sealed class AdapterHold
     public void Release()
     {
         if (Interlocked.Exchange(ref released, 1) != 0)
+        {
             return;
+        }
+
         lease.ContinueWith(static done => done.Result.Dispose(), CancellationToken.None,
             TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }

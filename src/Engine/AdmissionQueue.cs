@@ -19,7 +19,10 @@ internal sealed class AdmissionQueue(int capacity)
     public Place? TryEnter()
     {
         if (Interlocked.Increment(ref count) <= Capacity)
+        {
             return new Place(this);
+        }
+
         Interlocked.Decrement(ref count);
         return null;
     }
@@ -33,7 +36,9 @@ internal sealed class AdmissionQueue(int capacity)
         public void Release()
         {
             if (Interlocked.Exchange(ref released, 1) == 0)
+            {
                 Interlocked.Decrement(ref queue.count);
+            }
         }
     }
 }

@@ -23,7 +23,10 @@ internal sealed class CausalStepRunner(ICausalLanguageModel model, KvCache cache
         var results = new SampledToken?[items.Count];
         var sampled = RunOrdered(order.Select(i => items[i]).ToArray(), merged);
         for (var k = 0; k < order.Length; k++)
+        {
             results[order[k]] = sampled[k];
+        }
+
         return results;
     }
 
@@ -43,7 +46,10 @@ internal sealed class CausalStepRunner(ICausalLanguageModel model, KvCache cache
             var context = item.Start + item.Count;
             var kvSlots = new long[context];
             for (var position = 0; position < context; position++)
+            {
                 kvSlots[position] = blocks.SlotOf(sequence.Blocks, position);
+            }
+
             spans.Add(new SequenceSpan(row, item.Count, context, kvSlots));
             for (var k = 0; k < item.Count; k++, row++)
             {
@@ -52,7 +58,9 @@ internal sealed class CausalStepRunner(ICausalLanguageModel model, KvCache cache
                 rowSlots[row] = merged ? 0 : sequence.AdapterSlot;
             }
             if (item.SamplesNext)
+            {
                 logitRows.Add(row - 1);
+            }
         }
 
         var device = model.Device;
@@ -72,8 +80,13 @@ internal sealed class CausalStepRunner(ICausalLanguageModel model, KvCache cache
         var sampled = Sampler.Sample(logits, samplingRows, allowedVocabulary);
         var next = 0;
         for (var i = 0; i < items.Count; i++)
+        {
             if (items[i].SamplesNext)
+            {
                 results[i] = sampled[next++];
+            }
+        }
+
         return results;
     }
 }

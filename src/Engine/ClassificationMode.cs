@@ -52,26 +52,43 @@ internal sealed class ClassificationMode : IEngineMode
     public ClassificationJob Submit(ClassificationRequest request)
     {
         if (request.Texts.Count == 0)
+        {
             throw new RequestValidationException("texts", "at least one text is required");
+        }
+
         if (request.Output == EncoderOutput.Labels && string.IsNullOrEmpty(request.Adapter) && !model.HasBaseClassifier)
+        {
             throw new ModelCapabilityException($"the served model '{Model.ServedName}' is an encoder without a classification head; name an adapter with one, or use Embed");
+        }
+
         var texts = new int[request.Texts.Count][];
         for (var i = 0; i < texts.Length; i++)
         {
             texts[i] = [.. tokenizer.Encode(request.Texts[i], addSpecialTokens: true)];
             if (texts[i].Length > Model.MaxContextTokens)
+            {
                 throw new RequestValidationException($"texts[{i}]", $"{texts[i].Length} tokens exceed the model's limit of {Model.MaxContextTokens}");
+            }
+
             if (texts[i].Length == 0)
+            {
                 throw new RequestValidationException($"texts[{i}]", "the text has no tokens");
+            }
         }
         var job = new ClassificationJob(request, texts, time.GetUtcNow());
         if (job.Adapter is not null)
+        {
             adapters.EnsureRegistered(job.Adapter);
+        }
+
         job.Place = admission.TakePlace();
         try
         {
             if (job.Adapter is not null)
+            {
                 job.Hold = admission.Hold(job.Adapter);
+            }
+
             admission.Enqueue(() => incomingClassifications.Enqueue(job));
         }
         catch
@@ -86,7 +103,10 @@ internal sealed class ClassificationMode : IEngineMode
     {
         step = null;
         while (incomingClassifications.TryDequeue(out var arrived))
+        {
             scheduler.Enqueue(arrived);
+        }
+
         Reap();
         adapters.FreeRetired();
         var (rows, slots) = scheduler.Plan();
@@ -96,7 +116,10 @@ internal sealed class ClassificationMode : IEngineMode
             FailJobs([job], new EngineFailedException("the server could not prepare this request's adapter; see the server log", error));
         }
         if (rows.Count == 0)
+        {
             return TurnOutcome.Idle;
+        }
+
         var jobs = rows.Select(r => r.Job).Distinct().ToList();
         step = jobs;
         try
@@ -112,7 +135,9 @@ internal sealed class ClassificationMode : IEngineMode
         finally
         {
             foreach (var slot in slots)
+            {
                 adapters.ReleaseSlot(slot);
+            }
         }
         counters.StepRan(rows.Count);
         counters.PromptTokens(rows.Sum(r => r.Job.Texts[r.TextIndex].Length));
@@ -120,7 +145,10 @@ internal sealed class ClassificationMode : IEngineMode
         {
             job.Done = job.Results.Count(r => r is not null);
             if (job.Done < job.Texts.Count)
+            {
                 continue;
+            }
+
             if (!job.Results.All(r => r!.IsFinite))
             {
                 FailJobs([job], new NonFiniteOutputException(job.Adapter));
@@ -158,16 +186,24 @@ internal sealed class ClassificationMode : IEngineMode
         var now = time.GetUtcNow();
         foreach (var job in scheduler.Waiting.ToArray())
         {
-            Exception? failure = job.IsCancelled ? new OperationCanceledException("the caller cancelled the request")
+            var failure = job.IsCancelled ? new OperationCanceledException("the caller cancelled the request")
                 : job.IsExpired(now) ? new DeadlineExceededException("before classification finished")
                 : job.Hold?.Failure;
             if (failure is null && job.Hold is { IsPending: true } && now - job.Submitted >= options.AdapterLoadTimeout)
+            {
                 failure = new AdapterLoadTimeoutException(job.Adapter!, options.AdapterLoadTimeout);
+            }
+
             if (failure is null && job.Request.Output == EncoderOutput.Labels && job.HostAdapter is { Classifier: null } && !model.HasBaseClassifier)
+            {
                 failure = new ModelCapabilityException(
                     $"adapter '{job.Adapter}' brings no classification head and the served model '{Model.ServedName}' has none; use Embed, or an adapter trained with a head");
+            }
+
             if (failure is not null)
+            {
                 FailJobs([job], failure);
+            }
         }
     }
 

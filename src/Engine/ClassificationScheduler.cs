@@ -56,14 +56,19 @@ internal sealed class ClassificationScheduler(EngineOptions options, IEngineAdap
             if (job.Adapter is not null)
             {
                 if (job.HostAdapter is not { } adapter)
+                {
                     continue; // still loading: it blocks nobody
+                }
+
                 if (!slotsByAdapter.TryGetValue(adapter, out slot))
                 {
                     bool writtenNow;
                     try
                     {
                         if (!adapters.TryAcquireSlot(adapter, out slot, out writtenNow))
+                        {
                             continue;
+                        }
                     }
                     catch (Exception e)
                     {
@@ -74,14 +79,19 @@ internal sealed class ClassificationScheduler(EngineOptions options, IEngineAdap
                     slotsByAdapter[adapter] = slot;
                     slots.Add(slot);
                     if (job.ServedFrom == AdapterServedFrom.Base)
+                    {
                         job.ServedFrom = writtenNow ? AdapterServedFrom.Loaded : AdapterServedFrom.Device;
+                    }
                 }
             }
             for (var text = job.Done; text < job.Texts.Count; text++)
             {
                 var length = job.Texts[text].Length;
                 if (rows.Count >= options.MaxBatchRows || (rows.Count > 0 && tokens + length > options.EncoderMaxBatchTokens))
+                {
                     return new ClassificationStep(rows, slots);
+                }
+
                 rows.Add(new ClassificationStepRunner.Row(job, text, slot));
                 job.Place?.Release(); // scheduled: it no longer counts against the queue bound (idempotent)
                 tokens += length;

@@ -45,9 +45,14 @@ internal sealed class ClassificationStepRunner(ISequenceClassifier model)
         var lastHidden = model.Encode(batch);
         var embedRows = Enumerable.Range(0, rows.Count).Where(r => rows[r].Job.Request.Output == EncoderOutput.Embedding).ToArray();
         if (embedRows.Length > 0)
+        {
             StoreEmbeddings(rows, embedRows, MeanPool(lastHidden, spans));
+        }
+
         if (embedRows.Length < rows.Count)
+        {
             StoreScores(rows, model.Pool(lastHidden, batch));
+        }
     }
 
     /// <summary>
@@ -63,7 +68,10 @@ internal sealed class ClassificationStepRunner(ISequenceClassifier model)
             var head = (LoraClassifierHead?)group.Key;
             var members = group.ToArray();
             if (head is null && !model.HasBaseClassifier)
+            {
                 throw new InvalidOperationException("a row without a head reached a headless encoder; the engine refuses such jobs before planning");
+            }
+
             var input = pooled.index_select(0, tensor(members.Select(r => (long)r).ToArray(), device: pooled.device));
             var logits = head is null ? model.BaseClassifier(input) : ApplyHead(head, input);
             var probabilities = (model.MultiLabel ? logits.sigmoid() : logits.softmax(-1)).to(ScalarType.Float64, CPU);
@@ -98,7 +106,7 @@ internal sealed class ClassificationStepRunner(ISequenceClassifier model)
         {
             var row = rows[embedRows[e]];
             row.Job.Results[row.TextIndex] = new TextClassification([], row.Job.Texts[row.TextIndex].Length)
-                { Embedding = values.AsSpan(e * width, width).ToArray() };
+            { Embedding = values.AsSpan(e * width, width).ToArray() };
         }
     }
 
@@ -107,7 +115,10 @@ internal sealed class ClassificationStepRunner(ISequenceClassifier model)
     {
         var sequenceOfRow = new long[lastHidden.shape[0]];
         for (var s = 0; s < spans.Count; s++)
+        {
             Array.Fill(sequenceOfRow, s, spans[s].Start, spans[s].Length);
+        }
+
         var sums = zeros(spans.Count, lastHidden.shape[1], lastHidden.dtype, lastHidden.device)
             .index_add_(0, tensor(sequenceOfRow, device: lastHidden.device), lastHidden, TensorMath.One);
         var lengths = tensor(spans.Select(s => (float)s.Length).ToArray(), device: lastHidden.device).to(lastHidden.dtype).unsqueeze(1);

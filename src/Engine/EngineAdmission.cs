@@ -23,7 +23,10 @@ internal sealed class EngineAdmission(EngineOptions options, IEngineAdapters ada
         lock (gate)
         {
             if (!accepting)
+            {
                 throw new EngineStoppedException();
+            }
+
             return queue.TryEnter() ?? throw new QueueFullException(options.MaxQueuedRequests);
         }
     }
@@ -34,7 +37,10 @@ internal sealed class EngineAdmission(EngineOptions options, IEngineAdapters ada
         lock (gate)
         {
             if (closed)
+            {
                 throw new EngineStoppedException();
+            }
+
             enqueue();
         }
         wake.Set();
@@ -45,7 +51,10 @@ internal sealed class EngineAdmission(EngineOptions options, IEngineAdapters ada
     {
         var hold = new AdapterHold(adapters.PinHostAsync(adapter, CancellationToken.None));
         if (hold.IsPending)
+        {
             _ = hold.Completion.ContinueWith(_ => wake.Set(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        }
+
         return hold;
     }
 
@@ -59,7 +68,9 @@ internal sealed class EngineAdmission(EngineOptions options, IEngineAdapters ada
     public void StopAccepting()
     {
         lock (gate)
+        {
             accepting = false;
+        }
     }
 
     /// <summary>Refuses every later request, including those accepted but not yet handed over.</summary>

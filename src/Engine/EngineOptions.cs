@@ -62,21 +62,71 @@ public sealed record EngineOptions
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
-        if (MaxQueuedRequests < 1) problems.Add("Engine:MaxQueuedRequests must be at least 1");
-        if (MaxBatchRows < 1) problems.Add("Engine:MaxBatchRows must be at least 1");
-        if (MaxBatchTokens < MaxBatchRows) problems.Add("Engine:MaxBatchTokens must be at least Engine:MaxBatchRows");
-        if (EncoderMaxBatchTokens < 1) problems.Add("Engine:EncoderMaxBatchTokens must be at least 1");
-        if (KvCacheBytes <= 0) problems.Add("Engine:KvCacheBytes must be positive");
-        if (KvBlockSize < 1) problems.Add("Engine:KvBlockSize must be at least 1");
-        if (MaxContextTokens < 0) problems.Add("Engine:MaxContextTokens must not be negative");
-        if (MaxNewTokensLimit < 1) problems.Add("Engine:MaxNewTokensLimit must be at least 1");
-        if (TorchThreads < 0) problems.Add("Engine:TorchThreads must not be negative");
-        if (AdapterLoadTimeout <= TimeSpan.Zero) problems.Add("Engine:AdapterLoadTimeout must be positive");
-        if (StallTimeout <= TimeSpan.Zero) problems.Add("Engine:StallTimeout must be positive");
+        if (MaxQueuedRequests < 1)
+        {
+            problems.Add("Engine:MaxQueuedRequests must be at least 1");
+        }
+
+        if (MaxBatchRows < 1)
+        {
+            problems.Add("Engine:MaxBatchRows must be at least 1");
+        }
+
+        if (MaxBatchTokens < MaxBatchRows)
+        {
+            problems.Add("Engine:MaxBatchTokens must be at least Engine:MaxBatchRows");
+        }
+
+        if (EncoderMaxBatchTokens < 1)
+        {
+            problems.Add("Engine:EncoderMaxBatchTokens must be at least 1");
+        }
+
+        if (KvCacheBytes <= 0)
+        {
+            problems.Add("Engine:KvCacheBytes must be positive");
+        }
+
+        if (KvBlockSize < 1)
+        {
+            problems.Add("Engine:KvBlockSize must be at least 1");
+        }
+
+        if (MaxContextTokens < 0)
+        {
+            problems.Add("Engine:MaxContextTokens must not be negative");
+        }
+
+        if (MaxNewTokensLimit < 1)
+        {
+            problems.Add("Engine:MaxNewTokensLimit must be at least 1");
+        }
+
+        if (TorchThreads < 0)
+        {
+            problems.Add("Engine:TorchThreads must not be negative");
+        }
+
+        if (AdapterLoadTimeout <= TimeSpan.Zero)
+        {
+            problems.Add("Engine:AdapterLoadTimeout must be positive");
+        }
+
+        if (StallTimeout <= TimeSpan.Zero)
+        {
+            problems.Add("Engine:StallTimeout must be positive");
+        }
+
         if (Device != "cpu" && !Device.StartsWith("cuda", StringComparison.Ordinal))
+        {
             problems.Add($"Engine:Device '{Device}' must be cpu or cuda[:N]");
+        }
+
         if (DType is not ("float32" or "bfloat16" or "float16"))
+        {
             problems.Add($"Engine:DType '{DType}' must be float32, bfloat16 or float16");
+        }
+
         return problems;
     }
 }

@@ -78,7 +78,9 @@ internal sealed class EngineSupervisor
         try
         {
             while (!stopped.Task.IsCompleted && (admission.Queued > 0 || status.RunningRequests > 0 || status.WaitingRequests > 0))
+            {
                 await Task.Delay(TimeSpan.FromMilliseconds(20), time, drain.Token).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException)
         {
@@ -95,7 +97,10 @@ internal sealed class EngineSupervisor
         {
             using var noGrad = no_grad();
             if (torchThreads > 0)
+            {
                 set_num_threads(torchThreads);
+            }
+
             try
             {
                 Supervise();
@@ -135,7 +140,9 @@ internal sealed class EngineSupervisor
                 {
                     status = Snapshot(adapters.Residency);
                     if (!outcome.RanStep)
+                    {
                         admission.WaitForWork(IdleWait);
+                    }
                 }
             }
             catch (Exception e)
@@ -146,7 +153,9 @@ internal sealed class EngineSupervisor
             }
             // Only a step that ran resets the count: idle turns between failing ones prove nothing.
             if (counters.Steps > stepsBefore)
+            {
                 failedInARow = 0;
+            }
         }
     }
 
@@ -157,7 +166,9 @@ internal sealed class EngineSupervisor
     private void CountFailure(Exception error)
     {
         if (++failedInARow >= MaxConsecutiveFailures)
+        {
             throw new InvalidOperationException($"{failedInARow} engine steps in a row failed; the last error is the inner exception", error);
+        }
     }
 
     private void Beat() => Interlocked.Exchange(ref heartbeatTicks, time.GetUtcNow().UtcTicks);

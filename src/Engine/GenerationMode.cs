@@ -51,7 +51,10 @@ internal sealed class GenerationMode : IEngineMode
         var usefulSlots = (long)options.MaxBatchRows * (maxContext + options.KvBlockSize);
         var slots = Math.Min(options.KvCacheBytes / bytesPerSlot, usefulSlots) / options.KvBlockSize * options.KvBlockSize;
         if (slots < maxContext)
+        {
             throw new ArgumentException($"Engine:KvCacheBytes {options.KvCacheBytes} holds {slots} tokens, fewer than one full context of {maxContext}");
+        }
+
         kvCache = new KvCache(shape.Layers, slots, shape.KvHeads, shape.HeadDimension, model.DType, model.Device);
         blocks = new KvBlockAllocator(slots, options.KvBlockSize);
         scheduler = new GenerationScheduler(options, blocks, adapters, time);
@@ -67,16 +70,28 @@ internal sealed class GenerationMode : IEngineMode
     public GenerationSequence Submit(GenerationRequest request)
     {
         if (request.MaxNewTokens < 1 || request.MaxNewTokens > options.MaxNewTokensLimit)
+        {
             throw new RequestValidationException("max_new_tokens", $"must be between 1 and {options.MaxNewTokensLimit}, got {request.MaxNewTokens}");
+        }
+
         var samplingProblems = request.Sampling.Validate();
         if (samplingProblems.Count > 0)
+        {
             throw new RequestValidationException("sampling", string.Join("; ", samplingProblems));
+        }
+
         var prompt = Tokenize(request);
         if (prompt.Count + 1 > Model.MaxContextTokens)
+        {
             throw new RequestValidationException("prompt", $"{prompt.Count} tokens leave no room to generate within the context limit of {Model.MaxContextTokens}");
+        }
+
         var sequence = new GenerationSequence(Interlocked.Increment(ref nextId), request, prompt, tokenizer, Model.MaxContextTokens, time.GetUtcNow());
         if (sequence.Adapter is not null)
+        {
             adapters.EnsureRegistered(sequence.Adapter);
+        }
+
         sequence.Place = admission.TakePlace();
         try
         {
@@ -136,14 +151,25 @@ internal sealed class GenerationMode : IEngineMode
     {
         var vocabulary = model.Shape.VocabularySize;
         if ((request.PromptText is null) == (request.PromptTokenIds is null))
+        {
             throw new RequestValidationException("prompt", "give exactly one of prompt text and prompt token ids");
+        }
+
         var field = request.PromptTokenIds is null ? "prompt" : "prompt_token_ids";
         var tokens = request.PromptTokenIds ?? tokenizer.Encode(request.PromptText!, request.AddSpecialTokens);
         if (tokens.Count == 0)
+        {
             throw new RequestValidationException(field, "the prompt has no tokens");
+        }
+
         for (var i = 0; i < tokens.Count; i++)
+        {
             if (tokens[i] < 0 || tokens[i] >= vocabulary)
+            {
                 throw new RequestValidationException(field, $"token {i} (id {tokens[i]}) is outside the model's vocabulary [0, {vocabulary})");
+            }
+        }
+
         return tokens;
     }
 
@@ -151,7 +177,10 @@ internal sealed class GenerationMode : IEngineMode
     {
         step = null;
         while (incomingGenerations.TryDequeue(out var arrived))
+        {
             scheduler.Enqueue(arrived);
+        }
+
         Reap();
         adapters.FreeRetired();
         var items = scheduler.Plan();
@@ -161,7 +190,10 @@ internal sealed class GenerationMode : IEngineMode
             sequence.Fail(new EngineFailedException("the server could not prepare this request's adapter; see the server log", error));
         }
         if (items.Count == 0)
+        {
             return TurnOutcome.Idle;
+        }
+
         step = items;
         var merged = PrepareMerged(items);
         SampledToken?[] sampled;
@@ -201,9 +233,15 @@ internal sealed class GenerationMode : IEngineMode
         counters.PromptTokens(Math.Max(0, Math.Min(item.Start + item.Count, sequence.PromptLength) - item.Start));
         sequence.ComputedTokens = item.Start + item.Count;
         if (merged && sequence.ServedFrom == AdapterServedFrom.Device)
+        {
             sequence.ServedFrom = AdapterServedFrom.Merged;
+        }
+
         if (sampled is not { } token)
+        {
             return;
+        }
+
         counters.TokenGenerated();
         sequence.FirstToken ??= now;
         if (sequence.Accept(token) is { } reason)
@@ -225,16 +263,24 @@ internal sealed class GenerationMode : IEngineMode
             // A pin that failed, however early (even before the sequence was enqueued), ends the sequence; left waiting,
             // it could never run, and once overdue it would block every admission behind it.
             if (failure is null && sequence.Hold is { Failure: { } pinFailure })
+            {
                 failure = pinFailure;
+            }
+
             if (failure is null && sequence.AwaitingLoad && sequence.Hold is { IsPending: false })
             {
                 sequence.AwaitingLoad = false;
                 sequence.AdapterLoad = now - sequence.Submitted;
             }
             if (failure is null && sequence.AwaitingLoad && now - sequence.Submitted >= options.AdapterLoadTimeout)
+            {
                 failure = new AdapterLoadTimeoutException(sequence.Adapter!, options.AdapterLoadTimeout);
+            }
+
             if (failure is not null)
+            {
                 FailSequences([sequence], failure);
+            }
         }
     }
 

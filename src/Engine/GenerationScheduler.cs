@@ -65,10 +65,15 @@ internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocato
                 var victim = running[^1];
                 Preempt(victim);
                 if (victim == sequence)
+                {
                     break;
+                }
             }
             if (!running.Contains(sequence))
+            {
                 break;
+            }
+
             items.Add(new StepItem(sequence, sequence.ComputedTokens, count));
             tokenBudget -= count;
             rowBudget--;
@@ -95,7 +100,10 @@ internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocato
                 // Only a request that could run (its adapter in host memory) may hold the others back.
                 var overdue = now - sequence.Submitted >= options.MaxQueueWaitBeforePriority;
                 if (overdue && (sequence.Adapter is null || sequence.HostAdapter is not null))
+                {
                     break;
+                }
+
                 continue;
             }
             waiting.RemoveAt(i--);
@@ -105,7 +113,9 @@ internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocato
                 sequence.FirstScheduled = now;
                 sequence.Place?.Release();
                 if (sequence.Adapter is not null)
+                {
                     adapters.RecordRequest(sequence.Adapter); // once per request, however often it waits or is preempted
+                }
             }
             items.Add(item);
             tokenBudget -= item.Count;
@@ -118,11 +128,16 @@ internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocato
     private StepItem? TryAdmit(GenerationSequence sequence, int tokenBudget)
     {
         if (sequence.Adapter is not null && sequence.HostAdapter is null)
+        {
             return null;
+        }
         // KV blocks first: they cost nothing to take back, while a slot may have to be written.
         var count = Math.Min(sequence.Tokens.Count - sequence.ComputedTokens, tokenBudget);
         if (!blocks.TryEnsureCapacity(sequence.Blocks, sequence.ComputedTokens + count))
+        {
             return null;
+        }
+
         if (sequence.HostAdapter is { } adapter && !sequence.HoldsSlot)
         {
             bool acquired;
@@ -145,7 +160,9 @@ internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocato
             sequence.AdapterSlot = slot;
             sequence.HoldsSlot = true;
             if (sequence.ServedFrom == AdapterServedFrom.Base)
+            {
                 sequence.ServedFrom = writtenNow || sequence.AdapterLoad > TimeSpan.Zero ? AdapterServedFrom.Loaded : AdapterServedFrom.Device;
+            }
         }
         return new StepItem(sequence, sequence.ComputedTokens, count);
     }

@@ -108,16 +108,25 @@ internal sealed class GenerationSequence
     {
         var token = sampled.TokenId;
         if (eosTokenIds.Contains(token))
+        {
             return FinishReason.EndOfSequence;
+        }
+
         if (stopTokenIds.Contains(token))
+        {
             return FinishReason.Stop;
+        }
+
         Tokens.Add(token);
         Sampling.History.Append(token);
         var text = stopFilter.Push(detokenizer.Push(token));
         var logprobs = Request.Sampling.Logprobs || Request.Sampling.TopLogprobs > 0 ? new[] { sampled } : null;
         Output.Writer.TryWrite(new TokenDelta(text, [token], logprobs));
         if (stopFilter.Stopped)
+        {
             return FinishReason.Stop;
+        }
+
         return Tokens.Count >= MaxTokens ? FinishReason.Length : null;
     }
 
@@ -126,7 +135,10 @@ internal sealed class GenerationSequence
     {
         var rest = stopFilter.Stopped ? "" : stopFilter.Push(detokenizer.Flush()) + stopFilter.Flush();
         if (rest.Length > 0)
+        {
             Output.Writer.TryWrite(new TokenDelta(rest, [], null));
+        }
+
         var firstScheduled = FirstScheduled ?? now;
         var timing = new GenerationTiming(Submitted, firstScheduled - Submitted, AdapterLoad,
             (FirstToken ?? now) - Submitted, now - Submitted);

@@ -1,6 +1,4 @@
-using InferServer.AdapterStore;
 using InferServer.AdapterStore.Peft;
-using InferServer.AdapterStore.Registry;
 using InferServer.AdapterStore.Tiers;
 
 namespace InferServer.Engine;

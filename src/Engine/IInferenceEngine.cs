@@ -1,5 +1,3 @@
-using InferServer.AdapterStore;
-
 namespace InferServer.Engine;
 
 /// <summary>

@@ -102,7 +102,7 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
     {
         // Embed rides Classify's job path (same limits, batching, adapter pins); only the step's output differs.
         var result = await ClassifyAsync(new ClassificationRequest(request.Adapter, request.Texts, request.Deadline)
-            { Output = EncoderOutput.Embedding, Normalize = request.Normalize }, cancellationToken).ConfigureAwait(false);
+        { Output = EncoderOutput.Embedding, Normalize = request.Normalize }, cancellationToken).ConfigureAwait(false);
         return new EmbeddingResult(result.Results.Select(r => new TextEmbedding(r.Embedding!, r.PromptTokens)).ToArray(), result.ServedFrom);
     }
 
@@ -113,9 +113,15 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
             return;
+        }
+
         if (!supervisor.StopRequested)
+        {
             await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+        }
+
         mode.Dispose();
         ownedResources?.Dispose();
         admission.Dispose();

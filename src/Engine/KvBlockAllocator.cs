@@ -13,11 +13,17 @@ public sealed class KvBlockAllocator
     public KvBlockAllocator(long totalSlots, int blockSize)
     {
         if (blockSize < 1)
+        {
             throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, "block size must be at least 1");
+        }
+
         BlockSize = blockSize;
         TotalBlocks = (int)Math.Min(int.MaxValue, totalSlots / blockSize);
         if (TotalBlocks < 1)
+        {
             throw new ArgumentException($"the KV cache holds {totalSlots} token slots, less than one block of {blockSize}");
+        }
+
         free = new Stack<int>(Enumerable.Range(0, TotalBlocks).Reverse());
     }
 
@@ -41,11 +47,20 @@ public sealed class KvBlockAllocator
     {
         var missing = BlocksFor(tokens) - blocks.Count;
         if (missing <= 0)
+        {
             return true;
+        }
+
         if (missing > free.Count)
+        {
             return false;
+        }
+
         for (var i = 0; i < missing; i++)
+        {
             blocks.Add(free.Pop());
+        }
+
         return true;
     }
 
@@ -53,7 +68,10 @@ public sealed class KvBlockAllocator
     public void Release(List<int> blocks)
     {
         foreach (var block in blocks)
+        {
             free.Push(block);
+        }
+
         blocks.Clear();
     }
 

@@ -16,16 +16,24 @@ public sealed class StopStringFilter(IReadOnlyList<string> stopStrings)
     public string Push(string text)
     {
         if (Stopped || text.Length == 0)
+        {
             return "";
+        }
+
         if (stops.Length == 0)
+        {
             return text;
+        }
+
         pending += text;
         var earliest = -1;
         foreach (var stop in stops)
         {
             var at = pending.IndexOf(stop, StringComparison.Ordinal);
             if (at >= 0 && (earliest < 0 || at < earliest))
+            {
                 earliest = at;
+            }
         }
         if (earliest >= 0)
         {

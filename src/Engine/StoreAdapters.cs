@@ -1,4 +1,3 @@
-using InferServer.AdapterStore;
 using InferServer.AdapterStore.Merging;
 using InferServer.AdapterStore.Peft;
 using InferServer.AdapterStore.Registry;
@@ -57,14 +56,19 @@ public sealed class StoreAdapters(AdapterRegistry store, DeviceSlotTable slots, 
     {
         var retired = store.RetiredVersions;
         if (retired == retiredSeen)
+        {
             return;
+        }
+
         slots.FreeRetired();
         // Every running request pins a slot, so a retired adapter that no slot holds is used by no request: its merged
         // copy may go too. Otherwise a draining request still runs on it, and a later call frees the rest.
         var draining = slots.HoldsRetired();
         merges.ForgetRetired(includeActive: !draining);
         if (!draining)
+        {
             retiredSeen = retired;
+        }
     }
 
     /// <inheritdoc />

@@ -83,7 +83,11 @@ internal static partial class Filters
         ["reverse"] = (value, arguments, _) =>
         {
             arguments.Bind("reverse", []);
-            if (value is string text) return string.Concat(JinjaValues.CodePoints(text).Reverse());
+            if (value is string text)
+            {
+                return string.Concat(JinjaValues.CodePoints(text).Reverse());
+            }
+
             var items = JinjaValues.Iterate(value).ToList();
             items.Reverse();
             return items;
@@ -150,9 +154,16 @@ internal static partial class Filters
         else
         {
             result = lines[0];
-            if (lines.Count > 1) result += "\n" + string.Join("\n", lines.Skip(1).Select(line => line.Length > 0 ? indentation + line : line));
+            if (lines.Count > 1)
+            {
+                result += "\n" + string.Join("\n", lines.Skip(1).Select(line => line.Length > 0 ? indentation + line : line));
+            }
         }
-        if (JinjaValues.IsTrue(bound[1])) result = indentation + result;
+        if (JinjaValues.IsTrue(bound[1]))
+        {
+            result = indentation + result;
+        }
+
         return budget.Checked(result);
     }
 
@@ -170,8 +181,15 @@ internal static partial class Filters
                 var numberBase = (int)JinjaValues.ToLong(bound[1]);
                 try
                 {
-                    if (numberBase == 10 && long.TryParse(trimmed, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed)) return parsed;
-                    if (numberBase is 2 or 8 or 16) return Convert.ToInt64(trimmed, numberBase);
+                    if (numberBase == 10 && long.TryParse(trimmed, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed))
+                    {
+                        return parsed;
+                    }
+
+                    if (numberBase is 2 or 8 or 16)
+                    {
+                        return Convert.ToInt64(trimmed, numberBase);
+                    }
                 }
                 catch (FormatException)
                 {
@@ -188,12 +206,20 @@ internal static partial class Filters
     {
         var bound = arguments.Bind("join", ["d", "attribute"], ["", null]);
         var items = JinjaValues.Iterate(value);
-        if (bound[1] is not null) items = [.. items.Select(item => Attribute(item, bound[1], budget))];
+        if (bound[1] is not null)
+        {
+            items = [.. items.Select(item => Attribute(item, bound[1], budget))];
+        }
+
         var separator = Str(bound[0]);
         var result = new StringBuilder();
         for (var i = 0; i < items.Count; i++)
         {
-            if (i > 0) result.Append(separator);
+            if (i > 0)
+            {
+                result.Append(separator);
+            }
+
             result.Append(Str(items[i]));
             budget.CheckSize(result.Length);
         }
@@ -203,7 +229,11 @@ internal static partial class Filters
     // jinja2 attribute paths are dotted ("a.b") and may index with integers ("items.0").
     private static object? Attribute(object? item, object? path, RenderBudget budget)
     {
-        if (path is long index) return Members.GetItem(item, index, budget);
+        if (path is long index)
+        {
+            return Members.GetItem(item, index, budget);
+        }
+
         foreach (var part in Str(path).Split('.'))
         {
             item = long.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var position)
@@ -225,7 +255,11 @@ internal static partial class Filters
                 return mapped is Undefined && arguments.Keyword.ContainsKey("default") ? fallback : mapped;
             }).ToList();
         }
-        if (arguments.Positional.Count == 0) throw new JinjaError("map requires a filter argument");
+        if (arguments.Positional.Count == 0)
+        {
+            throw new JinjaError("map requires a filter argument");
+        }
+
         var name = arguments.Positional[0] as string ?? throw new JinjaError("map: the filter name must be a string");
         var rest = new Arguments(arguments.Positional.Skip(1).ToList(), arguments.Keyword);
         return items.Select(item => Apply(name, item, rest, budget)).ToList();
@@ -238,7 +272,11 @@ internal static partial class Filters
         object? attribute = null;
         if (byAttribute)
         {
-            if (positional.Count == 0) throw new JinjaError("selectattr/rejectattr need an attribute name");
+            if (positional.Count == 0)
+            {
+                throw new JinjaError("selectattr/rejectattr need an attribute name");
+            }
+
             attribute = positional[0];
             positional = positional.Skip(1).ToList();
         }
@@ -273,7 +311,11 @@ internal static partial class Filters
         items.Sort((a, b) =>
         {
             var order = JinjaValues.Compare(a.Key, b.Key, "<");
-            if (descending) order = -order;
+            if (descending)
+            {
+                order = -order;
+            }
+
             return order != 0 ? order : a.Position.CompareTo(b.Position);
         });
         return items.Select(entry => entry.Item).ToList();
@@ -282,7 +324,11 @@ internal static partial class Filters
     private static object? DictSort(object? value, Arguments arguments, RenderBudget budget)
     {
         var bound = arguments.Bind("dictsort", ["case_sensitive", "by", "reverse"], [false, "key", false]);
-        if (value is not IDictionary dictionary) throw new JinjaError("dictsort expects a mapping");
+        if (value is not IDictionary dictionary)
+        {
+            throw new JinjaError("dictsort expects a mapping");
+        }
+
         var byValue = Str(bound[1]) == "value";
         var items = Members.Items(dictionary);
         var sortArguments = new Dictionary<string, object?> { ["reverse"] = bound[2], ["case_sensitive"] = bound[0], ["attribute"] = byValue ? 1L : 0L };
@@ -297,8 +343,16 @@ internal static partial class Filters
         foreach (var item in JinjaValues.Iterate(value))
         {
             var key = bound[1] is null ? item : Attribute(item, bound[1], budget);
-            if (!JinjaValues.IsTrue(bound[0]) && key is string text) key = text.ToLowerInvariant();
-            if (seen.Any(other => JinjaValues.Equals(other, key))) continue;
+            if (!JinjaValues.IsTrue(bound[0]) && key is string text)
+            {
+                key = text.ToLowerInvariant();
+            }
+
+            if (seen.Any(other => JinjaValues.Equals(other, key)))
+            {
+                continue;
+            }
+
             seen.Add(key);
             result.Add(item);
         }
@@ -314,7 +368,11 @@ internal static partial class Filters
         foreach (var item in JinjaValues.Iterate(value))
         {
             var key = bound[1] is null ? item : Attribute(item, bound[1], budget);
-            if (!JinjaValues.IsTrue(bound[0]) && key is string text) key = text.ToLowerInvariant();
+            if (!JinjaValues.IsTrue(bound[0]) && key is string text)
+            {
+                key = text.ToLowerInvariant();
+            }
+
             if (!any || JinjaValues.Compare(key, bestKey, "<") * sign > 0)
             {
                 best = item;
@@ -330,7 +388,10 @@ internal static partial class Filters
         var bound = arguments.Bind("sum", ["attribute", "start"], [null, 0L]);
         var total = bound[1];
         foreach (var item in JinjaValues.Iterate(value))
+        {
             total = Operators.Binary("+", total, bound[0] is null ? item : Attribute(item, bound[0], budget), budget);
+        }
+
         return total;
     }
 

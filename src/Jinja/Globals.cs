@@ -17,7 +17,11 @@ internal static class Globals
         ["namespace"] = new JinjaFunction("namespace", CreateNamespace),
         ["dict"] = new JinjaFunction("dict", arguments =>
         {
-            if (arguments.Positional.Count > 0) throw new JinjaError("dict() takes keyword arguments only here");
+            if (arguments.Positional.Count > 0)
+            {
+                throw new JinjaError("dict() takes keyword arguments only here");
+            }
+
             return arguments.Keyword.ToDictionary(pair => (object)pair.Key, pair => pair.Value);
         }),
         ["raise_exception"] = new JinjaFunction("raise_exception", arguments =>
@@ -31,7 +35,11 @@ internal static class Globals
 
     private static object? Range(Arguments arguments)
     {
-        if (arguments.Keyword.Count > 0) throw new JinjaError("range() takes no keyword arguments");
+        if (arguments.Keyword.Count > 0)
+        {
+            throw new JinjaError("range() takes no keyword arguments");
+        }
+
         var values = arguments.Positional.Select(JinjaValues.ToLong).ToArray();
         var (start, stop, step) = values.Length switch
         {
@@ -40,11 +48,23 @@ internal static class Globals
             3 => (values[0], values[1], values[2]),
             _ => throw new JinjaError($"range expected 1 to 3 arguments, got {values.Length}"),
         };
-        if (step == 0) throw new JinjaError("range() arg 3 must not be zero");
+        if (step == 0)
+        {
+            throw new JinjaError("range() arg 3 must not be zero");
+        }
+
         var count = step > 0 ? (stop - start + step - 1) / step : (start - stop - step - 1) / -step;
-        if (count > MaxRange) throw new JinjaError($"range too big: the sandbox blocks ranges larger than {MaxRange}");
+        if (count > MaxRange)
+        {
+            throw new JinjaError($"range too big: the sandbox blocks ranges larger than {MaxRange}");
+        }
+
         var result = new List<object?>((int)Math.Max(count, 0));
-        for (var i = 0L; i < count; i++) result.Add(start + i * step);
+        for (var i = 0L; i < count; i++)
+        {
+            result.Add(start + i * step);
+        }
+
         return result;
     }
 
@@ -53,10 +73,21 @@ internal static class Globals
         var ns = new Namespace();
         foreach (var initial in arguments.Positional)
         {
-            if (initial is not IDictionary dictionary) throw new JinjaError("namespace() takes a mapping and keyword arguments");
-            foreach (DictionaryEntry entry in dictionary) ns.Attributes[JinjaValues.ToStr(entry.Key)] = entry.Value;
+            if (initial is not IDictionary dictionary)
+            {
+                throw new JinjaError("namespace() takes a mapping and keyword arguments");
+            }
+
+            foreach (DictionaryEntry entry in dictionary)
+            {
+                ns.Attributes[JinjaValues.ToStr(entry.Key)] = entry.Value;
+            }
         }
-        foreach (var (name, value) in arguments.Keyword) ns.Attributes[name] = value;
+        foreach (var (name, value) in arguments.Keyword)
+        {
+            ns.Attributes[name] = value;
+        }
+
         return ns;
     }
 }

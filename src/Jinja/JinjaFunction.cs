@@ -17,7 +17,10 @@ internal sealed class Arguments(IReadOnlyList<object?> positional, IReadOnlyDict
     public object?[] Bind(string function, string[] names, params object?[] defaults)
     {
         if (Positional.Count > names.Length)
+        {
             throw new JinjaError($"{function}() takes at most {names.Length} arguments ({Positional.Count} given)");
+        }
+
         var values = new object?[names.Length];
         var given = new bool[names.Length];
         for (var i = 0; i < Positional.Count; i++)
@@ -28,16 +31,32 @@ internal sealed class Arguments(IReadOnlyList<object?> positional, IReadOnlyDict
         foreach (var (name, value) in Keyword)
         {
             var position = Array.IndexOf(names, name);
-            if (position < 0) throw new JinjaError($"{function}() got an unexpected keyword argument '{name}'");
-            if (given[position]) throw new JinjaError($"{function}() got multiple values for argument '{name}'");
+            if (position < 0)
+            {
+                throw new JinjaError($"{function}() got an unexpected keyword argument '{name}'");
+            }
+
+            if (given[position])
+            {
+                throw new JinjaError($"{function}() got multiple values for argument '{name}'");
+            }
+
             values[position] = value;
             given[position] = true;
         }
         var firstDefault = names.Length - defaults.Length;
         for (var i = 0; i < names.Length; i++)
         {
-            if (given[i]) continue;
-            if (i < firstDefault) throw new JinjaError($"{function}() missing required argument '{names[i]}'");
+            if (given[i])
+            {
+                continue;
+            }
+
+            if (i < firstDefault)
+            {
+                throw new JinjaError($"{function}() missing required argument '{names[i]}'");
+            }
+
             values[i] = defaults[i - firstDefault];
         }
         return values;

@@ -14,7 +14,7 @@ internal static class JinjaJson
 {
     public static string Serialize(object? value, bool ensureAscii, object? indent, object? separators, bool sortKeys, RenderBudget budget)
     {
-        string? indentText = indent switch
+        var indentText = indent switch
         {
             null => null,
             long count => new string(' ', (int)Math.Clamp(count, 0, 1024)),
@@ -46,7 +46,11 @@ internal static class JinjaJson
         public void Write(object? value, int depth)
         {
             budget.CheckSize(output.Length);
-            if (depth > 500) throw new JinjaError("tojson: the value nests too deeply");
+            if (depth > 500)
+            {
+                throw new JinjaError("tojson: the value nests too deeply");
+            }
+
             switch (value)
             {
                 case null: output.Append("null"); break;
@@ -67,9 +71,16 @@ internal static class JinjaJson
 
         private void NewLine(int depth)
         {
-            if (indent is null) return;
+            if (indent is null)
+            {
+                return;
+            }
+
             output.Append('\n');
-            for (var i = 0; i < depth; i++) output.Append(indent);
+            for (var i = 0; i < depth; i++)
+            {
+                output.Append(indent);
+            }
         }
 
         private void WriteArray(IList list, int depth)
@@ -82,7 +93,11 @@ internal static class JinjaJson
             output.Append('[');
             for (var i = 0; i < list.Count; i++)
             {
-                if (i > 0) output.Append(itemSeparator);
+                if (i > 0)
+                {
+                    output.Append(itemSeparator);
+                }
+
                 NewLine(depth + 1);
                 Write(list[i], depth + 1);
             }
@@ -98,12 +113,24 @@ internal static class JinjaJson
                 return;
             }
             var entries = new List<(string Key, object? Value)>(dictionary.Count);
-            foreach (DictionaryEntry entry in dictionary) entries.Add((KeyText(entry.Key), entry.Value));
-            if (sortKeys) entries.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+            foreach (DictionaryEntry entry in dictionary)
+            {
+                entries.Add((KeyText(entry.Key), entry.Value));
+            }
+
+            if (sortKeys)
+            {
+                entries.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+            }
+
             output.Append('{');
             for (var i = 0; i < entries.Count; i++)
             {
-                if (i > 0) output.Append(itemSeparator);
+                if (i > 0)
+                {
+                    output.Append(itemSeparator);
+                }
+
                 NewLine(depth + 1);
                 WriteString(entries[i].Key);
                 output.Append(keySeparator);

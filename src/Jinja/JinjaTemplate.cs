@@ -36,9 +36,17 @@ public sealed class JinjaTemplate
         ArgumentNullException.ThrowIfNull(variables);
         options ??= JinjaRenderOptions.Default;
         var globals = new Scope(null);
-        foreach (var (name, value) in Globals.Create(options)) globals.Set(name, value);
+        foreach (var (name, value) in Globals.Create(options))
+        {
+            globals.Set(name, value);
+        }
+
         var context = new Scope(globals);
-        foreach (var (name, value) in variables) context.Set(name, JinjaValues.From(value));
+        foreach (var (name, value) in variables)
+        {
+            context.Set(name, JinjaValues.From(value));
+        }
+
         return new Renderer(source, new RenderBudget(options)).Render(body, context);
     }
 }

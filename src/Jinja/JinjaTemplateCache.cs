@@ -16,8 +16,16 @@ public static class JinjaTemplateCache
     /// <summary>The parsed template; throws the <see cref="TemplateSyntaxException"/> parsing it gave.</summary>
     public static JinjaTemplate Get(string source)
     {
-        if (Templates.TryGetValue(source, out var cached)) return cached.Value;
-        if (Templates.Count >= Capacity) Templates.Clear();
+        if (Templates.TryGetValue(source, out var cached))
+        {
+            return cached.Value;
+        }
+
+        if (Templates.Count >= Capacity)
+        {
+            Templates.Clear();
+        }
+
         return Templates.GetOrAdd(source, text => new Lazy<JinjaTemplate>(() => JinjaTemplate.Parse(text))).Value;
     }
 }

@@ -99,8 +99,15 @@ internal static class JinjaValues
         foreach (var item in items)
         {
             if (text.Length + item.Length + 2 > MaxReprChars)
+            {
                 throw new JinjaError($"the value is too large to print (over {MaxReprChars} characters)");
-            if (!first) text.Append(", ");
+            }
+
+            if (!first)
+            {
+                text.Append(", ");
+            }
+
             text.Append(item);
             first = false;
         }
@@ -132,9 +139,20 @@ internal static class JinjaValues
     /// notation for exponents from -4 to 15 (always with a fractional part) and scientific otherwise.</summary>
     public static string FormatFloat(double value)
     {
-        if (double.IsNaN(value)) return "nan";
-        if (double.IsInfinity(value)) return value > 0 ? "inf" : "-inf";
-        if (value == 0) return double.IsNegative(value) ? "-0.0" : "0.0";
+        if (double.IsNaN(value))
+        {
+            return "nan";
+        }
+
+        if (double.IsInfinity(value))
+        {
+            return value > 0 ? "inf" : "-inf";
+        }
+
+        if (value == 0)
+        {
+            return double.IsNegative(value) ? "-0.0" : "0.0";
+        }
         // Round-trip digits: "R" gives the shortest form; reparse it into digits and a decimal exponent.
         var roundTrip = Math.Abs(value).ToString("R", CultureInfo.InvariantCulture);
         string digits;
@@ -150,14 +168,28 @@ internal static class JinjaValues
         // value = 0.digits × 10^exponent
         exponent = integerPart.Length - leadingZeros + power;
         digits = digits.TrimEnd('0');
-        if (digits.Length == 0) digits = "0";
+        if (digits.Length == 0)
+        {
+            digits = "0";
+        }
+
         var sign = value < 0 ? "-" : "";
         if (exponent > -4 && exponent <= 16)
         {
             string text;
-            if (exponent <= 0) text = "0." + new string('0', -exponent) + digits;
-            else if (exponent >= digits.Length) text = digits + new string('0', exponent - digits.Length) + ".0";
-            else text = digits[..exponent] + "." + digits[exponent..];
+            if (exponent <= 0)
+            {
+                text = "0." + new string('0', -exponent) + digits;
+            }
+            else if (exponent >= digits.Length)
+            {
+                text = digits + new string('0', exponent - digits.Length) + ".0";
+            }
+            else
+            {
+                text = digits[..exponent] + "." + digits[exponent..];
+            }
+
             return sign + text;
         }
         var scientific = digits.Length == 1 ? digits : digits[0] + "." + digits[1..];
@@ -169,10 +201,18 @@ internal static class JinjaValues
     public static new bool Equals(object? left, object? right)
     {
         RuntimeHelpers.EnsureSufficientExecutionStack();
-        if (left is null || right is null) return left is null && right is null;
+        if (left is null || right is null)
+        {
+            return left is null && right is null;
+        }
+
         if (IsNumber(left) && IsNumber(right))
         {
-            if (left is double || right is double) return ToDouble(left) == ToDouble(right);
+            if (left is double || right is double)
+            {
+                return ToDouble(left) == ToDouble(right);
+            }
+
             return ToLong(left) == ToLong(right);
         }
         switch (left)
@@ -186,10 +226,17 @@ internal static class JinjaValues
             case IList list when list is not object[]:
                 return right is IList otherList and not object[] && SequenceEquals(list, otherList);
             case IDictionary dictionary:
-                if (right is not IDictionary otherDictionary || dictionary.Count != otherDictionary.Count) return false;
+                if (right is not IDictionary otherDictionary || dictionary.Count != otherDictionary.Count)
+                {
+                    return false;
+                }
+
                 foreach (DictionaryEntry entry in dictionary)
                 {
-                    if (!otherDictionary.Contains(entry.Key) || !Equals(entry.Value, otherDictionary[entry.Key])) return false;
+                    if (!otherDictionary.Contains(entry.Key) || !Equals(entry.Value, otherDictionary[entry.Key]))
+                    {
+                        return false;
+                    }
                 }
                 return true;
             default:
@@ -199,10 +246,17 @@ internal static class JinjaValues
 
     private static bool SequenceEquals(IList left, IList right)
     {
-        if (left.Count != right.Count) return false;
+        if (left.Count != right.Count)
+        {
+            return false;
+        }
+
         for (var i = 0; i < left.Count; i++)
         {
-            if (!Equals(left[i], right[i])) return false;
+            if (!Equals(left[i], right[i]))
+            {
+                return false;
+            }
         }
         return true;
     }
@@ -213,20 +267,39 @@ internal static class JinjaValues
         RuntimeHelpers.EnsureSufficientExecutionStack();
         if (IsNumber(left) && IsNumber(right))
         {
-            if (left is double || right is double) return ToDouble(left).CompareTo(ToDouble(right));
+            if (left is double || right is double)
+            {
+                return ToDouble(left).CompareTo(ToDouble(right));
+            }
+
             return ToLong(left).CompareTo(ToLong(right));
         }
-        if (left is string a && right is string b) return string.CompareOrdinal(a, b);
+        if (left is string a && right is string b)
+        {
+            return string.CompareOrdinal(a, b);
+        }
+
         if (left is IList x && right is IList y && (left is object[]) == (right is object[]))
         {
             for (var i = 0; i < Math.Min(x.Count, y.Count); i++)
             {
-                if (!Equals(x[i], y[i])) return Compare(x[i], y[i], op);
+                if (!Equals(x[i], y[i]))
+                {
+                    return Compare(x[i], y[i], op);
+                }
             }
             return x.Count.CompareTo(y.Count);
         }
-        if (left is Undefined undefined) throw undefined.Fail();
-        if (right is Undefined otherUndefined) throw otherUndefined.Fail();
+        if (left is Undefined undefined)
+        {
+            throw undefined.Fail();
+        }
+
+        if (right is Undefined otherUndefined)
+        {
+            throw otherUndefined.Fail();
+        }
+
         throw new JinjaError($"'{op}' not supported between instances of '{TypeName(left)}' and '{TypeName(right)}'");
     }
 
@@ -270,14 +343,22 @@ internal static class JinjaValues
     public static IReadOnlyList<string> CodePoints(string text)
     {
         var points = new List<string>(text.Length);
-        foreach (var rune in text.EnumerateRunes()) points.Add(rune.ToString());
+        foreach (var rune in text.EnumerateRunes())
+        {
+            points.Add(rune.ToString());
+        }
+
         return points;
     }
 
     public static int CodePointCount(string text)
     {
         var count = 0;
-        foreach (var _ in text.EnumerateRunes()) count++;
+        foreach (var _ in text.EnumerateRunes())
+        {
+            count++;
+        }
+
         return count;
     }
 
@@ -299,7 +380,11 @@ internal static class JinjaValues
     private static Dictionary<object, object?> FromDictionary(IDictionary dictionary)
     {
         var result = new Dictionary<object, object?>();
-        foreach (DictionaryEntry entry in dictionary) result[From(entry.Key) ?? "None"] = From(entry.Value);
+        foreach (DictionaryEntry entry in dictionary)
+        {
+            result[From(entry.Key) ?? "None"] = From(entry.Value);
+        }
+
         return result;
     }
 

@@ -58,7 +58,9 @@ internal sealed class Lexer
                 var lineStart = data.LastIndexOf('\n') + 1;
                 var atLineStart = lineStart > 0 || position == 0 || text[position - 1] == '\n';
                 if (atLineStart && lineStart < data.Length && data.AsSpan(lineStart).IndexOfAnyExcept(" \t\f\v\r") < 0)
+                {
                     data = data[..lineStart];
+                }
             }
             AddText(data, position);
             var afterOpener = tagStart + 2 + (sign == '\0' ? 0 : 1);
@@ -73,7 +75,11 @@ internal sealed class Lexer
                     LexInside(isBlock: false, tagStart);
                     break;
                 default:
-                    if (TryRaw(tagStart, afterOpener)) break;
+                    if (TryRaw(tagStart, afterOpener))
+                    {
+                        break;
+                    }
+
                     tokens.Add(new Token(TokenKind.BlockBegin, "{%", tagStart));
                     position = afterOpener;
                     LexInside(isBlock: true, tagStart);
@@ -89,21 +95,36 @@ internal sealed class Lexer
         while (true)
         {
             index = text.IndexOf('{', index);
-            if (index < 0 || index + 1 >= text.Length) return -1;
-            if (text[index + 1] is '{' or '%' or '#') return index;
+            if (index < 0 || index + 1 >= text.Length)
+            {
+                return -1;
+            }
+
+            if (text[index + 1] is '{' or '%' or '#')
+            {
+                return index;
+            }
+
             index++;
         }
     }
 
     private void AddText(string data, int offset)
     {
-        if (data.Length > 0) tokens.Add(new Token(TokenKind.Text, data, offset));
+        if (data.Length > 0)
+        {
+            tokens.Add(new Token(TokenKind.Text, data, offset));
+        }
     }
 
     private void SkipComment(int tagStart, int from)
     {
         var end = text.IndexOf("#}", from, StringComparison.Ordinal);
-        if (end < 0) throw Error("missing end of comment tag", tagStart);
+        if (end < 0)
+        {
+            throw Error("missing end of comment tag", tagStart);
+        }
+
         var sign = end > from && text[end - 1] is '-' or '+' ? text[end - 1] : '\0';
         position = end + 2;
         AfterBlockEnd(sign);
@@ -113,26 +134,55 @@ internal sealed class Lexer
     // removes a single newline.
     private void AfterBlockEnd(char sign)
     {
-        if (sign == '-') SkipWhitespace();
-        else if (sign != '+' && position < text.Length && text[position] == '\n') position++;
+        if (sign == '-')
+        {
+            SkipWhitespace();
+        }
+        else if (sign != '+' && position < text.Length && text[position] == '\n')
+        {
+            position++;
+        }
     }
 
     private void SkipWhitespace()
     {
-        while (position < text.Length && char.IsWhiteSpace(text[position])) position++;
+        while (position < text.Length && char.IsWhiteSpace(text[position]))
+        {
+            position++;
+        }
     }
 
     // {% raw %} ... {% endraw %}: the body is text, tags and all.
     private bool TryRaw(int tagStart, int from)
     {
         var index = from;
-        while (index < text.Length && char.IsWhiteSpace(text[index])) index++;
-        if (!text.AsSpan(index).StartsWith("raw", StringComparison.Ordinal)) return false;
+        while (index < text.Length && char.IsWhiteSpace(text[index]))
+        {
+            index++;
+        }
+
+        if (!text.AsSpan(index).StartsWith("raw", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
         index += 3;
-        while (index < text.Length && char.IsWhiteSpace(text[index])) index++;
+        while (index < text.Length && char.IsWhiteSpace(text[index]))
+        {
+            index++;
+        }
+
         var sign = index < text.Length && text[index] is '-' or '+' ? text[index] : '\0';
-        if (sign != '\0') index++;
-        if (!text.AsSpan(index).StartsWith("%}", StringComparison.Ordinal)) return false;
+        if (sign != '\0')
+        {
+            index++;
+        }
+
+        if (!text.AsSpan(index).StartsWith("%}", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
         position = index + 2;
         AfterBlockEnd(sign);
         var bodyStart = position;
@@ -140,21 +190,45 @@ internal sealed class Lexer
         while (true)
         {
             var candidate = text.IndexOf("{%", search, StringComparison.Ordinal);
-            if (candidate < 0) throw Error("missing {% endraw %} for this {% raw %}", tagStart);
+            if (candidate < 0)
+            {
+                throw Error("missing {% endraw %} for this {% raw %}", tagStart);
+            }
+
             var cursor = candidate + 2;
             var openSign = cursor < text.Length && text[cursor] is '-' or '+' ? text[cursor] : '\0';
-            if (openSign != '\0') cursor++;
-            while (cursor < text.Length && char.IsWhiteSpace(text[cursor])) cursor++;
+            if (openSign != '\0')
+            {
+                cursor++;
+            }
+
+            while (cursor < text.Length && char.IsWhiteSpace(text[cursor]))
+            {
+                cursor++;
+            }
+
             if (text.AsSpan(cursor).StartsWith("endraw", StringComparison.Ordinal))
             {
                 cursor += 6;
-                while (cursor < text.Length && char.IsWhiteSpace(text[cursor])) cursor++;
+                while (cursor < text.Length && char.IsWhiteSpace(text[cursor]))
+                {
+                    cursor++;
+                }
+
                 var closeSign = cursor < text.Length && text[cursor] is '-' or '+' ? text[cursor] : '\0';
-                if (closeSign != '\0') cursor++;
+                if (closeSign != '\0')
+                {
+                    cursor++;
+                }
+
                 if (text.AsSpan(cursor).StartsWith("%}", StringComparison.Ordinal))
                 {
                     var body = text[bodyStart..candidate];
-                    if (openSign == '-') body = body.TrimEnd();
+                    if (openSign == '-')
+                    {
+                        body = body.TrimEnd();
+                    }
+
                     AddText(body, bodyStart);
                     position = cursor + 2;
                     AfterBlockEnd(closeSign);
@@ -170,15 +244,30 @@ internal sealed class Lexer
         var depth = 0;
         while (true)
         {
-            while (position < text.Length && char.IsWhiteSpace(text[position])) position++;
+            while (position < text.Length && char.IsWhiteSpace(text[position]))
+            {
+                position++;
+            }
+
             if (position >= text.Length)
+            {
                 throw Error(isBlock ? "unexpected end of template, expected '%}'" : "unexpected end of template, expected '}}'", tagStart);
-            if (depth == 0 && TryTagEnd(isBlock)) return;
+            }
+
+            if (depth == 0 && TryTagEnd(isBlock))
+            {
+                return;
+            }
+
             var c = text[position];
             if (char.IsLetter(c) || c == '_')
             {
                 var start = position;
-                while (position < text.Length && (char.IsLetterOrDigit(text[position]) || text[position] == '_')) position++;
+                while (position < text.Length && (char.IsLetterOrDigit(text[position]) || text[position] == '_'))
+                {
+                    position++;
+                }
+
                 tokens.Add(new Token(TokenKind.Name, text[start..position], start));
             }
             else if (char.IsAsciiDigit(c))
@@ -193,8 +282,15 @@ internal sealed class Lexer
             {
                 var op = Operators.FirstOrDefault(candidate => text.AsSpan(position).StartsWith(candidate, StringComparison.Ordinal))
                     ?? throw Error($"unexpected char '{c}'", position);
-                if (op is "(" or "[" or "{") depth++;
-                else if (op is ")" or "]" or "}") depth = Math.Max(0, depth - 1);
+                if (op is "(" or "[" or "{")
+                {
+                    depth++;
+                }
+                else if (op is ")" or "]" or "}")
+                {
+                    depth = Math.Max(0, depth - 1);
+                }
+
                 tokens.Add(new Token(TokenKind.Operator, op, position));
                 position += op.Length;
             }
@@ -206,13 +302,27 @@ internal sealed class Lexer
         var span = text.AsSpan(position);
         var close = isBlock ? "%}" : "}}";
         var sign = span.Length > 2 && span[0] is '-' or '+' && span[1..].StartsWith(close, StringComparison.Ordinal) ? span[0] : '\0';
-        if (sign == '\0' && !span.StartsWith(close, StringComparison.Ordinal)) return false;
+        if (sign == '\0' && !span.StartsWith(close, StringComparison.Ordinal))
+        {
+            return false;
+        }
         // "-" followed by the closer is whitespace control, never a minus: jinja2 reads "{{ x -}}" that way too.
-        if (sign == '+' && !isBlock) return false;
+        if (sign == '+' && !isBlock)
+        {
+            return false;
+        }
+
         tokens.Add(new Token(isBlock ? TokenKind.BlockEnd : TokenKind.VariableEnd, close, position));
         position += close.Length + (sign == '\0' ? 0 : 1);
-        if (isBlock) AfterBlockEnd(sign);
-        else if (sign == '-') SkipWhitespace();
+        if (isBlock)
+        {
+            AfterBlockEnd(sign);
+        }
+        else if (sign == '-')
+        {
+            SkipWhitespace();
+        }
+
         return true;
     }
 
@@ -230,7 +340,11 @@ internal sealed class Lexer
         if (position < text.Length && text[position] is 'e' or 'E')
         {
             var exponent = position + 1;
-            if (exponent < text.Length && text[exponent] is '+' or '-') exponent++;
+            if (exponent < text.Length && text[exponent] is '+' or '-')
+            {
+                exponent++;
+            }
+
             if (exponent < text.Length && char.IsAsciiDigit(text[exponent]))
             {
                 isFloat = true;
@@ -245,7 +359,9 @@ internal sealed class Lexer
     private void SkipDigits()
     {
         while (position < text.Length && (char.IsAsciiDigit(text[position]) || (text[position] == '_' && position + 1 < text.Length && char.IsAsciiDigit(text[position + 1]))))
+        {
             position++;
+        }
     }
 
     // jinja2 decodes string literals with Python's unicode-escape codec: \n \t \\ \' \" \xhh \uhhhh \Uhhhhhhhh
@@ -257,15 +373,27 @@ internal sealed class Lexer
         var value = new StringBuilder();
         while (true)
         {
-            if (position >= text.Length) throw Error("unexpected end of string", start);
+            if (position >= text.Length)
+            {
+                throw Error("unexpected end of string", start);
+            }
+
             var c = text[position++];
-            if (c == quote) break;
+            if (c == quote)
+            {
+                break;
+            }
+
             if (c != '\\')
             {
                 value.Append(c);
                 continue;
             }
-            if (position >= text.Length) throw Error("unexpected end of string", start);
+            if (position >= text.Length)
+            {
+                throw Error("unexpected end of string", start);
+            }
+
             var escape = text[position++];
             switch (escape)
             {
@@ -286,7 +414,10 @@ internal sealed class Lexer
                 case >= '0' and <= '7':
                     var code = escape - '0';
                     for (var i = 0; i < 2 && position < text.Length && text[position] is >= '0' and <= '7'; i++)
+                    {
                         code = code * 8 + (text[position++] - '0');
+                    }
+
                     AppendCodePoint(value, code, start);
                     break;
                 default:
@@ -301,7 +432,10 @@ internal sealed class Lexer
     {
         if (position + digits > text.Length
             || !int.TryParse(text.AsSpan(position, digits), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var code))
+        {
             throw Error("truncated \\x, \\u or \\U escape in a string", start);
+        }
+
         position += digits;
         return code;
     }
@@ -314,7 +448,11 @@ internal sealed class Lexer
 
     private void AppendCodePoint(StringBuilder value, int code, int start)
     {
-        if (code is < 0 or > 0x10FFFF) throw Error("escape out of the Unicode range in a string", start);
+        if (code is < 0 or > 0x10FFFF)
+        {
+            throw Error("escape out of the Unicode range in a string", start);
+        }
+
         value.Append(char.ConvertFromUtf32(code is >= 0xD800 and <= 0xDFFF ? 0xFFFD : code));
     }
 }

@@ -27,12 +27,28 @@ internal static class Members
             case string text:
                 return (object?)StringMethod(text, name, budget) ?? Undefined.Attribute(target, name);
             case IDictionary dictionary:
-                if (DictionaryMethod(dictionary, name) is { } method) return method;
-                if (dictionary.Contains(name)) return dictionary[name];
-                if (MutatingMethods.Contains(name)) throw Unsafe(target, name);
+                if (DictionaryMethod(dictionary, name) is { } method)
+                {
+                    return method;
+                }
+
+                if (dictionary.Contains(name))
+                {
+                    return dictionary[name];
+                }
+
+                if (MutatingMethods.Contains(name))
+                {
+                    throw Unsafe(target, name);
+                }
+
                 return Undefined.Attribute(target, name);
             case IList list:
-                if (MutatingMethods.Contains(name) && list is not object[]) throw Unsafe(target, name);
+                if (MutatingMethods.Contains(name) && list is not object[])
+                {
+                    throw Unsafe(target, name);
+                }
+
                 return (object?)ListMethod(list, name) ?? Undefined.Attribute(target, name);
             default:
                 return Undefined.Attribute(target, name);
@@ -49,21 +65,45 @@ internal static class Members
             case Undefined undefined:
                 throw undefined.Fail();
             case IDictionary dictionary when key is not null && key is not Undefined && key is not IList && key is not IDictionary:
-                if (dictionary.Contains(key)) return dictionary[key];
-                if (key is double real && real == Math.Floor(real) && dictionary.Contains((long)real)) return dictionary[(long)real];
-                if (key is long integer && dictionary.Contains((double)integer)) return dictionary[(double)integer];
+                if (dictionary.Contains(key))
+                {
+                    return dictionary[key];
+                }
+
+                if (key is double real && real == Math.Floor(real) && dictionary.Contains((long)real))
+                {
+                    return dictionary[(long)real];
+                }
+
+                if (key is long integer && dictionary.Contains((double)integer))
+                {
+                    return dictionary[(double)integer];
+                }
+
                 break;
             case IList list when key is long or bool:
                 var index = JinjaValues.ToLong(key);
-                if (index < 0) index += list.Count;
+                if (index < 0)
+                {
+                    index += list.Count;
+                }
+
                 return index >= 0 && index < list.Count ? list[(int)index] : Undefined.Item(target, key);
             case string text when key is long or bool:
                 var points = JinjaValues.CodePoints(text);
                 var position = JinjaValues.ToLong(key);
-                if (position < 0) position += points.Count;
+                if (position < 0)
+                {
+                    position += points.Count;
+                }
+
                 return position >= 0 && position < points.Count ? points[(int)position] : Undefined.Item(target, key);
         }
-        if (key is Undefined undefinedKey) throw undefinedKey.Fail();
+        if (key is Undefined undefinedKey)
+        {
+            throw undefinedKey.Fail();
+        }
+
         return key is string name ? GetAttribute(target, name, budget) : Undefined.Item(target, key);
     }
 
@@ -77,7 +117,11 @@ internal static class Members
             case string text:
                 var points = JinjaValues.CodePoints(text);
                 var builder = new StringBuilder();
-                foreach (var i in SliceIndices(points.Count, start, stop, step)) builder.Append(points[i]);
+                foreach (var i in SliceIndices(points.Count, start, stop, step))
+                {
+                    builder.Append(points[i]);
+                }
+
                 return builder.ToString();
             case object?[] tuple:
                 return SliceIndices(tuple.Length, start, stop, step).Select(i => tuple[i]).ToArray();
@@ -92,24 +136,42 @@ internal static class Members
     private static IEnumerable<int> SliceIndices(int length, object? startValue, object? stopValue, object? stepValue)
     {
         var step = Bound(stepValue) ?? 1;
-        if (step == 0) throw new JinjaError("slice step cannot be zero");
+        if (step == 0)
+        {
+            throw new JinjaError("slice step cannot be zero");
+        }
+
         long Clamp(long? value, long low, long high, long fallback)
         {
-            if (value is not { } given) return fallback;
-            if (given < 0) given += length;
+            if (value is not { } given)
+            {
+                return fallback;
+            }
+
+            if (given < 0)
+            {
+                given += length;
+            }
+
             return Math.Clamp(given, low, high);
         }
         if (step > 0)
         {
             var start = Clamp(Bound(startValue), 0, length, 0);
             var stop = Clamp(Bound(stopValue), 0, length, length);
-            for (var i = start; i < stop; i += step) yield return (int)i;
+            for (var i = start; i < stop; i += step)
+            {
+                yield return (int)i;
+            }
         }
         else
         {
             var start = Clamp(Bound(startValue), -1, length - 1, length - 1);
             var stop = Clamp(Bound(stopValue), -1, length - 1, -1);
-            for (var i = start; i > stop; i += step) yield return (int)i;
+            for (var i = start; i > stop; i += step)
+            {
+                yield return (int)i;
+            }
         }
     }
 
@@ -150,7 +212,11 @@ internal static class Members
     public static List<object?> Items(IDictionary dictionary)
     {
         var items = new List<object?>(dictionary.Count);
-        foreach (DictionaryEntry entry in dictionary) items.Add(new object?[] { entry.Key, entry.Value });
+        foreach (DictionaryEntry entry in dictionary)
+        {
+            items.Add(new object?[] { entry.Key, entry.Value });
+        }
+
         return items;
     }
 
@@ -161,7 +227,10 @@ internal static class Members
             var item = arguments.Bind("index", ["value"])[0];
             for (var i = 0; i < list.Count; i++)
             {
-                if (JinjaValues.Equals(list[i], item)) return (long)i;
+                if (JinjaValues.Equals(list[i], item))
+                {
+                    return (long)i;
+                }
             }
             throw new JinjaError($"{JinjaValues.Repr(item)} is not in list");
         }),
@@ -184,17 +253,20 @@ internal static class Members
             {
                 var bound = arguments.Bind("split", ["sep", "maxsplit"], [null, -1L]);
                 return Split(text, bound[0], JinjaValues.ToLong(bound[1]));
-            },
+            }
+            ,
             "rsplit" => arguments =>
             {
                 var bound = arguments.Bind("rsplit", ["sep", "maxsplit"], [null, -1L]);
                 return RightSplit(text, bound[0], JinjaValues.ToLong(bound[1]));
-            },
+            }
+            ,
             "splitlines" => arguments =>
             {
                 arguments.Bind("splitlines", []);
                 return SplitLines(text);
-            },
+            }
+            ,
             "startswith" => arguments => Affix(text, arguments.Bind("startswith", ["prefix"])[0], (s, p) => s.StartsWith(p, StringComparison.Ordinal)),
             "endswith" => arguments => Affix(text, arguments.Bind("endswith", ["suffix"])[0], (s, p) => s.EndsWith(p, StringComparison.Ordinal)),
             "upper" => arguments => NoArguments(arguments, "upper", text.ToUpperInvariant()),
@@ -209,11 +281,16 @@ internal static class Members
                 {
                     // Only a longer replacement can grow the text; size it before building it.
                     var occurrences = (double)(old.Length == 0 ? text.Length + 1 : Count(text, old));
-                    if (count >= 0) occurrences = Math.Min(occurrences, count);
+                    if (count >= 0)
+                    {
+                        occurrences = Math.Min(occurrences, count);
+                    }
+
                     budget.CheckSize(text.Length + occurrences * (replacement.Length - old.Length));
                 }
                 return Replace(text, old, replacement, count);
-            },
+            }
+            ,
             "find" => arguments => (long)CodePointIndex(text, text.IndexOf(Text(arguments.Bind("find", ["sub"])[0], "find"), StringComparison.Ordinal)),
             "rfind" => arguments => (long)CodePointIndex(text, text.LastIndexOf(Text(arguments.Bind("rfind", ["sub"])[0], "rfind"), StringComparison.Ordinal)),
             "count" => arguments => (long)Count(text, Text(arguments.Bind("count", ["sub"])[0], "count")),
@@ -223,7 +300,8 @@ internal static class Members
                     item as string ?? throw new JinjaError($"sequence item: expected str instance, {JinjaValues.TypeName(item)} found")).ToList();
                 budget.CheckSize(items.Sum(item => (double)item.Length) + Math.Max(0, items.Count - 1) * (double)text.Length);
                 return string.Join(text, items);
-            },
+            }
+            ,
             "isdigit" => arguments => NoArguments(arguments, "isdigit", text.Length > 0 && text.All(char.IsDigit)),
             "isalpha" => arguments => NoArguments(arguments, "isalpha", text.Length > 0 && text.All(char.IsLetter)),
             "isalnum" => arguments => NoArguments(arguments, "isalnum", text.Length > 0 && text.All(char.IsLetterOrDigit)),
@@ -249,44 +327,77 @@ internal static class Members
 
     private static int Count(string text, string part)
     {
-        if (part.Length == 0) return JinjaValues.CodePointCount(text) + 1;
+        if (part.Length == 0)
+        {
+            return JinjaValues.CodePointCount(text) + 1;
+        }
+
         var count = 0;
         for (var index = text.IndexOf(part, StringComparison.Ordinal); index >= 0; index = text.IndexOf(part, index + part.Length, StringComparison.Ordinal))
+        {
             count++;
+        }
+
         return count;
     }
 
     /// <summary>Python's str.strip family: whitespace, or any of <paramref name="chars"/>.</summary>
     public static string Strip(string text, object? chars, bool start, bool end)
     {
-        if (chars is Undefined undefined) throw undefined.Fail();
-        if (chars is not null and not string) throw new JinjaError($"strip arg must be None or str, not {JinjaValues.TypeName(chars)}");
+        if (chars is Undefined undefined)
+        {
+            throw undefined.Fail();
+        }
+
+        if (chars is not null and not string)
+        {
+            throw new JinjaError($"strip arg must be None or str, not {JinjaValues.TypeName(chars)}");
+        }
+
         var set = chars as string;
         bool Strippable(char c) => set is null ? char.IsWhiteSpace(c) : set.Contains(c);
         var first = 0;
         var last = text.Length;
         if (start)
         {
-            while (first < last && Strippable(text[first])) first++;
+            while (first < last && Strippable(text[first]))
+            {
+                first++;
+            }
         }
         if (end)
         {
-            while (last > first && Strippable(text[last - 1])) last--;
+            while (last > first && Strippable(text[last - 1]))
+            {
+                last--;
+            }
         }
         return text[first..last];
     }
 
     private static List<object?> Split(string text, object? separator, long maxSplit)
     {
-        if (separator is null) return SplitWhitespace(text, maxSplit);
+        if (separator is null)
+        {
+            return SplitWhitespace(text, maxSplit);
+        }
+
         var sep = Text(separator, "split");
-        if (sep.Length == 0) throw new JinjaError("empty separator");
+        if (sep.Length == 0)
+        {
+            throw new JinjaError("empty separator");
+        }
+
         var parts = new List<object?>();
         var start = 0;
         while (maxSplit < 0 || parts.Count < maxSplit)
         {
             var index = text.IndexOf(sep, start, StringComparison.Ordinal);
-            if (index < 0) break;
+            if (index < 0)
+            {
+                break;
+            }
+
             parts.Add(text[start..index]);
             start = index + sep.Length;
         }
@@ -300,15 +411,27 @@ internal static class Members
         var index = 0;
         while (true)
         {
-            while (index < text.Length && char.IsWhiteSpace(text[index])) index++;
-            if (index >= text.Length) break;
+            while (index < text.Length && char.IsWhiteSpace(text[index]))
+            {
+                index++;
+            }
+
+            if (index >= text.Length)
+            {
+                break;
+            }
+
             if (maxSplit >= 0 && parts.Count >= maxSplit)
             {
                 parts.Add(text[index..].TrimEnd());
                 break;
             }
             var start = index;
-            while (index < text.Length && !char.IsWhiteSpace(text[index])) index++;
+            while (index < text.Length && !char.IsWhiteSpace(text[index]))
+            {
+                index++;
+            }
+
             parts.Add(text[start..index]);
         }
         return parts;
@@ -316,34 +439,58 @@ internal static class Members
 
     private static List<object?> RightSplit(string text, object? separator, long maxSplit)
     {
-        if (maxSplit < 0) return Split(text, separator, maxSplit);
+        if (maxSplit < 0)
+        {
+            return Split(text, separator, maxSplit);
+        }
+
         if (separator is null)
         {
             var words = new List<object?>();
             var index = text.Length;
             while (true)
             {
-                while (index > 0 && char.IsWhiteSpace(text[index - 1])) index--;
-                if (index == 0) break;
+                while (index > 0 && char.IsWhiteSpace(text[index - 1]))
+                {
+                    index--;
+                }
+
+                if (index == 0)
+                {
+                    break;
+                }
+
                 if (words.Count >= maxSplit)
                 {
                     words.Insert(0, text[..index].TrimStart());
                     break;
                 }
                 var wordEnd = index;
-                while (index > 0 && !char.IsWhiteSpace(text[index - 1])) index--;
+                while (index > 0 && !char.IsWhiteSpace(text[index - 1]))
+                {
+                    index--;
+                }
+
                 words.Insert(0, text[index..wordEnd]);
             }
             return words;
         }
         var sep = Text(separator, "rsplit");
-        if (sep.Length == 0) throw new JinjaError("empty separator");
+        if (sep.Length == 0)
+        {
+            throw new JinjaError("empty separator");
+        }
+
         var parts = new List<object?>();
         var stop = text.Length;
         while (parts.Count < maxSplit)
         {
             var index = stop - sep.Length >= 0 ? text.LastIndexOf(sep, stop - 1, StringComparison.Ordinal) : -1;
-            if (index < 0 || index + sep.Length > stop) break;
+            if (index < 0 || index + sep.Length > stop)
+            {
+                break;
+            }
+
             parts.Insert(0, text[(index + sep.Length)..stop]);
             stop = index;
         }
@@ -357,12 +504,24 @@ internal static class Members
         var start = 0;
         for (var i = 0; i < text.Length; i++)
         {
-            if (text[i] is not ('\n' or '\r' or '\v' or '\f' or '\x1c' or '\x1d' or '\x1e' or '\x85' or '\u2028' or '\u2029')) continue;
+            if (text[i] is not ('\n' or '\r' or '\v' or '\f' or '\x1c' or '\x1d' or '\x1e' or '\x85' or '\u2028' or '\u2029'))
+            {
+                continue;
+            }
+
             lines.Add(text[start..i]);
-            if (text[i] == '\r' && i + 1 < text.Length && text[i + 1] == '\n') i++;
+            if (text[i] == '\r' && i + 1 < text.Length && text[i + 1] == '\n')
+            {
+                i++;
+            }
+
             start = i + 1;
         }
-        if (start < text.Length) lines.Add(text[start..]);
+        if (start < text.Length)
+        {
+            lines.Add(text[start..]);
+        }
+
         return lines;
     }
 
@@ -375,14 +534,26 @@ internal static class Members
 
     private static string Replace(string text, string old, string replacement, long count)
     {
-        if (count < 0) return old.Length == 0 ? ReplaceEmpty(text, replacement, long.MaxValue) : text.Replace(old, replacement, StringComparison.Ordinal);
-        if (old.Length == 0) return ReplaceEmpty(text, replacement, count);
+        if (count < 0)
+        {
+            return old.Length == 0 ? ReplaceEmpty(text, replacement, long.MaxValue) : text.Replace(old, replacement, StringComparison.Ordinal);
+        }
+
+        if (old.Length == 0)
+        {
+            return ReplaceEmpty(text, replacement, count);
+        }
+
         var result = new StringBuilder();
         var start = 0;
         for (var done = 0L; done < count; done++)
         {
             var index = text.IndexOf(old, start, StringComparison.Ordinal);
-            if (index < 0) break;
+            if (index < 0)
+            {
+                break;
+            }
+
             result.Append(text, start, index - start).Append(replacement);
             start = index + old.Length;
         }
@@ -396,10 +567,18 @@ internal static class Members
         var done = 0L;
         foreach (var point in JinjaValues.CodePoints(text))
         {
-            if (done++ < count) result.Append(replacement);
+            if (done++ < count)
+            {
+                result.Append(replacement);
+            }
+
             result.Append(point);
         }
-        if (done < count) result.Append(replacement);
+        if (done < count)
+        {
+            result.Append(replacement);
+        }
+
         return result.ToString();
     }
 

@@ -9,8 +9,16 @@ internal static class Operators
 {
     public static object? Binary(string op, object? left, object? right, RenderBudget budget)
     {
-        if (left is Undefined undefinedLeft && op != "~") throw undefinedLeft.Fail();
-        if (right is Undefined undefinedRight && op != "~") throw undefinedRight.Fail();
+        if (left is Undefined undefinedLeft && op != "~")
+        {
+            throw undefinedLeft.Fail();
+        }
+
+        if (right is Undefined undefinedRight && op != "~")
+        {
+            throw undefinedRight.Fail();
+        }
+
         return op switch
         {
             "+" => Add(left, right, budget),
@@ -74,33 +82,65 @@ internal static class Operators
 
     private static object? Multiply(object? left, object? right, RenderBudget budget)
     {
-        if (left is string && right is long or bool) return Repeat((string)left, JinjaValues.ToLong(right), budget);
-        if (right is string && left is long or bool) return Repeat((string)right, JinjaValues.ToLong(left), budget);
-        if (left is List<object?> list && right is long or bool) return RepeatList(list, JinjaValues.ToLong(right), budget);
-        if (right is List<object?> otherList && left is long or bool) return RepeatList(otherList, JinjaValues.ToLong(left), budget);
+        if (left is string && right is long or bool)
+        {
+            return Repeat((string)left, JinjaValues.ToLong(right), budget);
+        }
+
+        if (right is string && left is long or bool)
+        {
+            return Repeat((string)right, JinjaValues.ToLong(left), budget);
+        }
+
+        if (left is List<object?> list && right is long or bool)
+        {
+            return RepeatList(list, JinjaValues.ToLong(right), budget);
+        }
+
+        if (right is List<object?> otherList && left is long or bool)
+        {
+            return RepeatList(otherList, JinjaValues.ToLong(left), budget);
+        }
+
         return Numeric("*", left, right, (a, b) => checked(a * b), (a, b) => a * b);
     }
 
     private static string Repeat(string text, long count, RenderBudget budget)
     {
-        if (count <= 0 || text.Length == 0) return "";
+        if (count <= 0 || text.Length == 0)
+        {
+            return "";
+        }
+
         budget.CheckSize((double)text.Length * count);
         return new StringBuilder(text.Length * (int)count).Insert(0, text, (int)count).ToString();
     }
 
     private static List<object?> RepeatList(List<object?> list, long count, RenderBudget budget)
     {
-        if (count <= 0 || list.Count == 0) return [];
+        if (count <= 0 || list.Count == 0)
+        {
+            return [];
+        }
+
         budget.CheckSize((double)list.Count * count);
         var result = new List<object?>();
-        for (var i = 0; i < count; i++) result.AddRange(list);
+        for (var i = 0; i < count; i++)
+        {
+            result.AddRange(list);
+        }
+
         return result;
     }
 
     private static object? Divide(object? left, object? right)
     {
         var divisor = NumberOperand("/", left, right).Right;
-        if (divisor == 0) throw new JinjaError("division by zero");
+        if (divisor == 0)
+        {
+            throw new JinjaError("division by zero");
+        }
+
         return JinjaValues.ToDouble(left) / divisor;
     }
 
@@ -110,31 +150,51 @@ internal static class Operators
         if (left is double || right is double)
         {
             var divisor = JinjaValues.ToDouble(right);
-            if (divisor == 0) throw new JinjaError("float floor division by zero");
+            if (divisor == 0)
+            {
+                throw new JinjaError("float floor division by zero");
+            }
+
             return Math.Floor(JinjaValues.ToDouble(left) / divisor);
         }
         var a = JinjaValues.ToLong(left);
         var b = JinjaValues.ToLong(right);
-        if (b == 0) throw new JinjaError("integer division or modulo by zero");
+        if (b == 0)
+        {
+            throw new JinjaError("integer division or modulo by zero");
+        }
+
         var quotient = a / b;
         return (a % b != 0 && (a < 0) != (b < 0)) ? quotient - 1 : quotient;
     }
 
     private static object? Modulo(object? left, object? right)
     {
-        if (left is string) throw new JinjaError("printf-style string formatting ('%' on a string) is not supported by this server's Jinja subset");
+        if (left is string)
+        {
+            throw new JinjaError("printf-style string formatting ('%' on a string) is not supported by this server's Jinja subset");
+        }
+
         NumberOperand("%", left, right);
         if (left is double || right is double)
         {
             var x = JinjaValues.ToDouble(left);
             var y = JinjaValues.ToDouble(right);
-            if (y == 0) throw new JinjaError("float modulo");
+            if (y == 0)
+            {
+                throw new JinjaError("float modulo");
+            }
+
             var remainder = x % y;
             return remainder != 0 && (remainder < 0) != (y < 0) ? remainder + y : remainder;
         }
         var a = JinjaValues.ToLong(left);
         var b = JinjaValues.ToLong(right);
-        if (b == 0) throw new JinjaError("integer division or modulo by zero");
+        if (b == 0)
+        {
+            throw new JinjaError("integer division or modulo by zero");
+        }
+
         var result = a % b;
         return result != 0 && (result < 0) != (b < 0) ? result + b : result;
     }
@@ -143,14 +203,23 @@ internal static class Operators
     {
         NumberOperand("**", left, right);
         if (left is double || right is double || JinjaValues.ToLong(right) < 0)
+        {
             return Math.Pow(JinjaValues.ToDouble(left), JinjaValues.ToDouble(right));
+        }
         // By squaring: O(log exponent), so 1 ** 9223372036854775807 does not spin; overflow is an error, as ints are 64-bit.
         var power = 1L;
         var square = JinjaValues.ToLong(left);
         for (var exponent = JinjaValues.ToLong(right); exponent > 0; exponent >>= 1)
         {
-            if ((exponent & 1) == 1) power = checked(power * square);
-            if (exponent > 1) square = checked(square * square);
+            if ((exponent & 1) == 1)
+            {
+                power = checked(power * square);
+            }
+
+            if (exponent > 1)
+            {
+                square = checked(square * square);
+            }
         }
         return power;
     }
@@ -158,7 +227,11 @@ internal static class Operators
     private static object? Numeric(string op, object? left, object? right, Func<long, long, long> integer, Func<double, double, double> real)
     {
         NumberOperand(op, left, right);
-        if (left is double || right is double) return real(JinjaValues.ToDouble(left), JinjaValues.ToDouble(right));
+        if (left is double || right is double)
+        {
+            return real(JinjaValues.ToDouble(left), JinjaValues.ToDouble(right));
+        }
+
         try
         {
             return integer(JinjaValues.ToLong(left), JinjaValues.ToLong(right));
@@ -172,7 +245,10 @@ internal static class Operators
     private static (double Left, double Right) NumberOperand(string op, object? left, object? right)
     {
         if (!JinjaValues.IsNumber(left) || !JinjaValues.IsNumber(right))
+        {
             throw new JinjaError($"unsupported operand type(s) for {op}: '{JinjaValues.TypeName(left)}' and '{JinjaValues.TypeName(right)}'");
+        }
+
         return (JinjaValues.ToDouble(left), JinjaValues.ToDouble(right));
     }
 }

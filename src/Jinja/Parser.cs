@@ -33,7 +33,10 @@ internal sealed class Parser
         var parser = new Parser(source, Lexer.Tokenize(source));
         var body = parser.ParseBody([]);
         if (parser.Current.Kind != TokenKind.EndOfSource)
+        {
             throw parser.Error($"unexpected {parser.Current.Describe()}", parser.Current);
+        }
+
         return body;
     }
 
@@ -69,7 +72,11 @@ internal sealed class Parser
 
     private bool SkipIf(TokenKind kind, string value)
     {
-        if (!Current.Is(kind, value)) return false;
+        if (!Current.Is(kind, value))
+        {
+            return false;
+        }
+
         index++;
         return true;
     }
@@ -85,7 +92,10 @@ internal sealed class Parser
             {
                 case TokenKind.EndOfSource:
                     if (endTags.Length > 0)
+                    {
                         throw Error($"unexpected end of template; jinja was looking for {string.Join(" or ", endTags.Select(tag => $"'{tag}'"))}", token);
+                    }
+
                     return body;
                 case TokenKind.Text:
                     index++;
@@ -208,8 +218,16 @@ internal sealed class Parser
         // The iterable has no conditional expression: "for x in xs if cond" filters the loop.
         var iterable = ParseTuple(withConditional: false, allowEmpty: false);
         Expr? condition = null;
-        if (SkipIf(TokenKind.Name, "if")) condition = ParseExpression();
-        if (Current.IsName("recursive")) throw Error("recursive loops are not supported by this server's Jinja subset", Current);
+        if (SkipIf(TokenKind.Name, "if"))
+        {
+            condition = ParseExpression();
+        }
+
+        if (Current.IsName("recursive"))
+        {
+            throw Error("recursive loops are not supported by this server's Jinja subset", Current);
+        }
+
         Expect(TokenKind.BlockEnd);
         loopDepth++;
         var body = ParseBody(["endfor", "else"]);
@@ -278,7 +296,11 @@ internal sealed class Parser
         var assignments = new List<(Target, Expr)>();
         while (Current.Kind != TokenKind.BlockEnd)
         {
-            if (assignments.Count > 0) Expect(TokenKind.Operator, ",");
+            if (assignments.Count > 0)
+            {
+                Expect(TokenKind.Operator, ",");
+            }
+
             var target = ParseAssignTarget(allowTuple: false, allowAttribute: false);
             Expect(TokenKind.Operator, "=");
             assignments.Add((target, ParseExpression()));
@@ -318,12 +340,23 @@ internal sealed class Parser
         var parameters = new List<MacroParameter>();
         while (!SkipIf(TokenKind.Operator, ")"))
         {
-            if (parameters.Count > 0) Expect(TokenKind.Operator, ",");
-            if (SkipIf(TokenKind.Operator, ")")) break;
+            if (parameters.Count > 0)
+            {
+                Expect(TokenKind.Operator, ",");
+            }
+
+            if (SkipIf(TokenKind.Operator, ")"))
+            {
+                break;
+            }
+
             var name = Expect(TokenKind.Name);
-            Expr? fallback = SkipIf(TokenKind.Operator, "=") ? ParseExpression() : null;
+            var fallback = SkipIf(TokenKind.Operator, "=") ? ParseExpression() : null;
             if (fallback is null && parameters.Any(parameter => parameter.Default is not null))
+            {
                 throw Error("non-default argument follows default argument", name);
+            }
+
             parameters.Add(new MacroParameter(name.Value, fallback));
         }
         return parameters;
@@ -332,11 +365,19 @@ internal sealed class Parser
     private Target ParseAssignTarget(bool allowTuple, bool allowAttribute)
     {
         var first = ParseSingleTarget(allowAttribute);
-        if (!allowTuple || !Current.IsOperator(",")) return first;
+        if (!allowTuple || !Current.IsOperator(","))
+        {
+            return first;
+        }
+
         var items = new List<Target> { first };
         while (SkipIf(TokenKind.Operator, ","))
         {
-            if (Current.IsName("in") || Current.IsOperator("=") || Current.Kind == TokenKind.BlockEnd) break;
+            if (Current.IsName("in") || Current.IsOperator("=") || Current.Kind == TokenKind.BlockEnd)
+            {
+                break;
+            }
+
             items.Add(ParseSingleTarget(allowAttribute: false));
         }
         return new TupleTarget(items, first.Offset);
@@ -352,9 +393,15 @@ internal sealed class Parser
         }
         var name = Expect(TokenKind.Name);
         if (allowAttribute && SkipIf(TokenKind.Operator, "."))
+        {
             return new AttributeTarget(name.Value, Expect(TokenKind.Name).Value, name.Offset);
+        }
+
         if (name.Value is "true" or "false" or "none" or "True" or "False" or "None")
+        {
             throw Error($"cannot assign to '{name.Value}'", name);
+        }
+
         return new NameTarget(name.Value, name.Offset);
     }
 
@@ -362,7 +409,11 @@ internal sealed class Parser
     private List<FilterExpr> ParseFilterChain(bool requireFirstPipe)
     {
         var filters = new List<FilterExpr>();
-        if (requireFirstPipe && !Current.IsOperator("|")) throw Error($"expected '=' or '|', got {Current.Describe()}", Current);
+        if (requireFirstPipe && !Current.IsOperator("|"))
+        {
+            throw Error($"expected '=' or '|', got {Current.Describe()}", Current);
+        }
+
         while (filters.Count == 0 || Current.IsOperator("|"))
         {
             SkipIf(TokenKind.Operator, "|");
@@ -382,15 +433,27 @@ internal sealed class Parser
         {
             if (items.Count > 0)
             {
-                if (!SkipIf(TokenKind.Operator, ",")) break;
+                if (!SkipIf(TokenKind.Operator, ","))
+                {
+                    break;
+                }
+
                 isTuple = true;
             }
-            if (IsTupleEnd()) break;
+            if (IsTupleEnd())
+            {
+                break;
+            }
+
             items.Add(withConditional ? ParseExpression() : ParseOr());
         }
         if (items.Count == 0)
         {
-            if (allowEmpty) return new TupleExpr([], start.Offset);
+            if (allowEmpty)
+            {
+                return new TupleExpr([], start.Offset);
+            }
+
             throw Error($"expected an expression, got {Current.Describe()}", Current);
         }
         return isTuple ? new TupleExpr(items, start.Offset) : items[0];
@@ -408,7 +471,7 @@ internal sealed class Parser
             {
                 var at = Next();
                 var test = ParseOr();
-                Expr? otherwise = SkipIf(TokenKind.Name, "else") ? ParseExpression() : null;
+                var otherwise = SkipIf(TokenKind.Name, "else") ? ParseExpression() : null;
                 value = new ConditionalExpr(test, value, otherwise, at.Offset);
             }
             return value;
@@ -560,12 +623,19 @@ internal sealed class Parser
                 index++;
                 var text = token.Value;
                 // Adjacent string literals concatenate, as in Python.
-                while (Current.Kind == TokenKind.String) text += Next().Value;
+                while (Current.Kind == TokenKind.String)
+                {
+                    text += Next().Value;
+                }
+
                 return new LiteralExpr(text, token.Offset);
             case TokenKind.Integer:
                 index++;
                 if (!long.TryParse(token.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var integer))
+                {
                     throw Error($"integer literal {token.Value} is too large", token);
+                }
+
                 return new LiteralExpr(integer, token.Offset);
             case TokenKind.Float:
                 index++;
@@ -599,7 +669,10 @@ internal sealed class Parser
                 if (items.Count > 0)
                 {
                     Expect(TokenKind.Operator, ",");
-                    if (SkipIf(TokenKind.Operator, close)) break;
+                    if (SkipIf(TokenKind.Operator, close))
+                    {
+                        break;
+                    }
                 }
                 items.Add(ParseExpression());
             }
@@ -617,7 +690,10 @@ internal sealed class Parser
                 if (pairs.Count > 0)
                 {
                     Expect(TokenKind.Operator, ",");
-                    if (SkipIf(TokenKind.Operator, "}")) break;
+                    if (SkipIf(TokenKind.Operator, "}"))
+                    {
+                        break;
+                    }
                 }
                 var key = ParseExpression();
                 Expect(TokenKind.Operator, ":");
@@ -667,12 +743,19 @@ internal sealed class Parser
             if (!Current.IsOperator(":"))
             {
                 start = ParseExpression();
-                if (SkipIf(TokenKind.Operator, "]")) return new ItemExpr(target, start, open.Offset);
+                if (SkipIf(TokenKind.Operator, "]"))
+                {
+                    return new ItemExpr(target, start, open.Offset);
+                }
             }
             Expect(TokenKind.Operator, ":");
-            Expr? stop = Current.IsOperator("]") || Current.IsOperator(":") ? null : ParseExpression();
+            var stop = Current.IsOperator("]") || Current.IsOperator(":") ? null : ParseExpression();
             Expr? step = null;
-            if (SkipIf(TokenKind.Operator, ":") && !Current.IsOperator("]")) step = ParseExpression();
+            if (SkipIf(TokenKind.Operator, ":") && !Current.IsOperator("]"))
+            {
+                step = ParseExpression();
+            }
+
             Expect(TokenKind.Operator, "]");
             return new SliceExpr(target, start, stop, step, open.Offset);
         }
@@ -690,10 +773,16 @@ internal sealed class Parser
                 if (positional.Count + keyword.Count > 0)
                 {
                     Expect(TokenKind.Operator, ",");
-                    if (SkipIf(TokenKind.Operator, ")")) break;
+                    if (SkipIf(TokenKind.Operator, ")"))
+                    {
+                        break;
+                    }
                 }
                 if (Current.IsOperator("*") || Current.IsOperator("**"))
+                {
                     throw Error("*args and **kwargs in calls are not supported by this server's Jinja subset", Current);
+                }
+
                 if (Current.Kind == TokenKind.Name && Peek().IsOperator("="))
                 {
                     var name = Next().Value;
@@ -702,7 +791,11 @@ internal sealed class Parser
                 }
                 else
                 {
-                    if (keyword.Count > 0) throw Error("positional argument follows keyword argument", Current);
+                    if (keyword.Count > 0)
+                    {
+                        throw Error("positional argument follows keyword argument", Current);
+                    }
+
                     positional.Add(ParseExpression());
                 }
             }
@@ -738,7 +831,11 @@ internal sealed class Parser
     private FilterExpr ParseFilterCall(Expr? target)
     {
         var name = ParseDottedName();
-        if (!Filters.Exists(name.Value)) throw Error($"no filter named '{name.Value}'", name);
+        if (!Filters.Exists(name.Value))
+        {
+            throw Error($"no filter named '{name.Value}'", name);
+        }
+
         var arguments = Current.IsOperator("(") ? ParseCallArguments() : CallArguments.None;
         return new FilterExpr(target, name.Value, arguments, name.Offset);
     }
@@ -747,7 +844,11 @@ internal sealed class Parser
     {
         var negated = SkipIf(TokenKind.Name, "not");
         var name = ParseDottedName();
-        if (!Tests.Exists(name.Value)) throw Error($"no test named '{name.Value}'", name);
+        if (!Tests.Exists(name.Value))
+        {
+            throw Error($"no test named '{name.Value}'", name);
+        }
+
         CallArguments arguments;
         if (Current.IsOperator("("))
         {
@@ -778,9 +879,17 @@ internal sealed class Parser
     private Token ParseDottedName()
     {
         var name = Expect(TokenKind.Name);
-        if (!Current.IsOperator(".")) return name;
+        if (!Current.IsOperator("."))
+        {
+            return name;
+        }
+
         var dotted = name.Value;
-        while (SkipIf(TokenKind.Operator, ".")) dotted += "." + Expect(TokenKind.Name).Value;
+        while (SkipIf(TokenKind.Operator, "."))
+        {
+            dotted += "." + Expect(TokenKind.Name).Value;
+        }
+
         return name with { Value = dotted };
     }
 }

@@ -15,7 +15,9 @@ internal sealed class RenderBudget(JinjaRenderOptions options)
     public void CheckSize(double size)
     {
         if (size > Options.MaxOutputChars)
+        {
             throw new JinjaError($"the template built a value of {size:0} items, beyond the limit of {Options.MaxOutputChars}");
+        }
     }
 
     public string Checked(string text)
@@ -33,7 +35,10 @@ internal sealed class RenderBudget(JinjaRenderOptions options)
     public void Iteration()
     {
         if (++iterations > Options.MaxLoopIterations)
+        {
             throw new JinjaError($"the template ran more than {Options.MaxLoopIterations} loop iterations");
+        }
+
         Tick();
     }
 
@@ -41,6 +46,8 @@ internal sealed class RenderBudget(JinjaRenderOptions options)
     public void Tick()
     {
         if (System.Diagnostics.Stopwatch.GetElapsedTime(started) > Options.MaxRenderTime)
+        {
             throw new JinjaError($"the template ran longer than {Options.MaxRenderTime.TotalSeconds:0.###} s");
+        }
     }
 }

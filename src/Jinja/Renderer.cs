@@ -31,7 +31,10 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
         foreach (var statement in body)
         {
             var flow = Located(statement.Offset, () => ExecuteOne(statement, scope, output));
-            if (flow != Flow.Normal) return flow;
+            if (flow != Flow.Normal)
+            {
+                return flow;
+            }
         }
         return Flow.Normal;
     }
@@ -50,7 +53,10 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
             case IfStmt conditional:
                 foreach (var (test, branch) in conditional.Branches)
                 {
-                    if (JinjaValues.IsTrue(Evaluate(test, scope))) return Execute(branch, scope, output);
+                    if (JinjaValues.IsTrue(Evaluate(test, scope)))
+                    {
+                        return Execute(branch, scope, output);
+                    }
                 }
                 return Execute(conditional.Else, scope, output);
             case ForStmt loop:
@@ -73,7 +79,11 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
                 return Flow.Normal;
             case WithStmt with:
                 var inner = new Scope(scope);
-                foreach (var (target, value) in with.Assignments) Assign(target, Evaluate(value, scope), inner);
+                foreach (var (target, value) in with.Assignments)
+                {
+                    Assign(target, Evaluate(value, scope), inner);
+                }
+
                 return Execute(with.Body, inner, output);
             case ScopeStmt block:
                 return Execute(block.Body, new Scope(scope), output);
@@ -102,8 +112,12 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
     private Flow ExecuteFor(ForStmt loop, Scope scope, StringBuilder output)
     {
         var iterable = Evaluate(loop.Iterable, scope);
-        if (iterable is null) throw new JinjaError("'NoneType' object is not iterable");
-        IReadOnlyList<object?> items = JinjaValues.Iterate(iterable);
+        if (iterable is null)
+        {
+            throw new JinjaError("'NoneType' object is not iterable");
+        }
+
+        var items = JinjaValues.Iterate(iterable);
         if (loop.Condition is not null)
         {
             var kept = new List<object?>();
@@ -112,11 +126,18 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
                 budget.Iteration();
                 var filterScope = new Scope(scope);
                 Assign(loop.Target, item, filterScope);
-                if (JinjaValues.IsTrue(Evaluate(loop.Condition, filterScope))) kept.Add(item);
+                if (JinjaValues.IsTrue(Evaluate(loop.Condition, filterScope)))
+                {
+                    kept.Add(item);
+                }
             }
             items = kept;
         }
-        if (items.Count == 0) return Execute(loop.Else, scope, output);
+        if (items.Count == 0)
+        {
+            return Execute(loop.Else, scope, output);
+        }
+
         var context = new LoopContext(items, depth: 1);
         for (var i = 0; i < items.Count; i++)
         {
@@ -125,7 +146,10 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
             Assign(loop.Target, items[i], iteration);
             context.Index0 = i;
             iteration.Set("loop", context);
-            if (Execute(loop.Body, iteration, output) == Flow.Break) break;
+            if (Execute(loop.Body, iteration, output) == Flow.Break)
+            {
+                break;
+            }
         }
         return Flow.Normal;
     }
@@ -139,16 +163,26 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
                 break;
             case AttributeTarget attribute:
                 if (!scope.TryLookup(attribute.Namespace, out var owner) || owner is not Namespace ns)
+                {
                     throw new JinjaError("cannot assign attribute on non-namespace object");
+                }
+
                 ns.Attributes[attribute.Attribute] = value;
                 break;
             case TupleTarget tuple:
                 var items = JinjaValues.Iterate(value);
                 if (items.Count != tuple.Items.Count)
+                {
                     throw new JinjaError(items.Count > tuple.Items.Count
                         ? $"too many values to unpack (expected {tuple.Items.Count})"
                         : $"not enough values to unpack (expected {tuple.Items.Count}, got {items.Count})");
-                for (var i = 0; i < items.Count; i++) Assign(tuple.Items[i], items[i], scope);
+                }
+
+                for (var i = 0; i < items.Count; i++)
+                {
+                    Assign(tuple.Items[i], items[i], scope);
+                }
+
                 break;
         }
     }
@@ -157,27 +191,51 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
         new(name, arguments =>
         {
             if (++callDepth > budget.Options.MaxCallDepth)
+            {
                 throw new JinjaError($"macro calls nest deeper than {budget.Options.MaxCallDepth}");
+            }
+
             try
             {
                 if (arguments.Positional.Count > parameters.Count)
+                {
                     throw new JinjaError($"macro '{name}' takes not more than {parameters.Count} argument(s)");
+                }
+
                 var macroScope = new Scope(definingScope);
                 for (var i = 0; i < parameters.Count; i++)
                 {
                     var parameter = parameters[i];
                     object? value;
-                    if (i < arguments.Positional.Count) value = arguments.Positional[i];
-                    else if (arguments.Keyword.TryGetValue(parameter.Name, out var given)) value = given;
-                    else if (parameter.Default is not null) value = Evaluate(parameter.Default, macroScope);
-                    else value = new Undefined($"parameter '{parameter.Name}' was not provided");
+                    if (i < arguments.Positional.Count)
+                    {
+                        value = arguments.Positional[i];
+                    }
+                    else if (arguments.Keyword.TryGetValue(parameter.Name, out var given))
+                    {
+                        value = given;
+                    }
+                    else if (parameter.Default is not null)
+                    {
+                        value = Evaluate(parameter.Default, macroScope);
+                    }
+                    else
+                    {
+                        value = new Undefined($"parameter '{parameter.Name}' was not provided");
+                    }
+
                     macroScope.Set(parameter.Name, value);
                 }
                 foreach (var keyword in arguments.Keyword.Keys)
                 {
-                    if (keyword == "caller") macroScope.Set("caller", arguments.Keyword[keyword]);
+                    if (keyword == "caller")
+                    {
+                        macroScope.Set("caller", arguments.Keyword[keyword]);
+                    }
                     else if (!parameters.Any(parameter => parameter.Name == keyword))
+                    {
                         throw new JinjaError($"macro '{name}' takes no keyword argument '{keyword}'");
+                    }
                 }
                 return RenderToString(body, macroScope);
             }
@@ -189,7 +247,11 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
 
     private object? ApplyFilters(IReadOnlyList<FilterExpr> filters, object? value, Scope scope)
     {
-        foreach (var filter in filters) value = Filters.Apply(filter.Name, value, EvaluateArguments(filter.Arguments, scope), budget);
+        foreach (var filter in filters)
+        {
+            value = Filters.Apply(filter.Name, value, EvaluateArguments(filter.Arguments, scope), budget);
+        }
+
         return value;
     }
 
@@ -232,7 +294,10 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
     private object? Evaluate(Expr expression, Scope scope) => Located(expression.Offset, () =>
     {
         if (++expressionDepth > MaxExpressionDepth)
+        {
             throw new JinjaError($"the template's expressions nest deeper than {MaxExpressionDepth} levels");
+        }
+
         try
         {
             RuntimeHelpers.EnsureSufficientExecutionStack();
@@ -259,7 +324,11 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
                 return tuple.Items.Select(item => Evaluate(item, scope)).ToArray();
             case DictExpr dictionary:
                 var result = new Dictionary<object, object?>();
-                foreach (var (key, entry) in dictionary.Pairs) result[JinjaValues.Key(Evaluate(key, scope))] = Evaluate(entry, scope);
+                foreach (var (key, entry) in dictionary.Pairs)
+                {
+                    result[JinjaValues.Key(Evaluate(key, scope))] = Evaluate(entry, scope);
+                }
+
                 return result;
             case AttributeExpr attribute:
                 return Members.GetAttribute(Evaluate(attribute.Target, scope), attribute.Name, budget);
@@ -292,8 +361,16 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
             case CompareExpr compare:
                 return EvaluateCompare(compare, scope);
             case ConditionalExpr conditional:
-                if (JinjaValues.IsTrue(Evaluate(conditional.Test, scope))) return Evaluate(conditional.Then, scope);
-                if (conditional.Else is not null) return Evaluate(conditional.Else, scope);
+                if (JinjaValues.IsTrue(Evaluate(conditional.Test, scope)))
+                {
+                    return Evaluate(conditional.Then, scope);
+                }
+
+                if (conditional.Else is not null)
+                {
+                    return Evaluate(conditional.Else, scope);
+                }
+
                 var (line, _) = source.Locate(conditional.Offset);
                 return new Undefined($"the inline if-expression on line {line} evaluated to false and no else section was defined.");
             default:
@@ -320,7 +397,11 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
                 "in" => Operators.Contains(right, left),
                 _ => !Operators.Contains(right, left),
             };
-            if (!holds) return false;
+            if (!holds)
+            {
+                return false;
+            }
+
             left = right;
         }
         return true;
@@ -340,14 +421,25 @@ internal sealed class Renderer(SourceText source, RenderBudget budget)
 
     private Arguments EvaluateArguments(CallArguments arguments, Scope scope, JinjaFunction? caller = null)
     {
-        if (arguments.Positional.Count == 0 && arguments.Keyword.Count == 0 && caller is null) return Arguments.Empty;
+        if (arguments.Positional.Count == 0 && arguments.Keyword.Count == 0 && caller is null)
+        {
+            return Arguments.Empty;
+        }
+
         var positional = arguments.Positional.Select(argument => Evaluate(argument, scope)).ToList();
         var keyword = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var (name, value) in arguments.Keyword)
         {
-            if (!keyword.TryAdd(name, Evaluate(value, scope))) throw new JinjaError($"keyword argument repeated: {name}");
+            if (!keyword.TryAdd(name, Evaluate(value, scope)))
+            {
+                throw new JinjaError($"keyword argument repeated: {name}");
+            }
         }
-        if (caller is not null) keyword["caller"] = caller;
+        if (caller is not null)
+        {
+            keyword["caller"] = caller;
+        }
+
         return new Arguments(positional, keyword);
     }
 }

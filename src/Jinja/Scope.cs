@@ -13,7 +13,10 @@ internal sealed class Scope(Scope? parent)
     {
         for (var scope = this; scope is not null; scope = scope.Parent)
         {
-            if (scope.variables.TryGetValue(name, out value)) return true;
+            if (scope.variables.TryGetValue(name, out value))
+            {
+                return true;
+            }
         }
         value = null;
         return false;

@@ -11,11 +11,18 @@ internal sealed class SourceText
     public SourceText(string source)
     {
         var text = source.Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n');
-        if (text.EndsWith('\n')) text = text[..^1];
+        if (text.EndsWith('\n'))
+        {
+            text = text[..^1];
+        }
+
         Text = text;
         for (var i = 0; i < text.Length; i++)
         {
-            if (text[i] == '\n') lineStarts.Add(i + 1);
+            if (text[i] == '\n')
+            {
+                lineStarts.Add(i + 1);
+            }
         }
     }
 

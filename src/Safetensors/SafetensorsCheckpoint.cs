@@ -30,14 +30,14 @@ public sealed class SafetensorsCheckpoint : IDisposable
     /// </summary>
     public static SafetensorsCheckpoint Open(string directory, string baseName = "model")
     {
-        string single = Path.Combine(directory, baseName + ".safetensors");
+        var single = Path.Combine(directory, baseName + ".safetensors");
         if (File.Exists(single))
         {
             var file = SafetensorsFile.Open(single);
             return new SafetensorsCheckpoint([file], file.Tensors.Keys.ToDictionary(name => name, _ => file, StringComparer.Ordinal));
         }
 
-        string index = single + ".index.json";
+        var index = single + ".index.json";
         if (!File.Exists(index))
         {
             throw new FileNotFoundException(
@@ -77,7 +77,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
             {
                 if (!shards.TryGetValue(shardName, out var shard))
                 {
-                    string shardPath = Path.Combine(directory, shardName);
+                    var shardPath = Path.Combine(directory, shardName);
                     if (!File.Exists(shardPath))
                     {
                         throw new SafetensorsFormatException(index, tensor, $"shard file '{shardName}' does not exist");
@@ -98,9 +98,9 @@ public sealed class SafetensorsCheckpoint : IDisposable
             // A tensor the index does not list would be invisible to weight_map readers and, if listed elsewhere, ambiguous.
             foreach (var (shardName, shard) in shards)
             {
-                foreach (string tensor in shard.Tensors.Keys)
+                foreach (var tensor in shard.Tensors.Keys)
                 {
-                    if (!weightMap.TryGetValue(tensor, out string? listed) || listed != shardName)
+                    if (!weightMap.TryGetValue(tensor, out var listed) || listed != shardName)
                     {
                         throw new SafetensorsFormatException(
                             index, tensor, $"shard '{shardName}' contains the tensor but weight_map does not place it there");
@@ -154,7 +154,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
                     throw new SafetensorsFormatException(index, entry.Name, $"weight_map value is a JSON {entry.Value.ValueKind}, not a shard file name");
                 }
 
-                string shardName = entry.Value.GetString()!;
+                var shardName = entry.Value.GetString()!;
 
                 // Shards live beside the index; a path component could point anywhere on the machine.
                 if (shardName.Length == 0 || shardName != Path.GetFileName(shardName) || shardName is "." or "..")

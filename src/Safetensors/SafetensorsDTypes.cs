@@ -31,7 +31,7 @@ internal static class SafetensorsDTypes
 
     public static bool TryFromScalarType(torch.ScalarType scalarType, out SafetensorsDType dtype)
     {
-        (bool known, dtype) = scalarType switch
+        (var known, dtype) = scalarType switch
         {
             torch.ScalarType.Float32 => (true, SafetensorsDType.F32),
             torch.ScalarType.Float16 => (true, SafetensorsDType.F16),
@@ -51,7 +51,7 @@ internal static class SafetensorsDTypes
     /// <summary>Parses the header spelling; exact and case-sensitive, as the reference implementation's serde enum.</summary>
     public static bool TryParse(string text, out SafetensorsDType dtype)
     {
-        (bool known, dtype) = text switch
+        (var known, dtype) = text switch
         {
             "F32" => (true, SafetensorsDType.F32),
             "F16" => (true, SafetensorsDType.F16),

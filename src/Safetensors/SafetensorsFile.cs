@@ -5,7 +5,7 @@ using TorchSharp;
 namespace InferServer.Safetensors;
 
 /// <summary>
-/// One safetensors file, memory-mapped read-only once. <see cref="Open"/> validates the whole header, so every later
+/// One safetensors file, memory-mapped read-only once. <see cref="Open(string)"/> validates the whole header, so every later
 /// <see cref="Read"/> copies bytes that are known to lie inside the file and to match the tensor's dtype and shape.
 /// Reads may run concurrently; disposing while a read is in progress is the caller's error.
 /// </summary>
@@ -55,7 +55,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         MemoryMappedViewAccessor? view = null;
         try
         {
-            long fileLength = stream.Length;
+            var fileLength = stream.Length;
             if (fileLength < LengthPrefixBytes)
             {
                 throw new SafetensorsFormatException(path, null, $"file has {fileLength} bytes, fewer than the 8-byte header length");
@@ -63,7 +63,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
             Span<byte> prefix = stackalloc byte[LengthPrefixBytes];
             stream.ReadExactly(prefix);
-            ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+            var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
             if (headerLength > SafetensorsHeader.MaxHeaderLength)
             {
                 throw new SafetensorsFormatException(
@@ -78,7 +78,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
             var headerBytes = new byte[headerLength];
             stream.ReadExactly(headerBytes);
-            long dataOffset = LengthPrefixBytes + (long)headerLength;
+            var dataOffset = LengthPrefixBytes + (long)headerLength;
             var header = SafetensorsHeader.Parse(path, headerBytes, fileLength - dataOffset);
 
             map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
@@ -106,7 +106,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
             throw new KeyNotFoundException($"Safetensors file '{Path}' has no tensor named '{name}'.");
         }
 
-        byte* source = dataStart + info.DataBegin;
+        var source = dataStart + info.DataBegin;
         if (info.DType == SafetensorsDType.BOOL)
         {
             CheckBooleans(info, source);

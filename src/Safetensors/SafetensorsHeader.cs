@@ -51,7 +51,7 @@ internal sealed record SafetensorsHeader(
 
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
             var tensors = new Dictionary<string, SafetensorsTensorInfo>(StringComparer.Ordinal);
-            bool sawMetadata = false;
+            var sawMetadata = false;
             foreach (var property in document.RootElement.EnumerateObject())
             {
                 if (property.Name == MetadataKey)
@@ -124,26 +124,26 @@ internal sealed record SafetensorsHeader(
             throw new SafetensorsFormatException(path, name, $"'dtype' is a JSON {dtypeElement.ValueKind}, not a string");
         }
 
-        string dtypeText = dtypeElement.GetString()!;
+        var dtypeText = dtypeElement.GetString()!;
         if (!SafetensorsDTypes.TryParse(dtypeText, out var dtype))
         {
             throw new SafetensorsFormatException(path, name, $"unknown or unsupported dtype '{dtypeText}'");
         }
 
-        long[] shape = ReadIntegerArray(path, name, entry, "shape");
-        long negative = shape.FirstOrDefault(dim => dim < 0);
+        var shape = ReadIntegerArray(path, name, entry, "shape");
+        var negative = shape.FirstOrDefault(dim => dim < 0);
         if (negative < 0)
         {
             throw new SafetensorsFormatException(path, name, $"shape [{string.Join(", ", shape)}] has a negative dimension {negative}");
         }
 
-        long[] offsets = ReadIntegerArray(path, name, entry, "data_offsets");
+        var offsets = ReadIntegerArray(path, name, entry, "data_offsets");
         if (offsets.Length != 2)
         {
             throw new SafetensorsFormatException(path, name, $"'data_offsets' has {offsets.Length} elements, not 2");
         }
 
-        (long begin, long end) = (offsets[0], offsets[1]);
+        (var begin, var end) = (offsets[0], offsets[1]);
         if (begin < 0 || end < 0)
         {
             throw new SafetensorsFormatException(path, name, $"data_offsets [{begin}, {end}] are negative");
@@ -194,7 +194,7 @@ internal sealed record SafetensorsHeader(
         }
 
         var values = new long[element.GetArrayLength()];
-        int index = 0;
+        var index = 0;
         foreach (var item in element.EnumerateArray())
         {
             if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt64(out values[index]))

@@ -24,9 +24,9 @@ public static class SafetensorsWriter
         IReadOnlyDictionary<string, string>? metadata = null)
     {
         var entries = Prepare(tensors);
-        byte[] header = BuildHeader(entries, metadata);
+        var header = BuildHeader(entries, metadata);
 
-        string temporary = path + ".tmp-" + Guid.NewGuid().ToString("N");
+        var temporary = path + ".tmp-" + Guid.NewGuid().ToString("N");
         try
         {
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
@@ -80,7 +80,7 @@ public static class SafetensorsWriter
 
         entries.Sort((left, right) =>
         {
-            int bySize = right.DType.ElementSize().CompareTo(left.DType.ElementSize());
+            var bySize = right.DType.ElementSize().CompareTo(left.DType.ElementSize());
             return bySize != 0 ? bySize : string.CompareOrdinal(left.Name, right.Name);
         });
         return entries;
@@ -109,7 +109,7 @@ public static class SafetensorsWriter
                 json.WriteStartObject(entry.Name);
                 json.WriteString("dtype", entry.DType.ToHeaderString());
                 json.WriteStartArray("shape");
-                foreach (long dim in entry.Shape)
+                foreach (var dim in entry.Shape)
                 {
                     json.WriteNumberValue(dim);
                 }
@@ -126,8 +126,8 @@ public static class SafetensorsWriter
             json.WriteEndObject();
         }
 
-        int padding = (HeaderAlignment - (int)(buffer.Length % HeaderAlignment)) % HeaderAlignment;
-        for (int i = 0; i < padding; i++)
+        var padding = (HeaderAlignment - (int)(buffer.Length % HeaderAlignment)) % HeaderAlignment;
+        for (var i = 0; i < padding; i++)
         {
             buffer.WriteByte((byte)' ');
         }

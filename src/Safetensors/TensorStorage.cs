@@ -36,10 +36,10 @@ internal static unsafe class TensorStorage
             return;
         }
 
-        long elementSize = tensor.element_size();
-        long elementsPerChunk = ChunkBytes / elementSize;
+        var elementSize = tensor.element_size();
+        var elementsPerChunk = ChunkBytes / elementSize;
         using var flat = tensor.view(-1);
-        long elements = flat.numel();
+        var elements = flat.numel();
         for (long start = 0; start < elements; start += elementsPerChunk)
         {
             using var chunk = flat.narrow(0, start, Math.Min(elementsPerChunk, elements - start));

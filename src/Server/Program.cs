@@ -3,11 +3,15 @@ using InferServer.Server.Hosting;
 
 // `inferserver make-demo DIR [--kind …]`: writes the demo models, without starting a server.
 if (args is ["make-demo", ..])
+{
     return MakeDemoCommand.Run(args[1..]);
+}
 
 // `inferserver healthcheck [--port N]`: the container HEALTHCHECK probe (grpc.health.v1), without starting a server.
 if (args is ["healthcheck", .. var healthCheckArgs])
+{
     return await HealthCheckCommand.RunAsync(healthCheckArgs);
+}
 
 WebApplication app;
 EngineLifetime lifetime;

@@ -19,7 +19,8 @@ internal sealed class EngineThread : IDisposable
             {
                 action();
             }
-        }) { IsBackground = true, Name = "test engine" };
+        })
+        { IsBackground = true, Name = "test engine" };
         thread.Start();
     }
 

@@ -58,13 +58,15 @@ public static class EncoderBenchmark
         };
         var engineOptions = new EngineOptions
         {
-            ModelPath = options.ModelDirectory, TorchThreads = options.Threads, MaxBatchRows = 64,
+            ModelPath = options.ModelDirectory,
+            TorchThreads = options.Threads,
+            MaxBatchRows = 64,
         };
         if (options.EncoderBatchTokens > 0)
             engineOptions = engineOptions with { EncoderMaxBatchTokens = options.EncoderBatchTokens };
         var adapters = new AdapterStoreOptions { AdapterRoots = [Path.Combine(options.ModelDirectory, "adapters")], DeviceSlots = 4, MaxRank = 16 };
         using var onnxOptions = new Microsoft.ML.OnnxRuntime.SessionOptions
-            { IntraOpNumThreads = options.Threads, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        { IntraOpNumThreads = options.Threads, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
         onnxOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", options.OnnxSpinning ? "1" : "0");
         using var onnx = new InferenceSession(ManagedResources.Read(MiniLmPackage.LocateAssembly(), MiniLmPackage.ModelResource), onnxOptions);
         var engine = EngineComposition.StartAsync(engineOptions, adapters, NullLoggerFactory.Instance, TimeProvider.System)
@@ -173,7 +175,10 @@ public static class EncoderBenchmark
         var builder = InferServerApplication.CreateBuilder([]);
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Api:Host"] = "127.0.0.1", ["Api:GrpcPort"] = "0", ["Api:HttpPort"] = "0", ["Api:OpenAiPort"] = "0",
+            ["Api:Host"] = "127.0.0.1",
+            ["Api:GrpcPort"] = "0",
+            ["Api:HttpPort"] = "0",
+            ["Api:OpenAiPort"] = "0",
             ["Engine:ModelPath"] = engine.ModelPath,
             ["Engine:TorchThreads"] = engine.TorchThreads.ToString(CultureInfo.InvariantCulture),
             ["Engine:EncoderMaxBatchTokens"] = engine.EncoderMaxBatchTokens.ToString(CultureInfo.InvariantCulture),

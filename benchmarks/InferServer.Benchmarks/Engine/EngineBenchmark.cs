@@ -80,7 +80,10 @@ public static class EngineBenchmark
         };
         var adapterOptions = merging with
         {
-            AdapterRoots = [adapters], DeviceSlots = DeviceSlots, MaxRank = 16, HostMaxAdapters = AdapterCount + 8,
+            AdapterRoots = [adapters],
+            DeviceSlots = DeviceSlots,
+            MaxRank = 16,
+            HostMaxAdapters = AdapterCount + 8,
         };
         return EngineComposition.StartAsync(engineOptions, adapterOptions, NullLoggerFactory.Instance, TimeProvider.System)
             .GetAwaiter().GetResult().Engine;

@@ -76,30 +76,30 @@ public static class ScaleCommand
         {
             case CellKind.Closed:
             case CellKind.Open:
-            {
-                var open = cell.Kind == CellKind.Open;
-                var plan = AdapterSchedule.Build(cell.Popularity, options.Requests, cell.Adapters, options.AdapterPrefix, seed, options.ZipfAlpha);
-                var shape = open ? Closed(options, 600) with { Open = true, RatePerSecond = openRate, MaxInFlight = 4096 } : Closed(options, 600);
-                main = await RunAsync(cell.Key, plan, shape, target, options);
-                break;
-            }
+                {
+                    var open = cell.Kind == CellKind.Open;
+                    var plan = AdapterSchedule.Build(cell.Popularity, options.Requests, cell.Adapters, options.AdapterPrefix, seed, options.ZipfAlpha);
+                    var shape = open ? Closed(options, 600) with { Open = true, RatePerSecond = openRate, MaxInFlight = 4096 } : Closed(options, 600);
+                    main = await RunAsync(cell.Key, plan, shape, target, options);
+                    break;
+                }
             default:
-            {
-                // Main traffic over a few warm adapters for a fixed time; the side stream arrives at the cold rate, naming
-                // adapters read from disk for the first time (cold) or adapters already in memory (warm, the control).
-                var duration = options.StreamSeconds;
-                var plan = AdapterSchedule.Build(cell.Popularity, options.Concurrency * 200, cell.Adapters, options.AdapterPrefix, seed, options.ZipfAlpha);
-                var sideCount = (int)Math.Ceiling(options.ColdRate * duration);
-                var sidePlan = cell.Kind == CellKind.ColdStream
-                    ? AdapterSchedule.Build(Popularity.Distinct, sideCount, sideCount, options.ColdPrefix, seed, offset: round * sideCount)
-                    : AdapterSchedule.Build(Popularity.Uniform, sideCount, cell.Adapters, options.AdapterPrefix, seed + 7);
-                var mainRun = RunAsync(cell.Key, plan, Closed(options, duration), target, options);
-                var sideShape = Closed(options, duration) with { Open = true, RatePerSecond = options.ColdRate, MaxInFlight = 4096 };
-                var sideRun = RunAsync(cell.Key + "/side", sidePlan, sideShape, target, options);
-                main = await mainRun;
-                side = await sideRun;
-                break;
-            }
+                {
+                    // Main traffic over a few warm adapters for a fixed time; the side stream arrives at the cold rate, naming
+                    // adapters read from disk for the first time (cold) or adapters already in memory (warm, the control).
+                    var duration = options.StreamSeconds;
+                    var plan = AdapterSchedule.Build(cell.Popularity, options.Concurrency * 200, cell.Adapters, options.AdapterPrefix, seed, options.ZipfAlpha);
+                    var sideCount = (int)Math.Ceiling(options.ColdRate * duration);
+                    var sidePlan = cell.Kind == CellKind.ColdStream
+                        ? AdapterSchedule.Build(Popularity.Distinct, sideCount, sideCount, options.ColdPrefix, seed, offset: round * sideCount)
+                        : AdapterSchedule.Build(Popularity.Uniform, sideCount, cell.Adapters, options.AdapterPrefix, seed + 7);
+                    var mainRun = RunAsync(cell.Key, plan, Closed(options, duration), target, options);
+                    var sideShape = Closed(options, duration) with { Open = true, RatePerSecond = options.ColdRate, MaxInFlight = 4096 };
+                    var sideRun = RunAsync(cell.Key + "/side", sidePlan, sideShape, target, options);
+                    main = await mainRun;
+                    side = await sideRun;
+                    break;
+                }
         }
         var wall = clock.Now;
         var after = await MetricsScrape.ReadAsync(http, options.Metrics, CancellationToken.None);

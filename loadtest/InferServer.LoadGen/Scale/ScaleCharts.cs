@@ -44,7 +44,10 @@ public static class ScaleCharts
         }
         model.Annotations.Add(new OxyPlot.Annotations.LineAnnotation
         {
-            Type = OxyPlot.Annotations.LineAnnotationType.Vertical, X = reference, Color = OxyColors.Gray, LineStyle = LineStyle.Dash,
+            Type = OxyPlot.Annotations.LineAnnotationType.Vertical,
+            X = reference,
+            Color = OxyColors.Gray,
+            LineStyle = LineStyle.Dash,
             Text = reference.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture),
         });
         Save(model, path);

@@ -40,8 +40,12 @@ public static class BrokenAdapterFiles
         SafetensorsWriter.Write(Path.Combine(directory, "adapter_model.safetensors"), tensors);
         File.WriteAllText(Path.Combine(directory, "adapter_config.json"), JsonSerializer.Serialize(new Dictionary<string, object?>
         {
-            ["peft_type"] = "LORA", ["task_type"] = "CAUSAL_LM", ["r"] = 4, ["lora_alpha"] = 8,
-            ["target_modules"] = new[] { "q_proj" }, ["bias"] = "none",
+            ["peft_type"] = "LORA",
+            ["task_type"] = "CAUSAL_LM",
+            ["r"] = 4,
+            ["lora_alpha"] = 8,
+            ["target_modules"] = new[] { "q_proj" },
+            ["bias"] = "none",
         }));
     }
 

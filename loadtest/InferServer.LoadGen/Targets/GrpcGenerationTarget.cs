@@ -48,40 +48,40 @@ public sealed class GrpcGenerationTarget : IGenerationTarget
             switch (settings.Kind)
             {
                 case RequestKind.Generate:
-                {
-                    var response = await client.GenerateAsync(BuildGenerate(request), headers, cancellationToken: cancellationToken);
-                    return Success(request, start, null, clock.Now, response.Usage?.CompletionTokens ?? 0, response.Timing, response.ServedFrom);
-                }
-                case RequestKind.Stream:
-                {
-                    using var call = client.GenerateStream(BuildGenerate(request), headers, cancellationToken: cancellationToken);
-                    await foreach (var frame in call.ResponseStream.ReadAllAsync(cancellationToken))
                     {
-                        if (frame.FrameCase == GenerateStreamResponse.FrameOneofCase.Delta && firstToken is null && frame.Delta.TokenIds.Count > 0)
-                            firstToken = clock.Now;
-                        if (frame.FrameCase == GenerateStreamResponse.FrameOneofCase.Final)
-                        {
-                            var final = frame.Final;
-                            return Success(request, start, firstToken, clock.Now, final.Usage?.CompletionTokens ?? 0, final.Timing, final.ServedFrom);
-                        }
+                        var response = await client.GenerateAsync(BuildGenerate(request), headers, cancellationToken: cancellationToken);
+                        return Success(request, start, null, clock.Now, response.Usage?.CompletionTokens ?? 0, response.Timing, response.ServedFrom);
                     }
-                    // The contract promises exactly one final frame; a stream without one is a server bug worth counting.
-                    return Failure(request, start, clock.Now, "StreamEndedWithoutFinal");
-                }
+                case RequestKind.Stream:
+                    {
+                        using var call = client.GenerateStream(BuildGenerate(request), headers, cancellationToken: cancellationToken);
+                        await foreach (var frame in call.ResponseStream.ReadAllAsync(cancellationToken))
+                        {
+                            if (frame.FrameCase == GenerateStreamResponse.FrameOneofCase.Delta && firstToken is null && frame.Delta.TokenIds.Count > 0)
+                                firstToken = clock.Now;
+                            if (frame.FrameCase == GenerateStreamResponse.FrameOneofCase.Final)
+                            {
+                                var final = frame.Final;
+                                return Success(request, start, firstToken, clock.Now, final.Usage?.CompletionTokens ?? 0, final.Timing, final.ServedFrom);
+                            }
+                        }
+                        // The contract promises exactly one final frame; a stream without one is a server bug worth counting.
+                        return Failure(request, start, clock.Now, "StreamEndedWithoutFinal");
+                    }
                 case RequestKind.Classify:
-                {
-                    var classify = new ClassifyRequest { Adapter = request.Adapter };
-                    classify.Texts.AddRange(Enumerable.Range(0, settings.ClassifyTexts).Select(i => settings.Prompt(request.Index + i)));
-                    var response = await client.ClassifyAsync(classify, headers, cancellationToken: cancellationToken);
-                    return new RequestOutcome(request.Index, request.Adapter, "OK", start, null, clock.Now, 0, null, null, response.ServedFrom.ToString());
-                }
+                    {
+                        var classify = new ClassifyRequest { Adapter = request.Adapter };
+                        classify.Texts.AddRange(Enumerable.Range(0, settings.ClassifyTexts).Select(i => settings.Prompt(request.Index + i)));
+                        var response = await client.ClassifyAsync(classify, headers, cancellationToken: cancellationToken);
+                        return new RequestOutcome(request.Index, request.Adapter, "OK", start, null, clock.Now, 0, null, null, response.ServedFrom.ToString());
+                    }
                 case RequestKind.Embed:
-                {
-                    var embed = new EmbedRequest { Adapter = request.Adapter };
-                    embed.Texts.AddRange(Enumerable.Range(0, settings.ClassifyTexts).Select(i => settings.Prompt(request.Index + i)));
-                    var response = await client.EmbedAsync(embed, headers, cancellationToken: cancellationToken);
-                    return new RequestOutcome(request.Index, request.Adapter, "OK", start, null, clock.Now, 0, null, null, response.ServedFrom.ToString());
-                }
+                    {
+                        var embed = new EmbedRequest { Adapter = request.Adapter };
+                        embed.Texts.AddRange(Enumerable.Range(0, settings.ClassifyTexts).Select(i => settings.Prompt(request.Index + i)));
+                        var response = await client.EmbedAsync(embed, headers, cancellationToken: cancellationToken);
+                        return new RequestOutcome(request.Index, request.Adapter, "OK", start, null, clock.Now, 0, null, null, response.ServedFrom.ToString());
+                    }
                 default:
                     throw new InvalidOperationException($"request kind {settings.Kind}");
             }

@@ -32,7 +32,7 @@ public static class AdapterNames
             return $"{name.Length} characters, at most {MaxLength} allowed";
         }
 
-        foreach (char c in name)
+        foreach (var c in name)
         {
             if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
             {

@@ -53,7 +53,7 @@ public static class AdapterPaths
     /// <summary>True when <paramref name="path"/> is <paramref name="root"/> or below it (both already real paths).</summary>
     public static bool IsInside(string path, string root)
     {
-        string trimmedRoot = Path.TrimEndingDirectorySeparator(root);
+        var trimmedRoot = Path.TrimEndingDirectorySeparator(root);
         return path.Equals(trimmedRoot, PathComparison)
             || path.StartsWith(trimmedRoot + Path.DirectorySeparatorChar, PathComparison)
             || (trimmedRoot.Length > 0 && trimmedRoot[^1] == Path.DirectorySeparatorChar && path.StartsWith(trimmedRoot, PathComparison));
@@ -65,7 +65,7 @@ public static class AdapterPaths
     /// </summary>
     public static string RealPath(string path)
     {
-        int hops = 0;
+        var hops = 0;
         // Path.Combine makes the path absolute without normalising "..", which must wait until links are resolved.
         return Resolve(Path.Combine(Environment.CurrentDirectory, path), ref hops);
     }
@@ -84,10 +84,10 @@ public static class AdapterPaths
 
     private static string Resolve(string absolutePath, ref int hops)
     {
-        string root = Path.GetPathRoot(absolutePath)!;
-        string current = root;
+        var root = Path.GetPathRoot(absolutePath)!;
+        var current = root;
         var separators = new[] { Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar };
-        foreach (string part in absolutePath[root.Length..].Split(separators, StringSplitOptions.RemoveEmptyEntries))
+        foreach (var part in absolutePath[root.Length..].Split(separators, StringSplitOptions.RemoveEmptyEntries))
         {
             if (part == ".")
             {
@@ -100,7 +100,7 @@ public static class AdapterPaths
                 continue;
             }
 
-            string next = Path.Combine(current, part);
+            var next = Path.Combine(current, part);
             var info = new FileInfo(next);
             if (info.Exists || Directory.Exists(next))
             {

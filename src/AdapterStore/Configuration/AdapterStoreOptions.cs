@@ -58,7 +58,7 @@ public sealed record AdapterStoreOptions
         var problems = new List<string>();
         foreach (var (key, roots) in new[] { (nameof(AdapterRoots), AdapterRoots), (nameof(AllowedLoadRoots), AllowedLoadRoots) })
         {
-            foreach (string root in roots)
+            foreach (var root in roots)
             {
                 if (string.IsNullOrWhiteSpace(root))
                 {
@@ -71,7 +71,7 @@ public sealed record AdapterStoreOptions
             }
         }
 
-        foreach (string name in Preload)
+        foreach (var name in Preload)
         {
             if (AdapterNames.Check(name) is { } reason)
             {

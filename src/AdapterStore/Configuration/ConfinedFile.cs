@@ -27,14 +27,14 @@ public static partial class ConfinedFile
     /// </summary>
     public static FileStream? OpenRead(string path, IReadOnlyList<string> roots, long maxBytes)
     {
-        string name = Path.GetFileName(path);
+        var name = Path.GetFileName(path);
         var entry = new FileInfo(path);
         if (!entry.Exists && entry.LinkTarget is null)
         {
             return null;
         }
 
-        string real = AdapterPaths.RealPath(path);
+        var real = AdapterPaths.RealPath(path);
         CheckInside(name, real, roots);
         if (OperatingSystem.IsLinux())
         {
@@ -67,7 +67,7 @@ public static partial class ConfinedFile
     private static FileStream OpenChecked(string name, string real, IReadOnlyList<string> roots, long maxBytes)
     {
         const int ReadOnlyNonBlockingCloseOnExec = 0x800 | 0x80000; // O_RDONLY | O_NONBLOCK | O_CLOEXEC (x86-64 and arm64)
-        int descriptor = LibC.Open(real, ReadOnlyNonBlockingCloseOnExec);
+        var descriptor = LibC.Open(real, ReadOnlyNonBlockingCloseOnExec);
         if (descriptor < 0)
         {
             throw new ConfinedFileException($"{name} cannot be opened (errno {Marshal.GetLastPInvokeError()})");
@@ -83,7 +83,7 @@ public static partial class ConfinedFile
             }
 
             CheckSize(name, size, maxBytes);
-            string opened = new FileInfo($"/proc/self/fd/{descriptor}").LinkTarget ?? real;
+            var opened = new FileInfo($"/proc/self/fd/{descriptor}").LinkTarget ?? real;
             CheckInside(name, opened, roots);
             return new FileStream(handle, FileAccess.Read);
         }
@@ -99,7 +99,7 @@ public static partial class ConfinedFile
         const int EmptyPath = 0x1000; // AT_EMPTY_PATH: stat the descriptor itself
         const uint TypeAndSize = 0x1 | 0x200; // STATX_TYPE | STATX_SIZE
         Span<byte> buffer = stackalloc byte[256]; // struct statx, the same layout on every architecture
-        bool added = false;
+        var added = false;
         try
         {
             handle.DangerousAddRef(ref added);
@@ -116,14 +116,14 @@ public static partial class ConfinedFile
             }
         }
 
-        ushort mode = BinaryPrimitives.ReadUInt16LittleEndian(buffer[28..]);
-        long size = (long)BinaryPrimitives.ReadUInt64LittleEndian(buffer[40..]);
+        var mode = BinaryPrimitives.ReadUInt16LittleEndian(buffer[28..]);
+        var size = (long)BinaryPrimitives.ReadUInt64LittleEndian(buffer[40..]);
         return ((mode & 0xF000) == 0x8000, size); // S_IFMT, S_IFREG
     }
 
     private static void CheckInside(string name, string real, IReadOnlyList<string> roots)
     {
-        foreach (string root in roots)
+        foreach (var root in roots)
         {
             if (!string.IsNullOrWhiteSpace(root) && AdapterPaths.IsInside(real, AdapterPaths.RealPath(root)))
             {

@@ -174,7 +174,7 @@ public sealed partial class MergeCache : IDisposable
             return;
         }
 
-        foreach (string module in set.Weights.Keys)
+        foreach (var module in set.Weights.Keys)
         {
             targets[module].SetMergedWeight(null);
         }

@@ -25,8 +25,8 @@ public sealed record BaseModelIdentity(string Name, BaseModelCheck Policy, Actio
 
     private static string LastComponent(string name)
     {
-        string trimmed = name.Trim().TrimEnd('/', '\\');
-        int slash = trimmed.LastIndexOfAny(['/', '\\']);
+        var trimmed = name.Trim().TrimEnd('/', '\\');
+        var slash = trimmed.LastIndexOfAny(['/', '\\']);
         return slash < 0 ? trimmed : trimmed[(slash + 1)..];
     }
 }

@@ -130,7 +130,7 @@ public static class LoraAdapterLoader
 
     private static SafetensorsFile? OpenWeights(string directory, IReadOnlyList<string> roots, List<string> problems)
     {
-        string path = Path.Combine(directory, WeightsFileName);
+        var path = Path.Combine(directory, WeightsFileName);
         FileStream? stream;
         try
         {
@@ -168,9 +168,9 @@ public static class LoraAdapterLoader
         var magnitudes = new Dictionary<string, string>(StringComparer.Ordinal);
         string? headWeight = null;
         string? headBias = null;
-        foreach (string key in file.Tensors.Keys.Order(StringComparer.Ordinal))
+        foreach (var key in file.Tensors.Keys.Order(StringComparer.Ordinal))
         {
-            string rest = key.StartsWith(KeyPrefix, StringComparison.Ordinal) ? key[KeyPrefix.Length..] : "";
+            var rest = key.StartsWith(KeyPrefix, StringComparison.Ordinal) ? key[KeyPrefix.Length..] : "";
             if (LoraPart(rest) is ({ } module, { } isA, { } isEmbeddingKey))
             {
                 if (isEmbeddingKey != spec.Embeddings.Contains(module) && spec.Modules.ContainsKey(module))
@@ -218,7 +218,7 @@ public static class LoraAdapterLoader
 
         if (config is not null)
         {
-            foreach (string module in spec.TargetedModules(config).Where(m => !pairs.ContainsKey(m)))
+            foreach (var module in spec.TargetedModules(config).Where(m => !pairs.ContainsKey(m)))
             {
                 problems.Add($"module '{module}' is targeted by target_modules {config.TargetModules} but the adapter has no weights for it");
             }
@@ -244,17 +244,17 @@ public static class LoraAdapterLoader
     private static ModulePlan? CheckModule(
         PeftLoraConfig? config, SafetensorsFile file, BaseModelSpec spec, int maxRank, string module, string? aKey, string? bKey, List<string> problems)
     {
-        string anyKey = (aKey ?? bKey)!;
+        var anyKey = (aKey ?? bKey)!;
         if (!spec.Modules.TryGetValue(module, out var shape))
         {
             problems.Add($"key '{anyKey}' maps to no adaptable module of base model '{spec.ModelType}' (module '{module}')");
             return null;
         }
 
-        int before = problems.Count;
+        var before = problems.Count;
         if (config is not null && !spec.Targets(config, module))
         {
-            string layers = config.LayersToTransform is { Count: > 0 } l ? $" with layers_to_transform [{string.Join(", ", l)}]" : "";
+            var layers = config.LayersToTransform is { Count: > 0 } l ? $" with layers_to_transform [{string.Join(", ", l)}]" : "";
             problems.Add($"module '{module}' has LoRA weights but is not matched by target_modules {config.TargetModules}{layers}");
         }
 
@@ -277,7 +277,7 @@ public static class LoraAdapterLoader
             return null;
         }
 
-        long rank = a.Shape[0];
+        var rank = a.Shape[0];
         if (a.Shape[1] != shape.InFeatures)
         {
             problems.Add($"module '{module}': lora_A {Show(a.Shape)} should be [r, {shape.InFeatures}] (the module's in_features)");
@@ -342,9 +342,9 @@ public static class LoraAdapterLoader
             return false;
         }
 
-        int before = problems.Count;
+        var before = problems.Count;
         var magnitude = file.Tensors[magnitudeKey];
-        int outFeatures = spec.Modules[plan.Module].OutFeatures;
+        var outFeatures = spec.Modules[plan.Module].OutFeatures;
         if (magnitude.Shape is not [var length] || length != outFeatures)
         {
             problems.Add($"module '{plan.Module}': lora_magnitude_vector {Show(magnitude.Shape)} should be [{outFeatures}] (the module's out_features)");
@@ -377,7 +377,7 @@ public static class LoraAdapterLoader
             return null;
         }
 
-        int before = problems.Count;
+        var before = problems.Count;
         var weight = file.Tensors[weightKey];
         if (weight.Shape.Length != 2 || weight.Shape[1] != head.InFeatures || weight.Shape[0] == 0)
         {
@@ -385,7 +385,7 @@ public static class LoraAdapterLoader
             return null;
         }
 
-        long labels = weight.Shape[0];
+        var labels = weight.Shape[0];
         if (biasKey is not null && !(file.Tensors[biasKey].Shape is [var biasLabels] && biasLabels == labels))
         {
             problems.Add($"classifier head bias '{biasKey}' {Show(file.Tensors[biasKey].Shape)} should be [{labels}]");
@@ -398,7 +398,7 @@ public static class LoraAdapterLoader
                 : $"classifier head has a bias '{biasKey}', but base model '{spec.ModelType}''s classifier '{head.Name}' has none");
         }
 
-        foreach (string key in new[] { weightKey, biasKey }.OfType<string>().Where(key => !WeightDTypes.Contains(file.Tensors[key].DType)))
+        foreach (var key in new[] { weightKey, biasKey }.OfType<string>().Where(key => !WeightDTypes.Contains(file.Tensors[key].DType)))
         {
             problems.Add($"key '{key}' has dtype {file.Tensors[key].DType}, not a floating-point type");
         }
@@ -444,7 +444,7 @@ public static class LoraAdapterLoader
                 modules.Add(module.Module, new LoraModuleWeights(module.Module, a, b, module.Rank, module.Scale, dora));
             }
 
-            LoraClassifierHead? head = plan.Head is null ? null : new LoraClassifierHead(
+            var head = plan.Head is null ? null : new LoraClassifierHead(
                 Load(file, plan.Head.WeightKey, dtype, owned),
                 plan.Head.BiasKey is null ? null : Load(file, plan.Head.BiasKey, dtype, owned),
                 labels);

@@ -81,7 +81,7 @@ internal sealed class OrderedPatternConverter : JsonConverter<IReadOnlyList<KeyV
         var patterns = new List<KeyValuePair<string, double>>();
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
-            string pattern = reader.GetString()!;
+            var pattern = reader.GetString()!;
             reader.Read();
             patterns.Add(new(pattern, reader.GetDouble()));
         }

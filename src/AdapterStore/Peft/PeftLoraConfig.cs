@@ -162,7 +162,7 @@ public sealed record PeftLoraConfig
             problems.Add("layers_pattern needs layers_to_transform (PEFT refuses it alone too)");
         }
 
-        foreach (string module in ModulesToSave ?? [])
+        foreach (var module in ModulesToSave ?? [])
         {
             if (!ClassifierHeadNames.Contains(module))
             {
@@ -250,8 +250,8 @@ public sealed record PeftLoraConfig
     /// </summary>
     public double ScaleFor(string module)
     {
-        int rank = RankFor(module);
-        double alpha = AlphaFor(module);
+        var rank = RankFor(module);
+        var alpha = AlphaFor(module);
         return UseRslora ? alpha / Math.Sqrt(rank) : alpha / rank;
     }
 
@@ -287,7 +287,7 @@ public sealed record PeftLoraConfig
             yield return ("alpha_pattern", pattern);
         }
 
-        foreach (string pattern in LayersPattern ?? [])
+        foreach (var pattern in LayersPattern ?? [])
         {
             yield return ("layers_pattern", pattern);
         }
@@ -312,8 +312,8 @@ public sealed record PeftLoraConfig
     /// </summary>
     private int? LayerIndex(string module)
     {
-        IEnumerable<string> patterns = LayersPattern is { Count: > 0 } ? LayersPattern.Select(p => $@"^.*?\.{p}\.(\d+)\.") : [@"^.*?\.[^.]*\.(\d+)\."];
-        foreach (string pattern in patterns)
+        var patterns = LayersPattern is { Count: > 0 } ? LayersPattern.Select(p => $@"^.*?\.{p}\.(\d+)\.") : [@"^.*?\.[^.]*\.(\d+)\."];
+        foreach (var pattern in patterns)
         {
             var match = Regex.Match(module, pattern, RegexOptions.CultureInvariant);
             if (match.Success)

@@ -15,9 +15,9 @@ internal sealed class AdapterDirectories(AdapterStoreOptions options)
     /// <summary>The real path of <c>root/N</c> under the first adapter root that has it; one that links outside its root is refused.</summary>
     public string? Find(string name)
     {
-        foreach (string root in options.AdapterRoots)
+        foreach (var root in options.AdapterRoots)
         {
-            string candidate = Path.Combine(root, name);
+            var candidate = Path.Combine(root, name);
             if (Directory.Exists(candidate))
             {
                 return AdapterPaths.ResolveInside(candidate, [root]);

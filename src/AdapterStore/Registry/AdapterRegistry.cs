@@ -105,7 +105,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IDisposable
     public async Task PreloadAsync(CancellationToken cancellationToken)
     {
         var failures = new List<KeyValuePair<string, Exception>>();
-        foreach (string name in options.Preload)
+        foreach (var name in options.Preload)
         {
             try
             {
@@ -177,7 +177,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IDisposable
     {
         AdapterNames.Validate(name);
         cancellationToken.ThrowIfCancellationRequested();
-        string resolved = directory is null
+        var resolved = directory is null
             ? directories.Find(name) ?? throw new AdapterNotFoundException(name)
             : directories.ResolveForLoad(directory);
 
@@ -185,7 +185,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IDisposable
         AdapterVersion version;
         HostPin pin;
         Task<LoraAdapter> load;
-        bool replacing = false;
+        var replacing = false;
         lock (gate)
         {
             ObjectDisposedException.ThrowIf(disposed, this);
@@ -355,7 +355,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IDisposable
     /// <summary>Starts reading <paramref name="version"/> on the thread pool. Caller holds the lock.</summary>
     private Task<LoraAdapter> StartLoad(AdapterVersion version)
     {
-        string name = version.Owner.Name;
+        var name = version.Owner.Name;
         LogLoading(name, version.Directory);
         return Task.Run(() =>
         {

@@ -71,7 +71,7 @@ public sealed partial class DeviceSlotTable : IDisposable
         DeviceSlots = deviceSlots;
         MaxRank = maxRank;
         slots = new SlotState[deviceSlots + 1];
-        for (int slot = 0; slot < slots.Length; slot++)
+        for (var slot = 0; slot < slots.Length; slot++)
         {
             slots[slot] = new SlotState();
         }
@@ -185,8 +185,8 @@ public sealed partial class DeviceSlotTable : IDisposable
             return 0;
         }
 
-        int freed = 0;
-        for (int slot = 1; slot <= DeviceSlots; slot++)
+        var freed = 0;
+        for (var slot = 1; slot <= DeviceSlots; slot++)
         {
             if (slots[slot] is { Adapter: { } adapter, Pins: 0 } && residency.IsRetired(adapter))
             {
@@ -230,8 +230,8 @@ public sealed partial class DeviceSlotTable : IDisposable
     /// <summary>A free slot (lowest first), else the least recently used unpinned one, else 0.</summary>
     private int ChooseSlot()
     {
-        int victim = 0;
-        for (int slot = 1; slot <= DeviceSlots; slot++)
+        var victim = 0;
+        for (var slot = 1; slot <= DeviceSlots; slot++)
         {
             var state = slots[slot];
             if (state.Adapter is null)
@@ -345,8 +345,8 @@ public sealed partial class DeviceSlotTable : IDisposable
     private void CheckOwner()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        int current = Environment.CurrentManagedThreadId;
-        int owner = Interlocked.CompareExchange(ref ownerThread, current, 0);
+        var current = Environment.CurrentManagedThreadId;
+        var owner = Interlocked.CompareExchange(ref ownerThread, current, 0);
         if (owner != 0 && owner != current)
         {
             throw new InvalidOperationException(

@@ -48,7 +48,10 @@ internal sealed class BertOnnxGraph
             throw new OnnxImportException($"not an ONNX model: {e.Message}");
         }
         if (model.Graph is null)
+        {
             throw new OnnxImportException("the ONNX model has no graph");
+        }
+
         var reader = new BertOnnxGraph(model.Graph);
         var tensors = reader.MapWeights();
         return new ImportedBert(tensors, reader.ReadHyperparameters(tensors));
@@ -57,7 +60,10 @@ internal sealed class BertOnnxGraph
     private List<ImportedTensor> MapWeights()
     {
         foreach (var node in graph.Node.Where(n => !KnownOps.Contains(n.OpType)))
+        {
             throw new OnnxImportException($"node '{node.Name}' has op {node.OpType}, which a BERT encoder export does not contain");
+        }
+
         var tensors = new List<ImportedTensor>();
         var used = new HashSet<string>(StringComparer.Ordinal);
         foreach (var node in graph.Node)
@@ -67,8 +73,11 @@ internal sealed class BertOnnxGraph
                 var add = consumers[node.Output[0]].ToArray();
                 var biasName = add is [{ OpType: "Add" } only] ? only.Input.FirstOrDefault(i => i != node.Output[0]) : null;
                 if (biasName is null || !biasName.EndsWith(".bias", StringComparison.Ordinal) || !initializers.ContainsKey(biasName))
+                {
                     throw new OnnxImportException(
                         $"node '{node.Name}' (MatMul by initializer '{node.Input[1]}') is not followed by exactly one Add of a named bias");
+                }
+
                 var (inFeatures, outFeatures) = Matrix(node, matrix);
                 tensors.Add(new ImportedTensor(biasName[..^".bias".Length] + ".weight", [outFeatures, inFeatures],
                     Transpose(Floats(matrix, node), inFeatures, outFeatures)));
@@ -79,7 +88,9 @@ internal sealed class BertOnnxGraph
                 if (node.Attribute.FirstOrDefault(a => a.Name == "transB")?.I != 1
                     || node.Attribute.Any(a => a.Name is "alpha" or "beta" && a.F != 1) || node.Attribute.Any(a => a.Name == "transA" && a.I != 0)
                     || node.Input.Count != 3 || !initializers.ContainsKey(node.Input[1]) || !node.Input[1].EndsWith(".weight", StringComparison.Ordinal))
+                {
                     throw new OnnxImportException($"node '{node.Name}' (Gemm) is not a Linear layer: expected transB = 1, alpha = beta = 1 and a named weight and bias");
+                }
             }
             else if (node.OpType == "MatMul" && node.Input.Any(initializers.ContainsKey))
             {
@@ -89,10 +100,16 @@ internal sealed class BertOnnxGraph
         foreach (var initializer in graph.Initializer)
         {
             if (used.Contains(initializer.Name) || initializer.DataType != (int)TensorProto.Types.DataType.Float)
+            {
                 continue; // int64 initializers are shape arguments and position_ids; HF checkpoints carry no weights in them.
+            }
+
             if (!initializer.Name.Contains('.', StringComparison.Ordinal))
+            {
                 throw new OnnxImportException($"float initializer '{initializer.Name}' (used by node "
                     + $"'{consumers[initializer.Name].FirstOrDefault()?.Name}') has no Hugging Face name and is not a MatMul weight");
+            }
+
             tensors.Add(new ImportedTensor(initializer.Name, [.. initializer.Dims], Floats(initializer, null)));
         }
         return tensors;
@@ -107,27 +124,42 @@ internal sealed class BertOnnxGraph
         var hidden = (int)words.Shape[1];
         var layers = 0;
         while (byName.ContainsKey($"encoder.layer.{layers}.attention.self.query.weight"))
+        {
             layers++;
+        }
+
         if (layers == 0)
+        {
             throw new OnnxImportException("the graph has no encoder.layer.0.attention.self.query weight");
+        }
 
         // Attention scores are divided by √headSize (Div right after the Q·Kᵀ MatMul of two activations).
         var scale = graph.Node.Where(n => n.OpType == "MatMul" && !n.Input.Any(initializers.ContainsKey))
             .SelectMany(n => consumers[n.Output[0]]).Where(n => n.OpType == "Div")
             .Select(n => Scalar(n.Input[1], n)).Distinct().ToArray();
         if (scale.Length != 1)
+        {
             throw new OnnxImportException($"expected one attention scale (Div after Q·Kᵀ), found {scale.Length}");
+        }
+
         var headSize = (int)Math.Round(scale[0] * scale[0]);
         if (headSize <= 0 || hidden % headSize != 0)
+        {
             throw new OnnxImportException($"attention scale {scale[0]} gives head size {headSize}, which does not divide hidden {hidden}");
+        }
 
         var epsilons = graph.Node.Where(n => n.OpType == "Sqrt").Select(sqrt => graph.Node.First(n => n.Output.Contains(sqrt.Input[0])))
             .Select(add => add.OpType == "Add" ? Scalar(add.Input[1], add) : throw new OnnxImportException($"node '{add.Name}' before a Sqrt is not the LayerNorm ε Add"))
             .Distinct().ToArray();
         if (epsilons.Length != 1)
+        {
             throw new OnnxImportException($"expected one LayerNorm epsilon, found {epsilons.Length}");
+        }
+
         if (!graph.Node.Any(n => n.OpType == "Erf"))
+        {
             throw new OnnxImportException("the graph has no Erf node: only exact GELU is understood");
+        }
 
         return new BertHyperparameters(
             VocabSize: (int)words.Shape[0],
@@ -145,7 +177,10 @@ internal sealed class BertOnnxGraph
     {
         var tensor = constants.GetValueOrDefault(name) ?? initializers.GetValueOrDefault(name);
         if (tensor is null || tensor.DataType != (int)TensorProto.Types.DataType.Float)
+        {
             throw new OnnxImportException($"node '{user.Name}' expects a float constant in '{name}'");
+        }
+
         var values = Floats(tensor, user);
         return values.Length == 1 ? values[0] : throw new OnnxImportException($"node '{user.Name}': '{name}' is not a scalar");
     }
@@ -158,13 +193,19 @@ internal sealed class BertOnnxGraph
     private static float[] Floats(TensorProto tensor, NodeProto? user)
     {
         if (tensor.DataLocation == TensorProto.Types.DataLocation.External)
+        {
             throw new OnnxImportException($"initializer '{tensor.Name}' keeps its data in an external file, which is not supported");
+        }
+
         var count = tensor.Dims.Aggregate(1L, (product, d) => product * d);
-        float[] values = tensor.RawData.Length > 0
+        var values = tensor.RawData.Length > 0
             ? MemoryMarshal.Cast<byte, float>(tensor.RawData.Span).ToArray() // ONNX raw_data is little-endian, as is every host we run on.
             : [.. tensor.FloatData];
         if (values.Length != count)
+        {
             throw new OnnxImportException($"initializer '{tensor.Name}'{(user is null ? "" : $" of node '{user.Name}'")} has {values.Length} values for shape [{string.Join(", ", tensor.Dims)}]");
+        }
+
         return values;
     }
 
@@ -172,8 +213,13 @@ internal sealed class BertOnnxGraph
     {
         var result = new float[source.Length];
         for (long r = 0; r < rows; r++)
+        {
             for (long c = 0; c < columns; c++)
+            {
                 result[c * rows + r] = source[r * columns + c];
+            }
+        }
+
         return result;
     }
 }

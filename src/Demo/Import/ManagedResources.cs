@@ -20,9 +20,15 @@ public static class ManagedResources
         {
             var resource = metadata.GetManifestResource(handle);
             if (metadata.GetString(resource.Name) != name)
+            {
                 continue;
+            }
+
             if (!resource.Implementation.IsNil)
+            {
                 throw new InvalidDataException($"resource '{name}' of '{assemblyPath}' lives in another file");
+            }
+
             var directory = pe.PEHeaders.CorHeader?.ResourcesDirectory
                 ?? throw new InvalidDataException($"'{assemblyPath}' has no resources directory");
             var section = pe.GetSectionData(directory.RelativeVirtualAddress);

@@ -39,10 +39,16 @@ public static class MiniLmPackage
     private static IEnumerable<string> CandidateDirectories()
     {
         if (Stamped() is { } stamped)
+        {
             yield return stamped;
+        }
+
         var relative = Path.Combine(Id.ToLowerInvariant(), Version);
         if (Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } cache)
+        {
             yield return Path.Combine(cache, relative);
+        }
+
         yield return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages", relative);
     }
 }

@@ -67,7 +67,11 @@ public static class SentenceTransformerWriter
         });
         HuggingFaceFiles.WriteJson(Path.Combine(directory, "special_tokens_map.json"), new JsonObject
         {
-            ["cls_token"] = "[CLS]", ["mask_token"] = "[MASK]", ["pad_token"] = "[PAD]", ["sep_token"] = "[SEP]", ["unk_token"] = "[UNK]",
+            ["cls_token"] = "[CLS]",
+            ["mask_token"] = "[MASK]",
+            ["pad_token"] = "[PAD]",
+            ["sep_token"] = "[SEP]",
+            ["unk_token"] = "[UNK]",
         });
         HuggingFaceFiles.WriteJson(Path.Combine(directory, "sentence_bert_config.json"), new JsonObject
         {

@@ -4,12 +4,10 @@ using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Merging;
 using InferServer.AdapterStore.Registry;
 using InferServer.AdapterStore.Tiers;
-using InferServer.Engine;
 using InferServer.Engine.Models;
 using InferServer.Engine.Models.Common;
 using InferServer.Engine.Tokenization;
 using Microsoft.Extensions.Logging;
-using static TorchSharp.torch;
 
 namespace InferServer.Engine.Composition;
 
@@ -49,9 +47,15 @@ public static class EngineComposition
     {
         var problems = options.Validate().Concat(adapterOptions.Validate()).ToArray();
         if (problems.Length > 0)
+        {
             throw new ArgumentException("invalid options:" + string.Concat(problems.Select(p => "\n  - " + p)));
+        }
+
         if (options.ModelPath.Length == 0)
+        {
             throw new ArgumentException("invalid options:\n  - Engine:ModelPath is empty: name a model directory");
+        }
+
         var directory = Path.GetFullPath(options.ModelPath);
         var dtype = ModelLoadOptions.ParseDType(options.DType);
         var device = TorchSharp.torch.device(options.Device);
@@ -93,7 +97,9 @@ public static class EngineComposition
         public void Dispose()
         {
             foreach (var item in owned)
+            {
                 item.Dispose();
+            }
         }
     }
 }

@@ -1,5 +1,4 @@
 using InferServer.AdapterStore.Registry;
-using InferServer.Engine;
 
 namespace InferServer.Engine.Composition;
 

@@ -1,6 +1,5 @@
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Registry;
-using InferServer.Engine;
 
 namespace InferServer.Engine.Composition;
 

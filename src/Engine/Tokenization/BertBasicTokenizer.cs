@@ -26,7 +26,10 @@ internal sealed class BertBasicTokenizer(bool lowerCase, bool stripAccents, bool
             var (at, special) = NextSpecial(text, start);
             BasicWords(text[start..at], words);
             if (special is null)
+            {
                 break;
+            }
+
             words.Add(special);
             start = at + special.Length;
         }
@@ -40,7 +43,9 @@ internal sealed class BertBasicTokenizer(bool lowerCase, bool stripAccents, bool
         {
             var at = text.IndexOf(special, from, StringComparison.Ordinal);
             if (at >= 0 && at < best.At)
+            {
                 best = (at, special);
+            }
         }
         return best;
     }
@@ -51,19 +56,31 @@ internal sealed class BertBasicTokenizer(bool lowerCase, bool stripAccents, bool
         foreach (var rune in text.EnumerateRunes())
         {
             if (rune.Value is 0 or 0xFFFD || IsControl(rune))
+            {
                 continue;
+            }
+
             if (IsWhitespace(rune))
+            {
                 cleaned.Append(' ');
+            }
             else if (splitCjk && IsCjkIdeograph(rune.Value))
+            {
                 cleaned.Append(' ').Append(rune.ToString()).Append(' ');
+            }
             else
+            {
                 cleaned.Append(rune.ToString());
+            }
         }
         foreach (var token in cleaned.ToString().Normalize(NormalizationForm.FormC).Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
             var word = lowerCase ? token.ToLowerInvariant() : token;
             if (stripAccents)
+            {
                 word = StripAccents(word);
+            }
+
             var current = new StringBuilder();
             foreach (var rune in word.EnumerateRunes())
             {
@@ -73,12 +90,17 @@ internal sealed class BertBasicTokenizer(bool lowerCase, bool stripAccents, bool
                     continue;
                 }
                 if (current.Length > 0)
+                {
                     words.Add(current.ToString());
+                }
+
                 current.Clear();
                 words.Add(rune.ToString());
             }
             if (current.Length > 0)
+            {
                 words.Add(current.ToString());
+            }
         }
     }
 
@@ -89,7 +111,9 @@ internal sealed class BertBasicTokenizer(bool lowerCase, bool stripAccents, bool
         foreach (var rune in decomposed.EnumerateRunes())
         {
             if (Rune.GetUnicodeCategory(rune) != UnicodeCategory.NonSpacingMark)
+            {
                 kept.Append(rune.ToString());
+            }
         }
         return kept.ToString();
     }

@@ -21,7 +21,11 @@ internal static class WordPieceFactory
         return Create(path, tokens, stream, options, addedTokens: config.AddedTokens, template: null);
     }
 
+    /// <param name="path"></param>
     /// <param name="tokensById">The vocabulary in id order (id = index).</param>
+    /// <param name="vocabularyLines"></param>
+    /// <param name="options"></param>
+    /// <param name="addedTokens"></param>
     /// <param name="template">Prefix and suffix ids from the file's post-processor, or null for BERT's [CLS] … [SEP].</param>
     public static TokenizerParts Create(
         string path,

@@ -43,13 +43,20 @@ public sealed class AttentionBatch
         {
             if (sequence.QueryStart != expectedStart || sequence.QueryLength <= 0
                 || sequence.ContextLength < sequence.QueryLength || sequence.KvSlots.Length != sequence.ContextLength)
+            {
                 throw new ArgumentException($"inconsistent sequence span {sequence} (expected query start {expectedStart})");
+            }
+
             expectedStart += sequence.QueryLength;
             Array.Copy(sequence.KvSlots, sequence.FirstQueryPosition, writeSlots, sequence.QueryStart, sequence.QueryLength);
             if (sequence.QueryLength == 1)
+            {
                 decodeSequences.Add(sequence);
+            }
             else
+            {
                 prefill.Add(PrefillItem.Create(sequence, slidingWindow, device));
+            }
         }
         var decode = decodeSequences.Count > 0 ? DecodeGroup.Create(decodeSequences, slidingWindow, device) : null;
         return new AttentionBatch(sequences, tensor(writeSlots, device: device), decode, prefill.ToArray());
@@ -91,14 +98,19 @@ public sealed class AttentionBatch
             var plainCausal = sequence.QueryLength == sequence.ContextLength
                               && (slidingWindow is null || slidingWindow >= sequence.ContextLength);
             if (plainCausal)
+            {
                 return new PrefillItem(sequence, slots, null);
+            }
+
             var mask = new bool[sequence.QueryLength * sequence.ContextLength];
             for (var query = 0; query < sequence.QueryLength; query++)
             {
                 var position = sequence.FirstQueryPosition + query;
                 var firstVisible = slidingWindow is int window ? Math.Max(0, position - window + 1) : 0;
                 for (var key = firstVisible; key <= position; key++)
+                {
                     mask[query * sequence.ContextLength + key] = true;
+                }
             }
             return new PrefillItem(sequence, slots,
                 tensor(mask, device: device).view(sequence.QueryLength, sequence.ContextLength));

@@ -41,7 +41,10 @@ public sealed class EncoderAttentionLayout
         ArgumentNullException.ThrowIfNull(sequences);
         var maxLength = sequences.Max(s => s.Length);
         if (sequences.All(s => s.Length == maxLength))
+        {
             return new EncoderAttentionLayout(sequences.Count, maxLength, null, null, null);
+        }
+
         var gather = new long[sequences.Count * maxLength];
         var scatter = new long[sequences.Sum(s => s.Length)];
         var mask = new bool[gather.Length];
@@ -54,7 +57,9 @@ public sealed class EncoderAttentionLayout
                 gather[cell] = position < length ? start + position : start;
                 mask[cell] = position < length;
                 if (position < length)
+                {
                     scatter[start + position] = cell;
+                }
             }
         }
         return new EncoderAttentionLayout(sequences.Count, maxLength, tensor(gather, device: device), tensor(scatter, device: device),

@@ -16,7 +16,10 @@ public sealed class KvCache : IDisposable
     public KvCache(int layers, long slots, long kvHeads, long headDimension, ScalarType dtype, Device device)
     {
         if (layers <= 0 || slots <= 0 || kvHeads <= 0 || headDimension <= 0)
+        {
             throw new ArgumentException($"KV cache dimensions must be positive: layers {layers}, slots {slots}, kv heads {kvHeads}, head dim {headDimension}");
+        }
+
         keys = new Tensor[layers];
         values = new Tensor[layers];
         for (var layer = 0; layer < layers; layer++)
@@ -59,6 +62,8 @@ public sealed class KvCache : IDisposable
     public void Dispose()
     {
         foreach (var tensor in keys.Concat(values))
+        {
             tensor.Dispose();
+        }
     }
 }

@@ -1,4 +1,3 @@
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferServer.Kernels.Rotary;
@@ -20,14 +19,20 @@ public sealed class RotaryEmbedding : IDisposable
     public RotaryEmbedding(int headDimension, double theta, int maxPositions, RopeScaling? scaling, ScalarType dtype, Device device)
     {
         if (headDimension % 2 != 0)
+        {
             throw new ArgumentException($"rotary head dimension must be even, got {headDimension}", nameof(headDimension));
+        }
+
         HalfDimension = headDimension / 2;
         using var scope = NewDisposeScope();
         var exponents = TensorMath.Range(0, headDimension, 2, ScalarType.Float64).DividedBy(headDimension);
         // TorchSharp's 1.0 / t is t.reciprocal() times 1.0, and x · 1.0 is x exactly.
         var inverseFrequency = pow(theta, exponents).reciprocal();
         if (scaling is not null)
+        {
             inverseFrequency = Scale(inverseFrequency, scaling);
+        }
+
         var positions = TensorMath.Range(0, maxPositions, 1, ScalarType.Float64);
         var angles = outer(positions, inverseFrequency);
         cosTable = angles.cos().to(dtype, device).DetachFromDisposeScope();

@@ -1,4 +1,3 @@
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferServer.Kernels.Sampling;
@@ -50,7 +49,9 @@ public static class Sampler
     {
         var vocabulary = CheckArguments(logits, rows, allowedVocabulary);
         if (rows.Count == 0)
+        {
             return [];
+        }
 
         using var scope = NewDisposeScope();
         // Narrowing removes the padded ids from every later step, the same as vLLM's -inf fill of the padding.
@@ -59,13 +60,18 @@ public static class Sampler
 
         var uniforms = new double[rows.Count];
         for (var row = 0; row < rows.Count; row++)
+        {
             uniforms[row] = rows[row].Random.NextDouble();
+        }
 
         var tokenIds = new long[rows.Count];
         var greedyRows = new List<int>();
         var randomRows = new List<int>();
         for (var row = 0; row < rows.Count; row++)
+        {
             (rows[row].Parameters.Temperature < GreedyTemperature ? greedyRows : randomRows).Add(row);
+        }
+
         SampleGreedy(penalized, greedyRows, tokenIds);
         SampleRandom(penalized, rows, randomRows, uniforms, tokenIds);
 
@@ -77,17 +83,28 @@ public static class Sampler
         ArgumentNullException.ThrowIfNull(logits);
         ArgumentNullException.ThrowIfNull(rows);
         if (logits.dim() != 2 || logits.dtype != ScalarType.Float32)
+        {
             throw new ArgumentException($"logits must be float32 [rows, vocabulary], got {logits.dtype} [{string.Join(", ", logits.shape)}]", nameof(logits));
+        }
+
         if (logits.shape[0] != rows.Count)
+        {
             throw new ArgumentException($"logits have {logits.shape[0]} rows but {rows.Count} sampling rows were given", nameof(rows));
+        }
+
         var vocabulary = logits.shape[1];
         if (allowedVocabulary is { } limit && (limit <= 0 || limit > vocabulary))
+        {
             throw new ArgumentOutOfRangeException(nameof(allowedVocabulary), limit, $"must be in [1, {vocabulary}]");
+        }
+
         for (var row = 0; row < rows.Count; row++)
         {
             var errors = rows[row].Parameters.Validate();
             if (errors.Count > 0)
+            {
                 throw new ArgumentException($"row {row}: {string.Join("; ", errors)}", nameof(rows));
+            }
         }
         return allowedVocabulary ?? checked((int)vocabulary);
     }
@@ -106,7 +123,10 @@ public static class Sampler
             var (parameters, history, _) = rows[row];
             var repetition = parameters.RepetitionPenalty;
             if (repetition == 1 && parameters.PresencePenalty == 0 && parameters.FrequencyPenalty == 0)
+            {
                 continue;
+            }
+
             var rowStart = (long)row * vocabulary;
             if (repetition != 1)
             {
@@ -124,7 +144,10 @@ public static class Sampler
             foreach (var (tokenId, count) in history.GeneratedCounts)
             {
                 if (tokenId >= vocabulary)
+                {
                     continue;
+                }
+
                 positions.Add(rowStart + tokenId);
                 factors.Add((float)repetition);
                 // One float32 rounding of the whole OpenAI adjustment; vLLM subtracts the two terms separately.
@@ -132,7 +155,9 @@ public static class Sampler
             }
         }
         if (positions.Count == 0)
+        {
             return logits;
+        }
 
         var device = logits.device;
         // clone() of the narrowed view is contiguous and never aliases the caller's logits, so the scatter is safe.
@@ -150,18 +175,26 @@ public static class Sampler
     private static void SampleGreedy(Tensor logits, List<int> greedyRows, long[] tokenIds)
     {
         if (greedyRows.Count == 0)
+        {
             return;
+        }
+
         var selected = logits.index_select(0, RowIndex(greedyRows, logits.device));
         var chosen = selected.argmax(-1).cpu().data<long>().ToArray();
         for (var i = 0; i < greedyRows.Count; i++)
+        {
             tokenIds[greedyRows[i]] = chosen[i];
+        }
     }
 
     /// <summary>Steps 4 to 8 for all non-greedy rows together, per-row parameters as [rows, 1] columns.</summary>
     private static void SampleRandom(Tensor logits, IReadOnlyList<SamplingRow> rows, List<int> randomRows, double[] uniforms, long[] tokenIds)
     {
         if (randomRows.Count == 0)
+        {
             return;
+        }
+
         var device = logits.device;
         var vocabulary = logits.shape[1];
         var count = randomRows.Count;
@@ -201,7 +234,9 @@ public static class Sampler
         var position = searchsorted(cumulative, target, right: true).minimum(kept.Minus(1));
         var chosen = sortedIds.gather(1, position).cpu().data<long>().ToArray();
         for (var i = 0; i < count; i++)
+        {
             tokenIds[randomRows[i]] = chosen[i];
+        }
     }
 
     /// <summary>Raw-logit log-probabilities for the rows that asked: the chosen token's and the requested number of top alternatives.</summary>
@@ -212,12 +247,18 @@ public static class Sampler
         for (var row = 0; row < rows.Count; row++)
         {
             if (rows[row].Parameters.Logprobs)
+            {
                 logprobRows.Add(row);
+            }
             else
+            {
                 results[row] = new SampledToken(checked((int)tokenIds[row]), null, []);
+            }
         }
         if (logprobRows.Count == 0)
+        {
             return results;
+        }
 
         var device = logits.device;
         var logprobs = logits.index_select(0, RowIndex(logprobRows, device)).log_softmax(-1);
@@ -233,7 +274,10 @@ public static class Sampler
             if (k == 0)
             {
                 foreach (var i in members)
+                {
                     alternatives[i] = [];
+                }
+
                 continue;
             }
             var count = (int)Math.Min(k, logits.shape[1]);
@@ -244,7 +288,9 @@ public static class Sampler
             {
                 var top = new TokenLogprob[count];
                 for (var j = 0; j < count; j++)
+                {
                     top[j] = new TokenLogprob(checked((int)hostIds[m * count + j]), hostValues[m * count + j]);
+                }
                 // topk does not promise an order among equal values; fix it to ascending id.
                 Array.Sort(top, static (a, b) => a.Logprob != b.Logprob ? b.Logprob.CompareTo(a.Logprob) : a.TokenId.CompareTo(b.TokenId));
                 alternatives[members[m]] = top;

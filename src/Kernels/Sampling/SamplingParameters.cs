@@ -56,29 +56,51 @@ public sealed record SamplingParameters
         var errors = new List<string>();
         // OpenAI: temperature in [0, 2].
         if (!(Temperature >= 0 && Temperature <= 2))
+        {
             errors.Add($"temperature must be in [0, 2], got {Temperature}");
+        }
+
         if (TopK < 0)
+        {
             errors.Add($"top_k must be >= 0 (0 disables it), got {TopK}");
+        }
         // OpenAI and vLLM: top_p in (0, 1]; 0 would keep nothing.
         if (!(TopP > 0 && TopP <= 1))
+        {
             errors.Add($"top_p must be in (0, 1], got {TopP}");
+        }
         // vLLM: min_p in [0, 1]; above 1 nothing but ties with the maximum could survive.
         if (!(MinP >= 0 && MinP <= 1))
+        {
             errors.Add($"min_p must be in [0, 1], got {MinP}");
+        }
         // HF and vLLM only require > 0. The upper bound 2 is ours: CTRL recommends 1.2, and beyond 2 the penalty
         // practically bans every seen token, which is more likely a mistaken value than an intent.
         if (!(RepetitionPenalty > 0 && RepetitionPenalty <= 2))
+        {
             errors.Add($"repetition_penalty must be in (0, 2], got {RepetitionPenalty}");
+        }
         // OpenAI: presence_penalty and frequency_penalty in [-2, 2].
         if (!(PresencePenalty >= -2 && PresencePenalty <= 2))
+        {
             errors.Add($"presence_penalty must be in [-2, 2], got {PresencePenalty}");
+        }
+
         if (!(FrequencyPenalty >= -2 && FrequencyPenalty <= 2))
+        {
             errors.Add($"frequency_penalty must be in [-2, 2], got {FrequencyPenalty}");
+        }
+
         if (TopLogprobs < 0 || TopLogprobs > MaxTopLogprobs)
+        {
             errors.Add($"top_logprobs must be in [0, {MaxTopLogprobs}], got {TopLogprobs}");
+        }
         // OpenAI rejects top_logprobs without logprobs=true rather than silently ignoring it.
         else if (TopLogprobs > 0 && !Logprobs)
+        {
             errors.Add("top_logprobs requires logprobs to be true");
+        }
+
         return errors;
     }
 }

@@ -53,6 +53,8 @@ public sealed class TokenHistory
     private static void ThrowIfNegative(int tokenId)
     {
         if (tokenId < 0)
+        {
             throw new ArgumentOutOfRangeException(nameof(tokenId), tokenId, "token ids are non-negative");
+        }
     }
 }

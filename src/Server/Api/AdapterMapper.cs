@@ -23,7 +23,11 @@ public static class AdapterMapper
             TaskType = adapter.TaskType ?? "",
         };
         proto.TargetModules.AddRange(adapter.TargetModules);
-        if (adapter.Labels is { } labels) proto.Labels.AddRange(labels);
+        if (adapter.Labels is { } labels)
+        {
+            proto.Labels.AddRange(labels);
+        }
+
         return proto;
     }
 

@@ -42,6 +42,9 @@ public sealed class AdminService(
 
     private static void RequireName(string name)
     {
-        if (name.Length == 0) RpcErrors.ThrowInvalidArgument("name", "must not be empty");
+        if (name.Length == 0)
+        {
+            RpcErrors.ThrowInvalidArgument("name", "must not be empty");
+        }
     }
 }

@@ -10,7 +10,7 @@ namespace InferServer.Server.Api;
 /// compared as SHA-256 digests in constant time.
 /// </summary>
 /// <remarks>
-/// The service is read from the endpoint the call was routed to (its <see cref="GrpcMethodMetadata"/>), never from the
+/// The service is read from the endpoint the call was routed to (its <see cref="Grpc.AspNetCore.Server.GrpcMethodMetadata"/>), never from the
 /// request path: ASP.NET Core routing matches paths case-insensitively, so "/INFERSERVER.V1.ADMIN/ListAdapters" reaches
 /// the Admin service although an ordinal comparison of the path would say it is not Admin. A call without that
 /// metadata (which routing never produces for our services) is treated as Admin: unknown means the strictest rule.
@@ -41,8 +41,12 @@ public sealed class ApiKeyInterceptor(ApiKeys apiKeys) : Interceptor
         var headers = context.RequestHeaders;
         var service = RoutedMethod.Service(context);
         if (service is null || string.Equals(service, AdminService, StringComparison.OrdinalIgnoreCase))
+        {
             apiKeys.Authorize(ApiKeyScope.Admin, "the Admin service", headers.GetValue("authorization"), headers.GetValue("x-api-key"));
+        }
         else if (string.Equals(service, InferenceService, StringComparison.OrdinalIgnoreCase))
+        {
             apiKeys.Authorize(ApiKeyScope.Inference, "the Inference service", headers.GetValue("authorization"), headers.GetValue("x-api-key"));
+        }
     }
 }

@@ -39,35 +39,64 @@ public sealed class ApiKeys
     {
         if (scope == ApiKeyScope.Admin)
         {
-            if (allowUnauthenticatedAdmin) return;
+            if (allowUnauthenticatedAdmin)
+            {
+                return;
+            }
+
             var key = PresentedKey(authorization, apiKey)
                 ?? throw new ApiKeyRejectedException($"{what} needs an API key (authorization: Bearer <key> or x-api-key)", keyRecognised: false);
-            if (Matches(key, adminKeys)) return;
-            if (Matches(key, inferenceKeys)) throw new ApiKeyRejectedException($"this API key may not call {what}", keyRecognised: true);
+            if (Matches(key, adminKeys))
+            {
+                return;
+            }
+
+            if (Matches(key, inferenceKeys))
+            {
+                throw new ApiKeyRejectedException($"this API key may not call {what}", keyRecognised: true);
+            }
+
             throw new ApiKeyRejectedException("API key not recognised", keyRecognised: false);
         }
-        if (inferenceKeys.Length == 0) return;
+        if (inferenceKeys.Length == 0)
+        {
+            return;
+        }
+
         var presented = PresentedKey(authorization, apiKey)
             ?? throw new ApiKeyRejectedException($"{what} needs an API key (authorization: Bearer <key> or x-api-key)", keyRecognised: false);
         if (!Matches(presented, inferenceKeys) && !Matches(presented, adminKeys))
+        {
             throw new ApiKeyRejectedException("API key not recognised", keyRecognised: false);
+        }
     }
 
     private static byte[]? PresentedKey(string? authorization, string? apiKey)
     {
-        if (apiKey is { Length: > 0 }) return Digest(apiKey);
+        if (apiKey is { Length: > 0 })
+        {
+            return Digest(apiKey);
+        }
+
         const string bearer = "Bearer ";
         if (authorization is not null
             && authorization.StartsWith(bearer, StringComparison.OrdinalIgnoreCase)
             && authorization.Length > bearer.Length)
+        {
             return Digest(authorization[bearer.Length..].Trim());
+        }
+
         return null;
     }
 
     private static bool Matches(byte[] presented, byte[][] keys)
     {
         var match = false;
-        foreach (var key in keys) match |= CryptographicOperations.FixedTimeEquals(presented, key);
+        foreach (var key in keys)
+        {
+            match |= CryptographicOperations.FixedTimeEquals(presented, key);
+        }
+
         return match;
     }
 

@@ -31,29 +31,52 @@ public static class ChatTemplates
     public static ChatPrompt Render(ChatRequest request, EngineModelInfo model, ApiOptions limits)
     {
         var violations = new List<FieldViolation>();
-        if (request.Messages.Count == 0) violations.Add(new("messages", "must not be empty"));
+        if (request.Messages.Count == 0)
+        {
+            violations.Add(new("messages", "must not be empty"));
+        }
+
         if (request.Messages.Count > limits.MaxChatMessages)
+        {
             violations.Add(new("messages", $"{request.Messages.Count} messages exceed the limit of {limits.MaxChatMessages}"));
+        }
+
         var totalChars = 0L;
         for (var i = 0; i < request.Messages.Count; i++)
         {
             var message = request.Messages[i];
             if (!Roles.Contains(message.Role))
+            {
                 violations.Add(new($"messages[{i}].role", $"must be one of {string.Join(", ", Roles)}, got '{message.Role}'"));
+            }
+
             totalChars += message.Content.Length;
         }
         if (totalChars > limits.MaxPromptChars)
+        {
             violations.Add(new("messages", $"{totalChars} characters of content exceed the limit of {limits.MaxPromptChars}"));
+        }
+
         var template = request.ChatTemplate;
         if (template.Length > 0 && template != Model && !BuiltIn.Contains(template))
+        {
             violations.Add(new("chat_template", $"must be empty, '{Model}' or one of {string.Join(", ", BuiltIn)}, got '{template}'"));
+        }
+
         RpcErrors.ThrowIfAny(violations);
 
         if (template.Length == 0 || template == Model)
         {
-            if (model.ChatTemplate is not null) return ModelTemplate(request.Messages, model);
+            if (model.ChatTemplate is not null)
+            {
+                return ModelTemplate(request.Messages, model);
+            }
+
             if (template == Model)
+            {
                 throw new ModelCapabilityException($"the model has no chat template; set chat_template to one of {string.Join(", ", BuiltIn)}");
+            }
+
             template = Default;
         }
         return template switch
@@ -87,8 +110,16 @@ public static class ChatTemplates
             ["add_generation_prompt"] = true,
         };
         // Like transformers' special_tokens_map, a token the tokenizer does not have is left undefined, not empty.
-        if (model.BosToken is not null) variables["bos_token"] = model.BosToken;
-        if (model.EosToken is not null) variables["eos_token"] = model.EosToken;
+        if (model.BosToken is not null)
+        {
+            variables["bos_token"] = model.BosToken;
+        }
+
+        if (model.EosToken is not null)
+        {
+            variables["eos_token"] = model.EosToken;
+        }
+
         string text;
         try
         {
@@ -113,7 +144,10 @@ public static class ChatTemplates
     {
         var text = new StringBuilder();
         foreach (var message in messages)
+        {
             text.Append("<|im_start|>").Append(message.Role).Append('\n').Append(message.Content).Append("<|im_end|>\n");
+        }
+
         text.Append("<|im_start|>assistant\n");
         return new ChatPrompt(text.ToString(), "chatml", ["<|im_end|>"]);
     }

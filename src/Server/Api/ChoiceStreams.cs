@@ -34,8 +34,11 @@ public sealed class ChoiceStreams : IAsyncDisposable
         var firsts = enumerators.Select(enumerator => enumerator.MoveNextAsync().AsTask()).ToArray();
         // One refusal ends the wait for the others' first tokens.
         foreach (var first in firsts)
+        {
             _ = first.ContinueWith(_ => cancellation.Cancel(), CancellationToken.None,
                 TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
         try
         {
             await Task.WhenAll(firsts);
@@ -53,7 +56,11 @@ public sealed class ChoiceStreams : IAsyncDisposable
         }
         foreach (var (first, choice) in firsts.Select((first, choice) => (first, choice)))
         {
-            if (!first.Result) throw new InvalidOperationException($"choice {choice}'s generation ended without a final event");
+            if (!first.Result)
+            {
+                throw new InvalidOperationException($"choice {choice}'s generation ended without a final event");
+            }
+
             streams.events.Writer.TryWrite((choice, enumerators[choice].Current));
         }
         streams.pumps = streams.PumpAllAsync();
@@ -82,7 +89,9 @@ public sealed class ChoiceStreams : IAsyncDisposable
     {
         await Task.Yield();
         while (await enumerator.MoveNextAsync())
+        {
             events.Writer.TryWrite((choice, enumerator.Current));
+        }
     }
 
     /// <summary>Cancels whatever still runs (a client that left, a sibling that failed) and releases the engine requests.</summary>

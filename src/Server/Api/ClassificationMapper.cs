@@ -24,13 +24,22 @@ public static class ClassificationMapper
     public static List<FieldViolation> TextViolations(IReadOnlyList<string> texts, ApiOptions limits, string field = "texts")
     {
         var violations = new List<FieldViolation>();
-        if (texts.Count == 0) violations.Add(new(field, "must not be empty"));
+        if (texts.Count == 0)
+        {
+            violations.Add(new(field, "must not be empty"));
+        }
+
         if (texts.Count > limits.MaxClassifyTexts)
+        {
             violations.Add(new(field, $"{texts.Count} texts exceed the limit of {limits.MaxClassifyTexts}"));
+        }
+
         for (var i = 0; i < texts.Count; i++)
         {
             if (texts[i].Length > limits.MaxPromptChars)
+            {
                 violations.Add(new($"{field}[{i}]", $"{texts[i].Length} characters exceed the limit of {limits.MaxPromptChars}"));
+            }
         }
         return violations;
     }

@@ -30,7 +30,10 @@ public static class ErrorBounds
     private static IReadOnlyList<T> Bound<T>(IReadOnlyList<T> items, Func<T, T> bound, Func<int, T> more)
     {
         if (items.Count <= MaxListed)
+        {
             return items.Select(bound).ToList();
+        }
+
         var kept = MaxListed - 1;
         return [.. items.Take(kept).Select(bound), more(items.Count - kept)];
     }

@@ -3,7 +3,6 @@ using Grpc.Core;
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Configuration;
 using InferServer.AdapterStore.Peft;
-using InferServer.AdapterStore.Registry;
 using InferServer.Engine;
 
 namespace InferServer.Server.Api;

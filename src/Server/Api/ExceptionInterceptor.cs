@@ -51,10 +51,18 @@ public sealed partial class ExceptionInterceptor(
     /// <summary>The status for <paramref name="exception"/> (public for the tests of the mapping table, which is <see cref="ErrorClassifier"/>'s).</summary>
     public RpcException ToRpcException(Exception exception, ServerCallContext context)
     {
-        if (exception is RpcException rpc) return rpc;
+        if (exception is RpcException rpc)
+        {
+            return rpc;
+        }
+
         var error = ErrorClassifier.Classify(
             exception, AdapterField(context), DeadlinePassed(context), context.CancellationToken.IsCancellationRequested);
-        if (error.Code == StatusCode.Internal) Log.UnhandledException(logger, RoutedMethod.FullName(context), exception);
+        if (error.Code == StatusCode.Internal)
+        {
+            Log.UnhandledException(logger, RoutedMethod.FullName(context), exception);
+        }
+
         return error.ToRpcException();
     }
 
@@ -68,12 +76,18 @@ public sealed partial class ExceptionInterceptor(
     {
         // Health and reflection calls pass through too; only the InferServer services are counted.
         var method = RoutedMethod.FullName(context);
-        if (!method.StartsWith("/inferserver.", StringComparison.Ordinal)) return;
+        if (!method.StartsWith("/inferserver.", StringComparison.Ordinal))
+        {
+            return;
+        }
+
         var adapter = AdapterNamedIn(request);
         var label = adapterLabels.For(adapter, succeeded: status == StatusCode.OK);
         metrics.RequestCompleted(label, method[1..], status.ToString());
         if (status is not (StatusCode.OK or StatusCode.Internal))
+        {
             Log.RequestFailed(logger, method, adapter ?? "", status);
+        }
     }
 
     /// <summary>The adapter a request names (admin requests call it name); null for requests that name none.</summary>

@@ -20,11 +20,20 @@ public static class FanOutGeneration
     {
         var violations = new List<FieldViolation>();
         if (request.Adapter.Length > 0)
+        {
             violations.Add(new("adapter", "leave empty when adapters is set (name every adapter, \"\" for the base model, in adapters)"));
+        }
+
         if (request.Adapters.Count > limits.MaxFanOutAdapters)
+        {
             violations.Add(new("adapters", $"{request.Adapters.Count} adapters exceed the limit of {limits.MaxFanOutAdapters} (Api:MaxFanOutAdapters)"));
+        }
+
         foreach (var duplicate in request.Adapters.GroupBy(name => name, StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
             violations.Add(new("adapters", $"'{duplicate.Key}' is named {duplicate.Count()} times; each adapter gives one completion"));
+        }
+
         RpcErrors.ThrowIfAny(violations);
         var shared = GenerationMapper.ToDomain(request, limits, deadline);
         return [.. request.Adapters.Select(name => shared with { Adapter = name })];

@@ -29,16 +29,32 @@ public static class GenerationMapper
         {
             case GenerateRequest.PromptOneofCase.Text:
                 text = request.Text;
-                if (text.Length == 0) violations.Add(new("text", "must not be empty"));
+                if (text.Length == 0)
+                {
+                    violations.Add(new("text", "must not be empty"));
+                }
                 else if (text.Length > limits.MaxPromptChars)
+                {
                     violations.Add(new("text", $"{text.Length} characters exceed the limit of {limits.MaxPromptChars}"));
+                }
+
                 break;
             case GenerateRequest.PromptOneofCase.TokenIds:
                 tokenIds = [.. request.TokenIds.Ids];
-                if (tokenIds.Count == 0) violations.Add(new("token_ids.ids", "must not be empty"));
+                if (tokenIds.Count == 0)
+                {
+                    violations.Add(new("token_ids.ids", "must not be empty"));
+                }
                 else if (tokenIds.Count > limits.MaxPromptTokens)
+                {
                     violations.Add(new("token_ids.ids", $"{tokenIds.Count} tokens exceed the limit of {limits.MaxPromptTokens}"));
-                if (tokenIds.Any(id => id < 0)) violations.Add(new("token_ids.ids", "token ids must not be negative"));
+                }
+
+                if (tokenIds.Any(id => id < 0))
+                {
+                    violations.Add(new("token_ids.ids", "token ids must not be negative"));
+                }
+
                 break;
             default:
                 violations.Add(new("prompt", "set either text or token_ids"));
@@ -75,14 +91,26 @@ public static class GenerationMapper
         parameters ??= new GenerationParams();
         var maxNewTokens = parameters.MaxNewTokens == 0 ? limits.DefaultMaxNewTokens : parameters.MaxNewTokens;
         if (maxNewTokens < 1 || maxNewTokens > limits.MaxNewTokens)
+        {
             violations.Add(new("params.max_new_tokens", $"must be in 1..{limits.MaxNewTokens} (0 = {limits.DefaultMaxNewTokens}), got {parameters.MaxNewTokens}"));
+        }
+
         if (parameters.Stop.Count + parameters.StopTokenIds.Count > limits.MaxStopSequences)
+        {
             violations.Add(new("params.stop", $"at most {limits.MaxStopSequences} stop strings and stop token ids together"));
+        }
+
         for (var i = 0; i < parameters.Stop.Count; i++)
         {
-            if (parameters.Stop[i].Length == 0) violations.Add(new($"params.stop[{i}]", "must not be empty"));
+            if (parameters.Stop[i].Length == 0)
+            {
+                violations.Add(new($"params.stop[{i}]", "must not be empty"));
+            }
         }
-        if (parameters.StopTokenIds.Any(id => id < 0)) violations.Add(new("params.stop_token_ids", "token ids must not be negative"));
+        if (parameters.StopTokenIds.Any(id => id < 0))
+        {
+            violations.Add(new("params.stop_token_ids", "token ids must not be negative"));
+        }
 
         var sampling = parameters.Sampling ?? new SamplingParams();
         var domain = new SamplingParameters
@@ -113,7 +141,10 @@ public static class GenerationMapper
     {
         text.Append(delta.Text);
         response.TokenIds.AddRange(delta.TokenIds);
-        if (delta.Logprobs is { } logprobs) response.Logprobs.AddRange(logprobs.Select(token => ToProto(token, tokenBytes)));
+        if (delta.Logprobs is { } logprobs)
+        {
+            response.Logprobs.AddRange(logprobs.Select(token => ToProto(token, tokenBytes)));
+        }
     }
 
     /// <summary>Fills the end of a whole response.</summary>
@@ -131,7 +162,11 @@ public static class GenerationMapper
     {
         var frame = new ProtoTokenDelta { Text = delta.Text };
         frame.TokenIds.AddRange(delta.TokenIds);
-        if (delta.Logprobs is { } logprobs) frame.Logprobs.AddRange(logprobs.Select(token => ToProto(token, tokenBytes)));
+        if (delta.Logprobs is { } logprobs)
+        {
+            frame.Logprobs.AddRange(logprobs.Select(token => ToProto(token, tokenBytes)));
+        }
+
         return new GenerateStreamResponse { Delta = frame };
     }
 
@@ -153,11 +188,15 @@ public static class GenerationMapper
     {
         var proto = new TokenLogprobs
         {
-            TokenId = token.TokenId, Logprob = token.Logprob ?? 0f, TokenBytes = ByteString.CopyFrom(tokenBytes(token.TokenId).Span),
+            TokenId = token.TokenId,
+            Logprob = token.Logprob ?? 0f,
+            TokenBytes = ByteString.CopyFrom(tokenBytes(token.TokenId).Span),
         };
         proto.TopLogprobs.AddRange(token.TopLogprobs.Select(top => new TopLogprob
         {
-            TokenId = top.TokenId, Logprob = top.Logprob, TokenBytes = ByteString.CopyFrom(tokenBytes(top.TokenId).Span),
+            TokenId = top.TokenId,
+            Logprob = top.Logprob,
+            TokenBytes = ByteString.CopyFrom(tokenBytes(top.TokenId).Span),
         }));
         return proto;
     }

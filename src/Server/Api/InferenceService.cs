@@ -121,7 +121,11 @@ public sealed class InferenceService(
     private void Finished(Activity? activity, string? adapter, GenerationFinished finished)
     {
         metrics.GenerationFinished(adapterLabels.For(adapter, succeeded: true), finished);
-        if (activity is null) return;
+        if (activity is null)
+        {
+            return;
+        }
+
         activity.SetTag("inferserver.served_from", InferServerMetrics.ServedFromLabel(finished.ServedFrom));
         activity.SetTag("inferserver.prompt_tokens", finished.Usage.PromptTokens);
         activity.SetTag("inferserver.completion_tokens", finished.Usage.CompletionTokens);

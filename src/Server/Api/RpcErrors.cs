@@ -67,6 +67,9 @@ public static class RpcErrors
     /// <summary>Throws INVALID_ARGUMENT when any violation was collected.</summary>
     public static void ThrowIfAny(IReadOnlyList<FieldViolation> violations)
     {
-        if (violations.Count > 0) ThrowInvalidArgument(violations);
+        if (violations.Count > 0)
+        {
+            ThrowInvalidArgument(violations);
+        }
     }
 }

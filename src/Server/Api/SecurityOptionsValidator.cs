@@ -21,7 +21,9 @@ public sealed class SecurityOptionsValidator : IValidateOptions<SecurityOptions>
         for (var i = 0; i < keys.Length; i++)
         {
             if (string.IsNullOrWhiteSpace(keys[i]) || keys[i].Length < MinimumKeyLength || keys[i].Any(char.IsWhiteSpace))
+            {
                 problems.Add($"{key}:{i} must be at least {MinimumKeyLength} characters without whitespace");
+            }
         }
     }
 }

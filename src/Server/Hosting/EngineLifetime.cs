@@ -77,7 +77,9 @@ public sealed partial class EngineLifetime(
     private Task DrainOnceAsync(CancellationToken cancellationToken)
     {
         lock (draining)
+        {
             return drained ??= DrainAsync(cancellationToken);
+        }
     }
 
     private async Task DrainAsync(CancellationToken cancellationToken)
@@ -85,9 +87,15 @@ public sealed partial class EngineLifetime(
         await watching.CancelAsync();
         await watch;
         if (runtime is null)
+        {
             return; // the start failed; the container disposes what was built
+        }
+
         if (state != EngineState.Faulted)
+        {
             state = EngineState.Draining;
+        }
+
         PublishStatus(HealthCheckResponse.Types.ServingStatus.NotServing);
         var drain = apiOptions.Value.DrainTimeout;
         Log.Draining(logger, drain.TotalSeconds);
@@ -111,7 +119,10 @@ public sealed partial class EngineLifetime(
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
                 if (engine.Fault is not { } fault)
+                {
                     continue;
+                }
+
                 state = EngineState.Faulted;
                 ExitCode = FaultedExitCode;
                 Environment.ExitCode = FaultedExitCode;
@@ -130,8 +141,13 @@ public sealed partial class EngineLifetime(
     private void PublishStatus(HealthCheckResponse.Types.ServingStatus status)
     {
         if (services.GetService<HealthServiceImpl>() is not { } health)
+        {
             return;
+        }
+
         foreach (var service in ObservabilityExtensions.ServerHealthServices)
+        {
             health.SetStatus(service, status);
+        }
     }
 }

@@ -70,7 +70,11 @@ public static partial class InferServerApplication
         var kestrelEndpointsConfigured = builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Any();
         builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<ApiOptions>, IServiceProvider>((kestrel, apiOptions, services) =>
         {
-            if (kestrelEndpointsConfigured) return;
+            if (kestrelEndpointsConfigured)
+            {
+                return;
+            }
+
             var api = apiOptions.Value;
             var endpoints = services.GetRequiredService<ServerEndpoints>();
             var address = api.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(api.Host);

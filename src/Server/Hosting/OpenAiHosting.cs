@@ -27,7 +27,11 @@ public static partial class OpenAiHosting
         builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<ApiOptions>, OpenAiListener>((kestrel, apiOptions, listener) =>
         {
             var api = apiOptions.Value;
-            if (kestrelEndpointsConfigured || api.OpenAiPort < 0) return;
+            if (kestrelEndpointsConfigured || api.OpenAiPort < 0)
+            {
+                return;
+            }
+
             var address = api.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(api.Host);
             kestrel.Listen(address, api.OpenAiPort, listen =>
             {
@@ -60,7 +64,10 @@ public static partial class OpenAiHosting
         {
             // Observable instruments exist from construction on: create them once the engine is up.
             app.Services.GetRequiredService<ModelServerProtocolMetrics>();
-            if (app.Services.GetRequiredService<OpenAiListener>().Address is { } address) Log.Listening(logger, address.ToString().TrimEnd('/'));
+            if (app.Services.GetRequiredService<OpenAiListener>().Address is { } address)
+            {
+                Log.Listening(logger, address.ToString().TrimEnd('/'));
+            }
         });
         return app;
     }

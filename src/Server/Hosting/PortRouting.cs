@@ -38,7 +38,10 @@ public static class PortRouting
     private static bool Serves(ServedPort port, int localPort, ServerEndpoints endpoints, OpenAiListener openAi)
     {
         if (endpoints.GrpcAddress is null)
+        {
             return true; // Kestrel:Endpoints: the operator's configuration decides
+        }
+
         var listener = port switch
         {
             ServedPort.Grpc => endpoints.GrpcAddress,

@@ -31,10 +31,16 @@ public static class ServedEngineComposition
         AdapterStoreOptions adapterOptions)
     {
         if (options.ModelPath.Length > 0 || options.Validate().Concat(adapterOptions.Validate()).Any())
+        {
             return (options, adapterOptions);
+        }
+
         var directory = DemoModelGenerator.EnsureDefault(DemoModelGenerator.DefaultCacheRoot());
         if (adapterOptions.AdapterRoots.Count == 0)
+        {
             adapterOptions = adapterOptions with { AdapterRoots = [Path.Combine(directory, "adapters")] };
+        }
+
         return (options with { ModelPath = directory }, adapterOptions);
     }
 }

@@ -27,9 +27,15 @@ public sealed class ServerEndpoints(IServiceProvider services)
         {
             var line = $"InferServer listening on {Trim(grpc)} (gRPC)";
             if (HttpAddress is { } http)
+            {
                 line += $", {Trim(http)} (metrics, health)";
+            }
+
             if (services.GetService<Api.OpenAi.OpenAiListener>()?.Address is { } openAi)
+            {
                 line += $", {Trim(openAi)} (OpenAI HTTP)";
+            }
+
             return line;
         }
         // IServer is resolved late: Kestrel's options (which fill this object) are built while IServer is constructed.

@@ -1,6 +1,5 @@
 using InferServer.Engine.Composition;
 using InferServer.AdapterStore;
-using InferServer.AdapterStore.Registry;
 
 namespace InferServer.Server.Observability;
 

@@ -44,7 +44,10 @@ public sealed class AdapterHealthPublisher(HealthServiceImpl health, IAdapterReg
                     : HealthCheckResponse.Types.ServingStatus.Serving);
             }
             foreach (var gone in published.Where(name => !current.Contains(name)))
+            {
                 health.ClearStatus(gone);
+            }
+
             published = current;
         }
     }

@@ -22,10 +22,21 @@ public sealed class AdapterLabels(IOptions<ObservabilityOptions> options)
     /// <summary>The label for <paramref name="adapter"/>; <paramref name="succeeded"/> lets a new name claim a label.</summary>
     public string For(string? adapter, bool succeeded)
     {
-        if (string.IsNullOrEmpty(adapter)) return Base;
-        if (admitted.ContainsKey(adapter)) return adapter;
+        if (string.IsNullOrEmpty(adapter))
+        {
+            return Base;
+        }
+
+        if (admitted.ContainsKey(adapter))
+        {
+            return adapter;
+        }
         // Racing admissions may overshoot the limit by the number of concurrent callers; that bound is fine.
-        if (succeeded && admitted.Count < limit && admitted.TryAdd(adapter, 0)) return adapter;
+        if (succeeded && admitted.Count < limit && admitted.TryAdd(adapter, 0))
+        {
+            return adapter;
+        }
+
         return Other;
     }
 }

@@ -26,9 +26,15 @@ public sealed class EngineHealthCheck(IServingState serving, IOptions<EngineOpti
                 return HealthCheckResult.Unhealthy("engine faulted; the server is restarting");
         }
         if (serving.Engine is { Fault: { } fault })
+        {
             return HealthCheckResult.Unhealthy($"engine faulted ({fault.GetType().Name}); the server is restarting");
+        }
+
         if (serving.Engine?.Heartbeat is { } beat && time.GetUtcNow() - beat > options.Value.StallTimeout)
+        {
             return HealthCheckResult.Unhealthy($"engine loop has not turned for {(time.GetUtcNow() - beat).TotalSeconds:0} s");
+        }
+
         return HealthCheckResult.Healthy("engine serving");
     }
 }

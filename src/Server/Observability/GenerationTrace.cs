@@ -13,13 +13,21 @@ public static class GenerationTrace
     /// <summary>Adds queue_wait, adapter_load, prefill and decode under <paramref name="parent"/>.</summary>
     public static void RecordPhases(Activity? parent, GenerationTiming timing)
     {
-        if (parent is null || !parent.Recorded) return;
+        if (parent is null || !parent.Recorded)
+        {
+            return;
+        }
+
         var submitted = timing.Submitted;
         var scheduled = submitted + timing.QueueWait;
         var firstToken = submitted + timing.TimeToFirstToken;
         var end = submitted + timing.Total;
         Span(parent, "queue_wait", submitted, scheduled);
-        if (timing.AdapterLoad > TimeSpan.Zero) Span(parent, "adapter_load", scheduled - timing.AdapterLoad, scheduled);
+        if (timing.AdapterLoad > TimeSpan.Zero)
+        {
+            Span(parent, "adapter_load", scheduled - timing.AdapterLoad, scheduled);
+        }
+
         Span(parent, "prefill", scheduled, firstToken);
         Span(parent, "decode", firstToken, end);
     }

@@ -1,5 +1,4 @@
 using InferServer.AdapterStore;
-using InferServer.AdapterStore.Registry;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using InferServer.Engine;
@@ -84,7 +83,9 @@ public sealed class InferServerMetrics
         requestDuration.Record(timing.Total.TotalSeconds, tags);
         queueWait.Record(timing.QueueWait.TotalSeconds, tags);
         if (finished.Usage.CompletionTokens > 1)
+        {
             timePerOutputToken.Record((timing.Total - timing.TimeToFirstToken).TotalSeconds / (finished.Usage.CompletionTokens - 1), tags);
+        }
     }
 
     /// <summary>Counts one adapter lifecycle event of the store, the slot table or the merge cache.</summary>

@@ -56,7 +56,9 @@ public static class ObservabilityExtensions
                 // "" is the whole server; the service names let clients probe one API. Adapters get their own
                 // names at run time (AdapterHealthPublisher).
                 foreach (var service in ServerHealthServices)
+                {
                     health.Services.Map(service, _ => true);
+                }
             })
             .AddCheck<EngineHealthCheck>("engine");
         builder.Services.Configure<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckPublisherOptions>(publisher =>

@@ -64,17 +64,28 @@ public sealed partial class PrometheusMeterBridge : IHostedService, IDisposable
     private void Publish(Instrument instrument, MeterListener meterListener)
     {
         if (!ReferenceEquals(instrument.Meter.Scope, meterFactory) || instrument.Meter.Name.StartsWith("private.", StringComparison.Ordinal))
+        {
             return;
+        }
+
         var (kind, observable) = Classify(instrument);
         var binding = new Binding(PrometheusNames.For(instrument, kind), Help(instrument), kind, observable, Buckets(instrument));
-        if (observable && kind == PrometheusKind.Gauge) observableGauges.Add(binding);
+        if (observable && kind == PrometheusKind.Gauge)
+        {
+            observableGauges.Add(binding);
+        }
+
         meterListener.EnableMeasurementEvents(instrument, binding);
     }
 
     private void Record<T>(Instrument instrument, T measurement, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
         where T : struct, System.Numerics.INumberBase<T>
     {
-        if (state is not Binding binding) return;
+        if (state is not Binding binding)
+        {
+            return;
+        }
+
         try
         {
             binding.Record(metrics, double.CreateChecked(measurement), tags, instrument);
@@ -92,7 +103,10 @@ public sealed partial class PrometheusMeterBridge : IHostedService, IDisposable
         lock (observing)
         {
             listener.RecordObservableInstruments();
-            foreach (var binding in observableGauges) binding.RemoveUnobserved();
+            foreach (var binding in observableGauges)
+            {
+                binding.RemoveUnobserved();
+            }
         }
     }
 
@@ -100,9 +114,21 @@ public sealed partial class PrometheusMeterBridge : IHostedService, IDisposable
     {
         var type = instrument.GetType();
         var definition = type.IsGenericType ? type.GetGenericTypeDefinition() : type;
-        if (definition == typeof(Counter<>)) return (PrometheusKind.Counter, false);
-        if (definition == typeof(ObservableCounter<>)) return (PrometheusKind.Counter, true);
-        if (definition == typeof(Histogram<>)) return (PrometheusKind.Histogram, false);
+        if (definition == typeof(Counter<>))
+        {
+            return (PrometheusKind.Counter, false);
+        }
+
+        if (definition == typeof(ObservableCounter<>))
+        {
+            return (PrometheusKind.Counter, true);
+        }
+
+        if (definition == typeof(Histogram<>))
+        {
+            return (PrometheusKind.Histogram, false);
+        }
+
         return (PrometheusKind.Gauge, instrument.IsObservable);
     }
 
@@ -132,7 +158,10 @@ public sealed partial class PrometheusMeterBridge : IHostedService, IDisposable
             // Tag order is the caller's; labels are sorted by name so that one label set is one series.
             var labels = new (string Name, string Value)[tags.Length];
             for (var i = 0; i < tags.Length; i++)
+            {
                 labels[i] = (PrometheusNames.Sanitize(tags[i].Key), LabelValue(tags[i].Value));
+            }
+
             Array.Sort(labels, (left, right) => string.CompareOrdinal(left.Name, right.Name));
             var names = labels.Select(label => label.Name).ToArray();
             var values = labels.Select(label => label.Value).ToArray();
@@ -144,7 +173,11 @@ public sealed partial class PrometheusMeterBridge : IHostedService, IDisposable
                     counter.WithLabels(values).IncTo(value);
                     break;
                 case Counter counter:
-                    if (value > 0) counter.WithLabels(values).Inc(value);
+                    if (value > 0)
+                    {
+                        counter.WithLabels(values).Inc(value);
+                    }
+
                     break;
                 case Histogram histogram:
                     histogram.WithLabels(values).Observe(value);
@@ -152,7 +185,11 @@ public sealed partial class PrometheusMeterBridge : IHostedService, IDisposable
                 case Gauge gauge when observable || instrument.GetType().GetGenericTypeDefinition() == typeof(Gauge<>):
                     var child = gauge.WithLabels(values);
                     child.Set(value);
-                    if (observable) observedNow.Add(child);
+                    if (observable)
+                    {
+                        observedNow.Add(child);
+                    }
+
                     break;
                 case Gauge gauge:
                     // UpDownCounter reports increments.
@@ -166,7 +203,10 @@ public sealed partial class PrometheusMeterBridge : IHostedService, IDisposable
         {
             foreach (var child in observedBefore)
             {
-                if (!observedNow.Contains(child)) child.Remove();
+                if (!observedNow.Contains(child))
+                {
+                    child.Remove();
+                }
             }
             (observedBefore, observedNow) = (observedNow, observedBefore);
             observedNow.Clear();

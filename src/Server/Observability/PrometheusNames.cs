@@ -16,7 +16,10 @@ public static class PrometheusNames
         var name = Sanitize(instrument.Meter.Name) + "_" + Sanitize(instrument.Name);
         // An info metric's value is not a quantity (ours carries the status time), so its unit names nothing.
         if (!name.EndsWith("_info", StringComparison.Ordinal) && UnitSuffix(instrument.Unit) is { } unit && !name.EndsWith(unit, StringComparison.Ordinal))
+        {
             name += unit;
+        }
+
         return kind == PrometheusKind.Counter ? name + "_total" : name;
     }
 
@@ -25,8 +28,15 @@ public static class PrometheusNames
     {
         var text = new StringBuilder(name.Length);
         foreach (var character in name.ToLowerInvariant())
+        {
             text.Append(character is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' ? character : '_');
-        if (text.Length > 0 && char.IsAsciiDigit(text[0])) text.Insert(0, '_');
+        }
+
+        if (text.Length > 0 && char.IsAsciiDigit(text[0]))
+        {
+            text.Insert(0, '_');
+        }
+
         return text.ToString();
     }
 

@@ -15,7 +15,11 @@ public static class VllmCompatibleMetrics
     /// <summary>Adds the middleware; a no-op unless the option is set.</summary>
     public static WebApplication UseVllmCompatibleMetrics(this WebApplication app)
     {
-        if (!app.Services.GetRequiredService<IOptions<MetricsOptions>>().Value.VllmCompatibleNames) return app;
+        if (!app.Services.GetRequiredService<IOptions<MetricsOptions>>().Value.VllmCompatibleNames)
+        {
+            return app;
+        }
+
         app.Use(async (context, next) =>
         {
             if (!HttpMethods.IsGet(context.Request.Method) || context.Request.Path != "/metrics")
@@ -39,10 +43,17 @@ public static class VllmCompatibleMetrics
             {
                 // OpenMetrics (negotiated by Accept) must end with "# EOF"; the appended series go before it.
                 var openMetrics = text.Length >= OpenMetricsEnd.Length && text.ToString(text.Length - OpenMetricsEnd.Length, OpenMetricsEnd.Length) == OpenMetricsEnd;
-                if (openMetrics) text.Length -= OpenMetricsEnd.Length;
+                if (openMetrics)
+                {
+                    text.Length -= OpenMetricsEnd.Length;
+                }
+
                 var engine = context.RequestServices.GetRequiredService<IInferenceEngine>();
                 ModelServerProtocolMetrics.WriteVllmExposition(text, engine.Status, engine.Model.ServedName);
-                if (openMetrics) text.Append(OpenMetricsEnd);
+                if (openMetrics)
+                {
+                    text.Append(OpenMetricsEnd);
+                }
             }
             var bytes = Encoding.UTF8.GetBytes(text.ToString());
             context.Response.ContentLength = bytes.Length;

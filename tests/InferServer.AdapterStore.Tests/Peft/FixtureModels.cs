@@ -18,7 +18,8 @@ internal static class FixtureModels
         [$"model.layers.{layer}.mlp.gate_proj"] = new(64, 128),
         [$"model.layers.{layer}.mlp.up_proj"] = new(64, 128),
         [$"model.layers.{layer}.mlp.down_proj"] = new(128, 64),
-    }), Embedding("model.embed_tokens", 1000)), NumLayers: 2, HiddenSize: 64) { OutputHead = "lm_head", Embeddings = new HashSet<string> { "model.embed_tokens" } };
+    }), Embedding("model.embed_tokens", 1000)), NumLayers: 2, HiddenSize: 64)
+    { OutputHead = "lm_head", Embeddings = new HashSet<string> { "model.embed_tokens" } };
 
     /// <summary>gpt2-tiny: n_embd 64, inner 4·64, 2 layers; Conv1D shapes given as in → out; lm_head tied to wte (64 → 1000).</summary>
     public static BaseModelSpec Gpt2 { get; } = new("gpt2", WithHead(PerLayer(2, layer => new Dictionary<string, LinearModuleShape>

@@ -52,7 +52,14 @@ public sealed class SamplingParametersTests
     {
         var parameters = new SamplingParameters
         {
-            Temperature = 3, TopK = -1, TopP = 0, MinP = 2, RepetitionPenalty = -1, PresencePenalty = 3, FrequencyPenalty = -3, TopLogprobs = 30,
+            Temperature = 3,
+            TopK = -1,
+            TopP = 0,
+            MinP = 2,
+            RepetitionPenalty = -1,
+            PresencePenalty = 3,
+            FrequencyPenalty = -3,
+            TopLogprobs = 30,
         };
         var fields = parameters.Validate().Select(error => error.Split(' ')[0]).ToArray();
         Assert.Equal(["temperature", "top_k", "top_p", "min_p", "repetition_penalty", "presence_penalty", "frequency_penalty", "top_logprobs"], fields);

@@ -33,7 +33,9 @@ public sealed class FanOutApiTests(ITestOutputHelper output)
             TokenIds = new TokenIds { Ids = { 5, 17, 42, 99, 3 } },
             Params = new GenerationParams
             {
-                MaxNewTokens = 8, IgnoreEos = true, Logprobs = true,
+                MaxNewTokens = 8,
+                IgnoreEos = true,
+                Logprobs = true,
                 Sampling = new SamplingParams { Temperature = 0.8f, Seed = 1234 },
             },
         };

@@ -74,7 +74,9 @@ public sealed class AdapterEngineTests
     {
         var engineOptions = new EngineOptions
         {
-            KvCacheBytes = 8L * 1024 * 1024, MaxBatchRows = 2, MaxQueueWaitBeforePriority = TimeSpan.FromMilliseconds(100),
+            KvCacheBytes = 8L * 1024 * 1024,
+            MaxBatchRows = 2,
+            MaxQueueWaitBeforePriority = TimeSpan.FromMilliseconds(100),
         };
         await using var runtime = await EngineFixture.StartWithStore(EngineFixture.FixtureAdapters(deviceSlots: 1), engineOptions);
         var engine = runtime.Engine;

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using InferServer.Server.Engine;
+using InferServer.Engine;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InferServer.Server.Tests.Engine;

@@ -44,10 +44,21 @@ public static class SyntheticLlamaTinyAdapters
         SafetensorsWriter.Write(Path.Combine(directory, "adapter_model.safetensors"), tensors);
         File.WriteAllText(Path.Combine(directory, "adapter_config.json"), JsonSerializer.Serialize(new Dictionary<string, object?>
         {
-            ["peft_type"] = "LORA", ["task_type"] = "CAUSAL_LM", ["base_model_name_or_path"] = "llama-tiny",
-            ["r"] = 4, ["lora_alpha"] = 8, ["target_modules"] = new[] { "q_proj", "v_proj" }, ["bias"] = "none",
-            ["fan_in_fan_out"] = false, ["use_rslora"] = false, ["use_dora"] = false, ["lora_dropout"] = 0.0,
-            ["modules_to_save"] = null, ["layers_to_transform"] = null, ["rank_pattern"] = new { }, ["alpha_pattern"] = new { },
+            ["peft_type"] = "LORA",
+            ["task_type"] = "CAUSAL_LM",
+            ["base_model_name_or_path"] = "llama-tiny",
+            ["r"] = 4,
+            ["lora_alpha"] = 8,
+            ["target_modules"] = new[] { "q_proj", "v_proj" },
+            ["bias"] = "none",
+            ["fan_in_fan_out"] = false,
+            ["use_rslora"] = false,
+            ["use_dora"] = false,
+            ["lora_dropout"] = 0.0,
+            ["modules_to_save"] = null,
+            ["layers_to_transform"] = null,
+            ["rank_pattern"] = new { },
+            ["alpha_pattern"] = new { },
         }));
     }
 }

@@ -122,7 +122,11 @@ public sealed class EngineOwnershipTests
         var options = new AdapterStoreOptions
         {
             AdapterRoots = [Path.Combine(ReferenceFixtures.Root, "llama-tiny", "adapters")],
-            DeviceSlots = 4, MaxRank = 16, MergeEnabled = true, MergeWindow = 4, MergeMinShare = 0.5,
+            DeviceSlots = 4,
+            MaxRank = 16,
+            MergeEnabled = true,
+            MergeWindow = 4,
+            MergeMinShare = 0.5,
         };
         await using var engine = StoreBackedEngine.Start(new EngineOptions { KvCacheBytes = 8L << 20 }, options);
         for (var i = 0; i < 6; i++)
@@ -132,7 +136,7 @@ public sealed class EngineOwnershipTests
         await engine.Store.UnloadAsync("qv-r8", CancellationToken.None);
 
         await Poll.UntilAsync(() => engine.Engine.Status.Adapters is
-            { HostAdapters: 0, HostBytes: 0, DeviceResident: 0, DeviceResidentBytes: 0, MergedAdapters: 0, MergedBytes: 0, HostPins: 0 });
+        { HostAdapters: 0, HostBytes: 0, DeviceResident: 0, DeviceResidentBytes: 0, MergedAdapters: 0, MergedBytes: 0, HostPins: 0 });
     }
 
     [Fact]

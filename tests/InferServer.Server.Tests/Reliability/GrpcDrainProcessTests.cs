@@ -76,7 +76,11 @@ public sealed class GrpcDrainProcessTests(ITestOutputHelper output)
             Text = $"Once {i}",
             Params = new GenerationParams
             {
-                MaxNewTokens = 480, IgnoreEos = true, Logprobs = true, TopLogprobs = 20, Sampling = new SamplingParams { Temperature = 0 },
+                MaxNewTokens = 480,
+                IgnoreEos = true,
+                Logprobs = true,
+                TopLogprobs = 20,
+                Sampling = new SamplingParams { Temperature = 0 },
             },
         })).ToArray();
         foreach (var call in calls)
@@ -128,7 +132,11 @@ public sealed class GrpcDrainProcessTests(ITestOutputHelper output)
             Text = "Once",
             Params = new GenerationParams
             {
-                MaxNewTokens = 480, IgnoreEos = true, Logprobs = true, TopLogprobs = 20, Sampling = new SamplingParams { Temperature = 0 },
+                MaxNewTokens = 480,
+                IgnoreEos = true,
+                Logprobs = true,
+                TopLogprobs = 20,
+                Sampling = new SamplingParams { Temperature = 0 },
             },
         };
         var body = Google.Protobuf.MessageExtensions.ToByteArray(request);

@@ -37,8 +37,13 @@ public sealed class NonFiniteLogprobsTests(ITestOutputHelper output)
         });
         File.WriteAllText(Path.Combine(directory, "adapter_config.json"), JsonSerializer.Serialize(new Dictionary<string, object?>
         {
-            ["peft_type"] = "LORA", ["task_type"] = "CAUSAL_LM", ["r"] = 4, ["lora_alpha"] = 8,
-            ["target_modules"] = new[] { "q_proj" }, ["layers_to_transform"] = new[] { 0 }, ["bias"] = "none",
+            ["peft_type"] = "LORA",
+            ["task_type"] = "CAUSAL_LM",
+            ["r"] = 4,
+            ["lora_alpha"] = 8,
+            ["target_modules"] = new[] { "q_proj" },
+            ["layers_to_transform"] = new[] { 0 },
+            ["bias"] = "none",
         }));
         return root;
     });

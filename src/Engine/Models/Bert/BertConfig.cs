@@ -27,9 +27,12 @@ public sealed record BertConfig
         get
         {
             if (Id2Label is { Count: > 0 })
+            {
                 return Enumerable.Range(0, Id2Label.Count)
                     .Select(i => Id2Label.TryGetValue(i.ToString(System.Globalization.CultureInfo.InvariantCulture), out var label) ? label : $"LABEL_{i}")
                     .ToArray();
+            }
+
             return Enumerable.Range(0, NumLabels ?? 2).Select(i => $"LABEL_{i}").ToArray();
         }
     }
@@ -39,17 +42,34 @@ public sealed record BertConfig
     {
         var problems = new List<string>();
         if (VocabSize <= 0 || HiddenSize <= 0 || NumHiddenLayers <= 0 || NumAttentionHeads <= 0 || IntermediateSize <= 0)
+        {
             problems.Add("vocab_size, hidden_size, num_hidden_layers, num_attention_heads and intermediate_size must be positive");
+        }
         else if (HiddenSize % NumAttentionHeads != 0)
+        {
             problems.Add($"hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads}");
+        }
+
         if (Activation.Parse(HiddenAct) is null)
+        {
             problems.Add($"hidden_act '{HiddenAct}' is not implemented");
+        }
+
         if (PositionEmbeddingType != "absolute")
+        {
             problems.Add($"position_embedding_type '{PositionEmbeddingType}' is not implemented (absolute is)");
+        }
+
         if (IsDecoder)
+        {
             problems.Add("is_decoder true is not implemented (BERT is served as an encoder)");
+        }
+
         if (ProblemType is not (null or "single_label_classification" or "multi_label_classification"))
+        {
             problems.Add($"problem_type '{ProblemType}' is not implemented (single_label_classification, multi_label_classification are)");
+        }
+
         return problems;
     }
 }

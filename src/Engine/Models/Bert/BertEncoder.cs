@@ -1,7 +1,6 @@
 using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
 using InferServer.Engine.Models.Common;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -16,7 +15,10 @@ public sealed class BertEncoder : nn.Module
     {
         layer = new ModuleList<BertLayer>();
         for (var i = 0; i < config.NumHiddenLayers; i++)
+        {
             layer.Add(new BertLayer(config, options));
+        }
+
         RegisterComponents();
     }
 
@@ -25,7 +27,10 @@ public sealed class BertEncoder : nn.Module
     {
         var layout = EncoderAttentionLayout.Create(sequences, h.device);
         foreach (var encoderLayer in layer)
+        {
             h = encoderLayer.Forward(h, layout, lora);
+        }
+
         return h;
     }
 }

@@ -1,7 +1,6 @@
 using InferServer.Kernels.Activations;
 using InferServer.Kernels.Lora;
 using InferServer.Engine.Models.Common;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferServer.Engine.Models.Bert;

@@ -1,5 +1,4 @@
 using InferServer.Engine.Models.Common;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferServer.Engine.Models.Bert;

@@ -1,7 +1,5 @@
 using InferServer.AdapterStore;
-using InferServer.AdapterStore.Registry;
 using InferServer.Kernels.Lora;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -71,7 +69,10 @@ public sealed class AdaptedLinear : nn.Module, ILoraTarget
     public void SetMergedWeight(Tensor? merged)
     {
         if (merged is not null && !merged.shape.SequenceEqual(Weight.shape))
+        {
             throw new ArgumentException($"merged weight shape [{string.Join(", ", merged.shape)}] differs from W0 [{string.Join(", ", Weight.shape)}]");
+        }
+
         mergedWeight = merged;
     }
 
@@ -91,10 +92,16 @@ public sealed class AdaptedLinear : nn.Module, ILoraTarget
     public Tensor Lookup(Tensor ids, LoraBatch? lora)
     {
         if (mergedWeight is not null)
+        {
             return mergedWeight.t().index_select(0, ids);
+        }
+
         var y = Weight.t().index_select(0, ids);
         if (lora is { HasAdapters: true } && Pool is { } pool)
+        {
             LoraEmbeddingOps.AddDelta(y, ids, pool, lora);
+        }
+
         return y;
     }
 }

@@ -1,5 +1,4 @@
 using InferServer.Safetensors;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferServer.Engine.Models.Common;
@@ -20,7 +19,10 @@ public static class CheckpointLoader
         {
             var name = layout.MapKey(key);
             if (name is null)
+            {
                 continue;
+            }
+
             if (!parameters.TryGetValue(name, out var parameter))
             {
                 problems.Add($"unexpected tensor '{key}' in the checkpoint: the architecture has no parameter '{name}'");
@@ -28,16 +30,26 @@ public static class CheckpointLoader
             }
             var shape = layout.TransposedParameters.Contains(name) ? info.Shape.Reverse().ToArray() : info.Shape;
             if (!shape.SequenceEqual(parameter.shape))
+            {
                 problems.Add($"tensor '{key}' has shape [{string.Join(", ", info.Shape)}] but parameter '{name}' needs "
                              + $"[{string.Join(", ", parameter.shape)}]"
                              + (layout.TransposedParameters.Contains(name) ? " (transposed)" : ""));
+            }
+
             if (!sources.TryAdd(name, key))
+            {
                 problems.Add($"tensors '{sources[name]}' and '{key}' both map to parameter '{name}'");
+            }
         }
         foreach (var name in parameters.Keys.Where(n => !sources.ContainsKey(n)).Order(StringComparer.Ordinal))
+        {
             problems.Add($"parameter '{name}' is missing from the checkpoint");
+        }
+
         if (problems.Count > 0)
+        {
             throw ModelLoadException.FromProblems(directory, problems);
+        }
 
         using var noGrad = no_grad();
         foreach (var (name, key) in sources)
@@ -45,7 +57,10 @@ public static class CheckpointLoader
             using var scope = NewDisposeScope();
             var source = checkpoint.Read(key);
             if (layout.TransposedParameters.Contains(name))
+            {
                 source = source.t();
+            }
+
             parameters[name].copy_(source);
         }
     }

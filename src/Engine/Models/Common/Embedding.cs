@@ -1,5 +1,4 @@
 using InferServer.Kernels.Lora;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -36,7 +35,10 @@ public sealed class Embedding : nn.Module
     protected override void Dispose(bool disposing)
     {
         if (disposing)
+        {
             loraTarget.Dispose();
+        }
+
         base.Dispose(disposing);
     }
 }

@@ -1,4 +1,3 @@
-using InferServer.Kernels.Lora;
 using static TorchSharp.torch;
 
 namespace InferServer.Engine.Models.Common;
@@ -15,11 +14,19 @@ public static class OutputHead
         ArgumentNullException.ThrowIfNull(head);
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Lora is null || head.Pool is null)
+        {
             return head.Forward(hidden, null);
+        }
+
         if (batch.LogitRows is null)
+        {
             return head.Forward(hidden, batch.Lora);
+        }
+
         if (batch.LogitLora is not null)
+        {
             return head.Forward(hidden, batch.LogitLora);
+        }
 
         // Only reached when a caller did not build LogitLora: one small copy of the row indices to the host.
         var rows = Array.ConvertAll(batch.LogitRows.cpu().data<long>().ToArray(), row => (int)row);

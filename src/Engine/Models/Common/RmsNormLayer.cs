@@ -1,5 +1,4 @@
 using InferServer.Kernels.Norms;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -17,7 +17,10 @@ public static class SentenceTransformersConfig
     {
         var modulesPath = Path.Combine(directory, "modules.json");
         if (!File.Exists(modulesPath))
+        {
             return EmbeddingSettings.Default;
+        }
+
         var problems = new List<string>();
         var normalize = false;
         foreach (var module in Parse(modulesPath) as JsonArray ?? [])
@@ -40,14 +43,20 @@ public static class SentenceTransformersConfig
             }
         }
         if (problems.Count > 0)
+        {
             throw ModelLoadException.FromProblems(directory, problems.Select(p => $"sentence-transformers: {p}").ToArray());
+        }
+
         return new EmbeddingSettings(normalize);
     }
 
     private static IEnumerable<string> PoolingProblems(string path)
     {
         if (!File.Exists(path))
+        {
             return [$"pooling config '{path}' is missing"];
+        }
+
         var config = Parse(path) as JsonObject ?? [];
         var on = config.Where(p => p.Key.StartsWith("pooling_mode_", StringComparison.Ordinal) && p.Value?.GetValueKind() == System.Text.Json.JsonValueKind.True)
             .Select(p => p.Key).ToArray();

@@ -2,7 +2,6 @@ using InferServer.Kernels;
 using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
 using InferServer.Engine.Models.Common;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferServer.Engine.Models.Gpt2;

@@ -27,19 +27,39 @@ public sealed record Gpt2Config
     {
         var problems = new List<string>();
         if (VocabSize <= 0 || NEmbd <= 0 || NLayer <= 0 || NHead <= 0 || NPositions <= 0)
+        {
             problems.Add("vocab_size, n_embd, n_layer, n_head and n_positions must be positive");
+        }
         else if (NEmbd % NHead != 0)
+        {
             problems.Add($"n_embd {NEmbd} is not divisible by n_head {NHead}");
+        }
+
         if (Activation.Parse(ActivationFunction) is null)
+        {
             problems.Add($"activation_function '{ActivationFunction}' is not implemented");
+        }
+
         if (!ScaleAttnWeights)
+        {
             problems.Add("scale_attn_weights false is not implemented");
+        }
+
         if (ScaleAttnByInverseLayerIdx)
+        {
             problems.Add("scale_attn_by_inverse_layer_idx true is not implemented");
+        }
+
         if (AddCrossAttention)
+        {
             problems.Add("add_cross_attention true (an encoder-decoder GPT-2) is not implemented");
+        }
+
         if (!TieWordEmbeddings)
+        {
             problems.Add("tie_word_embeddings false is not implemented for gpt2 (GPT2LMHeadModel ties its head)");
+        }
+
         return problems;
     }
 }

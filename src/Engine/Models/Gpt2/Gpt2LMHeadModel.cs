@@ -1,6 +1,5 @@
 using InferServer.Kernels.Attention;
 using InferServer.Engine.Models.Common;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferServer.Engine.Models.Gpt2;
@@ -62,7 +61,10 @@ public sealed class Gpt2LMHeadModel : nn.Module, ICausalLanguageModel
     {
         if (key == "lm_head.weight" || key.EndsWith(".attn.bias", StringComparison.Ordinal)
             || key.EndsWith(".attn.masked_bias", StringComparison.Ordinal))
+        {
             return null;
+        }
+
         return key.StartsWith("transformer.", StringComparison.Ordinal) ? key : "transformer." + key;
     }
 
@@ -71,7 +73,10 @@ public sealed class Gpt2LMHeadModel : nn.Module, ICausalLanguageModel
     {
         var hidden = transformer.Forward(batch.InputIds, batch.Positions, cache, batch.Attention, batch.Lora);
         if (batch.LogitRows is not null)
+        {
             hidden = hidden.index_select(0, batch.LogitRows);
+        }
+
         return OutputHead.Project(lm_head, hidden, batch);
     }
 }

@@ -2,7 +2,6 @@ using InferServer.Kernels;
 using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
 using InferServer.Engine.Models.Common;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -22,7 +21,10 @@ public sealed class Gpt2Model : nn.Module
         wpe = new Common.Embedding(config.NPositions, config.NEmbd, options);
         h = new ModuleList<Gpt2Block>();
         for (var i = 0; i < config.NLayer; i++)
+        {
             h.Add(new Gpt2Block(config, options));
+        }
+
         ln_f = new Common.LayerNorm(config.NEmbd, config.LayerNormEpsilon, options);
         RegisterComponents();
     }
@@ -35,7 +37,10 @@ public sealed class Gpt2Model : nn.Module
     {
         var hidden = wte.Forward(inputIds, lora).Plus(wpe.Forward(positions, lora));
         for (var i = 0; i < h.Count; i++)
+        {
             hidden = h[i].Forward(hidden, cache.Keys(i), cache.Values(i), attention, lora);
+        }
+
         return ln_f.Forward(hidden);
     }
 }

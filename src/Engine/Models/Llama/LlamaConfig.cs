@@ -58,7 +58,10 @@ public sealed record LlamaConfig
     public RopeScaling? ParsedRopeScaling()
     {
         if (RopeScaling is not { ValueKind: JsonValueKind.Object } scaling)
+        {
             return null;
+        }
+
         var type = scaling.TryGetProperty("rope_type", out var t) ? t.GetString()
                  : scaling.TryGetProperty("type", out var legacy) ? legacy.GetString() : null;
         double Number(string key, double fallback) =>
@@ -77,15 +80,29 @@ public sealed record LlamaConfig
     {
         var problems = new List<string>();
         if (VocabSize <= 0 || HiddenSize <= 0 || IntermediateSize <= 0 || NumHiddenLayers <= 0 || NumAttentionHeads <= 0)
+        {
             problems.Add("vocab_size, hidden_size, intermediate_size, num_hidden_layers and num_attention_heads must be positive");
+        }
         else if (HeadDim is null && HiddenSize % NumAttentionHeads != 0)
+        {
             problems.Add($"hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads}");
+        }
+
         if (NumAttentionHeads > 0 && (KeyValueHeads <= 0 || NumAttentionHeads % KeyValueHeads != 0))
+        {
             problems.Add($"num_key_value_heads {KeyValueHeads} must divide num_attention_heads {NumAttentionHeads}");
+        }
+
         if (HiddenAct != "silu")
+        {
             problems.Add($"hidden_act '{HiddenAct}' is not implemented for {ModelType} (silu is)");
+        }
+
         if (PartialRotaryFactor is double factor && factor != 1.0)
+        {
             problems.Add($"partial_rotary_factor {factor} is not implemented (1.0 is)");
+        }
+
         try { ParsedRopeScaling(); }
         catch (NotSupportedException e) { problems.Add(e.Message); }
         return problems;

@@ -1,7 +1,6 @@
 using InferServer.Kernels.Attention;
 using InferServer.Kernels.Rotary;
 using InferServer.Engine.Models.Common;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferServer.Engine.Models.Llama;
@@ -70,7 +69,10 @@ public sealed class LlamaForCausalLM : nn.Module, ICausalLanguageModel
         var (cos, sin) = rotary.ForPositions(batch.Positions);
         var hidden = model.Forward(batch.InputIds, cos, sin, cache, batch.Attention, batch.Lora);
         if (batch.LogitRows is not null)
+        {
             hidden = hidden.index_select(0, batch.LogitRows);
+        }
+
         return OutputHead.Project(lm_head, hidden, batch);
     }
 
@@ -78,7 +80,10 @@ public sealed class LlamaForCausalLM : nn.Module, ICausalLanguageModel
     protected override void Dispose(bool disposing)
     {
         if (disposing)
+        {
             rotary.Dispose();
+        }
+
         base.Dispose(disposing);
     }
 }

@@ -1,6 +1,5 @@
 using InferServer.Kernels.Lora;
 using InferServer.Engine.Models.Common;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace InferServer.Engine.Models.Llama;

@@ -1,7 +1,6 @@
 using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
 using InferServer.Engine.Models.Common;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -19,7 +18,10 @@ public sealed class LlamaModel : nn.Module
         embed_tokens = new Common.Embedding(config.VocabSize, config.HiddenSize, options);
         layers = new ModuleList<LlamaDecoderLayer>();
         for (var i = 0; i < config.NumHiddenLayers; i++)
+        {
             layers.Add(new LlamaDecoderLayer(config, options));
+        }
+
         norm = new RmsNormLayer(config.HiddenSize, config.RmsNormEps, options);
         RegisterComponents();
     }
@@ -32,7 +34,10 @@ public sealed class LlamaModel : nn.Module
     {
         var h = embed_tokens.Forward(inputIds, lora);
         for (var i = 0; i < layers.Count; i++)
+        {
             h = layers[i].Forward(h, cos, sin, cache.Keys(i), cache.Values(i), attention, lora);
+        }
+
         return norm.Forward(h);
     }
 }

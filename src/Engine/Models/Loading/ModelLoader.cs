@@ -25,7 +25,10 @@ public static class ModelLoader
     {
         var configPath = Path.Combine(directory, "config.json");
         if (!File.Exists(configPath))
+        {
             throw new ModelLoadException($"'{directory}' is not a Hugging Face model directory: config.json is missing");
+        }
+
         string json;
         string architecture;
         try
@@ -43,32 +46,32 @@ public static class ModelLoader
         switch (architecture)
         {
             case "LlamaForCausalLM" or "MistralForCausalLM" or "Qwen2ForCausalLM":
-            {
-                var config = Parse<LlamaConfig>(json, configPath);
-                ThrowIfInvalid(directory, architecture, config.Validate());
-                return Fill(new LlamaForCausalLM(config, options), m => m.Layout, checkpoint, directory);
-            }
+                {
+                    var config = Parse<LlamaConfig>(json, configPath);
+                    ThrowIfInvalid(directory, architecture, config.Validate());
+                    return Fill(new LlamaForCausalLM(config, options), m => m.Layout, checkpoint, directory);
+                }
             case "GPT2LMHeadModel":
-            {
-                var config = Parse<Gpt2Config>(json, configPath);
-                ThrowIfInvalid(directory, architecture, config.Validate());
-                return Fill(new Gpt2LMHeadModel(config, options), m => m.Layout, checkpoint, directory);
-            }
+                {
+                    var config = Parse<Gpt2Config>(json, configPath);
+                    ThrowIfInvalid(directory, architecture, config.Validate());
+                    return Fill(new Gpt2LMHeadModel(config, options), m => m.Layout, checkpoint, directory);
+                }
             case "BertForSequenceClassification":
-            {
-                var config = Parse<BertConfig>(json, configPath);
-                ThrowIfInvalid(directory, architecture, config.Validate());
-                var embedding = SentenceTransformersConfig.Read(directory);
-                return Fill(new BertForSequenceClassification(config, options) { Embedding = embedding },
-                    _ => BertForSequenceClassification.Layout, checkpoint, directory);
-            }
+                {
+                    var config = Parse<BertConfig>(json, configPath);
+                    ThrowIfInvalid(directory, architecture, config.Validate());
+                    var embedding = SentenceTransformersConfig.Read(directory);
+                    return Fill(new BertForSequenceClassification(config, options) { Embedding = embedding },
+                        _ => BertForSequenceClassification.Layout, checkpoint, directory);
+                }
             case "BertModel":
-            {
-                var config = Parse<BertConfig>(json, configPath);
-                ThrowIfInvalid(directory, architecture, config.Validate());
-                var embedding = SentenceTransformersConfig.Read(directory);
-                return Fill(new BertTextEncoder(config, embedding, options), _ => BertForSequenceClassification.Layout, checkpoint, directory);
-            }
+                {
+                    var config = Parse<BertConfig>(json, configPath);
+                    ThrowIfInvalid(directory, architecture, config.Validate());
+                    var embedding = SentenceTransformersConfig.Read(directory);
+                    return Fill(new BertTextEncoder(config, embedding, options), _ => BertForSequenceClassification.Layout, checkpoint, directory);
+                }
             default:
                 throw new ModelLoadException(
                     $"architecture '{architecture}' in '{configPath}' is not supported (supported: {string.Join(", ", SupportedArchitectures)})");
@@ -78,7 +81,9 @@ public static class ModelLoader
     private static string ArchitectureOf(JsonElement config)
     {
         if (config.TryGetProperty("architectures", out var list) && list.ValueKind == JsonValueKind.Array && list.GetArrayLength() > 0)
+        {
             return list[0].GetString() ?? "";
+        }
         // Some exports omit "architectures"; model_type then decides the causal-LM class.
         return config.TryGetProperty("model_type", out var type) ? type.GetString() switch
         {
@@ -118,7 +123,9 @@ public static class ModelLoader
     private static void ThrowIfInvalid(string directory, string architecture, IReadOnlyList<string> problems)
     {
         if (problems.Count > 0)
+        {
             throw ModelLoadException.FromProblems(directory, problems.Select(p => $"{architecture}: {p}").ToArray());
+        }
     }
 
     private static TModel Fill<TModel>(TModel model, Func<TModel, CheckpointLayout> layout, SafetensorsCheckpoint checkpoint, string directory)

@@ -17,12 +17,21 @@ internal sealed class JsonFields
     {
         this.prefix = prefix;
         if (element.ValueKind != JsonValueKind.Object)
+        {
             throw new RequestValidationException(prefix.Length == 0 ? "body" : prefix.TrimEnd('.'), "must be a JSON object");
+        }
+
         foreach (var property in element.EnumerateObject())
         {
             if (!allowed.Contains(property.Name))
+            {
                 throw new RequestValidationException(prefix + property.Name, OpenAiErrors.UnsupportedProblem);
-            if (property.Value.ValueKind != JsonValueKind.Null) values[property.Name] = property.Value;
+            }
+
+            if (property.Value.ValueKind != JsonValueKind.Null)
+            {
+                values[property.Name] = property.Value;
+            }
         }
     }
 

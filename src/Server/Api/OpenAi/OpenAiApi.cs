@@ -58,10 +58,16 @@ public sealed partial class OpenAiApi(
                         new CompletionChoice(choice, "", null, OpenAiMapper.FinishReason(finished.Reason))),
                     _ => null,
                 };
-                if (piece is not null) await WriteEventAsync(context, new CompletionChunk(id, "text_completion", created, call.Common.Model, [piece], null));
+                if (piece is not null)
+                {
+                    await WriteEventAsync(context, new CompletionChunk(id, "text_completion", created, call.Common.Model, [piece], null));
+                }
             }
             if (call.Common.IncludeUsage)
+            {
                 await WriteEventAsync(context, new CompletionChunk(id, "text_completion", created, call.Common.Model, [], OpenAiMapper.Usage(usages, call.Common.Choices)));
+            }
+
             await context.Response.Body.WriteAsync(Done, context.RequestAborted);
             return;
         }
@@ -102,7 +108,10 @@ public sealed partial class OpenAiApi(
             StartEventStream(context);
             ChatCompletionChunk Chunk(ChatChunkChoice choice) => new(id, "chat.completion.chunk", created, call.Common.Model, [choice], null);
             for (var choice = 0; choice < requests.Count; choice++)
+            {
                 await WriteEventAsync(context, Chunk(new ChatChunkChoice(choice, new ChatDelta("assistant", ""), null, null)));
+            }
+
             await foreach (var (choice, generationEvent) in streams.ReadAllAsync(context.RequestAborted))
             {
                 var piece = generationEvent switch
@@ -112,10 +121,16 @@ public sealed partial class OpenAiApi(
                         new ChatChunkChoice(choice, new ChatDelta(null, null), null, OpenAiMapper.FinishReason(finished.Reason))),
                     _ => null,
                 };
-                if (piece is not null) await WriteEventAsync(context, Chunk(piece));
+                if (piece is not null)
+                {
+                    await WriteEventAsync(context, Chunk(piece));
+                }
             }
             if (call.Common.IncludeUsage)
+            {
                 await WriteEventAsync(context, new ChatCompletionChunk(id, "chat.completion.chunk", created, call.Common.Model, [], OpenAiMapper.Usage(usages, call.Common.Choices)));
+            }
+
             await context.Response.Body.WriteAsync(Done, context.RequestAborted);
             return;
         }
@@ -127,7 +142,10 @@ public sealed partial class OpenAiApi(
             if (generationEvent is TokenDelta delta)
             {
                 texts[choice].Append(delta.Text);
-                if (OpenAiMapper.ChatLogprobs(delta.Logprobs, engine.TokenBytes) is { } part) logprobs[choice].AddRange(part.Content);
+                if (OpenAiMapper.ChatLogprobs(delta.Logprobs, engine.TokenBytes) is { } part)
+                {
+                    logprobs[choice].AddRange(part.Content);
+                }
             }
             else if (generationEvent is GenerationFinished finished)
             {
@@ -153,7 +171,10 @@ public sealed partial class OpenAiApi(
         var width = result.Results[0].Vector.Length;
         // Vectors are never truncated: sentence-transformers models are not trained for it (OpenAI's v3 models are).
         if (call.Dimensions is { } dimensions && dimensions != width)
+        {
             throw new RequestValidationException("dimensions", $"only the model's own width {width} is supported, not {dimensions}");
+        }
+
         var data = result.Results.Select((text, index) => new EmbeddingItem("embedding", index,
             call.Base64 ? Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(text.Vector.AsSpan())) : text.Vector)).ToList();
         var tokens = result.Results.Sum(r => r.PromptTokens);
@@ -221,7 +242,10 @@ public sealed partial class OpenAiApi(
         try
         {
             if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+            {
                 bodySize.MaxRequestBodySize = limits.MaxReceiveMessageBytes;
+            }
+
             apiKeys.Authorize(scope, "the OpenAI-compatible API" + (scope == ApiKeyScope.Admin ? "'s adapter endpoints" : ""),
                 context.Request.Headers.Authorization, context.Request.Headers["x-api-key"]);
             await handle(state);
@@ -230,9 +254,19 @@ public sealed partial class OpenAiApi(
         {
             var error = ErrorClassifier.Classify(exception, state.AdapterField, deadlinePassed: false, context.RequestAborted.IsCancellationRequested);
             status = error.Code;
-            if (error.Code == StatusCode.Internal) Log.UnhandledException(logger, endpoint, exception);
-            else Log.RequestFailed(logger, endpoint, state.Adapter ?? "", error.Code);
-            if (error.Code != StatusCode.Cancelled) await WriteErrorAsync(context, state, error);
+            if (error.Code == StatusCode.Internal)
+            {
+                Log.UnhandledException(logger, endpoint, exception);
+            }
+            else
+            {
+                Log.RequestFailed(logger, endpoint, state.Adapter ?? "", error.Code);
+            }
+
+            if (error.Code != StatusCode.Cancelled)
+            {
+                await WriteErrorAsync(context, state, error);
+            }
         }
         finally
         {
@@ -257,8 +291,15 @@ public sealed partial class OpenAiApi(
         }
         context.Response.StatusCode = OpenAiErrors.HttpStatus(error.Code);
         if (error.Code == StatusCode.ResourceExhausted)
+        {
             context.Response.Headers.RetryAfter = Math.Ceiling(RpcErrors.QueueFullRetryDelay.TotalSeconds).ToString(CultureInfo.InvariantCulture);
-        if (error.Code == StatusCode.Unauthenticated) context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        if (error.Code == StatusCode.Unauthenticated)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
         await context.Response.WriteAsJsonAsync(body, OpenAiJson.Options);
     }
 
@@ -301,7 +342,10 @@ public sealed partial class OpenAiApi(
             // A body still arriving when the server begins to stop would only be refused (the engine admits nothing from
             // then on): refuse it now, so that the shutdown does not wait for a slow upload.
             if (host.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            {
                 throw new EngineStoppedException();
+            }
+
             throw new ClientGoneException(exception);
         }
     }

@@ -24,8 +24,15 @@ public static class OpenAiMapper
             for (var i = 0; i < call.Common.Choices; i++)
             {
                 var request = new GenerateRequest { Adapter = AdapterOf(call.Common.Model, baseModel), Params = ChoiceParams(call.Common.Params, i) };
-                if (prompt.Text is { } text) request.Text = text;
-                else request.TokenIds = new TokenIds { Ids = { prompt.TokenIds! } };
+                if (prompt.Text is { } text)
+                {
+                    request.Text = text;
+                }
+                else
+                {
+                    request.TokenIds = new TokenIds { Ids = { prompt.TokenIds! } };
+                }
+
                 requests.Add(GenerationMapper.ToDomain(request, limits, deadline: null));
             }
         }
@@ -49,7 +56,11 @@ public static class OpenAiMapper
     // n samples of one prompt: with a seed, choice i uses seed + i, so the choices differ yet each is reproducible.
     private static GenerationParams ChoiceParams(GenerationParams parameters, int choice)
     {
-        if (choice == 0 || !parameters.Sampling.HasSeed) return parameters;
+        if (choice == 0 || !parameters.Sampling.HasSeed)
+        {
+            return parameters;
+        }
+
         var copy = parameters.Clone();
         copy.Sampling.Seed = unchecked(parameters.Sampling.Seed + (ulong)choice);
         return copy;
@@ -103,12 +114,20 @@ public static class OpenAiMapper
     /// <summary>Chat logprobs of the tokens of one delta (null when none were asked for), with each token's bytes.</summary>
     public static ChatLogprobs? ChatLogprobs(IReadOnlyList<SampledToken>? tokens, Func<int, ReadOnlyMemory<byte>> tokenBytes)
     {
-        if (tokens is null) return null;
+        if (tokens is null)
+        {
+            return null;
+        }
+
         (string Name, int[] Bytes) Named(int tokenId)
         {
             var bytes = tokenBytes(tokenId).Span;
             var values = new int[bytes.Length];
-            for (var i = 0; i < bytes.Length; i++) values[i] = bytes[i];
+            for (var i = 0; i < bytes.Length; i++)
+            {
+                values[i] = bytes[i];
+            }
+
             return (TokenName(bytes), values);
         }
         return new([.. tokens.Select(token =>

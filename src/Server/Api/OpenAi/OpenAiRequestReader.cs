@@ -1,6 +1,5 @@
 using System.Text.Json;
 using InferServer.Api.V1;
-using InferServer.Engine;
 
 namespace InferServer.Server.Api.OpenAi;
 
@@ -60,7 +59,10 @@ public static class OpenAiRequestReader
         var maxTokens = fields.Integer("max_tokens");
         var maxCompletionTokens = fields.Integer("max_completion_tokens");
         if (maxTokens is not null && maxCompletionTokens is not null && maxTokens != maxCompletionTokens)
+        {
             throw fields.Invalid("max_completion_tokens", "conflicts with max_tokens; send one of them (max_tokens is deprecated)");
+        }
+
         var common = ReadCommon(fields, prompts: 1, limits, maxCompletionTokens is null ? "max_tokens" : "max_completion_tokens");
         common.Params.Logprobs = fields.Bool("logprobs") ?? false;
         common.Params.TopLogprobs = fields.Integer("top_logprobs", 0, Kernels.Sampling.SamplingParameters.MaxTopLogprobs) ?? 0;
@@ -86,7 +88,10 @@ public static class OpenAiRequestReader
         RpcErrors.ThrowIfAny(ClassificationMapper.TextViolations(input, limits, "input"));
         var format = fields.String("encoding_format") ?? "float";
         if (format is not ("float" or "base64"))
+        {
             throw fields.Invalid("encoding_format", $"must be \"float\" or \"base64\", not \"{format}\"");
+        }
+
         var dimensions = fields.Integer("dimensions", 1, int.MaxValue);
         return new EmbeddingCall(model, input, format == "base64", dimensions, fields.String("user"));
     }
@@ -107,31 +112,80 @@ public static class OpenAiRequestReader
         var model = RequiredString(fields, "model");
         var choices = fields.Integer("n", 1, limits.OpenAiMaxChoices) ?? 1;
         if (choices * prompts > limits.OpenAiMaxChoices)
+        {
             throw fields.Invalid("n", $"{prompts} prompts × n = {choices * prompts} choices exceed the limit of {limits.OpenAiMaxChoices}");
+        }
+
         var stream = fields.Bool("stream") ?? false;
         var includeUsage = false;
         if (fields.Element("stream_options") is { } streamOptions)
         {
-            if (!stream) throw fields.Invalid("stream_options", "is only allowed when stream is true");
+            if (!stream)
+            {
+                throw fields.Invalid("stream_options", "is only allowed when stream is true");
+            }
+
             includeUsage = new JsonFields(streamOptions, StreamOptionFields, "stream_options.").Bool("include_usage") ?? false;
         }
 
         var parameters = new GenerationParams { Sampling = new SamplingParams() };
         // 0 means "the server's default" in the gRPC API; an explicit 0 here is a mistake, not a request for the default.
         if (fields.Integer(maxTokensField) is { } maxTokens)
+        {
             parameters.MaxNewTokens = maxTokens is >= 1 and <= int.MaxValue ? (int)maxTokens : throw fields.Invalid(maxTokensField, $"must be at least 1, got {maxTokens}");
+        }
+
         var sampling = parameters.Sampling;
-        if (fields.Number("temperature") is { } temperature) sampling.Temperature = temperature;
-        if (fields.Number("top_p") is { } topP) sampling.TopP = topP;
+        if (fields.Number("temperature") is { } temperature)
+        {
+            sampling.Temperature = temperature;
+        }
+
+        if (fields.Number("top_p") is { } topP)
+        {
+            sampling.TopP = topP;
+        }
         // vLLM spells "off" as -1; the gRPC API as 0.
-        if (fields.Integer("top_k") is { } topK) sampling.TopK = topK == -1 ? 0 : topK is >= 0 and <= int.MaxValue ? (int)topK : throw fields.Invalid("top_k", $"must be -1, 0 (off) or positive, got {topK}");
-        if (fields.Number("min_p") is { } minP) sampling.MinP = minP;
-        if (fields.Number("presence_penalty") is { } presence) sampling.PresencePenalty = presence;
-        if (fields.Number("frequency_penalty") is { } frequency) sampling.FrequencyPenalty = frequency;
-        if (fields.Number("repetition_penalty") is { } repetition) sampling.RepetitionPenalty = repetition;
-        if (fields.Integer("seed") is { } seed) sampling.Seed = seed >= 0 ? (ulong)seed : throw fields.Invalid("seed", $"must not be negative, got {seed}");
-        if (fields.Strings("stop") is { } stop) parameters.Stop.AddRange(stop);
-        if (fields.TokenIds("stop_token_ids") is { } stopTokenIds) parameters.StopTokenIds.AddRange(stopTokenIds);
+        if (fields.Integer("top_k") is { } topK)
+        {
+            sampling.TopK = topK == -1 ? 0 : topK is >= 0 and <= int.MaxValue ? (int)topK : throw fields.Invalid("top_k", $"must be -1, 0 (off) or positive, got {topK}");
+        }
+
+        if (fields.Number("min_p") is { } minP)
+        {
+            sampling.MinP = minP;
+        }
+
+        if (fields.Number("presence_penalty") is { } presence)
+        {
+            sampling.PresencePenalty = presence;
+        }
+
+        if (fields.Number("frequency_penalty") is { } frequency)
+        {
+            sampling.FrequencyPenalty = frequency;
+        }
+
+        if (fields.Number("repetition_penalty") is { } repetition)
+        {
+            sampling.RepetitionPenalty = repetition;
+        }
+
+        if (fields.Integer("seed") is { } seed)
+        {
+            sampling.Seed = seed >= 0 ? (ulong)seed : throw fields.Invalid("seed", $"must not be negative, got {seed}");
+        }
+
+        if (fields.Strings("stop") is { } stop)
+        {
+            parameters.Stop.AddRange(stop);
+        }
+
+        if (fields.TokenIds("stop_token_ids") is { } stopTokenIds)
+        {
+            parameters.StopTokenIds.AddRange(stopTokenIds);
+        }
+
         parameters.IgnoreEos = fields.Bool("ignore_eos") ?? false;
         return new OpenAiCommon(model, parameters, choices, stream, includeUsage, fields.String("user"), maxTokensField);
     }
@@ -149,7 +203,11 @@ public static class OpenAiRequestReader
                 throw fields.Invalid("prompt", "must not be an empty list");
             case { ValueKind: JsonValueKind.Array } array:
                 var first = array[0].ValueKind;
-                if (first == JsonValueKind.Number) return [new CompletionPrompt(null, JsonFields.ReadTokenIds(array, "prompt"))];
+                if (first == JsonValueKind.Number)
+                {
+                    return [new CompletionPrompt(null, JsonFields.ReadTokenIds(array, "prompt"))];
+                }
+
                 return [.. array.EnumerateArray().Select((item, i) => (first, item.ValueKind) switch
                 {
                     (JsonValueKind.String, JsonValueKind.String) => new CompletionPrompt(item.GetString(), null),
@@ -174,7 +232,11 @@ public static class OpenAiRequestReader
             { ValueKind: JsonValueKind.Array } parts => string.Concat(parts.EnumerateArray().Select((part, i) =>
             {
                 var partFields = new JsonFields(part, ContentPartFields, $"{prefix}content[{i}].");
-                if (partFields.String("type") != "text") throw partFields.Invalid("type", "only \"text\" content parts are supported");
+                if (partFields.String("type") != "text")
+                {
+                    throw partFields.Invalid("type", "only \"text\" content parts are supported");
+                }
+
                 return partFields.String("text") ?? throw partFields.Invalid("text", "is required");
             })),
             _ => throw fields.Invalid("content", "must be a string or a list of text parts"),

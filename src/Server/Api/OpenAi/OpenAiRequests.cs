@@ -26,6 +26,9 @@ public sealed record ChatCompletionCall(OpenAiCommon Common, IReadOnlyList<ChatM
 public sealed record LoadLoraAdapterCall(string Name, string Path, bool Reload);
 
 /// <summary>A /v1/embeddings body: texts for the base model or the adapter named in <paramref name="Model"/>.</summary>
+/// <param name="Model"></param>
+/// <param name="Input"></param>
 /// <param name="Base64">encoding_format "base64": each vector as the base64 of its little-endian float32 bytes.</param>
 /// <param name="Dimensions">Requested width; only the model's own width is served (no truncation).</param>
+/// <param name="User"></param>
 public sealed record EmbeddingCall(string Model, IReadOnlyList<string> Input, bool Base64, int? Dimensions, string? User);

@@ -53,8 +53,13 @@ public sealed class OpenAiChatTests(OpenAiServerFixture fixture)
 
         var (status, contentType, events) = await Server.StreamAsync("v1/chat/completions", new
         {
-            model = OpenAiTestServer.ServedName, messages = Messages, max_tokens = 6, temperature = 0, ignore_eos = true,
-            stream = true, stream_options = new { include_usage = true },
+            model = OpenAiTestServer.ServedName,
+            messages = Messages,
+            max_tokens = 6,
+            temperature = 0,
+            ignore_eos = true,
+            stream = true,
+            stream_options = new { include_usage = true },
         });
 
         Assert.Equal(200, status);
@@ -75,8 +80,13 @@ public sealed class OpenAiChatTests(OpenAiServerFixture fixture)
     {
         var (status, body) = await Server.PostAsync("v1/chat/completions", new
         {
-            model = OpenAiTestServer.ServedName, messages = Messages, max_tokens = 3, temperature = 0, ignore_eos = true,
-            logprobs = true, top_logprobs = 3,
+            model = OpenAiTestServer.ServedName,
+            messages = Messages,
+            max_tokens = 3,
+            temperature = 0,
+            ignore_eos = true,
+            logprobs = true,
+            top_logprobs = 3,
         });
 
         Assert.True(status == 200, OpenAiTestServer.Show(body));

@@ -82,8 +82,13 @@ public sealed class OpenAiCompletionsTests(OpenAiServerFixture fixture)
         var (_, unary) = await Server.PostAsync("v1/completions", Greedy("Once upon a time", maxTokens: 8));
         var request = new
         {
-            model = OpenAiTestServer.ServedName, prompt = "Once upon a time", max_tokens = 8, temperature = 0, ignore_eos = true,
-            stream = true, stream_options = new { include_usage = true },
+            model = OpenAiTestServer.ServedName,
+            prompt = "Once upon a time",
+            max_tokens = 8,
+            temperature = 0,
+            ignore_eos = true,
+            stream = true,
+            stream_options = new { include_usage = true },
         };
 
         var (status, contentType, events) = await Server.StreamAsync("v1/completions", request);

@@ -56,7 +56,10 @@ public sealed class OpenAiErrorTests(OpenAiServerFixture fixture)
     {
         var (status, body) = await Server.PostAsync("v1/completions", new
         {
-            model = OpenAiTestServer.ServedName, prompt = "hi", stream = true, stream_options = new { include_usage = true, continuous_usage_stats = true },
+            model = OpenAiTestServer.ServedName,
+            prompt = "hi",
+            stream = true,
+            stream_options = new { include_usage = true, continuous_usage_stats = true },
         });
 
         Assert.Equal(400, status);

@@ -11,7 +11,9 @@ public sealed class OpenAiGrpcParityTests(OpenAiServerFixture fixture)
 
     private static GenerationParams GreedyParams(int tokens) => new()
     {
-        MaxNewTokens = tokens, IgnoreEos = true, Sampling = new SamplingParams { Temperature = 0 },
+        MaxNewTokens = tokens,
+        IgnoreEos = true,
+        Sampling = new SamplingParams { Temperature = 0 },
     };
 
     [Fact]
@@ -40,8 +42,11 @@ public sealed class OpenAiGrpcParityTests(OpenAiServerFixture fixture)
 
         var (status, body) = await Server.PostAsync("v1/chat/completions", new
         {
-            model = OpenAiTestServer.ServedName, messages = new[] { new { role = "user", content = "Tell me a story." } },
-            max_tokens = 7, temperature = 0, ignore_eos = true,
+            model = OpenAiTestServer.ServedName,
+            messages = new[] { new { role = "user", content = "Tell me a story." } },
+            max_tokens = 7,
+            temperature = 0,
+            ignore_eos = true,
         });
 
         Assert.True(status == 200, OpenAiTestServer.Show(body));

@@ -10,7 +10,10 @@ public sealed class OpenAiLogprobNamesTests
     // "é" is C3 A9 in UTF-8: tokens 1 and 2 each hold half of it, token 3 is " hi", token 4 a special token's text.
     private static readonly Dictionary<int, byte[]> Vocabulary = new()
     {
-        [1] = [0xC3], [2] = [0xA9], [3] = Encoding.UTF8.GetBytes(" hi"), [4] = Encoding.UTF8.GetBytes("<|im_end|>"),
+        [1] = [0xC3],
+        [2] = [0xA9],
+        [3] = Encoding.UTF8.GetBytes(" hi"),
+        [4] = Encoding.UTF8.GetBytes("<|im_end|>"),
     };
 
     private static ReadOnlyMemory<byte> BytesOf(int id) => Vocabulary[id];
