@@ -13,6 +13,11 @@ namespace InferServer.Samples.Tests;
 /// samples/OfflineBatch as the docs run it (docs/embedding-the-engine.md): 1,000 prompts over 10 adapters through the
 /// engine in-process, results to JSONL. The batched answers must be the ones each prompt gets alone (greedy).
 /// </summary>
+/// <remarks>
+/// No live-tensor count across engines here: TorchSharp 0.107 counts one wrapper per <c>Parameter</c> it never uncounts
+/// (the constructor moves the data tensor's handle), so every model load raises the count by its parameter count while
+/// freeing every tensor. The leak tests count within one engine (tests/InferServer.Server.Tests/Engine/EngineLeakTests).
+/// </remarks>
 public sealed class OfflineBatchSampleTests
 {
     [Fact]
@@ -38,8 +43,6 @@ public sealed class OfflineBatchSampleTests
         // The adapters change the answers: the same prompt text is answered differently by different adapters.
         Assert.True(lines.Select(line => line.Text).Distinct().Count() > 100);
 
-        // A second engine, for the prompts alone, frees what it made (the first one also made libtorch's lazy globals).
-        var tensorsBefore = LiveTensors.Settled();
         // Each prompt alone (one request at a time, a batch of one) gives the same tokens as inside the batch of 1,000.
         await using (var runtime = await EngineComposition.StartAsync(new EngineOptions { ModelPath = model },
             new AdapterStoreOptions { AdapterRoots = [adapters] }, NullLoggerFactory.Instance, TimeProvider.System))
@@ -47,6 +50,5 @@ public sealed class OfflineBatchSampleTests
             foreach (var line in lines.Where(line => line.Index % 97 == 0 || line.Index == 999))
                 Assert.Equal(line, await BatchRunner.GenerateAsync(runtime.Engine, line.Index, line.Adapter, job, CancellationToken.None));
         }
-        Assert.Equal(tensorsBefore, LiveTensors.Settled());
     }
 }
