@@ -1,6 +1,6 @@
 using Grpc.Core;
 using InferServer.Api.V1;
-using InferServer.Server.Tests.Engine;
+using InferServer.Engine.Tests;
 using InferServer.Server.Tests.Hosting;
 using Xunit.Abstractions;
 

@@ -4,7 +4,7 @@ using Grpc.Core;
 using InferServer.Api.V1;
 using InferServer.Server.Api.OpenAi;
 using InferServer.Server.Tests.Api.OpenAi;
-using InferServer.Server.Tests.Engine;
+using InferServer.Engine.Tests;
 using InferServer.Server.Tests.Hosting;
 using InferServer.Engine.Tokenization;
 using Microsoft.Extensions.DependencyInjection;

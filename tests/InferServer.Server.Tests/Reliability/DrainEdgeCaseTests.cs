@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
-using InferServer.Server.Tests.Engine;
+using InferServer.Engine.Tests;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Reliability;
@@ -12,7 +12,7 @@ namespace InferServer.Server.Tests.Reliability;
 /// timeout (Api:DrainTimeout + 5 s) runs out: the exit takes 8 s with a 3 s drain, and aborting the request logs
 /// "Unhandled exception in OpenAI v1/completions; answered 500" with a stack trace (OpenAiApi.HandleAsync).
 /// </summary>
-[Collection(Engine.EngineCollection.Name)]
+[Collection(EngineCollection.Name)]
 public sealed class DrainEdgeCaseTests(ITestOutputHelper output)
 {
     [Fact]

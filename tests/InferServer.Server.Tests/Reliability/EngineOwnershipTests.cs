@@ -1,6 +1,6 @@
 using InferServer.AdapterStore.Configuration;
 using InferServer.Engine;
-using InferServer.Server.Tests.Engine;
+using InferServer.Engine.Tests;
 
 namespace InferServer.Server.Tests.Reliability;
 

@@ -3,7 +3,7 @@ using InferServer.AdapterStore;
 using InferServer.AdapterStore.Configuration;
 using InferServer.Engine;
 using InferServer.Server.Tests.Hosting;
-using InferServer.Server.Tests.Engine;
+using InferServer.Engine.Tests;
 using InferServer.Engine.Models;
 using InferServer.Engine.Models.Common;
 using static TorchSharp.torch;

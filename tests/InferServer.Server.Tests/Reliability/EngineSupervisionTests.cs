@@ -3,7 +3,7 @@ using Grpc.Health.V1;
 using InferServer.Engine;
 using InferServer.Server.Hosting;
 using InferServer.Server.Tests.Api;
-using InferServer.Server.Tests.Engine;
+using InferServer.Engine.Tests;
 using InferServer.Server.Tests.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;

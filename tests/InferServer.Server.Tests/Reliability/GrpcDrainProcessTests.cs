@@ -12,7 +12,7 @@ namespace InferServer.Server.Tests.Reliability;
 /// GenerateStream ends with its final frame or with UNAVAILABLE, a call made during the drain gets UNAVAILABLE at once,
 /// health says NOT_SERVING during the drain, and the process exits 0 within the drain plus a little.
 /// </summary>
-[Collection(Engine.EngineCollection.Name)]
+[Collection(EngineCollection.Name)]
 public sealed class GrpcDrainProcessTests(ITestOutputHelper output)
 {
     [Fact]

@@ -6,7 +6,7 @@ using InferServer.Safetensors;
 using InferServer.Server.Api.OpenAi;
 using InferServer.Server.Tests.Hosting;
 using InferServer.Engine.Tokenization;
-using InferServer.Server.Tests.Engine;
+using InferServer.Engine.Tests;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 using static TorchSharp.torch;

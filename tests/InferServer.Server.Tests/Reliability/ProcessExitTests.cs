@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
-using InferServer.Server.Tests.Engine;
+using InferServer.Engine.Tests;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Reliability;
@@ -10,7 +10,7 @@ namespace InferServer.Server.Tests.Reliability;
 /// The server process itself (Program.cs, not the in-process TestServer), as Kubernetes runs it: SIGTERM drains and
 /// exits 0, also with streams running; a start that cannot succeed exits with one bounded message and EX_CONFIG.
 /// </summary>
-[Collection(Engine.EngineCollection.Name)]
+[Collection(EngineCollection.Name)]
 public sealed class ProcessExitTests(ITestOutputHelper output)
 {
     private static readonly string[] LlamaTiny =

@@ -3,7 +3,7 @@ using Grpc.Core;
 using Grpc.Health.V1;
 using InferServer.Api.V1;
 using InferServer.Engine;
-using InferServer.Server.Tests.Engine;
+using InferServer.Engine.Tests;
 using InferServer.Server.Tests.Hosting;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
 using System.Text;
 using InferServer.Server.Api.OpenAi;
-using InferServer.Server.Tests.Engine;
+using InferServer.Engine.Tests;
 using InferServer.Server.Tests.Hosting;
 using InferServer.LoadGen.Soak;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using InferServer.Server.Tests.Engine;
+using InferServer.Engine.Tests;
 using Xunit.Abstractions;
 
 namespace InferServer.Server.Tests.Reliability;
@@ -12,7 +12,7 @@ namespace InferServer.Server.Tests.Reliability;
 /// cannot be converted (thrown by builder.Build(), which resolves HostOptions from ApiOptions) both end in
 /// "Unhandled exception." and SIGABRT (exit 134) with a full stack trace.
 /// </summary>
-[Collection(Engine.EngineCollection.Name)]
+[Collection(EngineCollection.Name)]
 public sealed class StartFailureExitCodeTests(ITestOutputHelper output)
 {
     private static readonly string[] LlamaTiny =

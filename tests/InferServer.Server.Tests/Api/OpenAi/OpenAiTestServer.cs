@@ -9,7 +9,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using InferServer.Server.Api.OpenAi;
 using InferServer.Server.Hosting;
-using InferServer.Server.Tests.Engine;
+using InferServer.Engine.Tests;
 using InferServer.Server.Tests.Observability;
 
 namespace InferServer.Server.Tests.Api.OpenAi;
