@@ -5,7 +5,7 @@ namespace InferServer.Engine;
 /// memory is committed as tokens arrive rather than reserved for max_new_tokens up front, and a finished or cancelled
 /// sequence returns its blocks at once. Engine thread only.
 /// </summary>
-public sealed class KvBlockAllocator
+internal sealed class KvBlockAllocator
 {
     private readonly Stack<int> free;
 

@@ -4,7 +4,7 @@ namespace InferServer.Engine;
 /// Applies stop strings to streamed text: text is released only once it can no longer turn out to be the start of a
 /// stop string, and a completed stop string ends generation without being emitted (OpenAI and vLLM semantics).
 /// </summary>
-public sealed class StopStringFilter(IReadOnlyList<string> stopStrings)
+internal sealed class StopStringFilter(IReadOnlyList<string> stopStrings)
 {
     private readonly string[] stops = stopStrings.Where(s => s.Length > 0).ToArray();
     private string pending = "";

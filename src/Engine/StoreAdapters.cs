@@ -10,7 +10,7 @@ namespace InferServer.Engine;
 /// device slots from <see cref="DeviceSlotTable"/>, merged weights from <see cref="MergeCache"/>. Owns the slot table
 /// and merge cache (they live and die with the model); the store itself is owned by the host.
 /// </summary>
-public sealed class StoreAdapters(AdapterRegistry store, DeviceSlotTable slots, MergeCache merges) : IEngineAdapters, IDisposable
+internal sealed class StoreAdapters(AdapterRegistry store, DeviceSlotTable slots, MergeCache merges) : IEngineAdapters, IDisposable
 {
     // The store's retired-version count when the device tier and merge cache last held nothing retired.
     private long retiredSeen;

@@ -16,7 +16,7 @@ namespace InferServer.Samples.Tests;
 /// <remarks>
 /// No live-tensor count across engines here: TorchSharp 0.107 counts one wrapper per <c>Parameter</c> it never uncounts
 /// (the constructor moves the data tensor's handle), so every model load raises the count by its parameter count while
-/// freeing every tensor. The leak tests count within one engine (tests/InferServer.Server.Tests/Engine/EngineLeakTests).
+/// freeing every tensor. The leak tests count within one engine (tests/InferServer.Engine.Tests/EngineLeakTests).
 /// </remarks>
 public sealed class OfflineBatchSampleTests
 {

@@ -3,7 +3,7 @@ using InferServer.AdapterStore.Peft;
 namespace InferServer.Engine.Models;
 
 /// <summary>Describes a loaded model to the adapter loader, which does not depend on the server's model types.</summary>
-public static class BaseModelSpecs
+internal static class BaseModelSpecs
 {
     /// <summary>
     /// Module path → (in, out) of every adaptable projection, layer count and hidden size; for a sequence classifier also

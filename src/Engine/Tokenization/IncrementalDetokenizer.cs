@@ -15,7 +15,7 @@ namespace InferServer.Engine.Tokenization;
 /// pending text only up to the point where no suffix of <see cref="Text"/> is a prefix of a stop string.
 /// One instance per sequence; not thread-safe.
 /// </remarks>
-public sealed class IncrementalDetokenizer
+internal sealed class IncrementalDetokenizer
 {
     private readonly TextTokenizer tokenizer;
     private readonly bool skipSpecialTokens;

@@ -30,6 +30,9 @@ public sealed partial class DependencyRulesTests
         // broken adapter files. Never the server.
         new("LoadGen", "loadtest/InferServer.LoadGen", "inferserver-loadgen", "InferServer.LoadGen",
             ["Kernels", "Safetensors", "Protos", "AdapterStore", "Engine", "Demo"]),
+        // Uses the engine as a library: the engine and the option and request types its surface is made of.
+        new("OfflineBatchSample", "samples/OfflineBatch", "offline-batch", "InferServer.Samples.OfflineBatch",
+            ["Kernels", "AdapterStore", "Engine"]),
     ];
 
     private static ProjectRule Rule(string project) => Rules.Single(rule => rule.Name == project);

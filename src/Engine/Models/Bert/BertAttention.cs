@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Bert;
 
 /// <summary>attention.self then attention.output (dense + residual + LayerNorm).</summary>
-public sealed class BertAttention : nn.Module
+internal sealed class BertAttention : nn.Module
 {
     private readonly BertSelfAttention @self;
     private readonly BertResidualOutput output;

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Bert;
 
 /// <summary>Word + position + token-type embeddings, then LayerNorm.</summary>
-public sealed class BertEmbeddings : nn.Module
+internal sealed class BertEmbeddings : nn.Module
 {
     private readonly Common.Embedding word_embeddings;
     private readonly Common.Embedding position_embeddings;

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Bert;
 
 /// <summary>The feed-forward expansion: act(dense(x)).</summary>
-public sealed class BertIntermediate : nn.Module
+internal sealed class BertIntermediate : nn.Module
 {
     private readonly AdaptedLinear dense;
     private readonly ActivationKind activation;

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Bert;
 
 /// <summary>Post-norm encoder layer: attention sublayer, then feed-forward sublayer.</summary>
-public sealed class BertLayer : nn.Module
+internal sealed class BertLayer : nn.Module
 {
     private readonly BertAttention attention;
     private readonly BertIntermediate intermediate;

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Bert;
 
 /// <summary>tanh(dense(hidden state of each sequence's first token, [CLS])).</summary>
-public sealed class BertPooler : nn.Module
+internal sealed class BertPooler : nn.Module
 {
     private readonly AdaptedLinear dense;
 

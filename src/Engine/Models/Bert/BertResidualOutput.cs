@@ -9,7 +9,7 @@ namespace InferServer.Engine.Models.Bert;
 /// LayerNorm(dense(x) + residual): BERT's post-norm sublayer output, used both after attention (BertSelfOutput,
 /// hidden → hidden) and after the feed-forward block (BertOutput, intermediate → hidden). Same keys in both places.
 /// </summary>
-public sealed class BertResidualOutput : nn.Module
+internal sealed class BertResidualOutput : nn.Module
 {
     private readonly AdaptedLinear dense;
     private readonly Common.LayerNorm LayerNorm;

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Bert;
 
 /// <summary>Bidirectional multi-head attention (query, key, value — the modules BERT LoRA adapters usually target).</summary>
-public sealed class BertSelfAttention : nn.Module
+internal sealed class BertSelfAttention : nn.Module
 {
     private readonly AdaptedLinear query;
     private readonly AdaptedLinear key;

@@ -8,7 +8,7 @@ namespace InferServer.Engine.Models.Bert;
 /// as sentence-transformers saves all-MiniLM-L6-v2. It serves Embed, and Classify through SEQ_CLS adapters that bring a
 /// head (their classifier reads the pooler output, as BertForSequenceClassification's does).
 /// </summary>
-public sealed class BertTextEncoder : nn.Module, ISequenceClassifier
+internal sealed class BertTextEncoder : nn.Module, ISequenceClassifier
 {
     private readonly BertEmbeddings embeddings;
     private readonly BertEncoder encoder;

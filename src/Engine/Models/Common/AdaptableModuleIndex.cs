@@ -6,7 +6,7 @@ namespace InferServer.Engine.Models.Common;
 /// Finds every <see cref="AdaptedLinear"/> and <see cref="Embedding"/> in a model by its registered (= Hugging Face) module
 /// path: what PEFT's LoRA can wrap (nn.Linear, Conv1D, nn.Embedding).
 /// </summary>
-public static class AdaptableModuleIndex
+internal static class AdaptableModuleIndex
 {
     /// <summary>Module path → projection (an embedding's <see cref="Embedding.LoraTarget"/>), leaving out the named modules.</summary>
     public static IReadOnlyDictionary<string, AdaptedLinear> Build(nn.Module model, params string[] excluded) =>

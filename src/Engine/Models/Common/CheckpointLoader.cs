@@ -7,7 +7,7 @@ namespace InferServer.Engine.Models.Common;
 /// Fills a model's parameters from a safetensors checkpoint as a checked lookup: the full key set and every shape are
 /// compared first, and all mismatches are reported together before anything is copied.
 /// </summary>
-public static class CheckpointLoader
+internal static class CheckpointLoader
 {
     /// <summary>Validates, then copies every tensor (converting to the parameter's dtype and device).</summary>
     public static void Load(nn.Module model, SafetensorsCheckpoint checkpoint, CheckpointLayout layout, string directory)

@@ -6,7 +6,7 @@ namespace InferServer.Engine.Models.Common;
 /// The output head (lm_head) of a causal model, run on the rows whose logits are wanted. PEFT adapts lm_head when an
 /// adapter names it (never through all-linear), so the head gets each logit row's adapter slot, not the step's.
 /// </summary>
-public static class OutputHead
+internal static class OutputHead
 {
     /// <summary>Logits of <paramref name="hidden"/> (already reduced to <see cref="CausalBatch.LogitRows"/>).</summary>
     public static Tensor Project(AdaptedLinear head, Tensor hidden, CausalBatch batch)

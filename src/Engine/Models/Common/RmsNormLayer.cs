@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Common;
 
 /// <summary>RMS norm with a learned scale (Llama family); the math is <see cref="RmsNorm"/>.</summary>
-public sealed class RmsNormLayer : nn.Module
+internal sealed class RmsNormLayer : nn.Module
 {
     private readonly Parameter weight;
     private readonly double eps;

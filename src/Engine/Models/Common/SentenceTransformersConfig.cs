@@ -8,7 +8,7 @@ namespace InferServer.Engine.Models.Common;
 /// or a module after pooling other than Normalize (Dense, say), is refused by name, since serving it without that step
 /// would return different vectors.
 /// </summary>
-public static class SentenceTransformersConfig
+internal static class SentenceTransformersConfig
 {
     private const string ModulePrefix = "sentence_transformers.models.";
 

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Gpt2;
 
 /// <summary>GPT-2 attention: one fused q/k/v projection (c_attn) and an output projection (c_proj).</summary>
-public sealed class Gpt2Attention : nn.Module
+internal sealed class Gpt2Attention : nn.Module
 {
     private readonly AdaptedLinear c_attn;
     private readonly AdaptedLinear c_proj;

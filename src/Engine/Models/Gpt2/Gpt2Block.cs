@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Gpt2;
 
 /// <summary>Pre-norm GPT-2 block: h + attn(ln_1(h)), then h + mlp(ln_2(h)).</summary>
-public sealed class Gpt2Block : nn.Module
+internal sealed class Gpt2Block : nn.Module
 {
     private readonly Common.LayerNorm ln_1;
     private readonly Gpt2Attention attn;

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Gpt2;
 
 /// <summary>GPT-2 feed-forward: c_proj(act(c_fc(x))).</summary>
-public sealed class Gpt2Mlp : nn.Module
+internal sealed class Gpt2Mlp : nn.Module
 {
     private readonly AdaptedLinear c_fc;
     private readonly AdaptedLinear c_proj;

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Gpt2;
 
 /// <summary>The GPT-2 stack under the "transformer." prefix: token and learned position embeddings, blocks, final norm.</summary>
-public sealed class Gpt2Model : nn.Module
+internal sealed class Gpt2Model : nn.Module
 {
     private readonly Common.Embedding wte;
     private readonly Common.Embedding wpe;

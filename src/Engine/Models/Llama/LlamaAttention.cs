@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Llama;
 
 /// <summary>Multi-head attention with grouped KV heads and rotary positions (transformers' LlamaAttention).</summary>
-public sealed class LlamaAttention : nn.Module
+internal sealed class LlamaAttention : nn.Module
 {
     private readonly AdaptedLinear q_proj;
     private readonly AdaptedLinear k_proj;

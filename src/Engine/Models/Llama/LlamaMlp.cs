@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Llama;
 
 /// <summary>The gated feed-forward block: down(silu(gate(x)) · up(x)).</summary>
-public sealed class LlamaMlp : nn.Module
+internal sealed class LlamaMlp : nn.Module
 {
     private readonly AdaptedLinear gate_proj;
     private readonly AdaptedLinear up_proj;

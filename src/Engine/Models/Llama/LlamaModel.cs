@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Llama;
 
 /// <summary>The decoder stack under the "model." prefix of a LlamaForCausalLM checkpoint.</summary>
-public sealed class LlamaModel : nn.Module
+internal sealed class LlamaModel : nn.Module
 {
     private readonly Common.Embedding embed_tokens;
     private readonly ModuleList<LlamaDecoderLayer> layers;
