@@ -40,7 +40,7 @@ namespace InferServer.AdapterStore.Merging;
 /// default MergeMinShare 0.5 and one cached copy) would evict each other's copy and re-merge at every alternation.
 /// </para>
 /// </remarks>
-public sealed partial class MergeCache : IDisposable
+public sealed class MergeCache : IDisposable
 {
     /// <summary>A merged adapter stays mergeable while its share is at least this fraction of MergeMinShare.</summary>
     public const double CoolingFactor = 0.75;
@@ -288,18 +288,7 @@ public sealed partial class MergeCache : IDisposable
         }
     }
 
-    private void Raise(AdapterEvent adapterEvent)
-    {
-        try
-        {
-            Changed?.Invoke(this, adapterEvent);
-        }
-        catch (Exception e)
-        {
-            // Metrics must never break serving (AdapterEvent).
-            LogEventHandlerFailed(e, adapterEvent.Kind, adapterEvent.Name);
-        }
-    }
+    private void Raise(AdapterEvent adapterEvent) => AdapterEventQueue.RaiseNow(logger, this, Changed, adapterEvent);
 
     /// <summary>One adapter's merged copies, by module path.</summary>
     private sealed class MergedSet(LoraAdapter adapter, Dictionary<string, Tensor> weights) : IDisposable

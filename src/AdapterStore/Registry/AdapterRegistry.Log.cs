@@ -24,9 +24,6 @@ public sealed partial class AdapterRegistry
         Message = "Reloaded adapter {AdapterName} from {Directory}; the previous version drains")]
     private partial void LogReloaded(string adapterName, string directory);
 
-    [LoggerMessage(EventId = 7, EventName = "AdapterEventHandlerFailed", Level = LogLevel.Error, Message = "An adapter event handler failed on {Kind} of {AdapterName}")]
-    private partial void LogEventHandlerFailed(Exception error, AdapterEventKind kind, string adapterName);
-
     [LoggerMessage(EventId = 8, EventName = "AdapterTrainedOnOtherBase", Level = LogLevel.Warning,
         Message = "Adapter {AdapterName}: {Mismatch}; serving it anyway (Adapters:BaseModelCheck is warn)")]
     private partial void LogOtherBase(string adapterName, string mismatch);

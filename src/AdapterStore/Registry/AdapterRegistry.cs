@@ -49,7 +49,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IDisposable
     private readonly Dictionary<string, AdapterRegistration> registrations = new(StringComparer.Ordinal);
     // Names unloaded by an admin: not rediscovered under the adapter roots until loaded explicitly again.
     private readonly HashSet<string> unloadedNames = new(StringComparer.Ordinal);
-    private readonly List<AdapterEvent> pendingEvents = [];
+    private readonly AdapterEventQueue events;
     private bool disposed;
 
     /// <param name="options">Roots, bounds and rank; see <see cref="AdapterStoreOptions.Validate"/>.</param>
@@ -73,6 +73,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IDisposable
         directories = new AdapterDirectories(options);
         time = timeProvider ?? TimeProvider.System;
         this.logger = logger ?? NullLogger<AdapterRegistry>.Instance;
+        events = new AdapterEventQueue(this.logger);
         Host = new HostTier(options.HostMaxAdapters, options.HostMaxBytes, this.logger);
         Host.Changed += (_, adapterEvent) => Changed?.Invoke(this, adapterEvent);
     }
@@ -264,7 +265,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IDisposable
             unloadedNames.Add(name);
             var copy = registration.Current.Copy;
             var (adapter, tier, pins) = Host.StateOf(copy);
-            pendingEvents.Add(new AdapterEvent(AdapterEventKind.Unloaded, name, tier, adapter?.TotalBytes ?? 0));
+            events.Add(new AdapterEvent(AdapterEventKind.Unloaded, name, tier, adapter?.TotalBytes ?? 0));
             LogUnloaded(name, pins);
             Host.Retire(copy);
         }
@@ -408,7 +409,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IDisposable
                 registrations.Remove(registration.Name);
             }
 
-            pendingEvents.Add(new AdapterEvent(AdapterEventKind.LoadFailed, registration.Name, AdapterTier.Host, Error: error));
+            events.Add(new AdapterEvent(AdapterEventKind.LoadFailed, registration.Name, AdapterTier.Host, Error: error));
             LogLoadFailed(error, registration.Name, version.Directory);
         }
 
@@ -446,25 +447,7 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IDisposable
     /// <summary>Raises queued events outside the lock, so handlers may call back into the store; then the host tier's.</summary>
     private void RaisePendingEvents()
     {
-        AdapterEvent[] events;
-        lock (gate)
-        {
-            events = [.. pendingEvents];
-            pendingEvents.Clear();
-        }
-
-        foreach (var adapterEvent in events)
-        {
-            try
-            {
-                Changed?.Invoke(this, adapterEvent);
-            }
-            catch (Exception e)
-            {
-                LogEventHandlerFailed(e, adapterEvent.Kind, adapterEvent.Name);
-            }
-        }
-
+        events.Raise(this, Changed);
         Host.RaisePendingEvents();
     }
 }

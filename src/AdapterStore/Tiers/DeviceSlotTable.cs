@@ -29,7 +29,7 @@ namespace InferServer.AdapterStore.Tiers;
 /// as soon as its last pin goes (drain), or by <see cref="FreeRetired"/> if it was already idle.
 /// </para>
 /// </remarks>
-public sealed partial class DeviceSlotTable : IDisposable
+public sealed class DeviceSlotTable : IDisposable
 {
     private readonly IReadOnlyDictionary<string, ILoraTarget> targets;
     private readonly ScalarType dtype;
@@ -354,18 +354,7 @@ public sealed partial class DeviceSlotTable : IDisposable
         }
     }
 
-    private void Raise(AdapterEvent adapterEvent)
-    {
-        try
-        {
-            Changed?.Invoke(this, adapterEvent);
-        }
-        catch (Exception e)
-        {
-            // Metrics must never break serving (AdapterEvent).
-            LogEventHandlerFailed(e, adapterEvent.Kind, adapterEvent.Name);
-        }
-    }
+    private void Raise(AdapterEvent adapterEvent) => AdapterEventQueue.RaiseNow(logger, this, Changed, adapterEvent);
 
     private sealed class SlotState
     {

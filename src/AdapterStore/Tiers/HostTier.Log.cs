@@ -7,7 +7,4 @@ public sealed partial class HostTier
 {
     [LoggerMessage(EventId = 4, EventName = "AdapterEvicted", Level = LogLevel.Debug, Message = "Evicted adapter {AdapterName} from host memory ({Bytes} bytes)")]
     private partial void LogEvicted(string adapterName, long bytes);
-
-    [LoggerMessage(EventId = 7, EventName = "AdapterEventHandlerFailed", Level = LogLevel.Error, Message = "An adapter event handler failed on {Kind} of {AdapterName}")]
-    private partial void LogEventHandlerFailed(Exception error, AdapterEventKind kind, string adapterName);
 }

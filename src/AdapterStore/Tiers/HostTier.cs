@@ -34,10 +34,10 @@ public sealed partial class HostTier : IAdapterResidency, IDisposable
     private readonly int maxAdapters;
     private readonly long maxBytes;
     private readonly ILogger logger;
+    private readonly AdapterEventQueue events;
     // Least recently used first: held copies of current versions, the evictable ones when unpinned.
     private readonly LinkedList<HostCopy> lru = new();
     private readonly Dictionary<LoraAdapter, HostCopy> copiesByAdapter = new(ReferenceEqualityComparer.Instance);
-    private readonly List<AdapterEvent> pendingEvents = [];
     private long bytes;
     private int count;
     private int requestPins;
@@ -52,6 +52,7 @@ public sealed partial class HostTier : IAdapterResidency, IDisposable
         this.maxAdapters = maxAdapters;
         this.maxBytes = maxBytes;
         this.logger = logger ?? NullLogger.Instance;
+        events = new AdapterEventQueue(this.logger);
     }
 
     /// <summary>Copies read in (Loaded, tier Host) and freed, by eviction or after a drain (Evicted, tier Host).</summary>
@@ -195,7 +196,7 @@ public sealed partial class HostTier : IAdapterResidency, IDisposable
             copiesByAdapter.Add(adapter, copy);
             bytes += adapter.TotalBytes;
             count++;
-            pendingEvents.Add(new AdapterEvent(AdapterEventKind.Loaded, adapter.Name, AdapterTier.Host, adapter.TotalBytes));
+            events.Add(new AdapterEvent(AdapterEventKind.Loaded, adapter.Name, AdapterTier.Host, adapter.TotalBytes));
             if (disposed || copy.Retired)
             {
                 if (copy.Pins == 0)
@@ -288,33 +289,7 @@ public sealed partial class HostTier : IAdapterResidency, IDisposable
     }
 
     /// <summary>Raises queued events outside the lock, so handlers may call back in; handlers that throw are logged.</summary>
-    internal void RaisePendingEvents()
-    {
-        AdapterEvent[] events;
-        lock (gate)
-        {
-            if (pendingEvents.Count == 0)
-            {
-                return;
-            }
-
-            events = [.. pendingEvents];
-            pendingEvents.Clear();
-        }
-
-        foreach (var adapterEvent in events)
-        {
-            try
-            {
-                Changed?.Invoke(this, adapterEvent);
-            }
-            catch (Exception e)
-            {
-                // Metrics must never break serving (AdapterEvent).
-                LogEventHandlerFailed(e, adapterEvent.Kind, adapterEvent.Name);
-            }
-        }
-    }
+    internal void RaisePendingEvents() => events.Raise(this, Changed);
 
     /// <summary>Evicts least recently used unpinned copies until both bounds hold (or only pinned copies are left). Caller holds the lock.</summary>
     private void EvictOverBudget()
@@ -361,6 +336,6 @@ public sealed partial class HostTier : IAdapterResidency, IDisposable
         bytes -= adapter.TotalBytes;
         count--;
         adapter.Dispose();
-        pendingEvents.Add(new AdapterEvent(AdapterEventKind.Evicted, adapter.Name, AdapterTier.Host, adapter.TotalBytes));
+        events.Add(new AdapterEvent(AdapterEventKind.Evicted, adapter.Name, AdapterTier.Host, adapter.TotalBytes));
     }
 }
