@@ -12,6 +12,12 @@ internal sealed record DemoAdapter(string Name, int Rank, int Alpha)
 
     public bool UseRslora { get; init; }
 
+    /// <summary>
+    /// PEFT use_dora: each adapted linear module also gets lora_magnitude_vector [out], the initial ‖W0 + s·B·A‖ per
+    /// output row moved as training moves it, so the magnitude visibly changes the outputs.
+    /// </summary>
+    public bool UseDora { get; init; }
+
     /// <summary>PEFT rank_pattern: module-name pattern → rank.</summary>
     public IReadOnlyDictionary<string, int>? RankPattern { get; init; }
 

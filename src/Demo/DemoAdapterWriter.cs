@@ -1,6 +1,7 @@
 using InferServer.Demo.Import;
 using System.Text.Json.Nodes;
 using InferServer.AdapterStore.Peft;
+using InferServer.Kernels;
 using InferServer.Safetensors;
 using static TorchSharp.torch;
 
@@ -9,7 +10,9 @@ namespace InferServer.Demo;
 /// <summary>
 /// Writes a demo adapter as PEFT 0.13's save_pretrained does: adapter_config.json with every key LoraConfig.to_dict
 /// produces, and adapter_model.safetensors with keys base_model.model.{module}.lora_A.weight [r, in] and .lora_B.weight
-/// [out, r] (the same for Conv1D targets: fan_in_fan_out only changes how PEFT merges), plus a SEQ_CLS adapter's head.
+/// [out, r] (the same for Conv1D targets: fan_in_fan_out only changes how PEFT merges), an embedding's
+/// lora_embedding_A [r, entries] and lora_embedding_B [dimension, r], a DoRA module's lora_magnitude_vector [out], plus a
+/// SEQ_CLS adapter's head.
 /// </summary>
 internal static class DemoAdapterWriter
 {
@@ -21,6 +24,17 @@ internal static class DemoAdapterWriter
     /// </summary>
     private const double LoraBStd = 0.02;
 
+    /// <summary>
+    /// An embedding's A and B (PEFT draws B normal and A zero; here both non-zero): with these spreads s·A[:, id]·Bᵀ is of
+    /// the order of the table's own 0.02-std rows.
+    /// </summary>
+    private const double EmbeddingAStd = 0.1;
+
+    private const double EmbeddingBStd = 0.05;
+
+    /// <summary>How far a DoRA magnitude is moved from its initial weight norm, relative (std of a normal factor around 1).</summary>
+    private const double DoraMagnitudeSpread = 0.1;
+
     public static void Write(string directory, DemoModelPlan model, DemoAdapter adapter, int seed)
     {
         var configJson = Config(model, adapter);
@@ -31,7 +45,8 @@ internal static class DemoAdapterWriter
             throw new InvalidOperationException($"demo adapter '{adapter.Name}' is not servable: {string.Join("; ", problems)}");
         }
 
-        var targeted = model.AdaptableModules.Where(m => config.Targets(m.Key)).ToList();
+        var targeted = model.AdaptableModules
+            .Where(m => config.Targets(m.Key, isLinear: !model.EmbeddingModules.Contains(m.Key), outputHead: model.OutputHead)).ToList();
         if (targeted.Count == 0)
         {
             throw new InvalidOperationException($"demo adapter '{adapter.Name}' targets no module of the {model.Kind} demo");
@@ -44,10 +59,26 @@ internal static class DemoAdapterWriter
         foreach (var (module, shape) in targeted)
         {
             var rank = config.RankFor(module);
+            if (model.EmbeddingModules.Contains(module))
+            {
+                var embeddingA = $"{KeyPrefix}{module}.lora_embedding_A";
+                var embeddingB = $"{KeyPrefix}{module}.lora_embedding_B";
+                tensors.Add(KeyValuePair.Create(embeddingA, DemoModelGenerator.Draw(seed, stream + embeddingA, [rank, shape.InFeatures], 0, EmbeddingAStd)));
+                tensors.Add(KeyValuePair.Create(embeddingB, DemoModelGenerator.Draw(seed, stream + embeddingB, [shape.OutFeatures, rank], 0, EmbeddingBStd)));
+                continue;
+            }
+
             var a = $"{KeyPrefix}{module}.lora_A.weight";
             var b = $"{KeyPrefix}{module}.lora_B.weight";
-            tensors.Add(KeyValuePair.Create(a, DemoModelGenerator.Draw(seed, stream + a, [rank, shape.InFeatures], 0, 1 / Math.Sqrt(shape.InFeatures))));
-            tensors.Add(KeyValuePair.Create(b, DemoModelGenerator.Draw(seed, stream + b, [shape.OutFeatures, rank], 0, LoraBStd)));
+            var aWeight = DemoModelGenerator.Draw(seed, stream + a, [rank, shape.InFeatures], 0, 1 / Math.Sqrt(shape.InFeatures));
+            var bWeight = DemoModelGenerator.Draw(seed, stream + b, [shape.OutFeatures, rank], 0, LoraBStd);
+            tensors.Add(KeyValuePair.Create(a, aWeight));
+            tensors.Add(KeyValuePair.Create(b, bWeight));
+            if (adapter.UseDora)
+            {
+                var magnitude = $"{KeyPrefix}{module}.lora_magnitude_vector";
+                tensors.Add(KeyValuePair.Create(magnitude, DoraMagnitude(model, module, aWeight, bWeight, config.ScaleFor(module), seed, stream + magnitude)));
+            }
         }
         if (adapter.ClassifierLabels > 0)
         {
@@ -59,6 +90,22 @@ internal static class DemoAdapterWriter
         }
         SafetensorsWriter.Write(Path.Combine(directory, LoraAdapterLoader.WeightsFileName), tensors, HuggingFaceFiles.SafetensorsMetadata);
         HuggingFaceFiles.WriteJson(Path.Combine(directory, LoraAdapterLoader.ConfigFileName), configJson);
+    }
+
+    /// <summary>
+    /// PEFT initialises DoRA's magnitude to ‖W0 + s·B·A‖ per output row (DoraLinearLayer.update_layer, norm over the input
+    /// dimension, W0 as the model stores it); training then moves it, here by a seeded factor around 1.
+    /// </summary>
+    private static Tensor DoraMagnitude(DemoModelPlan model, string module, Tensor a, Tensor b, double scale, int seed, string stream)
+    {
+        var key = module + ".weight";
+        var spec = model.Tensors.Single(t => t.Key == key);
+        // The base weight exactly as the checkpoint holds it: the same draw, rounded to the stored dtype.
+        var weight = DemoModelGenerator.Draw(seed, $"{DemoModelGenerator.DirectoryName(model.Kind)}/{key}", spec.Shape, spec.Mean, spec.Std)
+            .to(model.WeightDType).to(ScalarType.Float64);
+        var norm = weight.Plus(b.to(ScalarType.Float64).mm(a.to(ScalarType.Float64)).Times(scale)).Power(2).sum(1).sqrt();
+        var factor = DemoModelGenerator.Draw(seed, stream, [norm.shape[0]], 1, DoraMagnitudeSpread).to(ScalarType.Float64);
+        return (norm * factor).to(ScalarType.Float32);
     }
 
     private static JsonObject Config(DemoModelPlan model, DemoAdapter adapter)
@@ -94,7 +141,7 @@ internal static class DemoAdapterWriter
             ["revision"] = null,
             ["target_modules"] = targets,
             ["task_type"] = adapter.TaskType ?? (classifier ? "SEQ_CLS" : "CAUSAL_LM"),
-            ["use_dora"] = false,
+            ["use_dora"] = adapter.UseDora,
             ["use_rslora"] = adapter.UseRslora,
         };
         if (adapter.LabelNames is { } labels)

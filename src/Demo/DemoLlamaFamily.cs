@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace InferServer.Demo;
 
 /// <summary>
-/// The Llama-family demos (llama, qwen2, llama3). All speak GPT-2 BPE, so the vocabulary is GPT-2's 50,257 ids and
+/// The Llama-family demos (llama, qwen2, llama3, qwen3). All speak GPT-2 BPE, so the vocabulary is GPT-2's 50,257 ids and
 /// the embedding tables dominate the size: the weights are stored in bfloat16, as Llama 3 and Qwen2 checkpoints are,
 /// which halves the files and still gives float32 and float64 readers exactly the same numbers.
 /// </summary>
@@ -17,9 +17,9 @@ internal static class DemoLlamaFamily
 
     private sealed record Shape(
         DemoModelKind Kind, string ModelType, string Architecture, int Hidden, int Intermediate, int Layers, int Heads, int KvHeads,
-        bool Tied, double RopeTheta, int Vocabulary = DemoTokenizerFiles.Gpt2VocabularySize)
+        bool Tied, double RopeTheta, int Vocabulary = DemoTokenizerFiles.Gpt2VocabularySize, int? HeadDim = null)
     {
-        public int HeadDimension => Hidden / Heads;
+        public int HeadDimension => HeadDim ?? Hidden / Heads;
     }
 
     /// <summary>The default served demo: untied head, grouped-query attention, adapters covering PEFT's config variety.</summary>
@@ -108,6 +108,57 @@ internal static class DemoLlamaFamily
     }
 
     /// <summary>
+    /// Qwen3 (transformers' Qwen3ForCausalLM, config keys as Qwen3's own configs carry them): q_norm and k_norm on every head
+    /// before RoPE, head_dim 16 with 4 heads on hidden 32 (so heads · head_dim = 64 ≠ hidden, as in Qwen3-0.6B), no biases,
+    /// the head tied to the embeddings (as Qwen3-0.6B to 4B have it, and it keeps the demos small), and Qwen3's real chat
+    /// template. Its adapters cover all-linear LoRA, DoRA, and LoRA on the token embedding and on the tied lm_head.
+    /// </summary>
+    public static DemoModelPlan Qwen3()
+    {
+        var shape = new Shape(DemoModelKind.Qwen3, "qwen3", "Qwen3ForCausalLM", Hidden: 32, Intermediate: 64, Layers: 2, Heads: 4, KvHeads: 2,
+            Tied: true, RopeTheta: 1000000, HeadDim: 16);
+        var config = new JsonObject
+        {
+            ["architectures"] = new JsonArray(shape.Architecture),
+            ["attention_bias"] = false,
+            ["attention_dropout"] = 0.0,
+            ["bos_token_id"] = DemoTokenizerFiles.Gpt2EndOfTextId,
+            ["eos_token_id"] = DemoTokenizerFiles.Gpt2EndOfTextId,
+            ["head_dim"] = shape.HeadDimension,
+            ["hidden_act"] = "silu",
+            ["hidden_size"] = shape.Hidden,
+            ["initializer_range"] = 0.02,
+            ["intermediate_size"] = shape.Intermediate,
+            ["max_position_embeddings"] = 512,
+            ["max_window_layers"] = shape.Layers,
+            ["model_type"] = shape.ModelType,
+            ["num_attention_heads"] = shape.Heads,
+            ["num_hidden_layers"] = shape.Layers,
+            ["num_key_value_heads"] = shape.KvHeads,
+            ["rms_norm_eps"] = 1e-6,
+            ["rope_scaling"] = null,
+            ["rope_theta"] = shape.RopeTheta,
+            // As in Qwen3's own configs: no window (use_sliding_window false, sliding_window null).
+            ["sliding_window"] = null,
+            ["tie_word_embeddings"] = shape.Tied,
+            ["torch_dtype"] = "bfloat16",
+            // Qwen3 arrived in transformers 4.51.0, the release Qwen's own configs name.
+            ["transformers_version"] = "4.51.0",
+            ["use_cache"] = true,
+            ["use_sliding_window"] = false,
+            ["vocab_size"] = DemoTokenizerFiles.Gpt2VocabularySize,
+        };
+        DemoAdapter[] adapters =
+        [
+            new("chat-r8", Rank: 8, Alpha: 16) { TargetNames = AttentionProjections },
+            new("all-linear-r4", Rank: 4, Alpha: 8) { TargetRegex = "all-linear" },
+            new("dora-r8", Rank: 8, Alpha: 16) { TargetNames = ["q_proj", "v_proj", "o_proj", "down_proj"], UseDora = true },
+            new("embed-head-r4", Rank: 4, Alpha: 8) { TargetNames = ["embed_tokens", "q_proj", "lm_head"] },
+        ];
+        return Plan(shape, config, adapters) with { ChatTemplate = DemoChatTemplates.Qwen3 };
+    }
+
+    /// <summary>
     /// The engine benchmark's model (docs/benchmarks.md): Llama-2-like proportions at a size a 2-core CPU can step, with
     /// Llama 2's 32,000-id vocabulary (prompts are token ids; the GPT-2 tokenizer beside it decodes the ids it shares).
     /// </summary>
@@ -175,6 +226,7 @@ internal static class DemoLlamaFamily
     {
         long vocabulary = shape.Vocabulary;
         var qkvBias = shape.ModelType == "qwen2";
+        var queryKeyNorm = shape.ModelType == "qwen3";
         var tensors = new List<DemoTensor> { DemoTensor.Weight("model.embed_tokens.weight", vocabulary, shape.Hidden) };
         var modules = new Dictionary<string, LinearModuleShape>(StringComparer.Ordinal);
         var attentionWidth = shape.Heads * shape.HeadDimension;
@@ -184,6 +236,12 @@ internal static class DemoLlamaFamily
             var prefix = $"model.layers.{layer}";
             tensors.Add(DemoTensor.NormScale($"{prefix}.input_layernorm.weight", shape.Hidden));
             tensors.Add(DemoTensor.NormScale($"{prefix}.post_attention_layernorm.weight", shape.Hidden));
+            if (queryKeyNorm)
+            {
+                // Spread wider than the other norms' (real Qwen3 q/k norm scales vary a lot), so a wrong or missing one shows.
+                tensors.Add(new DemoTensor($"{prefix}.self_attn.q_norm.weight", [shape.HeadDimension], 1, 0.3));
+                tensors.Add(new DemoTensor($"{prefix}.self_attn.k_norm.weight", [shape.HeadDimension], 1, 0.3));
+            }
             var linears = new (string Name, int In, int Out, bool Bias)[]
             {
                 ("self_attn.q_proj", shape.Hidden, attentionWidth, qkvBias),
@@ -213,7 +271,20 @@ internal static class DemoLlamaFamily
             tensors.Add(DemoTensor.Weight("lm_head.weight", vocabulary, shape.Hidden));
         }
 
+        if (!queryKeyNorm)
+        {
+            return new DemoModelPlan(shape.Kind, config, DemoGenerationConfig.ForGpt2Tokens(), ScalarType.BFloat16, tensors, modules, shape.Hidden,
+                WordPiece: false, adapters);
+        }
+
+        // Qwen3's adapters also reach the token embedding and the output head, which PEFT wraps when named.
+        modules.Add("model.embed_tokens", new LinearModuleShape((int)vocabulary, shape.Hidden));
+        modules.Add("lm_head", new LinearModuleShape(shape.Hidden, (int)vocabulary));
         return new DemoModelPlan(shape.Kind, config, DemoGenerationConfig.ForGpt2Tokens(), ScalarType.BFloat16, tensors, modules, shape.Hidden,
-            WordPiece: false, adapters);
+            WordPiece: false, adapters)
+        {
+            EmbeddingModules = new HashSet<string>(["model.embed_tokens"], StringComparer.Ordinal),
+            OutputHead = "lm_head",
+        };
     }
 }

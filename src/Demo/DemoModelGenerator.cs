@@ -46,7 +46,7 @@ public static class DemoModelGenerator
         }
         else
         {
-            DemoTokenizerFiles.Write(directory);
+            DemoTokenizerFiles.Write(directory, plan.ChatTemplate);
         }
 
         foreach (var adapter in plan.Adapters)

@@ -12,6 +12,12 @@ public enum DemoModelKind
     /// <summary>A Llama 3.x configuration: llama3 rope_scaling that changes frequencies within the demo's context.</summary>
     Llama3,
 
+    /// <summary>
+    /// Qwen3ForCausalLM: per-head q_norm/k_norm before RoPE, head_dim wider than hidden_size / heads, no biases, head tied to the embeddings,
+    /// Qwen3's own chat template, and LoRA (all-linear), DoRA and embedding/lm_head LoRA adapters.
+    /// </summary>
+    Qwen3,
+
     /// <summary>GPT2LMHeadModel with Conv1D weights stored [in, out], as GPT-2 checkpoints have them.</summary>
     Gpt2,
 

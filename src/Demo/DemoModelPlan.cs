@@ -28,12 +28,25 @@ internal sealed record DemoModelPlan(
     bool WordPiece,
     IReadOnlyList<DemoAdapter> Adapters)
 {
+    /// <summary>
+    /// The modules of <see cref="AdaptableModules"/> that are embeddings (PEFT's lora.Embedding: lora_embedding_A [r, entries],
+    /// lora_embedding_B [dimension, r]; in = entries, out = dimension), which all-linear leaves out.
+    /// </summary>
+    public IReadOnlySet<string> EmbeddingModules { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>The output head among <see cref="AdaptableModules"/> (lm_head), which all-linear leaves out; null when it is not adaptable here.</summary>
+    public string? OutputHead { get; init; }
+
+    /// <summary>The Jinja chat_template written into tokenizer_config.json, or null for none.</summary>
+    public string? ChatTemplate { get; init; }
+
     /// <summary>The plan of <paramref name="kind"/>.</summary>
     public static DemoModelPlan For(DemoModelKind kind) => kind switch
     {
         DemoModelKind.Llama => DemoLlamaFamily.Llama(),
         DemoModelKind.Qwen2 => DemoLlamaFamily.Qwen2(),
         DemoModelKind.Llama3 => DemoLlamaFamily.Llama3(),
+        DemoModelKind.Qwen3 => DemoLlamaFamily.Qwen3(),
         DemoModelKind.Gpt2 => DemoGpt2.Plan(),
         DemoModelKind.Bert => DemoBert.Plan(),
         DemoModelKind.LlamaLarge => DemoLlamaFamily.LlamaLarge(),

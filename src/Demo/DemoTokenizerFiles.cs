@@ -45,8 +45,8 @@ public static class DemoTokenizerFiles
     public static int BertVocabularySize => BertVocabulary.Count;
 
     /// <summary>Writes GPT-2's vocab.json, merges.txt and a tokenizer_config.json naming &lt;|endoftext|&gt; as
-    /// bos/eos/unk, as the Hugging Face "gpt2" repository has them.</summary>
-    public static void Write(string directory)
+    /// bos/eos/unk, as the Hugging Face "gpt2" repository has them, with <paramref name="chatTemplate"/> as its chat_template when given.</summary>
+    public static void Write(string directory, string? chatTemplate = null)
     {
         Directory.CreateDirectory(directory);
         var vocabulary = new JsonObject();
@@ -56,7 +56,7 @@ public static class DemoTokenizerFiles
         }
         File.WriteAllText(Path.Combine(directory, "vocab.json"), vocabulary.ToJsonString());
         File.WriteAllLines(Path.Combine(directory, "merges.txt"), ["#version: 0.2", .. Gpt2Vocabulary.Merges]);
-        WriteJson(Path.Combine(directory, "tokenizer_config.json"), new JsonObject
+        var config = new JsonObject
         {
             ["tokenizer_class"] = "GPT2Tokenizer",
             ["model_max_length"] = 1024,
@@ -72,7 +72,13 @@ public static class DemoTokenizerFiles
                     ["special"] = true,
                 },
             },
-        });
+        };
+        if (chatTemplate is not null)
+        {
+            config["chat_template"] = chatTemplate;
+        }
+
+        WriteJson(Path.Combine(directory, "tokenizer_config.json"), config);
     }
 
     /// <summary>Writes the demo BERT's vocab.txt and a tokenizer_config.json (uncased).</summary>

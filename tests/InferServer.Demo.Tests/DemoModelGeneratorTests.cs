@@ -33,6 +33,7 @@ public sealed class DemoModelGeneratorTests(DemoModels demo)
         DemoModelKind.Llama => ["chat-r8", "sql-r16", "summarize-r4-rslora", "support-rank-pattern", "layer1-only", "regex-targets"],
         DemoModelKind.Qwen2 => ["chat-r8"],
         DemoModelKind.Llama3 => ["all-r8"],
+        DemoModelKind.Qwen3 => ["chat-r8", "all-linear-r4", "dora-r8", "embed-head-r4"],
         DemoModelKind.Gpt2 => ["attn-r8", "all-r4-rslora"],
         DemoModelKind.Bert => ["sentiment-cls2", "topic-cls3"],
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
@@ -51,6 +52,7 @@ public sealed class DemoModelGeneratorTests(DemoModels demo)
             DemoModelKind.Llama => ("llama", 2, 16),
             DemoModelKind.Qwen2 => ("qwen2", 2, 16),
             DemoModelKind.Llama3 => ("llama", 2, 16),
+            DemoModelKind.Qwen3 => ("qwen3", 2, 16),
             DemoModelKind.Gpt2 => ("gpt2", 2, 11),
             _ => ("bert", 2, 16),
         };
@@ -188,12 +190,14 @@ public sealed class DemoModelGeneratorTests(DemoModels demo)
     }
 
     [Fact]
-    public void AllDemos_TogetherStayWellUnderFortyMegabytes()
+    public void AllDemos_TogetherStayUnderFortyMegabytes()
     {
         var total = demo.Written.Sum(m => m.Bytes);
 
         Assert.Equal(FilesUnder(demo.Root).Sum(f => new FileInfo(Path.Combine(demo.Root, f)).Length), total);
-        Assert.True(total < 35_000_000, $"the demos take {total:N0} bytes");
+        // 32 MB before the qwen3 demo, which adds its GPT-2 tokenizer files (1.5 MB), a 50,257-row embedding and an adapter
+        // with LoRA on that embedding and on the tied head (0.8 MB each in float32).
+        Assert.True(total < 40_000_000, $"the demos take {total:N0} bytes");
     }
 
     [Fact]

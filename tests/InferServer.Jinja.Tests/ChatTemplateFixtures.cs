@@ -18,10 +18,16 @@ public static class ChatTemplateFixtures
     public static string Template(string name) =>
         Templates.Single(template => template.GetProperty("name").GetString() == name).GetProperty("template").GetString()!;
 
-    /// <summary>A case's id: "template / conversation / add_generation_prompt".</summary>
+    /// <summary>Variables every case has; any other is a template keyword argument (Qwen3's enable_thinking) and part of the id.</summary>
+    private static readonly string[] StandardVariables = ["messages", "tools", "documents", "add_generation_prompt", "bos_token", "eos_token"];
+
+    /// <summary>A case's id: "template / conversation / add_generation_prompt", then " / name=value" per template keyword argument.</summary>
     public static string CaseId(JsonElement fixtureCase) =>
         $"{fixtureCase.GetProperty("template").GetString()} / {fixtureCase.GetProperty("conversation").GetString()} / "
-        + $"{fixtureCase.GetProperty("variables").GetProperty("add_generation_prompt").GetBoolean()}";
+        + $"{fixtureCase.GetProperty("variables").GetProperty("add_generation_prompt").GetBoolean()}"
+        + string.Concat(fixtureCase.GetProperty("variables").EnumerateObject()
+            .Where(variable => !StandardVariables.Contains(variable.Name))
+            .Select(variable => $" / {variable.Name}={variable.Value.GetRawText()}"));
 
     public static JsonElement Case(string id) => Cases.Single(fixtureCase => CaseId(fixtureCase) == id);
 

@@ -74,8 +74,10 @@ TEMPLATES = [
      "source": HF_JS.format("TheBloke/Mistral-7B-Instruct-v0.1-GPTQ")},
     {"name": "mistral-nemo-instruct-2407", "model": "mistralai/Mistral-Nemo-Instruct-2407", "bos_token": "<s>", "eos_token": "</s>",
      "source": LLAMA_CPP.format("mistralai-Mistral-Nemo-Instruct-2407.jinja")},
-    {"name": "qwen3-0.6b", "model": "Qwen/Qwen3-0.6B", "bos_token": None, "eos_token": "<|im_end|>",
-     "source": LLAMA_CPP.format("Qwen-Qwen3-0.6B.jinja")},
+    {"name": "qwen3-0.6b", "model": "Qwen/Qwen3-0.6B (the dense Qwen3 models, Qwen3-8B too, ship this template)", "bos_token": None,
+     "eos_token": "<|im_end|>", "source": LLAMA_CPP.format("Qwen-Qwen3-0.6B.jinja"),
+     # apply_chat_template(..., enable_thinking=...) passes extra keyword arguments to the template as variables.
+     "template_kwargs": [{"enable_thinking": True}, {"enable_thinking": False}]},
     {"name": "qwen1.5-72b-chat", "model": "Qwen/Qwen1.5-72B-Chat", "bos_token": None, "eos_token": "<|im_end|>",
      "source": HF_JS.format("Qwen/Qwen1.5-72B-Chat")},
     {"name": "zephyr-7b-beta", "model": "HuggingFaceH4/zephyr-7b-beta (also TinyLlama/TinyLlama-1.1B-Chat-v1.0)",
@@ -225,17 +227,19 @@ def main():
     for entry in TEMPLATES:
         with open(os.path.join(HERE, "ChatTemplates", entry["name"] + ".jinja"), encoding="utf-8", newline="") as handle:
             source = handle.read()
-        templates.append({**entry, "template": source})
-        for conversation, messages in CONVERSATIONS.items():
-            for add_generation_prompt in (True, False):
-                # apply_chat_template passes tools and documents as None when the caller gives none.
-                variables = {"messages": messages, "tools": None, "documents": None, "add_generation_prompt": add_generation_prompt}
-                if entry["bos_token"] is not None:
-                    variables["bos_token"] = entry["bos_token"]
-                if entry["eos_token"] is not None:
-                    variables["eos_token"] = entry["eos_token"]
-                cases.append({"template": entry["name"], "conversation": conversation, "variables": variables,
-                              **render(source, variables)})
+        templates.append({key: value for key, value in entry.items() if key != "template_kwargs"} | {"template": source})
+        for kwargs in [{}] + entry.get("template_kwargs", []):
+            for conversation, messages in CONVERSATIONS.items():
+                for add_generation_prompt in (True, False):
+                    # apply_chat_template passes tools and documents as None when the caller gives none.
+                    variables = {"messages": messages, "tools": None, "documents": None, "add_generation_prompt": add_generation_prompt}
+                    if entry["bos_token"] is not None:
+                        variables["bos_token"] = entry["bos_token"]
+                    if entry["eos_token"] is not None:
+                        variables["eos_token"] = entry["eos_token"]
+                    variables.update(kwargs)
+                    cases.append({"template": entry["name"], "conversation": conversation, "variables": variables,
+                                  **render(source, variables)})
     constructs = [{"name": name, "template": template, "variables": variables, **render(template, variables)}
                   for name, template, variables in CONSTRUCTS]
     fixture = {

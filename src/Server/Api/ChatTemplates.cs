@@ -1,4 +1,7 @@
 using System.Text;
+using System.Text.Json;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
 using InferServer.Api.V1;
 using InferServer.Engine;
 using InferServer.Jinja;
@@ -9,7 +12,7 @@ namespace InferServer.Server.Api;
 /// Renders chat messages to a prompt. By default (chat_template empty or "model") the model's own template, the Jinja
 /// source in its tokenizer_config.json, is rendered as Hugging Face transformers' apply_chat_template renders it
 /// (<see cref="JinjaTemplate"/>): with messages, bos_token, eos_token, add_generation_prompt=true, and tools and
-/// documents none. A model without a template gets "chatml" when the request names none, and FAILED_PRECONDITION
+/// documents none, plus the request's chat_template_kwargs (Qwen3's enable_thinking). A model without a template gets "chatml" when the request names none, and FAILED_PRECONDITION
 /// when it asks for "model". A template that refuses the conversation (raise_exception: roles not alternating, a system message it has no place for) is
 /// INVALID_ARGUMENT with the template's message; a template this server cannot parse or render is
 /// FAILED_PRECONDITION. The built-ins can always be named instead. The response names the template used.
@@ -26,6 +29,9 @@ public static class ChatTemplates
     public static readonly IReadOnlyList<string> BuiltIn = ["chatml", "llama3"];
 
     private static readonly string[] Roles = ["system", "user", "assistant"];
+
+    // The variables apply_chat_template passes itself; a keyword argument of the same name is a TypeError there.
+    private static readonly string[] ReservedVariables = ["messages", "tools", "documents", "add_generation_prompt"];
 
     /// <summary>Checks the messages and renders them, ending with the assistant's turn.</summary>
     public static ChatPrompt Render(ChatRequest request, EngineModelInfo model, ApiOptions limits)
@@ -63,13 +69,21 @@ public static class ChatTemplates
             violations.Add(new("chat_template", $"must be empty, '{Model}' or one of {string.Join(", ", BuiltIn)}, got '{template}'"));
         }
 
+        if (request.ChatTemplateKwargs is { } kwargs)
+        {
+            foreach (var name in kwargs.Fields.Keys.Where(ReservedVariables.Contains))
+            {
+                violations.Add(new($"chat_template_kwargs.{name}", "is set by the server and cannot be passed"));
+            }
+        }
+
         RpcErrors.ThrowIfAny(violations);
 
         if (template.Length == 0 || template == Model)
         {
             if (model.ChatTemplate is not null)
             {
-                return ModelTemplate(request.Messages, model);
+                return ModelTemplate(request.Messages, model, request.ChatTemplateKwargs);
             }
 
             if (template == Model)
@@ -90,7 +104,7 @@ public static class ChatTemplates
     // it. The template writes BOS itself when the model wants one, and the prompt is tokenized without special tokens
     // (GenerationMapper), as apply_chat_template(tokenize=True) does, so BOS is never doubled. Generation stops on the
     // EOS id already; the EOS text is a stop string only when the tokenizer has no such id for it.
-    private static ChatPrompt ModelTemplate(IEnumerable<ChatMessage> messages, EngineModelInfo model)
+    private static ChatPrompt ModelTemplate(IEnumerable<ChatMessage> messages, EngineModelInfo model, Struct? kwargs)
     {
         JinjaTemplate template;
         try
@@ -118,6 +132,17 @@ public static class ChatTemplates
         if (model.EosToken is not null)
         {
             variables["eos_token"] = model.EosToken;
+        }
+
+        // apply_chat_template renders with {**special_tokens_map, **kwargs}: a keyword argument (Qwen3's enable_thinking)
+        // becomes a template variable, over bos_token and eos_token. The template reads them as JSON values.
+        if (kwargs is { Fields.Count: > 0 })
+        {
+            using var document = JsonDocument.Parse(JsonFormatter.Default.Format(kwargs));
+            foreach (var variable in document.RootElement.EnumerateObject())
+            {
+                variables[variable.Name] = variable.Value.Clone();
+            }
         }
 
         string text;

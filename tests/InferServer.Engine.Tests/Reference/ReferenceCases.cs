@@ -8,12 +8,17 @@ public static class ReferenceCases
 {
     /// <summary>
     /// Each Llama-family demo with no adapter and with each adapter exercising a PEFT rule the HF fixtures lack:
-    /// Qwen2 biases and tied head, llama3 rope scaling, rank_pattern/alpha_pattern, layers_to_transform, regex targets, rsLoRA.
+    /// Qwen2 biases and tied head, Qwen3 q/k norms with all-linear, DoRA and embedding/lm_head adapters, llama3 rope scaling, rank_pattern/alpha_pattern, layers_to_transform, regex targets, rsLoRA.
     /// </summary>
     public static TheoryData<DemoModelKind, string?> ModelsAndAdapters => new()
     {
         { DemoModelKind.Qwen2, null },
         { DemoModelKind.Qwen2, "chat-r8" },
+        { DemoModelKind.Qwen3, null },
+        { DemoModelKind.Qwen3, "chat-r8" },
+        { DemoModelKind.Qwen3, "all-linear-r4" },
+        { DemoModelKind.Qwen3, "dora-r8" },
+        { DemoModelKind.Qwen3, "embed-head-r4" },
         { DemoModelKind.Llama3, null },
         { DemoModelKind.Llama3, "all-r8" },
         { DemoModelKind.Llama, null },
@@ -28,6 +33,9 @@ public static class ReferenceCases
     /// <summary>Every llama demo adapter, for mixed batches.</summary>
     public static readonly string[] LlamaAdapters =
         ["chat-r8", "sql-r16", "summarize-r4-rslora", "support-rank-pattern", "layer1-only", "regex-targets"];
+
+    /// <summary>Every qwen3 demo adapter (LoRA, all-linear LoRA, DoRA, LoRA on embed_tokens and lm_head), for mixed batches.</summary>
+    public static readonly string[] Qwen3Adapters = ["chat-r8", "all-linear-r4", "dora-r8", "embed-head-r4"];
 
     /// <summary>KV slots per sequence in the harness: room for the long prompt plus its continuation.</summary>
     public const int SlotsPerSequence = 160;

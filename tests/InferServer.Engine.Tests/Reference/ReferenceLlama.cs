@@ -6,9 +6,13 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Tests.Reference;
 
 /// <summary>
-/// A slow, obviously correct float64 forward of the Llama family (llama, mistral without a window, qwen2), written from
+/// A slow, obviously correct float64 forward of the Llama family (llama, mistral without a window, qwen2, qwen3), written from
 /// transformers' modeling_llama.py / modeling_qwen2.py for one sequence at a time: no batching, no KV cache, every
-/// position recomputed. It reads config.json and the safetensors weights itself, so it shares nothing with the server's
+/// position recomputed. Qwen3 is transcribed from transformers' src/transformers/models/qwen3/modeling_qwen3.py (read at
+/// commit 000c33fdfde12e1ffafbfcdb3c926df5727a00b6; the attention math is unchanged since Qwen3 arrived in v4.51.0) and
+/// configuration_qwen3.py (head_dim defaults to 128): Qwen3Attention views q_proj(x) and k_proj(x) as
+/// [..., heads, head_dim], applies q_norm / k_norm (Qwen3RMSNorm over head_dim, eps = rms_norm_eps) to every head, and only
+/// then apply_rotary_pos_emb; v is not normed; q/k/v/o carry a bias only with attention_bias; Qwen3MLP has no bias. It reads config.json and the safetensors weights itself, so it shares nothing with the server's
 /// model code but the file reader.
 /// </summary>
 public sealed class ReferenceLlama : IDisposable
@@ -21,15 +25,19 @@ public sealed class ReferenceLlama : IDisposable
     private readonly double rmsNormEps;
     private readonly double[] inverseFrequencies;
     private readonly bool tied;
+    private readonly bool queryKeyNorm;
 
-    private ReferenceLlama(JsonElement config, Dictionary<string, Tensor> weights, bool ignoreRopeScaling)
+    private ReferenceLlama(JsonElement config, Dictionary<string, Tensor> weights, bool ignoreRopeScaling, bool ignoreQueryKeyNorm)
     {
         this.weights = weights;
         var hidden = config.GetProperty("hidden_size").GetInt32();
+        var qwen3 = config.TryGetProperty("model_type", out var type) && type.GetString() == "qwen3";
+        queryKeyNorm = qwen3 && !ignoreQueryKeyNorm;
         layers = config.GetProperty("num_hidden_layers").GetInt32();
         heads = config.GetProperty("num_attention_heads").GetInt32();
         kvHeads = config.TryGetProperty("num_key_value_heads", out var kv) ? kv.GetInt32() : heads;
-        headDimension = config.TryGetProperty("head_dim", out var hd) ? hd.GetInt32() : hidden / heads;
+        headDimension = config.TryGetProperty("head_dim", out var hd) && hd.ValueKind == JsonValueKind.Number ? hd.GetInt32()
+            : qwen3 ? 128 : hidden / heads;
         rmsNormEps = config.GetProperty("rms_norm_eps").GetDouble();
         tied = config.TryGetProperty("tie_word_embeddings", out var tie) && tie.GetBoolean();
         var theta = config.TryGetProperty("rope_theta", out var t) ? t.GetDouble() : 10000.0;
@@ -38,16 +46,16 @@ public sealed class ReferenceLlama : IDisposable
     }
 
     /// <summary>
-    /// Loads a model directory. <paramref name="ignoreRopeScaling"/> drops rope_scaling, to show that a test of a scaled
-    /// model would catch an implementation that ignores it.
+    /// Loads a model directory. <paramref name="ignoreRopeScaling"/> drops rope_scaling and <paramref name="ignoreQueryKeyNorm"/>
+    /// Qwen3's q_norm/k_norm, to show that a test of such a model would catch an implementation that ignores them.
     /// </summary>
-    public static ReferenceLlama Load(string directory, bool ignoreRopeScaling = false)
+    public static ReferenceLlama Load(string directory, bool ignoreRopeScaling = false, bool ignoreQueryKeyNorm = false)
     {
         using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "config.json")));
         using var checkpoint = SafetensorsCheckpoint.Open(directory);
         using var scope = NewDisposeScope();
         var weights = checkpoint.Tensors.Keys.ToDictionary(k => k, k => checkpoint.Read(k).to(ScalarType.Float64).DetachFromDisposeScope());
-        return new ReferenceLlama(document.RootElement.Clone(), weights, ignoreRopeScaling);
+        return new ReferenceLlama(document.RootElement.Clone(), weights, ignoreRopeScaling, ignoreQueryKeyNorm);
     }
 
     /// <summary>Logits at the last position of <paramref name="tokens"/>, optionally with a LoRA adapter.</summary>
@@ -90,6 +98,12 @@ public sealed class ReferenceLlama : IDisposable
             var q = Linear($"{p}.self_attn.q_proj", h, lora).view(count, heads, headDimension);
             var k = Linear($"{p}.self_attn.k_proj", h, lora).view(count, kvHeads, headDimension);
             var v = Linear($"{p}.self_attn.v_proj", h, lora).view(count, kvHeads, headDimension);
+            if (queryKeyNorm)
+            {
+                // Qwen3Attention: q_norm(q_proj(x).view(..., -1, head_dim)), the same for k, before RoPE.
+                q = RmsNorm(q, weights[$"{p}.self_attn.q_norm.weight"]);
+                k = RmsNorm(k, weights[$"{p}.self_attn.k_norm.weight"]);
+            }
             q = ApplyRotary(q, cos, sin);
             k = ApplyRotary(k, cos, sin);
             // Grouped-query attention (repeat_kv): query head i reads KV head i / groups.

@@ -39,7 +39,7 @@ public sealed class ReferenceLora : IDisposable
         foreach (var aKey in file.Tensors.Keys.Where(k => k.EndsWith(".lora_A.weight", StringComparison.Ordinal)))
         {
             var module = aKey[KeyPrefix.Length..^".lora_A.weight".Length];
-            if (!IsTargeted(config, module))
+            if (!IsTargeted(config, module, isLinear: true))
                 throw new InvalidOperationException($"adapter '{directory}' has weights for '{module}', which its config does not target");
             var a = file.Read(aKey).to(ScalarType.Float64).DetachFromDisposeScope();
             var b = file.Read($"{KeyPrefix}{module}.lora_B.weight").to(ScalarType.Float64).DetachFromDisposeScope();
@@ -54,7 +54,7 @@ public sealed class ReferenceLora : IDisposable
         foreach (var aKey in file.Tensors.Keys.Where(k => k.EndsWith(".lora_embedding_A", StringComparison.Ordinal)))
         {
             var module = aKey[KeyPrefix.Length..^".lora_embedding_A".Length];
-            if (!IsTargeted(config, module))
+            if (!IsTargeted(config, module, isLinear: false))
                 throw new InvalidOperationException($"adapter '{directory}' has weights for '{module}', which its config does not target");
             var (rank, alpha) = RankAndAlpha(config, module);
             var useRslora = config.TryGetProperty("use_rslora", out var rs) && rs.GetBoolean();
@@ -125,11 +125,15 @@ public sealed class ReferenceLora : IDisposable
     /// <summary>
     /// PEFT 0.13 check_target_module_exists: a string target is re.fullmatch'ed against the module path; a list entry
     /// matches the path or a ".{entry}" suffix. With layers_to_transform, the layer index (after ".{layers_pattern}.", or
-    /// after any component when no pattern is given) must be listed.
+    /// after any component when no pattern is given) must be listed. "all-linear" (PEFT tuners_utils.py
+    /// <c>_maybe_include_all_linear_layers</c>) stands for every nn.Linear but the output embedding (lm_head here), so never
+    /// for an nn.Embedding.
     /// </summary>
-    private static bool IsTargeted(JsonElement config, string module)
+    private static bool IsTargeted(JsonElement config, string module, bool isLinear)
     {
         var targets = config.GetProperty("target_modules");
+        if (targets.ValueKind == JsonValueKind.String && targets.GetString() == "all-linear")
+            return isLinear && module != "lm_head";
         var matched = targets.ValueKind == JsonValueKind.String
             ? Regex.IsMatch(module, $"^(?:{targets.GetString()})$")
             : targets.EnumerateArray().Select(t => t.GetString()!).Any(t => module == t || module.EndsWith("." + t, StringComparison.Ordinal));

@@ -5,7 +5,8 @@ using InferServer.Kernels.Rotary;
 namespace InferServer.Engine.Models.Llama;
 
 /// <summary>
-/// config.json of LlamaForCausalLM, MistralForCausalLM and Qwen2ForCausalLM: one architecture with a few switches.
+/// config.json of LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM and Qwen3ForCausalLM: one architecture with a few
+/// switches (Qwen3's is an RMSNorm per query and key head before RoPE, <see cref="HasQueryKeyNorm"/>).
 /// Keys that do not change the math (_name_or_path, transformers_version, use_cache, torch_dtype…) are ignored;
 /// those that do and that we do not implement are refused by <see cref="Validate"/>, by name.
 /// </summary>
@@ -30,6 +31,14 @@ public sealed record LlamaConfig
     [JsonPropertyName("tie_word_embeddings")] public bool? TieWordEmbeddings { get; init; }
     [JsonPropertyName("sliding_window")] public int? SlidingWindow { get; init; }
     [JsonPropertyName("use_sliding_window")] public bool? UseSlidingWindow { get; init; }
+    [JsonPropertyName("layer_types")] public IReadOnlyList<string>? LayerTypes { get; init; }
+    [JsonPropertyName("rope_parameters")] public JsonElement? RopeParameters { get; init; }
+
+    /// <summary>
+    /// Qwen3: q_norm and k_norm, an RMSNorm over head_dim applied to every query and key head after the projection and
+    /// before RoPE (transformers' Qwen3Attention).
+    /// </summary>
+    public bool HasQueryKeyNorm => ModelType == "qwen3";
 
     /// <summary>Qwen2 puts biases on q, k and v (not o) whatever attention_bias says; Llama's attention_bias covers all four.</summary>
     public bool QkvBias => ModelType == "qwen2" || AttentionBias;
@@ -37,11 +46,14 @@ public sealed record LlamaConfig
     /// <summary>Bias on o_proj.</summary>
     public bool OutputBias => ModelType != "qwen2" && AttentionBias;
 
+    /// <summary>Bias on the MLP projections: mlp_bias, which transformers' Qwen3MLP ignores (always bias=False).</summary>
+    public bool MlpProjectionBias => ModelType != "qwen3" && MlpBias;
+
     /// <summary>Key/value heads (grouped-query attention when fewer than query heads).</summary>
     public int KeyValueHeads => NumKeyValueHeads ?? NumAttentionHeads;
 
-    /// <summary>Per-head width.</summary>
-    public int HeadDimension => HeadDim ?? HiddenSize / NumAttentionHeads;
+    /// <summary>Per-head width: head_dim, which Qwen3Config defaults to 128 (not hidden_size / num_attention_heads).</summary>
+    public int HeadDimension => HeadDim ?? (ModelType == "qwen3" ? 128 : HiddenSize / NumAttentionHeads);
 
     /// <summary>Untied by default for Llama and Mistral; transformers' Qwen2 config also defaults to false.</summary>
     public bool TiedEmbeddings => TieWordEmbeddings ?? false;
@@ -83,7 +95,7 @@ public sealed record LlamaConfig
         {
             problems.Add("vocab_size, hidden_size, intermediate_size, num_hidden_layers and num_attention_heads must be positive");
         }
-        else if (HeadDim is null && HiddenSize % NumAttentionHeads != 0)
+        else if (HeadDim is null && ModelType != "qwen3" && HiddenSize % NumAttentionHeads != 0)
         {
             problems.Add($"hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads}");
         }
@@ -101,6 +113,28 @@ public sealed record LlamaConfig
         if (PartialRotaryFactor is double factor && factor != 1.0)
         {
             problems.Add($"partial_rotary_factor {factor} is not implemented (1.0 is)");
+        }
+
+        if (ModelType == "qwen3")
+        {
+            // Qwen3Config: the window applies only with use_sliding_window, to the layers from max_window_layers on (or those
+            // layer_types names "sliding_attention"). Per-layer windows are not implemented; the usual Qwen3 config has none.
+            if (UseSlidingWindow == true)
+            {
+                problems.Add($"use_sliding_window true (sliding_window {SlidingWindow?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"}) is not implemented for qwen3 (false is)");
+            }
+
+            if (LayerTypes?.FirstOrDefault(type => type != "full_attention") is { } layerType)
+            {
+                problems.Add($"layer_types entry '{layerType}' is not implemented for qwen3 (only full_attention is)");
+            }
+        }
+
+        if (RopeParameters is { ValueKind: not JsonValueKind.Null } parameters)
+        {
+            // transformers 5 moves rope_theta and rope_scaling into rope_parameters; reading only the old keys would
+            // silently rotate with the default theta.
+            problems.Add($"rope_parameters {parameters.GetRawText()} is not read (give rope_theta and rope_scaling as transformers 4 writes them)");
         }
 
         try { ParsedRopeScaling(); }

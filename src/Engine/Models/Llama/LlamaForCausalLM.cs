@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Llama;
 
 /// <summary>
-/// LlamaForCausalLM (also Mistral and Qwen2, which differ only in switches of <see cref="LlamaConfig"/>). Field names
+/// LlamaForCausalLM (also Mistral, Qwen2 and Qwen3, which differ only in switches of <see cref="LlamaConfig"/>). Field names
 /// equal checkpoint keys, so the checkpoint loads by name with no exception list beyond a tied lm_head.
 /// </summary>
 public sealed class LlamaForCausalLM : nn.Module, ICausalLanguageModel

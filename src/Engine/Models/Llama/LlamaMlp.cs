@@ -13,9 +13,9 @@ internal sealed class LlamaMlp : nn.Module
 
     public LlamaMlp(LlamaConfig config, ModelLoadOptions options) : base(nameof(LlamaMlp))
     {
-        gate_proj = new AdaptedLinear(config.HiddenSize, config.IntermediateSize, config.MlpBias, options);
-        up_proj = new AdaptedLinear(config.HiddenSize, config.IntermediateSize, config.MlpBias, options);
-        down_proj = new AdaptedLinear(config.IntermediateSize, config.HiddenSize, config.MlpBias, options);
+        gate_proj = new AdaptedLinear(config.HiddenSize, config.IntermediateSize, config.MlpProjectionBias, options);
+        up_proj = new AdaptedLinear(config.HiddenSize, config.IntermediateSize, config.MlpProjectionBias, options);
+        down_proj = new AdaptedLinear(config.IntermediateSize, config.HiddenSize, config.MlpProjectionBias, options);
         RegisterComponents();
     }
 

@@ -18,7 +18,7 @@ public static class ModelLoader
 {
     /// <summary>The architectures we serve, as config.json's "architectures" entry names them.</summary>
     public static IReadOnlyList<string> SupportedArchitectures { get; } =
-        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "GPT2LMHeadModel", "BertForSequenceClassification", "BertModel"];
+        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "GPT2LMHeadModel", "BertForSequenceClassification", "BertModel"];
 
     /// <summary>Reads the config, builds the architecture on the requested device and dtype, and fills it from the checkpoint.</summary>
     public static IBaseModel Load(string directory, ModelLoadOptions options)
@@ -45,10 +45,10 @@ public static class ModelLoader
         using var noGrad = torch.no_grad();
         switch (architecture)
         {
-            case "LlamaForCausalLM" or "MistralForCausalLM" or "Qwen2ForCausalLM":
+            case "LlamaForCausalLM" or "MistralForCausalLM" or "Qwen2ForCausalLM" or "Qwen3ForCausalLM":
                 {
                     var config = Parse<LlamaConfig>(json, configPath);
-                    ThrowIfInvalid(directory, architecture, config.Validate());
+                    ThrowIfInvalid(directory, architecture, [.. ModelTypeProblems(architecture, config), .. config.Validate()]);
                     return Fill(new LlamaForCausalLM(config, options), m => m.Layout, checkpoint, directory);
                 }
             case "GPT2LMHeadModel":
@@ -90,10 +90,26 @@ public static class ModelLoader
             "llama" => "LlamaForCausalLM",
             "mistral" => "MistralForCausalLM",
             "qwen2" => "Qwen2ForCausalLM",
+            "qwen3" => "Qwen3ForCausalLM",
             "gpt2" => "GPT2LMHeadModel",
             "bert" => "BertForSequenceClassification",
             var other => $"(model_type '{other}')",
         } : "(none named)";
+    }
+
+    // The architecture class and model_type must agree: model_type picks the switches (Qwen2's biases, Qwen3's q/k norms),
+    // so a Qwen3ForCausalLM read as "llama" would miss its norms.
+    private static IEnumerable<string> ModelTypeProblems(string architecture, LlamaConfig config)
+    {
+        var expected = architecture switch
+        {
+            "Qwen3ForCausalLM" => "qwen3",
+            _ => null,
+        };
+        if (expected is not null && config.ModelType != expected)
+        {
+            yield return $"model_type '{config.ModelType}' does not match the architecture (expected '{expected}')";
+        }
     }
 
     private static SafetensorsCheckpoint OpenCheckpoint(string directory)

@@ -42,7 +42,12 @@ public static class OpenAiMapper
     /// <summary>n engine requests for a chat call, its messages rendered by the shared chat templates.</summary>
     public static IReadOnlyList<GenerationRequest> ToDomain(ChatCompletionCall call, EngineModelInfo baseModel, ApiOptions limits)
     {
-        var request = new ChatRequest { Adapter = AdapterOf(call.Common.Model, baseModel), ChatTemplate = call.ChatTemplate };
+        var request = new ChatRequest
+        {
+            Adapter = AdapterOf(call.Common.Model, baseModel),
+            ChatTemplate = call.ChatTemplate,
+            ChatTemplateKwargs = call.ChatTemplateKwargs,
+        };
         request.Messages.AddRange(call.Messages);
         var prompt = ChatTemplates.Render(request, baseModel, limits);
         return [.. Enumerable.Range(0, call.Common.Choices).Select(i =>

@@ -22,9 +22,9 @@ public static class OpenAiRequestReader
     public static readonly IReadOnlySet<string> CompletionFields = new HashSet<string>([.. SharedFields, "prompt"], StringComparer.Ordinal);
 
     /// <summary>Fields of /v1/chat/completions; chat_template is empty or "model" for the model's own (Jinja) template,
-    /// or names a built-in one (see <see cref="ChatTemplates"/>).</summary>
+    /// or names a built-in one (see <see cref="ChatTemplates"/>); chat_template_kwargs are extra variables for the model's template, as vLLM takes them.</summary>
     public static readonly IReadOnlySet<string> ChatFields =
-        new HashSet<string>([.. SharedFields, "messages", "max_completion_tokens", "top_logprobs", "chat_template"], StringComparer.Ordinal);
+        new HashSet<string>([.. SharedFields, "messages", "max_completion_tokens", "top_logprobs", "chat_template", "chat_template_kwargs"], StringComparer.Ordinal);
 
     /// <summary>Fields of /v1/embeddings (OpenAI's; token-id input is not accepted).</summary>
     public static readonly IReadOnlySet<string> EmbeddingFields =
@@ -69,7 +69,13 @@ public static class OpenAiRequestReader
         var messages = fields.Element("messages") is { ValueKind: JsonValueKind.Array } array
             ? array.EnumerateArray().Select(ReadMessage).ToList()
             : throw fields.Invalid("messages", "is required: a list of {role, content} messages");
-        return new ChatCompletionCall(common, messages, fields.String("chat_template") ?? "");
+        var kwargs = fields.Element("chat_template_kwargs") switch
+        {
+            null or { ValueKind: JsonValueKind.Null } => null,
+            { ValueKind: JsonValueKind.Object } value => Google.Protobuf.JsonParser.Default.Parse<Google.Protobuf.WellKnownTypes.Struct>(value.GetRawText()),
+            _ => throw fields.Invalid("chat_template_kwargs", "must be an object of template variables, e.g. {\"enable_thinking\": false}"),
+        };
+        return new ChatCompletionCall(common, messages, fields.String("chat_template") ?? "") { ChatTemplateKwargs = kwargs };
     }
 
     /// <summary>A /v1/embeddings body, under Classify's limits on texts.</summary>

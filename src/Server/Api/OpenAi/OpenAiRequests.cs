@@ -20,7 +20,11 @@ public sealed record CompletionPrompt(string? Text, IReadOnlyList<int>? TokenIds
 public sealed record CompletionCall(OpenAiCommon Common, IReadOnlyList<CompletionPrompt> Prompts);
 
 /// <summary>A parsed /v1/chat/completions body.</summary>
-public sealed record ChatCompletionCall(OpenAiCommon Common, IReadOnlyList<ChatMessage> Messages, string ChatTemplate);
+public sealed record ChatCompletionCall(OpenAiCommon Common, IReadOnlyList<ChatMessage> Messages, string ChatTemplate)
+{
+    /// <summary>vLLM's chat_template_kwargs: extra variables for the model's template (ChatRequest.chat_template_kwargs).</summary>
+    public Google.Protobuf.WellKnownTypes.Struct? ChatTemplateKwargs { get; init; }
+}
 
 /// <summary>A parsed /v1/load_lora_adapter body.</summary>
 public sealed record LoadLoraAdapterCall(string Name, string Path, bool Reload);

@@ -1,0 +1,20 @@
+namespace InferServer.Demo;
+
+/// <summary>Real chat templates the demo models ship, read from the files embedded under src/Demo/ChatTemplates.</summary>
+internal static class DemoChatTemplates
+{
+    /// <summary>
+    /// The chat_template of Qwen3's tokenizer_config.json (the dense Qwen3 models share it: thinking blocks, tools,
+    /// <c>enable_thinking</c>), byte for byte as tests/InferServer.Jinja.Tests/ChatTemplates/qwen3-0.6b.jinja has it.
+    /// </summary>
+    public static string Qwen3 => Read("qwen3");
+
+    private static string Read(string name)
+    {
+        var resource = $"InferServer.Demo.ChatTemplates.{name}.jinja";
+        using var stream = typeof(DemoChatTemplates).Assembly.GetManifestResourceStream(resource)
+            ?? throw new InvalidOperationException($"the demo chat template '{resource}' is not embedded in the assembly");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}
