@@ -21,6 +21,7 @@ public static class ObservabilityExtensions
             .BindConfiguration("Observability");
         builder.Services.AddSingleton<AdapterLabels>();
         builder.Services.AddSingleton<InferServerMetrics>();
+        builder.Services.AddSingleton<RequestLog>();
         // The host's own registry: /metrics shows this host's instruments and the process's, nothing another host in
         // the same process (the tests run several) or a runtime-internal Meter records.
         builder.Services.AddSingleton(_ =>
