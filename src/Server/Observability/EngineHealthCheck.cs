@@ -11,8 +11,9 @@ namespace InferServer.Server.Observability;
 /// </summary>
 /// <remarks>
 /// Starting and draining are Unhealthy (NOT_SERVING, 503) but expected, so they are not failures in the log: the health
-/// check service, which logs every Unhealthy result at Error, is set to Critical in appsettings.json, and this check logs
-/// the unexpected states itself (a faulted engine is logged at Critical by the host when it stops).
+/// check service (category Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService), which logs every
+/// Unhealthy result at Error, is set to Critical in appsettings.json, and this check logs the unexpected states itself
+/// (a faulted engine is logged at Critical by the host when it stops).
 /// </remarks>
 public sealed partial class EngineHealthCheck(
     IServingState serving, IOptions<EngineOptions> options, TimeProvider time, ILogger<EngineHealthCheck> logger) : IHealthCheck
