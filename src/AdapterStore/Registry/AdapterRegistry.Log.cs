@@ -14,6 +14,11 @@ public sealed partial class AdapterRegistry
     [LoggerMessage(EventId = 3, EventName = "AdapterLoadFailed", Level = LogLevel.Warning, Message = "Adapter {AdapterName} from {Directory} could not be loaded")]
     private partial void LogLoadFailed(Exception error, string adapterName, string directory);
 
+    // An expected refusal (the files cannot be served as they are): one line with every problem, no stack trace.
+    [LoggerMessage(EventId = 9, EventName = "AdapterRefused", Level = LogLevel.Warning,
+        Message = "Adapter {AdapterName} from {Directory} cannot be served ({ProblemCount} problems): {Problems}")]
+    private partial void LogRefused(string adapterName, string directory, int problemCount, string problems);
+
     // EventId 4 (AdapterEvicted) is logged by the host tier, with this logger.
 
     [LoggerMessage(EventId = 5, EventName = "AdapterUnloaded", Level = LogLevel.Information,

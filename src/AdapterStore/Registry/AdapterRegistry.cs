@@ -39,6 +39,9 @@ namespace InferServer.AdapterStore.Registry;
 /// </remarks>
 public sealed partial class AdapterRegistry : IAdapterRegistry, IDisposable
 {
+    // Problems of a refused adapter listed in its log line; the rest are counted.
+    private const int LoggedProblems = 10;
+
     private readonly object gate = new();
     private readonly AdapterStoreOptions options;
     private readonly AdapterDirectories directories;
@@ -410,7 +413,16 @@ public sealed partial class AdapterRegistry : IAdapterRegistry, IDisposable
             }
 
             events.Add(new AdapterEvent(AdapterEventKind.LoadFailed, registration.Name, AdapterTier.Host, Error: error));
-            LogLoadFailed(error, registration.Name, version.Directory);
+            if (error is InvalidAdapterException invalid)
+            {
+                // Bounded: an adapter for another model can have a problem per tensor.
+                LogRefused(registration.Name, version.Directory, invalid.Problems.Count, string.Join("; ", invalid.Problems.Take(LoggedProblems))
+                    + (invalid.Problems.Count > LoggedProblems ? $"; and {invalid.Problems.Count - LoggedProblems} more" : ""));
+            }
+            else
+            {
+                LogLoadFailed(error, registration.Name, version.Directory);
+            }
         }
 
         RaisePendingEvents();

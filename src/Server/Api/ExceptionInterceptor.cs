@@ -8,25 +8,28 @@ namespace InferServer.Server.Api;
 /// <summary>
 /// The one place where exceptions become gRPC statuses, for unary and server-streaming handlers alike (grpc-dotnet
 /// would turn them into UNKNOWN and, in Development, leak the message). It also counts every RPC of the InferServer
-/// services by adapter, rpc and status. Unknown exceptions are logged and answered INTERNAL without details.
+/// services by adapter, rpc and status, and writes their <see cref="RequestLog"/> line. Unknown exceptions are logged and
+/// answered INTERNAL without details.
 /// </summary>
 public sealed partial class ExceptionInterceptor(
-    ILogger<ExceptionInterceptor> logger, InferServerMetrics metrics, AdapterLabels adapterLabels, TimeProvider timeProvider)
+    ILogger<ExceptionInterceptor> logger, InferServerMetrics metrics, AdapterLabels adapterLabels, TimeProvider timeProvider,
+    RequestLog requestLog)
     : Interceptor
 {
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
+        var begun = timeProvider.GetTimestamp();
         try
         {
             var response = await continuation(request, context);
-            Count(request, context, StatusCode.OK);
+            Count(request, context, StatusCode.OK, begun);
             return response;
         }
         catch (Exception exception)
         {
             var rpcException = ToRpcException(exception, context);
-            Count(request, context, rpcException.StatusCode);
+            Count(request, context, rpcException.StatusCode, begun);
             throw rpcException;
         }
     }
@@ -35,15 +38,16 @@ public sealed partial class ExceptionInterceptor(
         TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
         ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
+        var begun = timeProvider.GetTimestamp();
         try
         {
             await continuation(request, responseStream, context);
-            Count(request, context, StatusCode.OK);
+            Count(request, context, StatusCode.OK, begun);
         }
         catch (Exception exception)
         {
             var rpcException = ToRpcException(exception, context);
-            Count(request, context, rpcException.StatusCode);
+            Count(request, context, rpcException.StatusCode, begun);
             throw rpcException;
         }
     }
@@ -72,7 +76,7 @@ public sealed partial class ExceptionInterceptor(
     private static string AdapterField(ServerCallContext context) =>
         RoutedMethod.Service(context) == "inferserver.v1.Admin" ? ErrorClassifier.AdminAdapterField : "adapter";
 
-    private void Count<TRequest>(TRequest request, ServerCallContext context, StatusCode status)
+    private void Count<TRequest>(TRequest request, ServerCallContext context, StatusCode status, long begun)
     {
         // Health and reflection calls pass through too; only the InferServer services are counted.
         var method = RoutedMethod.FullName(context);
@@ -84,6 +88,7 @@ public sealed partial class ExceptionInterceptor(
         var adapter = AdapterNamedIn(request);
         var label = adapterLabels.For(adapter, succeeded: status == StatusCode.OK);
         metrics.RequestCompleted(label, method[1..], status.ToString());
+        requestLog.Completed("grpc", method[1..], adapter, status.ToString(), timeProvider.GetElapsedTime(begun));
         if (status is not (StatusCode.OK or StatusCode.Internal))
         {
             Log.RequestFailed(logger, method, adapter ?? "", status);

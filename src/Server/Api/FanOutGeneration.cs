@@ -8,8 +8,8 @@ namespace InferServer.Server.Api;
 
 /// <summary>
 /// One Generate/GenerateStream call fanned out to several adapters (GenerateRequest.adapters): one engine request per adapter,
-/// all submitted together, so the scheduler admits them side by side and they share every decode step; the engine's
-/// batching invariance makes each completion what that adapter gives alone. Nothing here touches the engine's internals:
+/// all submitted together, so the scheduler admits them side by side and they share every decode step. A greedy completion
+/// is what that adapter gives alone in practice; a sampled one may differ (docs/architecture.md, "Known limits"). Nothing here touches the engine's internals:
 /// the requests are ordinary ones, merged by <see cref="ChoiceStreams"/> (the OpenAI path's n choices do the same).
 /// A refusal of any adapter (unknown, invalid) fails the whole call before any frame is written.
 /// </summary>

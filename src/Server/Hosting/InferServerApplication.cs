@@ -29,10 +29,14 @@ public static partial class InferServerApplication
         ["--host"] = "Api:Host",
     };
 
-    /// <summary>A builder with configuration, options, telemetry, Kestrel and the gRPC API; the engine is added separately.</summary>
+    /// <summary>
+    /// A builder with configuration, options, telemetry, Kestrel and the gRPC API; the engine is added separately. The
+    /// content root is the application's own directory, not the working directory, so its appsettings.json (log levels
+    /// included) applies wherever the server is started from (scripts start it from the repository root).
+    /// </summary>
     public static WebApplicationBuilder CreateBuilder(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddCommandLine(args, SwitchMappings.ToDictionary());
         builder.AddInferServerDefaults();
         builder.AddInferServerOptions();

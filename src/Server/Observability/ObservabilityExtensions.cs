@@ -13,7 +13,8 @@ public static class ObservabilityExtensions
 
     /// <summary>
     /// OpenTelemetry tracing and metrics over the InferServer ActivitySource and Meter (plus ASP.NET Core's), exported
-    /// over OTLP only when an endpoint is configured; gRPC and HTTP health checks; the metrics instruments.
+    /// over OTLP only when an endpoint is configured (each signal to its own path over http/protobuf: <see cref="OtlpSignals"/>);
+    /// gRPC and HTTP health checks; the metrics instruments.
     /// </summary>
     public static WebApplicationBuilder AddInferServerDefaults(this WebApplicationBuilder builder)
     {
@@ -21,6 +22,7 @@ public static class ObservabilityExtensions
             .BindConfiguration("Observability");
         builder.Services.AddSingleton<AdapterLabels>();
         builder.Services.AddSingleton<InferServerMetrics>();
+        builder.Services.AddSingleton<RequestLog>();
         // The host's own registry: /metrics shows this host's instruments and the process's, nothing another host in
         // the same process (the tests run several) or a runtime-internal Meter records.
         builder.Services.AddSingleton(_ =>
@@ -43,10 +45,12 @@ public static class ObservabilityExtensions
                 .ConfigureResource(resource => resource.AddService(InferServerTelemetry.Name))
                 .WithTracing(tracing => tracing
                     .AddSource(InferServerTelemetry.Name, "Microsoft.AspNetCore")
-                    .AddOtlpExporter(otlp => otlp.Endpoint = endpoint))
+                    .AddOtlpExporter(OtlpSignals.TracesOptionsName,
+                        otlp => otlp.Endpoint = OtlpSignals.Endpoint(endpoint, otlp.Protocol, OtlpSignals.TracesPath)))
                 .WithMetrics(metrics => metrics
                     .AddMeter(InferServerTelemetry.Name, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
-                    .AddOtlpExporter(otlp => otlp.Endpoint = endpoint));
+                    .AddOtlpExporter(OtlpSignals.MetricsOptionsName,
+                        (otlp, _) => otlp.Endpoint = OtlpSignals.Endpoint(endpoint, otlp.Protocol, OtlpSignals.MetricsPath)));
         }
 
         builder.Services.AddGrpcHealthChecks(health =>

@@ -10,7 +10,11 @@ public sealed record ObservabilityOptions
     /// </summary>
     public int AdapterLabelLimit { get; init; } = 64;
 
-    /// <summary>OTLP endpoint for traces and metrics; empty = OTEL_EXPORTER_OTLP_ENDPOINT, and no export when that is unset too.</summary>
+    /// <summary>
+    /// OTLP endpoint for traces and metrics; empty = OTEL_EXPORTER_OTLP_ENDPOINT, and no export when that is unset too. Over
+    /// grpc (OTEL_EXPORTER_OTLP_PROTOCOL's default) it is the collector's address; over http/protobuf it is the base to which
+    /// /v1/traces and /v1/metrics are appended (<see cref="OtlpSignals"/>).
+    /// </summary>
     public string OtlpEndpoint { get; init; } = "";
 
     /// <summary>Expose Prometheus metrics at /metrics on the HTTP/1.1 port.</summary>

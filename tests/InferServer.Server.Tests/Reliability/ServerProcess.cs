@@ -27,11 +27,15 @@ public sealed partial class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts inferserver.dll from the test's output directory with <paramref name="arguments"/>.</summary>
-    public static ServerProcess Start(ITestOutputHelper output, params string[] arguments)
+    public static ServerProcess Start(ITestOutputHelper output, params string[] arguments) =>
+        StartIn(AppContext.BaseDirectory, output, arguments);
+
+    /// <summary>Starts inferserver.dll (in the test's output directory) with <paramref name="workingDirectory"/> as its working directory.</summary>
+    public static ServerProcess StartIn(string workingDirectory, ITestOutputHelper output, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet")
         {
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
@@ -50,7 +54,19 @@ public sealed partial class ServerProcess : IAsyncDisposable
     /// Starts the server on the demo Llama (GPT-2's vocabulary, 512 positions; written once per test process), served
     /// as "demo", on ports the OS picks, with <paramref name="options"/> added.
     /// </summary>
-    public static ServerProcess StartDemoLlama(ITestOutputHelper output, params string[] options)
+    public static ServerProcess StartDemoLlama(ITestOutputHelper output, params string[] options) =>
+        StartDemoLlamaIn(AppContext.BaseDirectory, output, options);
+
+    /// <summary>As <see cref="StartDemoLlama"/>, with <paramref name="workingDirectory"/> as the process's working directory.</summary>
+    public static ServerProcess StartDemoLlamaIn(string workingDirectory, ITestOutputHelper output, params string[] options)
+    {
+        var model = DemoLlamaDirectory();
+        return StartIn(workingDirectory, output, ["--model", model, "--port", "0", "--http-port", "0", "--openai-port", "0",
+            "--Engine:ServedModelName=demo", .. options]);
+    }
+
+    /// <summary>The demo Llama's directory (its adapters in "adapters"), written once per test process.</summary>
+    public static string DemoLlamaDirectory()
     {
         var model = ProcessScratch.Directory("demo-llama-for-drain");
         lock (DemoLock)
@@ -58,8 +74,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
             if (!File.Exists(Path.Combine(model, "model.safetensors")))
                 DemoModelGenerator.Write(model, DemoModelKind.Llama);
         }
-        return Start(output, ["--model", model, "--port", "0", "--http-port", "0", "--openai-port", "0",
-            "--Engine:ServedModelName=demo", .. options]);
+        return model;
     }
 
     /// <summary>Everything the process wrote to stdout and stderr so far.</summary>

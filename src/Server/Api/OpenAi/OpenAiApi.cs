@@ -27,7 +27,8 @@ public sealed partial class OpenAiApi(
     AdapterHealthPublisher adapterHealth,
     TimeProvider timeProvider,
     IHostApplicationLifetime host,
-    ILogger<OpenAiApi> logger)
+    ILogger<OpenAiApi> logger,
+    RequestLog requestLog)
 {
     private const string ServerSentEvents = "text/event-stream";
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
@@ -239,6 +240,7 @@ public sealed partial class OpenAiApi(
     {
         var state = new CallState(endpoint);
         var status = StatusCode.OK;
+        var begun = timeProvider.GetTimestamp();
         try
         {
             if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
@@ -273,6 +275,7 @@ public sealed partial class OpenAiApi(
             state.Activity?.Dispose();
             var label = state.Adapter is null ? Observability.AdapterLabels.Base : adapterLabels.For(state.Adapter, succeeded: status == StatusCode.OK);
             metrics.RequestCompleted(label, "openai/" + endpoint, status.ToString());
+            requestLog.Completed("openai", endpoint, state.Adapter, status.ToString(), timeProvider.GetElapsedTime(begun));
         }
     }
 
