@@ -21,7 +21,7 @@ public sealed partial class DependencyRulesTests
         new("Protos", "src/Protos", "InferServer.Protos", "InferServer.Api.V1", []),
         new("AdapterStore", "src/AdapterStore", "InferServer.AdapterStore", "InferServer.AdapterStore", ["Kernels", "Safetensors"]),
         new("Engine", "src/Engine", "InferServer.Engine", "InferServer.Engine", ["Kernels", "Safetensors", "AdapterStore"]),
-        new("Demo", "src/Demo", "InferServer.Demo", "InferServer.Demo", ["Safetensors", "AdapterStore", "Engine"]),
+        new("Demo", "src/Demo", "InferServer.Demo", "InferServer.Demo", ["Kernels", "Safetensors", "AdapterStore", "Engine"]),
         new("Server", "src/Server", "inferserver", "InferServer.Server",
             ["Kernels", "Jinja", "Protos", "AdapterStore", "Engine", "Demo"]),
         new("Benchmarks", "benchmarks/InferServer.Benchmarks", "InferServer.Benchmarks", "InferServer.Benchmarks",
