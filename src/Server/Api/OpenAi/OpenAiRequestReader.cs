@@ -30,6 +30,13 @@ public static class OpenAiRequestReader
     public static readonly IReadOnlySet<string> EmbeddingFields =
         new HashSet<string>(["model", "input", "encoding_format", "dimensions", "user"], StringComparer.Ordinal);
 
+    /// <summary>Fields of /tokenize (vLLM's: a prompt, or messages with the chat template's options).</summary>
+    public static readonly IReadOnlySet<string> TokenizeFields = new HashSet<string>(
+        ["model", "prompt", "messages", "add_special_tokens", "add_generation_prompt", "chat_template"], StringComparer.Ordinal);
+
+    /// <summary>Fields of /detokenize.</summary>
+    public static readonly IReadOnlySet<string> DetokenizeFields = new HashSet<string>(["model", "tokens"], StringComparer.Ordinal);
+
     private static readonly IReadOnlySet<string> StreamOptionFields = new HashSet<string>(["include_usage"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> MessageFields = new HashSet<string>(["role", "content"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> ContentPartFields = new HashSet<string>(["type", "text"], StringComparer.Ordinal);
@@ -94,6 +101,52 @@ public static class OpenAiRequestReader
 
         var dimensions = fields.Integer("dimensions", 1, int.MaxValue);
         return new EmbeddingCall(model, input, format == "base64", dimensions, fields.String("user"));
+    }
+
+    /// <summary>A /tokenize body as the gRPC request, with the model it names.</summary>
+    public static (string Model, TokenizeRequest Request) ReadTokenize(JsonElement body)
+    {
+        var fields = new JsonFields(body, TokenizeFields);
+        var model = RequiredString(fields, "model");
+        var request = new TokenizeRequest { ChatTemplate = fields.String("chat_template") ?? "" };
+        if (fields.Has("prompt") == fields.Has("messages"))
+        {
+            throw fields.Invalid(fields.Has("prompt") ? "messages" : "prompt", "give exactly one of prompt and messages");
+        }
+
+        if (fields.Element("messages") is { } messages)
+        {
+            request.Messages.AddRange(messages.ValueKind == JsonValueKind.Array
+                ? messages.EnumerateArray().Select(ReadMessage)
+                : throw fields.Invalid("messages", "must be a list of {role, content} messages"));
+        }
+        else
+        {
+            request.Text = fields.String("prompt") ?? "";
+        }
+
+        if (fields.Bool("add_special_tokens") is { } addSpecialTokens)
+        {
+            request.AddSpecialTokens = addSpecialTokens;
+        }
+
+        if (fields.Bool("add_generation_prompt") is { } addGenerationPrompt)
+        {
+            request.AddGenerationPrompt = addGenerationPrompt;
+        }
+
+        return (model, request);
+    }
+
+    /// <summary>A /detokenize body as the gRPC request, with the model it names.</summary>
+    public static (string Model, DetokenizeRequest Request) ReadDetokenize(JsonElement body)
+    {
+        var fields = new JsonFields(body, DetokenizeFields);
+        var model = RequiredString(fields, "model");
+        var tokens = fields.TokenIds("tokens") ?? throw fields.Invalid("tokens", "is required: a list of token ids");
+        var request = new DetokenizeRequest();
+        request.Tokens.AddRange(tokens);
+        return (model, request);
     }
 
     /// <summary>A /v1/load_lora_adapter body (vLLM's names; load_inplace = reload).</summary>
