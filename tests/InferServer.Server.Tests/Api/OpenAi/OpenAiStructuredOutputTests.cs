@@ -25,7 +25,7 @@ public sealed class StructuredServerFixture : IAsyncLifetime
             ["Engine:ModelPath"] = model,
             ["Adapters:AdapterRoots:0"] = Path.Combine(model, "adapters"),
             ["Engine:MaxBatchRows"] = "64",
-        });
+        }, clientTimeout: TimeSpan.FromMinutes(10));
         var (status, body) = await server.PostAsync("v1/load_lora_adapter", new { lora_name = Adapter, lora_path = Path.Combine(model, "adapters", Adapter) });
         Assert.True(status == 200, OpenAiTestServer.Show(body));
     }
@@ -73,7 +73,7 @@ public sealed class OpenAiStructuredOutputTests(StructuredServerFixture fixture)
                      from temperature in new[] { 0.0, 0.8, 1.5 }
                      from model in new[] { OpenAiTestServer.ServedName, StructuredServerFixture.Adapter }
                      select (entry.Name, entry.Schema, temperature, model)).ToList();
-        using var gate = new SemaphoreSlim(48);
+        using var gate = new SemaphoreSlim(32);
         var results = await Task.WhenAll(cases.Select(async item =>
         {
             await gate.WaitAsync();
