@@ -8,7 +8,8 @@ namespace InferServer.Kernels.Structured;
 /// Compiles a JSON Schema (draft 2020-12 keywords, the subset structured outputs use) to the nodes the byte automaton
 /// walks. Supported: type (one or a list), properties, required, additionalProperties (false, true or a schema),
 /// enum, const, items (a schema or false), prefixItems, minItems, maxItems, anyOf, oneOf (only when its alternatives
-/// can never both match, so that generating any one keeps "exactly one" true), $ref to "#", "#/$defs/…" or
+/// can never both match — different types, different literals, or objects with a discriminating property — so that
+/// generating any one keeps "exactly one" true), $ref to "#", "#/$defs/…" or
 /// "#/definitions/…" (recursion allowed, bounded by <see cref="StructuredLimits.MaxValueDepth"/>), null, string
 /// minLength/maxLength, number and integer without ranges; annotations (title, description, default, examples, …) are
 /// ignored as validators ignore them. Every other keyword (pattern, format, minimum, maximum, multipleOf, allOf, not,
@@ -463,11 +464,48 @@ public static class JsonSchemaCompiler
         private static string Escape(string name) => name.Replace("~", "~0").Replace("/", "~1");
     }
 
-    /// <summary>True unless the two nodes provably accept disjoint sets of values (different JSON types, or different literals).</summary>
+    /// <summary>True unless the two nodes provably accept disjoint sets of values: different JSON types, different
+    /// literals, or objects told apart by a property (required by one, and either forbidden by the other or required
+    /// there too with values of disjoint kinds: a discriminator such as "kind": {"const": "circle"}).</summary>
     private static bool MayOverlap(SchemaNode a, SchemaNode b)
     {
-        var kindsA = Kinds(a, 0);
-        var kindsB = Kinds(b, 0);
+        if (Resolve(a) is ObjectNode objectA && Resolve(b) is ObjectNode objectB && (Discriminated(objectA, objectB) || Discriminated(objectB, objectA)))
+        {
+            return false;
+        }
+
+        return KindsOverlap(Kinds(a, 0), Kinds(b, 0));
+    }
+
+    private static SchemaNode Resolve(SchemaNode node)
+    {
+        for (var hops = 0; hops < StructuredLimits.MaxExpansionHops && node is RefNode { Target: { } target }; hops++)
+        {
+            node = target;
+        }
+        return node;
+    }
+
+    private static bool Discriminated(ObjectNode a, ObjectNode b)
+    {
+        for (var i = 0; i < a.Names.Length; i++)
+        {
+            if ((a.RequiredMask & (1UL << i)) == 0)
+            {
+                continue;
+            }
+
+            var j = Array.IndexOf(b.Names, a.Names[i]);
+            if (j < 0 ? b.Additional is null : (b.RequiredMask & (1UL << j)) != 0 && !KindsOverlap(Kinds(a.Values[i], 0), Kinds(b.Values[j], 0)))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static bool KindsOverlap(HashSet<string> kindsA, HashSet<string> kindsB)
+    {
         foreach (var kind in kindsA)
         {
             if (kindsB.Contains(kind))

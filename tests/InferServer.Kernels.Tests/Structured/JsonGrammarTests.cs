@@ -44,6 +44,8 @@ public sealed class JsonGrammarTests
     [InlineData("""{"type":"array","items":{"type":"number","maximum":3}}""", "maximum", "#/items")]
     [InlineData("""{"allOf":[{"type":"string"}]}""", "allOf", "#")]
     [InlineData("""{"oneOf":[{"type":"string"},{"type":"string","maxLength":2}]}""", "oneOf", "#/oneOf")]
+    [InlineData("""{"oneOf":[{"type":"object","properties":{"k":{"const":1}},"required":["k"]},{"type":"object","properties":{"k":{"type":"integer"}},"required":["k"]}]}""", "oneOf", "#/oneOf")]
+    [InlineData("""{"oneOf":[{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]},{"type":"object","properties":{"b":{"type":"string"}}}]}""", "oneOf", "#/oneOf")]
     [InlineData("""{"$ref":"#/$defs/missing"}""", "$ref", "#")]
     [InlineData("""{"$ref":"https://example.com/s.json"}""", "$ref", "#")]
     [InlineData("""{"type":"object","required":["x"],"additionalProperties":false}""", "required", "#")]
