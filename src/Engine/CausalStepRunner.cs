@@ -10,10 +10,10 @@ namespace InferServer.Engine;
 /// <summary>
 /// Turns a planned step into one model forward and one sampling call: flattens every item's tokens into rows,
 /// maps positions to KV slots through each sequence's blocks, tags rows with adapter slots, and samples for the items
-/// whose chunk reached their last token. Everything runs inside one dispose scope; only managed results leave.
+/// whose chunk reached their last token, each constrained row under its grammar's mask (<see cref="StructuredOutput"/>). Everything runs inside one dispose scope; only managed results leave.
 /// Engine thread only.
 /// </summary>
-internal sealed class CausalStepRunner(ICausalLanguageModel model, KvCache cache, KvBlockAllocator blocks, int? allowedVocabulary)
+internal sealed class CausalStepRunner(ICausalLanguageModel model, KvCache cache, KvBlockAllocator blocks, StructuredOutput structured)
 {
     /// <summary>Runs the step; returns the sampled token of each item that samples (in item order), null for the others.</summary>
     public SampledToken?[] Run(IReadOnlyList<StepItem> items, bool merged)
@@ -76,8 +76,10 @@ internal sealed class CausalStepRunner(ICausalLanguageModel model, KvCache cache
             return results;
         }
         var logits = model.Forward(batch, cache).to(ScalarType.Float32, CPU);
-        var samplingRows = items.Where(i => i.SamplesNext).Select(i => i.Sequence.Sampling).ToArray();
-        var sampled = Sampler.Sample(logits, samplingRows, allowedVocabulary);
+        var sampling = items.Where(i => i.SamplesNext).Select(i => i.Sequence).ToArray();
+        var masks = sampling.Select(structured.MaskFor).ToArray();
+        var sampled = Sampler.Sample(logits, [.. sampling.Select(s => s.Sampling)], structured.Vocabulary,
+            masks.Any(mask => mask is not null) ? masks : null);
         var next = 0;
         for (var i = 0; i < items.Count; i++)
         {

@@ -59,7 +59,7 @@ internal sealed class GenerationMode : IEngineMode
         blocks = new KvBlockAllocator(slots, options.KvBlockSize);
         scheduler = new GenerationScheduler(options, blocks, adapters, time);
         var allowedVocabulary = Math.Min(tokenizer.VocabularySize, shape.VocabularySize);
-        runner = new CausalStepRunner(model, kvCache, blocks, allowedVocabulary);
+        runner = new CausalStepRunner(model, kvCache, blocks, new StructuredOutput(tokenizer, allowedVocabulary));
     }
 
     public EngineModelInfo Model { get; }

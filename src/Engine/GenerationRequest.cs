@@ -1,4 +1,5 @@
 using InferServer.Kernels.Sampling;
+using InferServer.Kernels.Structured;
 
 namespace InferServer.Engine;
 
@@ -13,6 +14,8 @@ namespace InferServer.Engine;
 /// <param name="IgnoreEos">Keep generating past the end-of-sequence token.</param>
 /// <param name="Deadline">Absolute deadline; past it the request ends with DeadlineExceededException.</param>
 /// <param name="AddSpecialTokens">Add the tokenizer's BOS etc. when tokenizing <paramref name="PromptText"/>.</param>
+/// <param name="Grammar">Structured output: the JSON value the output must be (constrained decoding); null = free text.
+/// The output ends (Stop) when the value is complete; end-of-sequence is allowed only then.</param>
 public sealed record GenerationRequest(
     string? Adapter,
     string? PromptText,
@@ -23,4 +26,5 @@ public sealed record GenerationRequest(
     IReadOnlyList<int> StopTokenIds,
     bool IgnoreEos = false,
     DateTimeOffset? Deadline = null,
-    bool AddSpecialTokens = true);
+    bool AddSpecialTokens = true,
+    JsonGrammar? Grammar = null);

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using InferServer.AdapterStore.Peft;
 using InferServer.Kernels.Sampling;
+using InferServer.Kernels.Structured;
 using InferServer.Engine.Tokenization;
 
 namespace InferServer.Engine;
@@ -16,6 +17,7 @@ internal sealed class GenerationSequence
     private readonly StopStringFilter stopFilter;
     private readonly HashSet<int> stopTokenIds;
     private readonly IReadOnlyList<int> eosTokenIds;
+    private readonly TextTokenizer tokenizer;
     private volatile bool cancelled;
 
     public GenerationSequence(long id, GenerationRequest request, IReadOnlyList<int> promptTokens, TextTokenizer tokenizer,
@@ -32,6 +34,8 @@ internal sealed class GenerationSequence
         stopFilter = new StopStringFilter(request.StopStrings);
         stopTokenIds = [.. request.StopTokenIds];
         eosTokenIds = request.IgnoreEos ? [] : tokenizer.EosTokenIds;
+        this.tokenizer = tokenizer;
+        Grammar = request.Grammar?.NewMatcher();
         Submitted = submitted;
     }
 
@@ -59,6 +63,15 @@ internal sealed class GenerationSequence
     public List<int> Blocks { get; } = [];
 
     public SamplingRow Sampling { get; }
+
+    /// <summary>Its position in the structured output's grammar; null for free text.</summary>
+    public JsonGrammarMatcher? Grammar { get; }
+
+    /// <summary>The ids that end it (end-of-sequence; none with ignore_eos), which a grammar allows once the value is complete.</summary>
+    public IReadOnlyList<int> EndTokenIds => eosTokenIds;
+
+    /// <summary>Set when the grammar had no token to offer (see <see cref="StructuredOutput.MaskFor"/>).</summary>
+    public bool GrammarDeadEnd { get; set; }
 
     /// <summary>Device slot of its adapter while running (0 = base).</summary>
     public int AdapterSlot { get; set; }
@@ -107,6 +120,11 @@ internal sealed class GenerationSequence
     public FinishReason? Accept(SampledToken sampled)
     {
         var token = sampled.TokenId;
+        if (GrammarDeadEnd)
+        {
+            throw new InvalidOperationException("the response format's schema cannot be continued here (its recursion reached the nesting limit)");
+        }
+
         if (eosTokenIds.Contains(token))
         {
             return FinishReason.EndOfSequence;
@@ -117,12 +135,18 @@ internal sealed class GenerationSequence
             return FinishReason.Stop;
         }
 
+        // The mask let only tokens the grammar accepts through; a refusal here is a bug, and fails this sequence only.
+        if (Grammar is not null && !Grammar.Accept(tokenizer.TokenBytes(token).Span))
+        {
+            throw new InvalidOperationException($"token {token} was sampled against the response format's grammar");
+        }
+
         Tokens.Add(token);
         Sampling.History.Append(token);
         var text = stopFilter.Push(detokenizer.Push(token));
         var logprobs = Request.Sampling.Logprobs || Request.Sampling.TopLogprobs > 0 ? new[] { sampled } : null;
         Output.Writer.TryWrite(new TokenDelta(text, [token], logprobs));
-        if (stopFilter.Stopped)
+        if (stopFilter.Stopped || Grammar is { IsFinished: true })
         {
             return FinishReason.Stop;
         }

@@ -36,6 +36,15 @@ public interface IInferenceEngine
     /// engine step involved). Throws ArgumentOutOfRangeException for an id outside the vocabulary.</summary>
     ReadOnlyMemory<byte> TokenBytes(int tokenId);
 
+    /// <summary>The token ids of <paramref name="text"/> exactly as a generation request with that prompt text gets
+    /// them (thread-safe, no engine step involved).</summary>
+    IReadOnlyList<int> Tokenize(string text, bool addSpecialTokens);
+
+    /// <summary>The text of <paramref name="tokenIds"/>, special tokens included (thread-safe, no engine step).
+    /// Throws <see cref="RequestValidationException"/> for field "tokens" naming the first id that is not in the tokenizer's
+    /// vocabulary.</summary>
+    string Detokenize(IReadOnlyList<int> tokenIds);
+
     /// <summary>Classifies a batch of texts with an encoder model and the adapter's head (or the base head).</summary>
     Task<ClassificationResult> ClassifyAsync(ClassificationRequest request, CancellationToken cancellationToken = default);
 

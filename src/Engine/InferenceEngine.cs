@@ -56,6 +56,23 @@ public sealed partial class InferenceEngine : IInferenceEngine, IAsyncDisposable
     /// <inheritdoc/>
     public ReadOnlyMemory<byte> TokenBytes(int tokenId) => tokenizer.TokenBytes(tokenId);
 
+    /// <inheritdoc/>
+    public IReadOnlyList<int> Tokenize(string text, bool addSpecialTokens) => tokenizer.Encode(text, addSpecialTokens);
+
+    /// <inheritdoc/>
+    public string Detokenize(IReadOnlyList<int> tokenIds)
+    {
+        ArgumentNullException.ThrowIfNull(tokenIds);
+        for (var i = 0; i < tokenIds.Count; i++)
+        {
+            if (!tokenizer.HasToken(tokenIds[i]))
+            {
+                throw new RequestValidationException($"tokens[{i}]", $"id {tokenIds[i]} is not in the tokenizer's vocabulary of {tokenizer.VocabularySize} ids");
+            }
+        }
+        return tokenizer.Decode(tokenIds, skipSpecialTokens: false);
+    }
+
     /// <inheritdoc />
     public async IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

@@ -27,6 +27,9 @@ public static class TensorMath
     /// <summary>The integer 0, rooted for the process.</summary>
     public static Scalar Zero { get; } = 0.ToScalar();
 
+    /// <summary>float32 -inf as a rooted Scalar (the logit of a token a structured output forbids).</summary>
+    public static Scalar NegativeInfinity { get; } = float.NegativeInfinity.ToScalar();
+
     /// <summary>a + b (what <c>a + b</c> and <c>a.add(b)</c> compute).</summary>
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
 

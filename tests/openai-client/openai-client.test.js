@@ -75,8 +75,27 @@ test('an unknown adapter is a NotFoundError naming the model parameter', async (
 
 test('an unsupported parameter is a BadRequestError naming it', async () => {
   await assert.rejects(
-    client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], response_format: { type: 'json_object' } }),
-    (error) => error instanceof BadRequestError && error.param === 'response_format');
+    client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], logit_bias: { '1': 5 } }),
+    (error) => error instanceof BadRequestError && error.param === 'logit_bias');
+});
+
+test('a json_schema response format gives JSON of that schema', async () => {
+  const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false };
+  const completion = await client.chat.completions.create({
+    model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 32, temperature: 0,
+    response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } },
+  });
+  assert.equal(completion.choices[0].finish_reason, 'stop');
+  assert.equal(typeof JSON.parse(completion.choices[0].message.content).ok, 'boolean');
+});
+
+test('a schema keyword the server cannot enforce is a BadRequestError naming the schema', async () => {
+  await assert.rejects(
+    client.chat.completions.create({
+      model, messages: [{ role: 'user', content: 'hi' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'zip', schema: { type: 'string', pattern: '^[0-9]{5}$' } } },
+    }),
+    (error) => error instanceof BadRequestError && error.param === 'response_format.json_schema.schema' && /pattern/.test(error.message));
 });
 
 test('an adapter is served by name', { skip: adapter ? false : 'INFERSERVER_ADAPTER is not set' }, async () => {

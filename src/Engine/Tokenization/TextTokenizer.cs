@@ -75,6 +75,10 @@ public sealed class TextTokenizer
 
     public bool IsSpecialToken(int id) => definition.SpecialTokenIds.Contains(id);
 
+    /// <summary>True when <paramref name="id"/> names a token (a vocabulary cut to fewer ids keeps its special tokens'
+    /// high ids, so the id range can have holes).</summary>
+    public bool HasToken(int id) => (uint)id < (uint)definition.TokenBytes.Length && definition.TokenBytes[id] is not null;
+
     /// <summary>The bytes token <paramref name="id"/> stands for on its own (a special token's text; a byte-level piece may
     /// be part of a UTF-8 character), as OpenAI's logprobs report a token.</summary>
     public ReadOnlyMemory<byte> TokenBytes(int id)

@@ -44,8 +44,13 @@ public static class Sampler
     /// <paramref name="rows"/>[i]. <paramref name="allowedVocabulary"/> excludes ids at and above it (models whose
     /// embedding is padded beyond the tokenizer's vocabulary); null allows all. Advances each row's random stream by
     /// one draw; does not append to the histories (the engine appends what it commits). Returns managed results only.
+    /// <paramref name="tokenMasks"/>[i], when given and not null, is row i's constraint (structured outputs): one entry
+    /// per id below the allowed vocabulary, false = never sampled. Masked logits become -inf before every other step
+    /// (penalties, greedy, temperature, top-k/top-p/min-p), so filters act on the allowed tokens only; logprobs stay
+    /// those of the raw distribution. A masked row must allow at least one token.
     /// </summary>
-    public static SampledToken[] Sample(Tensor logits, IReadOnlyList<SamplingRow> rows, int? allowedVocabulary = null)
+    public static SampledToken[] Sample(Tensor logits, IReadOnlyList<SamplingRow> rows, int? allowedVocabulary = null,
+        IReadOnlyList<bool[]?>? tokenMasks = null)
     {
         var vocabulary = CheckArguments(logits, rows, allowedVocabulary);
         if (rows.Count == 0)
@@ -56,7 +61,8 @@ public static class Sampler
         using var scope = NewDisposeScope();
         // Narrowing removes the padded ids from every later step, the same as vLLM's -inf fill of the padding.
         var allowed = logits.narrow(1, 0, vocabulary);
-        var penalized = ApplyPenalties(allowed, rows, vocabulary);
+        var constrained = tokenMasks is not null && tokenMasks.Any(mask => mask is not null) ? ApplyMasks(allowed, tokenMasks, vocabulary) : allowed;
+        var penalized = ApplyPenalties(constrained, rows, vocabulary);
 
         var uniforms = new double[rows.Count];
         for (var row = 0; row < rows.Count; row++)
@@ -107,6 +113,37 @@ public static class Sampler
             }
         }
         return allowedVocabulary ?? checked((int)vocabulary);
+    }
+
+    /// <summary>
+    /// The structured-output constraint: one [rows, vocabulary] keep-mask for the whole step (unconstrained rows all
+    /// true), one masked_fill. Returns a new tensor; the caller's logits stay raw for the logprobs.
+    /// </summary>
+    private static Tensor ApplyMasks(Tensor logits, IReadOnlyList<bool[]?> tokenMasks, int vocabulary)
+    {
+        var rows = (int)logits.shape[0];
+        if (tokenMasks.Count != rows)
+        {
+            throw new ArgumentException($"{tokenMasks.Count} token masks were given for {rows} rows", nameof(tokenMasks));
+        }
+
+        var keep = new bool[rows * vocabulary];
+        for (var row = 0; row < rows; row++)
+        {
+            if (tokenMasks[row] is not { } mask)
+            {
+                Array.Fill(keep, true, row * vocabulary, vocabulary);
+                continue;
+            }
+            if (mask.Length < vocabulary)
+            {
+                throw new ArgumentException($"row {row}: a token mask of {mask.Length} entries does not cover the vocabulary of {vocabulary}", nameof(tokenMasks));
+            }
+
+            Array.Copy(mask, 0, keep, row * vocabulary, vocabulary);
+        }
+        var disallowed = tensor(keep, device: logits.device).view(rows, vocabulary).logical_not();
+        return logits.masked_fill(disallowed, TensorMath.NegativeInfinity);
     }
 
     /// <summary>

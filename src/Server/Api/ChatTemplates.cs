@@ -33,8 +33,9 @@ public static class ChatTemplates
     // The variables apply_chat_template passes itself; a keyword argument of the same name is a TypeError there.
     private static readonly string[] ReservedVariables = ["messages", "tools", "documents", "add_generation_prompt"];
 
-    /// <summary>Checks the messages and renders them, ending with the assistant's turn.</summary>
-    public static ChatPrompt Render(ChatRequest request, EngineModelInfo model, ApiOptions limits)
+    /// <summary>Checks the messages and renders them, ending with the assistant's turn unless
+    /// <paramref name="addGenerationPrompt"/> is false (Tokenize's add_generation_prompt).</summary>
+    public static ChatPrompt Render(ChatRequest request, EngineModelInfo model, ApiOptions limits, bool addGenerationPrompt = true)
     {
         var violations = new List<FieldViolation>();
         if (request.Messages.Count == 0)
@@ -83,7 +84,7 @@ public static class ChatTemplates
         {
             if (model.ChatTemplate is not null)
             {
-                return ModelTemplate(request.Messages, model, request.ChatTemplateKwargs);
+                return ModelTemplate(request.Messages, model, request.ChatTemplateKwargs, addGenerationPrompt);
             }
 
             if (template == Model)
@@ -95,8 +96,8 @@ public static class ChatTemplates
         }
         return template switch
         {
-            "chatml" => ChatMl(request.Messages),
-            _ => Llama3(request.Messages),
+            "chatml" => ChatMl(request.Messages, addGenerationPrompt),
+            _ => Llama3(request.Messages, addGenerationPrompt),
         };
     }
 
@@ -104,7 +105,8 @@ public static class ChatTemplates
     // it. The template writes BOS itself when the model wants one, and the prompt is tokenized without special tokens
     // (GenerationMapper), as apply_chat_template(tokenize=True) does, so BOS is never doubled. Generation stops on the
     // EOS id already; the EOS text is a stop string only when the tokenizer has no such id for it.
-    private static ChatPrompt ModelTemplate(IEnumerable<ChatMessage> messages, EngineModelInfo model, Struct? kwargs)
+    private static ChatPrompt ModelTemplate(IEnumerable<ChatMessage> messages, EngineModelInfo model, Struct? kwargs,
+        bool addGenerationPrompt)
     {
         JinjaTemplate template;
         try
@@ -121,7 +123,7 @@ public static class ChatTemplates
             // The API has no tools or documents; apply_chat_template passes None for them then, not undefined.
             ["tools"] = null,
             ["documents"] = null,
-            ["add_generation_prompt"] = true,
+            ["add_generation_prompt"] = addGenerationPrompt,
         };
         // Like transformers' special_tokens_map, a token the tokenizer does not have is left undefined, not empty.
         if (model.BosToken is not null)
@@ -165,7 +167,7 @@ public static class ChatTemplates
     private static string UseBuiltIn => $"set chat_template to a built-in ({string.Join(", ", BuiltIn)}) that matches the model's format, or use Generate with a rendered prompt";
 
     // ChatML (OpenAI; Qwen, many fine-tunes): <|im_start|>role\ncontent<|im_end|>\n ... <|im_start|>assistant\n
-    private static ChatPrompt ChatMl(IEnumerable<ChatMessage> messages)
+    private static ChatPrompt ChatMl(IEnumerable<ChatMessage> messages, bool addGenerationPrompt)
     {
         var text = new StringBuilder();
         foreach (var message in messages)
@@ -173,13 +175,17 @@ public static class ChatTemplates
             text.Append("<|im_start|>").Append(message.Role).Append('\n').Append(message.Content).Append("<|im_end|>\n");
         }
 
-        text.Append("<|im_start|>assistant\n");
+        if (addGenerationPrompt)
+        {
+            text.Append("<|im_start|>assistant\n");
+        }
+
         return new ChatPrompt(text.ToString(), "chatml", ["<|im_end|>"]);
     }
 
     // Llama 3 instruct: <|begin_of_text|><|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|> ... then the
     // assistant header. The template writes BOS itself, so the prompt is tokenized without special tokens.
-    private static ChatPrompt Llama3(IEnumerable<ChatMessage> messages)
+    private static ChatPrompt Llama3(IEnumerable<ChatMessage> messages, bool addGenerationPrompt)
     {
         var text = new StringBuilder("<|begin_of_text|>");
         foreach (var message in messages)
@@ -187,7 +193,11 @@ public static class ChatTemplates
             text.Append("<|start_header_id|>").Append(message.Role).Append("<|end_header_id|>\n\n")
                 .Append(message.Content.Trim()).Append("<|eot_id|>");
         }
-        text.Append("<|start_header_id|>assistant<|end_header_id|>\n\n");
+        if (addGenerationPrompt)
+        {
+            text.Append("<|start_header_id|>assistant<|end_header_id|>\n\n");
+        }
+
         return new ChatPrompt(text.ToString(), "llama3", ["<|eot_id|>"]);
     }
 }

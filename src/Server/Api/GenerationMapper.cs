@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using InferServer.Api.V1;
 using InferServer.Kernels.Sampling;
+using InferServer.Kernels.Structured;
 using InferServer.Engine;
 using DomainFinishReason = InferServer.Engine.FinishReason;
 using DomainUsage = InferServer.Engine.Usage;
@@ -66,7 +67,8 @@ public static class GenerationMapper
             request.Adapter, text, tokenIds, settings.MaxNewTokens, settings.Sampling, settings.StopStrings, settings.StopTokenIds,
             IgnoreEos: request.Params?.IgnoreEos ?? false,
             Deadline: deadline,
-            AddSpecialTokens: !request.HasAddSpecialTokens || request.AddSpecialTokens);
+            AddSpecialTokens: !request.HasAddSpecialTokens || request.AddSpecialTokens,
+            Grammar: settings.Grammar);
     }
 
     /// <summary>The engine request for a Chat/ChatStream call whose messages <paramref name="prompt"/> rendered.</summary>
@@ -81,10 +83,12 @@ public static class GenerationMapper
             IgnoreEos: request.Params?.IgnoreEos ?? false,
             Deadline: deadline,
             // The template writes the special tokens (BOS, role markers) itself.
-            AddSpecialTokens: false);
+            AddSpecialTokens: false,
+            Grammar: settings.Grammar);
     }
 
-    private sealed record Settings(int MaxNewTokens, SamplingParameters Sampling, IReadOnlyList<string> StopStrings, IReadOnlyList<int> StopTokenIds);
+    private sealed record Settings(int MaxNewTokens, SamplingParameters Sampling, IReadOnlyList<string> StopStrings, IReadOnlyList<int> StopTokenIds,
+        JsonGrammar? Grammar);
 
     private static Settings ToSettings(GenerationParams? parameters, ApiOptions limits, List<FieldViolation> violations)
     {
@@ -133,7 +137,37 @@ public static class GenerationMapper
             var field = name is "logprobs" or "top_logprobs" ? $"params.{name}" : $"params.sampling.{name}";
             violations.Add(new(field, problem));
         }
-        return new Settings(maxNewTokens, domain, [.. parameters.Stop], [.. parameters.StopTokenIds]);
+        return new Settings(maxNewTokens, domain, [.. parameters.Stop], [.. parameters.StopTokenIds], Grammar(parameters.ResponseFormat, violations));
+    }
+
+    /// <summary>The compiled grammar of a response format (cached by schema text), or null for free text.</summary>
+    private static JsonGrammar? Grammar(ResponseFormat? format, List<FieldViolation> violations)
+    {
+        if (format is null || (!format.JsonObject && format.JsonSchema.Length == 0))
+        {
+            return null;
+        }
+
+        if (format.JsonObject && format.JsonSchema.Length > 0)
+        {
+            violations.Add(new("params.response_format", "set one of json_object and json_schema"));
+            return null;
+        }
+
+        if (format.JsonObject)
+        {
+            return JsonSchemaCompiler.JsonObject;
+        }
+
+        try
+        {
+            return JsonGrammarCache.Get(format.JsonSchema);
+        }
+        catch (UnsupportedSchemaException refused)
+        {
+            violations.Add(new("params.response_format.json_schema", refused.Message));
+            return null;
+        }
     }
 
     /// <summary>Adds a delta's text, ids and logprobs to a whole response.</summary>

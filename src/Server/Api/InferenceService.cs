@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Grpc.Core;
+using InferServer.AdapterStore.Registry;
 using InferServer.Api.V1;
 using InferServer.Engine;
 using InferServer.Server.Observability;
@@ -15,7 +16,7 @@ namespace InferServer.Server.Api;
 /// cancellation token into every call, so a client that leaves frees its KV cache at the engine's next step.
 /// </summary>
 public sealed class InferenceService(
-    IInferenceEngine engine, IOptions<ApiOptions> options, InferServerMetrics metrics, AdapterLabels adapterLabels)
+    IInferenceEngine engine, IAdapterRegistry registry, IOptions<ApiOptions> options, InferServerMetrics metrics, AdapterLabels adapterLabels)
     : Inference.InferenceBase
 {
     private readonly ApiOptions limits = options.Value;
@@ -41,6 +42,12 @@ public sealed class InferenceService(
         var prompt = ChatTemplates.Render(request, engine.Model, limits);
         return StreamAsync(GenerationMapper.ToDomain(request, prompt, limits, Deadline(context)), prompt.Template, "ChatStream", responseStream, context);
     }
+
+    public override Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context) =>
+        Task.FromResult(TokenizationMapper.Tokenize(request, engine, registry, limits));
+
+    public override Task<DetokenizeResponse> Detokenize(DetokenizeRequest request, ServerCallContext context) =>
+        Task.FromResult(TokenizationMapper.Detokenize(request, engine, registry, limits));
 
     public override async Task<ClassifyResponse> Classify(ClassifyRequest request, ServerCallContext context)
     {

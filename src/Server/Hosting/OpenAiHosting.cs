@@ -58,6 +58,9 @@ public static partial class OpenAiHosting
             api.MapGet("/models", context => Api(context).ModelsAsync(context));
             api.MapPost("/load_lora_adapter", context => Api(context).LoadLoraAdapterAsync(context));
             api.MapPost("/unload_lora_adapter", context => Api(context).UnloadLoraAdapterAsync(context));
+            // vLLM serves these at the root, not under /v1.
+            app.MapPost("/tokenize", context => Api(context).TokenizeAsync(context)).ServedOn(ServedPort.OpenAi);
+            app.MapPost("/detokenize", context => Api(context).DetokenizeAsync(context)).ServedOn(ServedPort.OpenAi);
         }
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OpenAiHosting).FullName!);
         app.Lifetime.ApplicationStarted.Register(() =>

@@ -51,6 +51,12 @@ public sealed class FakeEngine : IInferenceEngine, IAdapterRegistry, IEngineRunt
     /// <summary>Token i is the text "t{i}".</summary>
     public ReadOnlyMemory<byte> TokenBytes(int tokenId) => System.Text.Encoding.UTF8.GetBytes($"t{tokenId}");
 
+    /// <summary>One id per character: its UTF-16 code.</summary>
+    public IReadOnlyList<int> Tokenize(string text, bool addSpecialTokens) => [.. text.Select(c => (int)c)];
+
+    /// <summary>The inverse of <see cref="Tokenize"/>.</summary>
+    public string Detokenize(IReadOnlyList<int> tokenIds) => new([.. tokenIds.Select(id => (char)id)]);
+
     public IAdapterRegistry Adapters => this;
 
     public async IAsyncEnumerable<GenerationEvent> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)

@@ -183,6 +183,25 @@ public sealed partial class OpenAiApi(
             OpenAiJson.Options, context.RequestAborted);
     });
 
+    /// <summary>POST /tokenize (vLLM's): {model, prompt | messages, add_special_tokens?, add_generation_prompt?} to {count, max_model_len, tokens}.</summary>
+    public Task TokenizeAsync(HttpContext context) => HandleAsync(context, "tokenize", ApiKeyScope.Inference, async state =>
+    {
+        var (model, request) = OpenAiRequestReader.ReadTokenize(await ReadBodyAsync(context));
+        request.Adapter = OpenAiMapper.AdapterOf(model, engine.Model);
+        var response = TokenizationMapper.Tokenize(request, engine, registry, limits);
+        await context.Response.WriteAsJsonAsync(new TokenizeResult(response.Count, response.MaxModelLen, response.TokenIds),
+            OpenAiJson.Options, context.RequestAborted);
+    });
+
+    /// <summary>POST /detokenize (vLLM's): {model, tokens} to {prompt}.</summary>
+    public Task DetokenizeAsync(HttpContext context) => HandleAsync(context, "detokenize", ApiKeyScope.Inference, async state =>
+    {
+        var (model, request) = OpenAiRequestReader.ReadDetokenize(await ReadBodyAsync(context));
+        request.Adapter = OpenAiMapper.AdapterOf(model, engine.Model);
+        var response = TokenizationMapper.Detokenize(request, engine, registry, limits);
+        await context.Response.WriteAsJsonAsync(new DetokenizeResult(response.Prompt), OpenAiJson.Options, context.RequestAborted);
+    });
+
     /// <summary>GET /v1/models: the base model by its served name, then every registered adapter with the base as parent.</summary>
     public Task ModelsAsync(HttpContext context) => HandleAsync(context, "v1/models", ApiKeyScope.Inference, state =>
     {

@@ -77,6 +77,12 @@ public static class OpenAiMapper
     /// </summary>
     public static string ParamName(string field, OpenAiCommon? common, bool chat)
     {
+        if (field == "params.response_format.json_schema")
+        {
+            // The gRPC field holds the schema text, which OpenAI's body nests one level deeper.
+            return "response_format.json_schema.schema";
+        }
+
         var name = field.StartsWith("params.sampling.", StringComparison.Ordinal) ? field["params.sampling.".Length..]
             : field.StartsWith("params.", StringComparison.Ordinal) ? field["params.".Length..]
             : field;

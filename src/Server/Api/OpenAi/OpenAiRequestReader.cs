@@ -6,7 +6,7 @@ namespace InferServer.Server.Api.OpenAi;
 /// <summary>
 /// Parses OpenAI request bodies against explicit allow-lists into the gRPC API's request terms, so the gRPC mappers'
 /// validation and limits apply to both front doors. Every field a client may send is listed here; any other is refused
-/// by name (HTTP 400 with <c>param</c>), because a silently ignored field (logit_bias, response_format, tools…) changes
+/// by name (HTTP 400 with <c>param</c>), because a silently ignored field (logit_bias, tools…) changes
 /// what the client believes it asked for. Ranges are left to the shared validation, except where only the OpenAI form
 /// can be judged (types, n, the prompt's shape).
 /// </summary>
@@ -16,6 +16,7 @@ public static class OpenAiRequestReader
     [
         "model", "max_tokens", "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty",
         "repetition_penalty", "seed", "stop", "stop_token_ids", "ignore_eos", "n", "logprobs", "stream", "stream_options", "user",
+        "response_format",
     ];
 
     /// <summary>Fields of /v1/completions (OpenAI's, plus vLLM's sampling extensions top_k, min_p, repetition_penalty, stop_token_ids, ignore_eos).</summary>
@@ -30,6 +31,15 @@ public static class OpenAiRequestReader
     public static readonly IReadOnlySet<string> EmbeddingFields =
         new HashSet<string>(["model", "input", "encoding_format", "dimensions", "user"], StringComparer.Ordinal);
 
+    /// <summary>Fields of /tokenize (vLLM's: a prompt, or messages with the chat template's options).</summary>
+    public static readonly IReadOnlySet<string> TokenizeFields = new HashSet<string>(
+        ["model", "prompt", "messages", "add_special_tokens", "add_generation_prompt", "chat_template"], StringComparer.Ordinal);
+
+    /// <summary>Fields of /detokenize.</summary>
+    public static readonly IReadOnlySet<string> DetokenizeFields = new HashSet<string>(["model", "tokens"], StringComparer.Ordinal);
+
+    private static readonly IReadOnlySet<string> ResponseFormatFields = new HashSet<string>(["type", "json_schema"], StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> JsonSchemaFields = new HashSet<string>(["name", "description", "schema", "strict"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> StreamOptionFields = new HashSet<string>(["include_usage"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> MessageFields = new HashSet<string>(["role", "content"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> ContentPartFields = new HashSet<string>(["type", "text"], StringComparer.Ordinal);
@@ -100,6 +110,52 @@ public static class OpenAiRequestReader
 
         var dimensions = fields.Integer("dimensions", 1, int.MaxValue);
         return new EmbeddingCall(model, input, format == "base64", dimensions, fields.String("user"));
+    }
+
+    /// <summary>A /tokenize body as the gRPC request, with the model it names.</summary>
+    public static (string Model, TokenizeRequest Request) ReadTokenize(JsonElement body)
+    {
+        var fields = new JsonFields(body, TokenizeFields);
+        var model = RequiredString(fields, "model");
+        var request = new TokenizeRequest { ChatTemplate = fields.String("chat_template") ?? "" };
+        if (fields.Has("prompt") == fields.Has("messages"))
+        {
+            throw fields.Invalid(fields.Has("prompt") ? "messages" : "prompt", "give exactly one of prompt and messages");
+        }
+
+        if (fields.Element("messages") is { } messages)
+        {
+            request.Messages.AddRange(messages.ValueKind == JsonValueKind.Array
+                ? messages.EnumerateArray().Select(ReadMessage)
+                : throw fields.Invalid("messages", "must be a list of {role, content} messages"));
+        }
+        else
+        {
+            request.Text = fields.String("prompt") ?? "";
+        }
+
+        if (fields.Bool("add_special_tokens") is { } addSpecialTokens)
+        {
+            request.AddSpecialTokens = addSpecialTokens;
+        }
+
+        if (fields.Bool("add_generation_prompt") is { } addGenerationPrompt)
+        {
+            request.AddGenerationPrompt = addGenerationPrompt;
+        }
+
+        return (model, request);
+    }
+
+    /// <summary>A /detokenize body as the gRPC request, with the model it names.</summary>
+    public static (string Model, DetokenizeRequest Request) ReadDetokenize(JsonElement body)
+    {
+        var fields = new JsonFields(body, DetokenizeFields);
+        var model = RequiredString(fields, "model");
+        var tokens = fields.TokenIds("tokens") ?? throw fields.Invalid("tokens", "is required: a list of token ids");
+        var request = new DetokenizeRequest();
+        request.Tokens.AddRange(tokens);
+        return (model, request);
     }
 
     /// <summary>A /v1/load_lora_adapter body (vLLM's names; load_inplace = reload).</summary>
@@ -193,7 +249,45 @@ public static class OpenAiRequestReader
         }
 
         parameters.IgnoreEos = fields.Bool("ignore_eos") ?? false;
+        if (fields.Element("response_format") is { } format)
+        {
+            parameters.ResponseFormat = ReadResponseFormat(format);
+        }
+
         return new OpenAiCommon(model, parameters, choices, stream, includeUsage, fields.String("user"), maxTokensField);
+    }
+
+    // OpenAI's response_format: {"type": "text"}, {"type": "json_object"} or {"type": "json_schema", "json_schema": {name,
+    // schema, strict?, description?}}. The schema is always enforced exactly (as strict: true), whatever strict says.
+    private static ResponseFormat? ReadResponseFormat(JsonElement element)
+    {
+        var fields = new JsonFields(element, ResponseFormatFields, "response_format.");
+        var type = fields.String("type") ?? throw fields.Invalid("type", "is required: text, json_object or json_schema");
+        if (type != "json_schema" && fields.Has("json_schema"))
+        {
+            throw fields.Invalid("json_schema", $"is only allowed with type json_schema, not {type}");
+        }
+
+        switch (type)
+        {
+            case "text":
+                return null;
+            case "json_object":
+                return new ResponseFormat { JsonObject = true };
+            case "json_schema":
+                var schemaFields = fields.Element("json_schema") is { } jsonSchema
+                    ? new JsonFields(jsonSchema, JsonSchemaFields, "response_format.json_schema.")
+                    : throw fields.Invalid("json_schema", "is required with type json_schema: {name, schema, strict}");
+                RequiredString(schemaFields, "name");
+                schemaFields.String("description");
+                schemaFields.Bool("strict");
+                var schema = schemaFields.Element("schema") is { ValueKind: JsonValueKind.Object or JsonValueKind.True } value
+                    ? value.GetRawText()
+                    : throw schemaFields.Invalid("schema", "is required: a JSON Schema object");
+                return new ResponseFormat { JsonSchema = schema };
+            default:
+                throw fields.Invalid("type", $"must be text, json_object or json_schema, not {type}");
+        }
     }
 
     // OpenAI's four prompt forms: "text", ["text", ...], [id, ...], [[id, ...], ...]. Each list entry is a choice group.

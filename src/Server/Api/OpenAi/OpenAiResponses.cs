@@ -61,3 +61,9 @@ public sealed record EmbeddingItem(string Object, int Index, object Embedding);
 
 /// <summary>Embeddings count prompt tokens only.</summary>
 public sealed record EmbeddingUsage(int PromptTokens, int TotalTokens);
+
+/// <summary>A /tokenize answer (vLLM's shape).</summary>
+public sealed record TokenizeResult(int Count, int MaxModelLen, IReadOnlyList<int> Tokens);
+
+/// <summary>A /detokenize answer (vLLM's shape).</summary>
+public sealed record DetokenizeResult(string Prompt);

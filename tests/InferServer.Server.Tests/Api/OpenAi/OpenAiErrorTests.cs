@@ -34,7 +34,7 @@ public sealed class OpenAiErrorTests(OpenAiServerFixture fixture)
     [InlineData("v1/completions", "echo")]
     [InlineData("v1/completions", "suffix")]
     [InlineData("v1/chat/completions", "tools")]
-    [InlineData("v1/chat/completions", "response_format")]
+    [InlineData("v1/chat/completions", "tool_choice")]
     public async Task AnUnsupportedField_Is400NamingIt(string path, string field)
     {
         var body = new Dictionary<string, object?>

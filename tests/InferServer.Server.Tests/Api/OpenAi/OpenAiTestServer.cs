@@ -25,7 +25,7 @@ public sealed class OpenAiTestServer : IAsyncDisposable
 
     private readonly WebApplication app;
 
-    private OpenAiTestServer(WebApplication app)
+    private OpenAiTestServer(WebApplication app, TimeSpan clientTimeout)
     {
         this.app = app;
         var listener = app.Services.GetRequiredService<OpenAiListener>();
@@ -33,7 +33,7 @@ public sealed class OpenAiTestServer : IAsyncDisposable
         OpenAiAddress = listener.Address ?? throw new InvalidOperationException("the OpenAI-compatible API is not listening");
         GrpcAddress = endpoints.GrpcAddress!;
         MetricsAddress = endpoints.HttpAddress!;
-        Client = new HttpClient { BaseAddress = OpenAiAddress, Timeout = TimeSpan.FromSeconds(60) };
+        Client = new HttpClient { BaseAddress = OpenAiAddress, Timeout = clientTimeout };
     }
 
     private static readonly Lazy<string> TruncatedTokenizerModel = new(() =>
@@ -77,8 +77,9 @@ public sealed class OpenAiTestServer : IAsyncDisposable
 
     public IServiceProvider Services => app.Services;
 
-    /// <summary>Starts a server; <paramref name="settings"/> add to or override the test configuration.</summary>
-    public static async Task<OpenAiTestServer> StartAsync(IReadOnlyDictionary<string, string?>? settings = null)
+    /// <summary>Starts a server; <paramref name="settings"/> add to or override the test configuration.
+    /// <paramref name="clientTimeout"/> bounds each request of <see cref="Client"/> (60 s unless given).</summary>
+    public static async Task<OpenAiTestServer> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, TimeSpan? clientTimeout = null)
     {
         var builder = InferServerApplication.CreateBuilder([]);
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -99,7 +100,7 @@ public sealed class OpenAiTestServer : IAsyncDisposable
         var app = builder.Build();
         app.MapInferServer();
         await app.StartAsync();
-        return new OpenAiTestServer(app);
+        return new OpenAiTestServer(app, clientTimeout ?? TimeSpan.FromSeconds(60));
     }
 
     /// <summary>POSTs <paramref name="body"/> as JSON and returns the status and the parsed JSON answer.</summary>
