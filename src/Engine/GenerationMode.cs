@@ -25,6 +25,7 @@ internal sealed class GenerationMode : IEngineMode
     private readonly KvBlockAllocator blocks;
     private readonly GenerationScheduler scheduler;
     private readonly CausalStepRunner runner;
+    private readonly StructuredOutput structured;
     private readonly ConcurrentQueue<GenerationSequence> incomingGenerations = new();
     private long nextId;
     // The step of the current turn, so that a turn that throws fails its rows only; null until one is planned.
@@ -59,7 +60,8 @@ internal sealed class GenerationMode : IEngineMode
         blocks = new KvBlockAllocator(slots, options.KvBlockSize);
         scheduler = new GenerationScheduler(options, blocks, adapters, time);
         var allowedVocabulary = Math.Min(tokenizer.VocabularySize, shape.VocabularySize);
-        runner = new CausalStepRunner(model, kvCache, blocks, new StructuredOutput(tokenizer, allowedVocabulary));
+        structured = new StructuredOutput(tokenizer, allowedVocabulary);
+        runner = new CausalStepRunner(model, kvCache, blocks, structured);
     }
 
     public EngineModelInfo Model { get; }
@@ -84,6 +86,11 @@ internal sealed class GenerationMode : IEngineMode
         if (prompt.Count + 1 > Model.MaxContextTokens)
         {
             throw new RequestValidationException("prompt", $"{prompt.Count} tokens leave no room to generate within the context limit of {Model.MaxContextTokens}");
+        }
+
+        if (request.Grammar is not null)
+        {
+            structured.Prepare();
         }
 
         var sequence = new GenerationSequence(Interlocked.Increment(ref nextId), request, prompt, tokenizer, Model.MaxContextTokens, time.GetUtcNow());
