@@ -58,6 +58,13 @@ public sealed record EngineOptions
     /// <summary>Health reports NOT_SERVING when the engine loop has not turned for this long (a hung step).</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Keep the full KV blocks of finished requests and reuse them for later requests of the same adapter copy that start
+    /// with the same tokens (automatic prefix caching, keyed by adapter; see docs/architecture.md). Idle cached blocks
+    /// are evicted least recently used first whenever an allocation needs room, so the KV budget is unchanged.
+    /// </summary>
+    public bool PrefixCaching { get; init; } = true;
+
     /// <summary>Every problem with these options, each naming its key.</summary>
     public IReadOnlyList<string> Validate()
     {

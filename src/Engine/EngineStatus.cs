@@ -34,6 +34,9 @@ public sealed record EngineStatus(
     /// <summary>KV-cache blocks owned by sequences now.</summary>
     public int KvBlocksInUse { get; init; }
 
+    /// <summary>KV-cache blocks registered in the prefix cache, used now or idle in its LRU (within the same budget).</summary>
+    public int KvBlocksCached { get; init; }
+
     /// <summary>What each adapter tier holds, pins included.</summary>
     public AdapterResidency Adapters { get; init; } = AdapterResidency.None;
 }

@@ -204,6 +204,7 @@ internal sealed class EngineSupervisor
             HostAdapterBytes: residency.HostBytes)
         {
             KvBlocksInUse = load.KvBlocksInUse,
+            KvBlocksCached = load.KvBlocksCached,
             Adapters = residency,
         };
     }

@@ -30,7 +30,11 @@ public enum FinishReason
 }
 
 /// <summary>Prompt and completion token counts.</summary>
-public sealed record Usage(int PromptTokens, int CompletionTokens);
+public sealed record Usage(int PromptTokens, int CompletionTokens)
+{
+    /// <summary>Prompt tokens whose keys and values were reused from the prefix cache instead of prefilled.</summary>
+    public int CachedPromptTokens { get; init; }
+}
 
 /// <summary>Per-request timing.</summary>
 /// <param name="Submitted">When the engine accepted the request.</param>

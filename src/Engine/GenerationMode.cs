@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using InferServer.AdapterStore.Peft;
 using InferServer.Kernels.Attention;
 using InferServer.Kernels.Sampling;
 using InferServer.Engine.Models;
@@ -27,6 +28,8 @@ internal sealed class GenerationMode : IEngineMode
     private readonly CausalStepRunner runner;
     private readonly StructuredOutput structured;
     private readonly ConcurrentQueue<GenerationSequence> incomingGenerations = new();
+    // Adapter copies that have run here (so may own cached KV blocks), by identity; dropped once the store disposes them.
+    private readonly Dictionary<long, LoraAdapter> cachedCopies = [];
     private long nextId;
     // The step of the current turn, so that a turn that throws fails its rows only; null until one is planned.
     private List<StepItem>? step;
@@ -67,7 +70,8 @@ internal sealed class GenerationMode : IEngineMode
     public EngineModelInfo Model { get; }
 
     public ModeLoad Load => new(scheduler.Running.Count, scheduler.Running.Select(s => s.Adapter),
-        scheduler.Waiting.Select(s => s.Adapter), blocks.Usage, blocks.TotalBlocks - blocks.FreeBlocks, kvCache.Bytes);
+        scheduler.Waiting.Select(s => s.Adapter), blocks.Usage, blocks.BlocksInUse, kvCache.Bytes)
+    { KvBlocksCached = blocks.CachedBlocks };
 
     public GenerationSequence Submit(GenerationRequest request)
     {
@@ -190,6 +194,7 @@ internal sealed class GenerationMode : IEngineMode
 
         Reap();
         adapters.FreeRetired();
+        ForgetReleasedAdapterCopies();
         var items = scheduler.Plan();
         foreach (var (sequence, error) in scheduler.TakeRefused())
         {
@@ -202,6 +207,13 @@ internal sealed class GenerationMode : IEngineMode
         }
 
         step = items;
+        foreach (var item in items)
+        {
+            if (item.Sequence.HostAdapter is { } copy)
+            {
+                cachedCopies.TryAdd(copy.InstanceId, copy);
+            }
+        }
         var merged = PrepareMerged(items);
         SampledToken?[] sampled;
         try
@@ -239,6 +251,7 @@ internal sealed class GenerationMode : IEngineMode
         var sequence = item.Sequence;
         counters.PromptTokens(Math.Max(0, Math.Min(item.Start + item.Count, sequence.PromptLength) - item.Start));
         sequence.ComputedTokens = item.Start + item.Count;
+        scheduler.RegisterComputedBlocks(sequence); // before Accept, which may end it and release its blocks
         if (merged && sequence.ServedFrom == AdapterServedFrom.Device)
         {
             sequence.ServedFrom = AdapterServedFrom.Merged;
@@ -287,6 +300,22 @@ internal sealed class GenerationMode : IEngineMode
             if (failure is not null)
             {
                 FailSequences([sequence], failure);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Frees the cached KV blocks of adapter copies the store has let go (unloaded, replaced by a reload, or evicted
+    /// from host memory): no request can name them again, since a re-read is a new copy with a new identity.
+    /// </summary>
+    private void ForgetReleasedAdapterCopies()
+    {
+        foreach (var (identity, copy) in cachedCopies)
+        {
+            if (copy.IsDisposed)
+            {
+                blocks.Forget(identity);
+                cachedCopies.Remove(identity);
             }
         }
     }

@@ -132,9 +132,11 @@ internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocato
             return null;
         }
         // KV blocks first: they cost nothing to take back, while a slot may have to be written.
+        ReuseCachedPrefix(sequence);
         var count = Math.Min(sequence.Tokens.Count - sequence.ComputedTokens, tokenBudget);
         if (!blocks.TryEnsureCapacity(sequence.Blocks, sequence.ComputedTokens + count))
         {
+            ReleaseBlocks(sequence);
             return null;
         }
 
@@ -149,12 +151,12 @@ internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocato
             }
             catch
             {
-                blocks.Release(sequence.Blocks);
+                ReleaseBlocks(sequence);
                 throw;
             }
             if (!acquired)
             {
-                blocks.Release(sequence.Blocks);
+                ReleaseBlocks(sequence);
                 return null;
             }
             sequence.AdapterSlot = slot;
@@ -172,13 +174,63 @@ internal sealed class GenerationScheduler(EngineOptions options, KvBlockAllocato
     {
         running.Remove(sequence);
         ReleaseDeviceResources(sequence);
-        sequence.ComputedTokens = 0;
         waiting.Insert(0, sequence);
+    }
+
+    /// <summary>
+    /// Prefix caching: a sequence about to be admitted starts on the longest chain of cached blocks of its adapter copy
+    /// that its tokens begin with, and computes only the rest. At least one token is always left to compute, so the
+    /// step that finishes its prefill has logits to sample from.
+    /// </summary>
+    private void ReuseCachedPrefix(GenerationSequence sequence)
+    {
+        if (!options.PrefixCaching || sequence.Blocks.Count > 0)
+        {
+            return;
+        }
+
+        var reusable = (sequence.Tokens.Count - 1) / blocks.BlockSize;
+        sequence.ChainHash = blocks.Reuse(sequence.CacheIdentity, sequence.Tokens, reusable, sequence.Blocks);
+        sequence.HashedBlocks = sequence.Blocks.Count;
+        sequence.ComputedTokens = sequence.Blocks.Count * blocks.BlockSize;
+        if (sequence.FirstScheduled is null)
+        {
+            sequence.CachedPromptTokens = Math.Min(sequence.ComputedTokens, sequence.PromptLength);
+        }
+    }
+
+    /// <summary>
+    /// Prefix caching: registers the blocks a step just filled, so later requests (and this one, if preempted) can
+    /// reuse them. Called after every successful step for each of its sequences.
+    /// </summary>
+    public void RegisterComputedBlocks(GenerationSequence sequence)
+    {
+        if (!options.PrefixCaching)
+        {
+            return;
+        }
+
+        var full = Math.Min(sequence.ComputedTokens / blocks.BlockSize, sequence.Blocks.Count);
+        if (full > sequence.HashedBlocks)
+        {
+            sequence.ChainHash = blocks.Register(sequence.CacheIdentity, sequence.Tokens, sequence.Blocks, sequence.HashedBlocks, full,
+                sequence.ChainHash);
+            sequence.HashedBlocks = full;
+        }
+    }
+
+    /// <summary>Gives back a sequence's KV blocks (cached ones stay findable) and forgets its progress.</summary>
+    private void ReleaseBlocks(GenerationSequence sequence)
+    {
+        blocks.Release(sequence.Blocks);
+        sequence.ComputedTokens = 0;
+        sequence.HashedBlocks = 0;
+        sequence.ChainHash = PrefixBlockKey.Root;
     }
 
     private void ReleaseDeviceResources(GenerationSequence sequence)
     {
-        blocks.Release(sequence.Blocks);
+        ReleaseBlocks(sequence);
         if (sequence.HoldsSlot)
         {
             sequence.HoldsSlot = false;

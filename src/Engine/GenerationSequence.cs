@@ -59,8 +59,20 @@ internal sealed class GenerationSequence
 
     public int GeneratedCount => Tokens.Count - PromptLength;
 
-    /// <summary>The KV-cache blocks this sequence owns.</summary>
+    /// <summary>The KV-cache blocks this sequence uses (owned, or shared through the prefix cache).</summary>
     public List<int> Blocks { get; } = [];
+
+    /// <summary>Leading blocks of <see cref="Blocks"/> that are registered in (or were reused from) the prefix cache.</summary>
+    public int HashedBlocks { get; set; }
+
+    /// <summary>Prefix cache chain hash after the <see cref="HashedBlocks"/> leading blocks.</summary>
+    public ulong ChainHash { get; set; } = PrefixBlockKey.Root;
+
+    /// <summary>Prompt tokens whose keys and values came from the prefix cache when first scheduled (usage's cached_tokens).</summary>
+    public int CachedPromptTokens { get; set; }
+
+    /// <summary>Whose KV blocks it may share: its adapter copy's <see cref="LoraAdapter.InstanceId"/>, 0 for the base model.</summary>
+    public long CacheIdentity => HostAdapter?.InstanceId ?? 0;
 
     public SamplingRow Sampling { get; }
 
@@ -166,7 +178,7 @@ internal sealed class GenerationSequence
         var firstScheduled = FirstScheduled ?? now;
         var timing = new GenerationTiming(Submitted, firstScheduled - Submitted, AdapterLoad,
             (FirstToken ?? now) - Submitted, now - Submitted);
-        Output.Writer.TryWrite(new GenerationFinished(reason, new Usage(PromptLength, GeneratedCount), timing, ServedFrom));
+        Output.Writer.TryWrite(new GenerationFinished(reason, new Usage(PromptLength, GeneratedCount) { CachedPromptTokens = CachedPromptTokens }, timing, ServedFrom));
         Output.Writer.TryComplete();
     }
 

@@ -70,6 +70,9 @@ internal sealed record ModeLoad(
     int KvBlocksInUse,
     long KvCacheBytes)
 {
+    /// <summary>KV blocks registered in the prefix cache (used or idle).</summary>
+    public int KvBlocksCached { get; init; }
+
     /// <summary>Nothing running and no KV cache: an encoder's requests are never "running" between steps.</summary>
     public static ModeLoad None { get; } = new(0, [], [], 0, 0, 0);
 }

@@ -5,7 +5,8 @@ namespace InferServer.AdapterStore.Peft;
 /// </summary>
 public sealed class LoraAdapter : IDisposable
 {
-    private bool disposed;
+    private static long lastInstanceId;
+    private volatile bool disposed;
 
     internal LoraAdapter(
         string name,
@@ -24,6 +25,15 @@ public sealed class LoraAdapter : IDisposable
     }
 
     public string Name { get; }
+
+    /// <summary>
+    /// Unique among every copy read in this process (never 0): a reload, or a re-read after host eviction, is a new copy
+    /// with a new id. The engine's prefix cache keys KV blocks on it, so blocks computed with one copy never serve another.
+    /// </summary>
+    public long InstanceId { get; } = Interlocked.Increment(ref lastInstanceId);
+
+    /// <summary>True once disposed (its tier let it go); any thread.</summary>
+    public bool IsDisposed => disposed;
 
     public string Directory { get; }
 
