@@ -252,7 +252,12 @@ public static class GenerationMapper
         _ => ServedFrom.Unspecified,
     };
 
-    public static ProtoUsage ToProto(DomainUsage usage) => new() { PromptTokens = usage.PromptTokens, CompletionTokens = usage.CompletionTokens };
+    public static ProtoUsage ToProto(DomainUsage usage) => new()
+    {
+        PromptTokens = usage.PromptTokens,
+        CompletionTokens = usage.CompletionTokens,
+        CachedPromptTokens = usage.CachedPromptTokens,
+    };
 
     public static Timing ToProto(GenerationTiming timing) => new()
     {

@@ -23,6 +23,8 @@ public sealed class InferServerMetrics
     private readonly Counter<long> adapterLoads;
     private readonly Counter<long> adapterEvictions;
     private readonly Counter<long> adapterMerges;
+    private readonly Counter<long> prefixCachePromptTokens;
+    private readonly Counter<long> prefixCacheCachedTokens;
 
     public InferServerMetrics(IMeterFactory meterFactory, IInferenceEngine engine)
     {
@@ -44,12 +46,19 @@ public sealed class InferServerMetrics
         adapterMerges = meter.CreateCounter<long>("adapter.merges", "{merge}",
             "Adapters merged into the weights by the merge cache.");
 
+        prefixCachePromptTokens = meter.CreateCounter<long>("prefix_cache.prompt_tokens", "{token}",
+            "Prompt tokens of finished generations, by adapter: the prefix cache hit rate's denominator.");
+        prefixCacheCachedTokens = meter.CreateCounter<long>("prefix_cache.cached_tokens", "{token}",
+            "Prompt tokens of finished generations whose keys and values came from the prefix cache, by adapter.");
+
         meter.CreateObservableGauge("queue.waiting", () => engine.Status.WaitingRequests, "{request}",
             "Requests queued, not yet scheduled.");
         meter.CreateObservableGauge("requests.running", () => engine.Status.RunningRequests, "{request}",
             "Requests with a sequence in the running batch.");
         meter.CreateObservableGauge("kv_cache.usage", () => engine.Status.KvCacheUsage, "1",
             "Fraction of KV-cache blocks in use.");
+        meter.CreateObservableGauge("kv_cache.cached_blocks", () => engine.Status.KvBlocksCached, "{block}",
+            "KV-cache blocks registered in the prefix cache, used now or idle (idle ones are evicted on demand).");
         meter.CreateObservableGauge("kv_cache.bytes", () => engine.Status.KvCacheBytes, "By",
             "Bytes held by the KV cache.");
         meter.CreateObservableGauge("adapters.device_bytes", () => engine.Status.DeviceAdapterBytes, "By",
@@ -79,6 +88,9 @@ public sealed class InferServerMetrics
     {
         var tags = new TagList { { "adapter", adapterLabel }, { "served_from", ServedFromLabel(finished.ServedFrom) } };
         var timing = finished.Timing;
+        var adapterTag = new KeyValuePair<string, object?>("adapter", adapterLabel);
+        prefixCachePromptTokens.Add(finished.Usage.PromptTokens, adapterTag);
+        prefixCacheCachedTokens.Add(finished.Usage.CachedPromptTokens, adapterTag);
         timeToFirstToken.Record(timing.TimeToFirstToken.TotalSeconds, tags);
         requestDuration.Record(timing.Total.TotalSeconds, tags);
         queueWait.Record(timing.QueueWait.TotalSeconds, tags);

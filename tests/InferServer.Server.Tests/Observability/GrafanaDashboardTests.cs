@@ -51,7 +51,7 @@ public sealed partial class GrafanaDashboardTests(ScrapedServer server) : IClass
 
         foreach (var wanted in new[] { "Requests per second by adapter", "Time to first token by adapter", "Time to first token by served_from",
                      "Time per output token by adapter", "Time per output token by served_from", "Queue and running requests", "KV cache",
-                     "Adapter residency", "Adapter loads, evictions and merges per second" })
+                     "Adapter residency", "Adapter loads, evictions and merges per second", "Prefix cache hit rate by adapter", "Cached KV blocks" })
             Assert.Contains(wanted, titles);
     }
 

@@ -28,6 +28,8 @@ public sealed class PrometheusExpositionTests(ScrapedServer server, ITestOutputH
     [InlineData("inferserver_adapter_loads_total")]
     [InlineData("inferserver_adapter_evictions_total")]
     [InlineData("inferserver_adapter_merges_total")]
+    [InlineData("inferserver_prefix_cache_prompt_tokens_total")]
+    [InlineData("inferserver_prefix_cache_cached_tokens_total")]
     public void EngineAndAdapterTotals_AreTypedCounter(string family)
     {
         var families = Families;

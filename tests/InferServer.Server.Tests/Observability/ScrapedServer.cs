@@ -22,10 +22,12 @@ public sealed class ScrapedServer : IAsyncLifetime
             ["Adapters:MergeWindow"] = "1",
             ["Metrics:VllmCompatibleNames"] = "true",
         });
+        // 20 tokens: the second qv-r8 request reuses the first's full block from the prefix cache.
+        var prompt = Enumerable.Range(1, 20).ToArray();
         foreach (var adapter in new[] { "qv-r8", "all-r16", "qv-r8" })
         {
             var (status, body) = await server.PostAsync("v1/completions",
-                new { model = adapter, prompt = new[] { 1, 2, 3, 4 }, max_tokens = 4, temperature = 0, ignore_eos = true });
+                new { model = adapter, prompt, max_tokens = 4, temperature = 0, ignore_eos = true });
             Assert.True(status == 200, OpenAiTestServer.Show(body));
         }
         using var client = new HttpClient { BaseAddress = server.MetricsAddress };

@@ -160,8 +160,12 @@ public static class OpenAiMapper
     /// <summary>Total usage: each prompt counted once (its choices share it), every choice's completion tokens.</summary>
     public static OpenAiUsage Usage(IReadOnlyList<Engine.Usage?> choices, int choicesPerPrompt)
     {
-        var prompt = choices.Where((_, index) => index % choicesPerPrompt == 0).Sum(usage => usage?.PromptTokens ?? 0);
+        var firstChoices = choices.Where((_, index) => index % choicesPerPrompt == 0).ToArray();
+        var prompt = firstChoices.Sum(usage => usage?.PromptTokens ?? 0);
         var completion = choices.Sum(usage => usage?.CompletionTokens ?? 0);
-        return new OpenAiUsage(prompt, completion, prompt + completion);
+        return new OpenAiUsage(prompt, completion, prompt + completion)
+        {
+            PromptTokensDetails = new(firstChoices.Sum(usage => usage?.CachedPromptTokens ?? 0)),
+        };
     }
 }

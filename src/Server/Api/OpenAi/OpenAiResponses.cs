@@ -5,7 +5,14 @@ using System.Text.Json.Serialization;
 // root, parent and max_model_len).
 namespace InferServer.Server.Api.OpenAi;
 
-public sealed record OpenAiUsage(int PromptTokens, int CompletionTokens, int TotalTokens);
+public sealed record OpenAiUsage(int PromptTokens, int CompletionTokens, int TotalTokens)
+{
+    /// <summary>OpenAI's prompt_tokens_details: how many prompt tokens came from the prefix cache.</summary>
+    public PromptTokensDetails PromptTokensDetails { get; init; } = new(0);
+}
+
+/// <summary>usage.prompt_tokens_details: cached_tokens are prompt tokens whose keys and values were reused, not prefilled.</summary>
+public sealed record PromptTokensDetails(int CachedTokens);
 
 public sealed record CompletionResponse(string Id, string Object, long Created, string Model, IReadOnlyList<CompletionChoice> Choices, OpenAiUsage Usage);
 
