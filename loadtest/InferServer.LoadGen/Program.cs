@@ -22,6 +22,10 @@ const string Usage = """
                    [--zipf-alpha 1.1 --burst 48 --burst-interval-seconds 4 --churn-interval-ms 700 --churn-adapters 4]
                    [--broken NAME,NAME] [--api-key KEY] [--allow-remote] [--server-pid PID]
       make-soak-model [--tenants 100 --seed 1] DIR
+      multiturn    --json FILE [--label on|off --round 1] [--target http://127.0.0.1:50161] [--conversations 32 --adapters 8
+                   --adapter-prefix tenant- --zipf-alpha 1.2 --system-tokens 1000 --turns 8 --user-tokens 50 --max-new-tokens 64
+                   --vocabulary 32000 --seed 1] [--api-key KEY] [--allow-remote]
+      multiturn-report --results DIR --out PATH (pairs multiturn-*.json; writes PATH.md and PATH/ttft-by-turn.svg)
       report       --results DIR --model NAME --machine FILE [--notes FILE] --out FILE.md
     """;
 
@@ -44,6 +48,8 @@ try
         "scale-report" => ScaleReportCommand.Execute(commandLine),
         "soak" => await SoakCommand.ExecuteAsync(commandLine),
         "make-soak-model" => SoakCommand.MakeModel(commandLine),
+        "multiturn" => await MultiTurnCommand.ExecuteAsync(commandLine),
+        "multiturn-report" => MultiTurnCommand.Report(commandLine),
         _ => throw new ArgumentException($"unknown command '{args[0]}'"),
     };
 }
