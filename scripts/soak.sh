@@ -30,11 +30,12 @@ fi
 lg="dotnet loadtest/InferServer.LoadGen/bin/Release/net10.0/inferserver-loadgen.dll"
 [ -d "$models/base" ] || $lg make-soak-model --tenants "$tenants" "$models"
 
-# A small queue and batch, so that bursts really go past Engine:MaxQueuedRequests and are refused. MALLOC_ARENA_MAX as
+# A small queue and batch, so that bursts really go past Engine:MaxQueuedRequests and are refused; prefix caching on,
+# so multi-turn conversations reuse their first turn's KV blocks. MALLOC_ARENA_MAX as
 # in the Dockerfile: the server runs as it ships.
 MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} \
 Security__AdminApiKeys__0="$admin_key" \
-Engine__MaxQueuedRequests=16 Engine__MaxBatchRows=16 \
+Engine__MaxQueuedRequests=16 Engine__MaxBatchRows=16 Engine__PrefixCaching=true \
 Adapters__AdapterRoots__1="$models/broken" \
   dotnet src/Server/bin/Release/net10.0/inferserver.dll --model "$models/base" --adapters "$models/base/adapters" \
     --host 127.0.0.1 --port "$grpc_port" --http-port "$http_port" --openai-port "$openai_port" > "$artifacts/server.log" 2>&1 &

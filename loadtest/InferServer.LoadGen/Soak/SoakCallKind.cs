@@ -9,6 +9,12 @@ public enum SoakCallKind
     ChatStream,
     Completion,
     CompletionStream,
+
+    /// <summary>
+    /// Two unary gRPC Generate turns of one conversation: the second prompt is the first, its answer and a new message,
+    /// as a chat client sends (by token ids, so the second turn starts exactly with the first), served from the prefix cache.
+    /// </summary>
+    Conversation,
 }
 
 public static class SoakCallKinds

@@ -68,6 +68,14 @@ public sealed class SoakClient : IDisposable
                 return Answered((await client.GenerateAsync(Generate(call), headers, deadline, cancellation.Token)).TokenIds);
             case SoakCallKind.Chat:
                 return Answered((await client.ChatAsync(Chat(call), headers, deadline, cancellation.Token)).TokenIds);
+            case SoakCallKind.Conversation:
+                {
+                    int[] first = SoakPrompts.ConversationStart(call.Prompt);
+                    var answer = (await client.GenerateAsync(Turn(call, first), headers, deadline, cancellation.Token)).TokenIds.ToArray();
+                    var second = (await client.GenerateAsync(Turn(call, [.. first, .. answer, .. SoakPrompts.ConversationFollowUp]), headers,
+                        deadline, cancellation.Token)).TokenIds;
+                    return Answered([.. answer, -1, .. second]);
+                }
         }
         using var stream = call.Kind == SoakCallKind.GenerateStream
             ? client.GenerateStream(Generate(call), headers, deadline, cancellation.Token)
@@ -192,6 +200,9 @@ public sealed class SoakClient : IDisposable
 
     private static GenerateRequest Generate(SoakCall call) =>
         new() { Adapter = call.Adapter, Text = SoakPrompts.Text(call.Prompt), Params = Parameters(call) };
+
+    private static GenerateRequest Turn(SoakCall call, int[] prompt) =>
+        new() { Adapter = call.Adapter, TokenIds = new TokenIds { Ids = { prompt } }, Params = Parameters(call) };
 
     private static ChatRequest Chat(SoakCall call) => new()
     {

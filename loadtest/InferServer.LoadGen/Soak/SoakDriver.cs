@@ -79,6 +79,8 @@ public sealed class SoakDriver(SoakTargets targets, SoakOptions options, TextWri
         var rssAfterTraffic = memoryAfterTraffic[ResourceSnapshot.Rss];
 
         var leaks = end.DifferencesFrom(baseline).ToList();
+        log.WriteLine($"soak: prefix cache: {end["inferserver_prefix_cache_cached_tokens_total"]} of {end["inferserver_prefix_cache_prompt_tokens_total"]} " +
+                      $"prompt tokens reused, {end["inferserver_kv_cache_cached_blocks"]} blocks cached, {end["inferserver_kv_cache_blocks_in_use"]} in use");
         if (rssAfterTraffic > rssAfterWarmUp * (1 + options.RssTolerance))
             leaks.Add($"{ResourceSnapshot.Rss}: {rssAfterWarmUp / (1 << 20):0.0} MiB -> {rssAfterTraffic / (1 << 20):0.0} MiB (over {options.RssTolerance:P0})");
         // Leave the server as it was found: every adapter registered.

@@ -8,7 +8,7 @@ namespace InferServer.LoadGen.Soak;
 /// </summary>
 public sealed class SoloAnswers
 {
-    private static readonly SoakCallKind[] Families = [SoakCallKind.Generate, SoakCallKind.Chat, SoakCallKind.Completion];
+    private static readonly SoakCallKind[] Families = [SoakCallKind.Generate, SoakCallKind.Chat, SoakCallKind.Completion, SoakCallKind.Conversation];
 
     private readonly Dictionary<(SoakCallKind, string, int), string?> answers = new();
 

@@ -38,6 +38,7 @@ public sealed class SoakTests(ITestOutputHelper output)
             ["Engine:ModelPath"] = SoakModel.ModelDirectory(root),
             ["Engine:MaxQueuedRequests"] = "16",
             ["Engine:MaxBatchRows"] = "16",
+            ["Engine:PrefixCaching"] = "true", // multi-turn conversations reuse their first turn's blocks
             ["Adapters:AdapterRoots:0"] = adapterRoots[0],
             ["Adapters:AdapterRoots:1"] = adapterRoots[1],
         });
