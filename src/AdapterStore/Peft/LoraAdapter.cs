@@ -5,7 +5,7 @@ namespace InferServer.AdapterStore.Peft;
 /// </summary>
 public sealed class LoraAdapter : IDisposable
 {
-    private static long lastInstanceId;
+    private static long LastInstanceId;
     private volatile bool disposed;
 
     internal LoraAdapter(
@@ -30,7 +30,7 @@ public sealed class LoraAdapter : IDisposable
     /// Unique among every copy read in this process (never 0): a reload, or a re-read after host eviction, is a new copy
     /// with a new id. The engine's prefix cache keys KV blocks on it, so blocks computed with one copy never serve another.
     /// </summary>
-    public long InstanceId { get; } = Interlocked.Increment(ref lastInstanceId);
+    public long InstanceId { get; } = Interlocked.Increment(ref LastInstanceId);
 
     /// <summary>True once disposed (its tier let it go); any thread.</summary>
     public bool IsDisposed => disposed;
