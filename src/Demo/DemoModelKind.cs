@@ -25,6 +25,15 @@ public enum DemoModelKind
     Bert,
 
     /// <summary>
+    /// LlamaForSequenceClassification (score head, pad_token_id = eos) with SEQ_CLS adapters of 1 to 4 labels: LoRA, DoRA,
+    /// all-linear, embedding LoRA, and one with LoRA only that keeps the base head.
+    /// </summary>
+    LlamaClassifier,
+
+    /// <summary>Qwen3ForSequenceClassification without a pad token (the last token is pooled), with SEQ_CLS adapters.</summary>
+    Qwen3Classifier,
+
+    /// <summary>
     /// Opt-in benchmark model, not written by WriteAll: Llama-shaped (hidden 2048, intermediate 5632, 4 layers, 16 heads,
     /// 4 KV heads, vocabulary 32000) with 100 rank-16 adapters on q_proj and v_proj. About 620 MB on disk (bfloat16).
     /// </summary>

@@ -84,6 +84,17 @@ public sealed class ReferenceLlama : IDisposable
     /// <summary>Logits [positions, vocabulary] of one sequence.</summary>
     private Tensor Forward(long[] tokens, ReferenceLora? lora)
     {
+        var x = Hidden(tokens, lora);
+        var head = weights[tied ? "model.embed_tokens.weight" : "lm_head.weight"];
+        return lora is null ? x.matmul(head.t()) : lora.Linear("lm_head", x, head, null);
+    }
+
+    /// <summary>The checkpoint tensor <paramref name="key"/> in float64 (a classifier's score.weight).</summary>
+    public Tensor Weight(string key) => weights[key];
+
+    /// <summary>The decoder's last hidden states [positions, hidden] of one sequence, after the final norm.</summary>
+    public Tensor Hidden(long[] tokens, ReferenceLora? lora)
+    {
         var count = tokens.Length;
         var x = lora is null
             ? weights["model.embed_tokens.weight"].index_select(0, tensor(tokens))
@@ -119,9 +130,7 @@ public sealed class ReferenceLlama : IDisposable
             var up = Linear($"{p}.mlp.up_proj", h, lora);
             x = x + Linear($"{p}.mlp.down_proj", gate * gate.sigmoid() * up, lora);
         }
-        x = RmsNorm(x, weights["model.norm.weight"]);
-        var head = weights[tied ? "model.embed_tokens.weight" : "lm_head.weight"];
-        return lora is null ? x.matmul(head.t()) : lora.Linear("lm_head", x, head, null);
+        return RmsNorm(x, weights["model.norm.weight"]);
     }
 
     /// <summary>x·Wᵀ (+ b when the checkpoint has one, as Qwen2's q/k/v do) plus the adapter's s·(x·Aᵀ)·Bᵀ.</summary>

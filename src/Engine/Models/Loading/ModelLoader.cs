@@ -18,7 +18,11 @@ public static class ModelLoader
 {
     /// <summary>The architectures we serve, as config.json's "architectures" entry names them.</summary>
     public static IReadOnlyList<string> SupportedArchitectures { get; } =
-        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "GPT2LMHeadModel", "BertForSequenceClassification", "BertModel"];
+        [
+            "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
+            "LlamaForSequenceClassification", "MistralForSequenceClassification", "Qwen2ForSequenceClassification", "Qwen3ForSequenceClassification",
+            "GPT2LMHeadModel", "BertForSequenceClassification", "BertModel",
+        ];
 
     /// <summary>Reads the config, builds the architecture on the requested device and dtype, and fills it from the checkpoint.</summary>
     public static IBaseModel Load(string directory, ModelLoadOptions options)
@@ -50,6 +54,14 @@ public static class ModelLoader
                     var config = Parse<LlamaConfig>(json, configPath);
                     ThrowIfInvalid(directory, architecture, [.. ModelTypeProblems(architecture, config), .. config.Validate()]);
                     return Fill(new LlamaForCausalLM(config, options), m => m.Layout, checkpoint, directory);
+                }
+            case "LlamaForSequenceClassification" or "MistralForSequenceClassification" or "Qwen2ForSequenceClassification"
+                or "Qwen3ForSequenceClassification":
+                {
+                    var config = Parse<LlamaConfig>(json, configPath);
+                    ThrowIfInvalid(directory, architecture,
+                        [.. ModelTypeProblems(architecture, config), .. config.Validate(), .. config.ClassifierProblems()]);
+                    return Fill(new LlamaForSequenceClassification(config, options), _ => CheckpointLayout.Identity, checkpoint, directory);
                 }
             case "GPT2LMHeadModel":
                 {
@@ -103,7 +115,10 @@ public static class ModelLoader
     {
         var expected = architecture switch
         {
-            "Qwen3ForCausalLM" => "qwen3",
+            "Qwen3ForCausalLM" or "Qwen3ForSequenceClassification" => "qwen3",
+            "Qwen2ForSequenceClassification" => "qwen2",
+            "MistralForSequenceClassification" => "mistral",
+            "LlamaForSequenceClassification" => "llama",
             _ => null,
         };
         if (expected is not null && config.ModelType != expected)
