@@ -25,6 +25,16 @@ public enum DemoModelKind
     Bert,
 
     /// <summary>
+    /// Gemma2ForCausalLM: (1 + w) norms around attention and MLP, √hidden embedding scale, GeGLU, query_pre_attn_scalar,
+    /// soft-capped attention and final logits, sliding-window layers (window 6) alternating with full ones, Gemma 2's chat
+    /// template, and LoRA (all-linear), DoRA and embedding/lm_head LoRA adapters.
+    /// </summary>
+    Gemma2,
+
+    /// <summary>Gemma3ForCausalLM (gemma3_text): Gemma 2's layout without soft-caps, with q/k norms and local/global RoPE bases.</summary>
+    Gemma3,
+
+    /// <summary>
     /// LlamaForSequenceClassification (score head, pad_token_id = eos) with SEQ_CLS adapters of 1 to 4 labels: LoRA, DoRA,
     /// all-linear, embedding LoRA, and one with LoRA only that keeps the base head.
     /// </summary>

@@ -55,6 +55,8 @@ internal sealed record DemoModelPlan(
         DemoModelKind.Qwen3 => DemoLlamaFamily.Qwen3(),
         DemoModelKind.Gpt2 => DemoGpt2.Plan(),
         DemoModelKind.Bert => DemoBert.Plan(),
+        DemoModelKind.Gemma2 => DemoGemma.Gemma2(),
+        DemoModelKind.Gemma3 => DemoGemma.Gemma3(),
         DemoModelKind.LlamaClassifier => DemoLlamaFamily.LlamaClassifier(),
         DemoModelKind.Qwen3Classifier => DemoLlamaFamily.Qwen3Classifier(),
         DemoModelKind.LlamaLarge => DemoLlamaFamily.LlamaLarge(),

@@ -2,6 +2,7 @@ using System.Text.Json;
 using InferServer.Safetensors;
 using InferServer.Engine.Models.Bert;
 using InferServer.Engine.Models.Common;
+using InferServer.Engine.Models.Gemma;
 using InferServer.Engine.Models.Gpt2;
 using InferServer.Engine.Models.Llama;
 using TorchSharp;
@@ -19,7 +20,7 @@ public static class ModelLoader
     /// <summary>The architectures we serve, as config.json's "architectures" entry names them.</summary>
     public static IReadOnlyList<string> SupportedArchitectures { get; } =
         [
-            "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
+            "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Gemma2ForCausalLM", "Gemma3ForCausalLM",
             "LlamaForSequenceClassification", "MistralForSequenceClassification", "Qwen2ForSequenceClassification", "Qwen3ForSequenceClassification",
             "GPT2LMHeadModel", "BertForSequenceClassification", "BertModel",
         ];
@@ -63,6 +64,24 @@ public static class ModelLoader
                         [.. ModelTypeProblems(architecture, config), .. config.Validate(), .. config.ClassifierProblems()]);
                     return Fill(new LlamaForSequenceClassification(config, options), _ => CheckpointLayout.Identity, checkpoint, directory);
                 }
+            case "Gemma2ForCausalLM" or "Gemma3ForCausalLM":
+                {
+                    GemmaConfig config;
+                    try
+                    {
+                        config = GemmaConfig.Parse(json);
+                    }
+                    catch (JsonException e)
+                    {
+                        throw new ModelLoadException($"'{configPath}' has a value of the wrong type: {e.Message}");
+                    }
+
+                    var expected = architecture == "Gemma2ForCausalLM" ? "gemma2" : "gemma3_text";
+                    IEnumerable<string> typeProblems = config.ModelType == expected ? []
+                        : [$"model_type '{config.ModelType}' does not match the architecture (expected '{expected}'; multimodal gemma3 checkpoints are not served)"];
+                    ThrowIfInvalid(directory, architecture, [.. typeProblems, .. config.Validate()]);
+                    return Fill(new GemmaForCausalLM(config, options), m => m.Layout, checkpoint, directory);
+                }
             case "GPT2LMHeadModel":
                 {
                     var config = Parse<Gpt2Config>(json, configPath);
@@ -103,6 +122,8 @@ public static class ModelLoader
             "mistral" => "MistralForCausalLM",
             "qwen2" => "Qwen2ForCausalLM",
             "qwen3" => "Qwen3ForCausalLM",
+            "gemma2" => "Gemma2ForCausalLM",
+            "gemma3_text" => "Gemma3ForCausalLM",
             "gpt2" => "GPT2LMHeadModel",
             "bert" => "BertForSequenceClassification",
             var other => $"(model_type '{other}')",
