@@ -159,14 +159,14 @@ internal static class DemoLlamaFamily
     }
 
     /// <summary>
-    /// LlamaForSequenceClassification: the llama demo's shape with a 3-label <c>score</c> head (no bias) instead of lm_head,
+    /// LlamaForSequenceClassification: the llama demo's layout at hidden 32 with a 3-label <c>score</c> head (no bias) instead of lm_head,
     /// pad_token_id = eos (50256, as Llama reward models set it), so a text's trailing &lt;|endoftext|&gt; tokens are not the
     /// pooled position. Its SEQ_CLS adapters bring heads of 2, 4 and 1 labels (PEFT modules_to_save), with LoRA, DoRA and
     /// embedding LoRA on the decoder; one has LoRA only and keeps the base head.
     /// </summary>
     public static DemoModelPlan LlamaClassifier()
     {
-        var shape = new Shape(DemoModelKind.LlamaClassifier, "llama", "LlamaForSequenceClassification", Hidden: 64, Intermediate: 128, Layers: 2,
+        var shape = new Shape(DemoModelKind.LlamaClassifier, "llama", "LlamaForSequenceClassification", Hidden: 32, Intermediate: 64, Layers: 2,
             Heads: 4, KvHeads: 2, Tied: false, RopeTheta: 10000);
         var config = LlamaConfig(shape);
         config["rope_scaling"] = null;
