@@ -178,7 +178,7 @@ internal static class DemoLlamaFamily
             new("reward-all-linear-cls1", Rank: 4, Alpha: 8) { TargetRegex = "all-linear", ClassifierLabels = 1, LabelNames = ["reward"] },
             new("embed-cls3", Rank: 4, Alpha: 8) { TargetNames = ["embed_tokens", "q_proj", "up_proj"], ClassifierLabels = 3 },
             // SEQ_CLS without a head of its own: the base model's score reads the adapted decoder.
-            new("decoder-only-r8", Rank: 8, Alpha: 16) { TargetNames = ["k_proj", "gate_proj"], TaskType = "SEQ_CLS" },
+            new("decoder-only-r8", Rank: 8, Alpha: 32) { TargetNames = ["k_proj", "v_proj", "gate_proj", "down_proj"], TaskType = "SEQ_CLS" },
         ];
         return Classifier(shape, config, ["negative", "neutral", "positive"], adapters);
     }
