@@ -34,6 +34,9 @@ public enum DemoModelKind
     /// <summary>Gemma3ForCausalLM (gemma3_text): Gemma 2's layout without soft-caps, with q/k norms and local/global RoPE bases.</summary>
     Gemma3,
 
+    /// <summary>Phi3ForCausalLM: fused qkv_proj and gate_up_proj, with adapters on the fused modules.</summary>
+    Phi3,
+
     /// <summary>
     /// LlamaForSequenceClassification (score head, pad_token_id = eos) with SEQ_CLS adapters of 1 to 4 labels: LoRA, DoRA,
     /// all-linear, embedding LoRA, and one with LoRA only that keeps the base head.

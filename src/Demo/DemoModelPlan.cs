@@ -57,6 +57,7 @@ internal sealed record DemoModelPlan(
         DemoModelKind.Bert => DemoBert.Plan(),
         DemoModelKind.Gemma2 => DemoGemma.Gemma2(),
         DemoModelKind.Gemma3 => DemoGemma.Gemma3(),
+        DemoModelKind.Phi3 => DemoPhi3.Plan(),
         DemoModelKind.LlamaClassifier => DemoLlamaFamily.LlamaClassifier(),
         DemoModelKind.Qwen3Classifier => DemoLlamaFamily.Qwen3Classifier(),
         DemoModelKind.LlamaLarge => DemoLlamaFamily.LlamaLarge(),

@@ -34,6 +34,8 @@ public sealed record LlamaConfig
     [JsonPropertyName("use_sliding_window")] public bool? UseSlidingWindow { get; init; }
     [JsonPropertyName("layer_types")] public IReadOnlyList<string>? LayerTypes { get; init; }
     [JsonPropertyName("rope_parameters")] public JsonElement? RopeParameters { get; init; }
+    [JsonPropertyName("num_local_experts")] public int? NumLocalExperts { get; init; }
+    [JsonPropertyName("num_experts")] public int? NumExperts { get; init; }
     [JsonPropertyName("pad_token_id")] public int? PadTokenId { get; init; }
     [JsonPropertyName("id2label")] public Dictionary<string, string>? Id2Label { get; init; }
     [JsonPropertyName("num_labels")] public int? NumLabels { get; init; }
@@ -68,6 +70,8 @@ public sealed record LlamaConfig
     {
         "mistral" => SlidingWindow,
         "qwen2" => UseSlidingWindow == true ? SlidingWindow : null,
+        // Phi3Attention passes sliding_window to the attention as Mistral does.
+        "phi3" => SlidingWindow,
         _ => null,
     };
 
@@ -153,6 +157,12 @@ public sealed record LlamaConfig
             {
                 problems.Add($"layer_types entry '{layerType}' is not implemented for qwen3 (only full_attention is)");
             }
+        }
+
+        // Mixture-of-experts configs (Mixtral's num_local_experts, Qwen MoE's num_experts) have expert MLPs this dense model lacks.
+        if (NumLocalExperts is > 1 || NumExperts is > 1)
+        {
+            problems.Add($"num_local_experts {NumLocalExperts?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"}, num_experts {NumExperts?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"}: mixture-of-experts layers are not implemented (dense MLPs are)");
         }
 
         if (RopeParameters is { ValueKind: not JsonValueKind.Null } parameters)

@@ -3,6 +3,7 @@ using InferServer.Safetensors;
 using InferServer.Engine.Models.Bert;
 using InferServer.Engine.Models.Common;
 using InferServer.Engine.Models.Gemma;
+using InferServer.Engine.Models.Phi3;
 using InferServer.Engine.Models.Gpt2;
 using InferServer.Engine.Models.Llama;
 using TorchSharp;
@@ -20,7 +21,7 @@ public static class ModelLoader
     /// <summary>The architectures we serve, as config.json's "architectures" entry names them.</summary>
     public static IReadOnlyList<string> SupportedArchitectures { get; } =
         [
-            "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Gemma2ForCausalLM", "Gemma3ForCausalLM",
+            "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Gemma2ForCausalLM", "Gemma3ForCausalLM", "Phi3ForCausalLM",
             "LlamaForSequenceClassification", "MistralForSequenceClassification", "Qwen2ForSequenceClassification", "Qwen3ForSequenceClassification",
             "GPT2LMHeadModel", "BertForSequenceClassification", "BertModel",
         ];
@@ -63,6 +64,12 @@ public static class ModelLoader
                     ThrowIfInvalid(directory, architecture,
                         [.. ModelTypeProblems(architecture, config), .. config.Validate(), .. config.ClassifierProblems()]);
                     return Fill(new LlamaForSequenceClassification(config, options), _ => CheckpointLayout.Identity, checkpoint, directory);
+                }
+            case "Phi3ForCausalLM":
+                {
+                    var config = Parse<LlamaConfig>(json, configPath);
+                    ThrowIfInvalid(directory, architecture, [.. ModelTypeProblems(architecture, config), .. config.Validate()]);
+                    return Fill(new Phi3ForCausalLM(config, options), m => m.Layout, checkpoint, directory);
                 }
             case "Gemma2ForCausalLM" or "Gemma3ForCausalLM":
                 {
@@ -123,6 +130,7 @@ public static class ModelLoader
             "qwen2" => "Qwen2ForCausalLM",
             "qwen3" => "Qwen3ForCausalLM",
             "gemma2" => "Gemma2ForCausalLM",
+            "phi3" => "Phi3ForCausalLM",
             "gemma3_text" => "Gemma3ForCausalLM",
             "gpt2" => "GPT2LMHeadModel",
             "bert" => "BertForSequenceClassification",
@@ -138,6 +146,7 @@ public static class ModelLoader
         {
             "Qwen3ForCausalLM" or "Qwen3ForSequenceClassification" => "qwen3",
             "Qwen2ForSequenceClassification" => "qwen2",
+            "Phi3ForCausalLM" => "phi3",
             "MistralForSequenceClassification" => "mistral",
             "LlamaForSequenceClassification" => "llama",
             _ => null,
