@@ -82,11 +82,14 @@ internal static class DemoAdapterWriter
         }
         if (adapter.ClassifierLabels > 0)
         {
-            var weight = KeyPrefix + "classifier.weight";
-            var bias = KeyPrefix + "classifier.bias";
+            var weight = $"{KeyPrefix}{model.ClassifierModule}.weight";
             tensors.Add(KeyValuePair.Create(weight,
                 DemoModelGenerator.Draw(seed, stream + weight, [adapter.ClassifierLabels, model.HiddenSize], 0, DemoBert.ClassifierStd)));
-            tensors.Add(KeyValuePair.Create(bias, DemoModelGenerator.Draw(seed, stream + bias, [adapter.ClassifierLabels], 0, 0.02)));
+            if (model.ClassifierHasBias)
+            {
+                var bias = $"{KeyPrefix}{model.ClassifierModule}.bias";
+                tensors.Add(KeyValuePair.Create(bias, DemoModelGenerator.Draw(seed, stream + bias, [adapter.ClassifierLabels], 0, 0.02)));
+            }
         }
         SafetensorsWriter.Write(Path.Combine(directory, LoraAdapterLoader.WeightsFileName), tensors, HuggingFaceFiles.SafetensorsMetadata);
         HuggingFaceFiles.WriteJson(Path.Combine(directory, LoraAdapterLoader.ConfigFileName), configJson);

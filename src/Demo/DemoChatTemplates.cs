@@ -9,6 +9,12 @@ internal static class DemoChatTemplates
     /// </summary>
     public static string Qwen3 => Read("qwen3");
 
+    /// <summary>
+    /// The chat_template of Gemma 2's instruction-tuned tokenizer_config.json (user/model turns, no system role), byte for
+    /// byte as tests/InferServer.Jinja.Tests/ChatTemplates/gemma-2-2b-it.jinja has it.
+    /// </summary>
+    public static string Gemma2 => Read("gemma2");
+
     private static string Read(string name)
     {
         var resource = $"InferServer.Demo.ChatTemplates.{name}.jinja";

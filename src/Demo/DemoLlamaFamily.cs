@@ -159,6 +159,78 @@ internal static class DemoLlamaFamily
     }
 
     /// <summary>
+    /// LlamaForSequenceClassification: the llama demo's layout at hidden 32 with a 3-label <c>score</c> head (no bias) instead of lm_head,
+    /// pad_token_id = eos (50256, as Llama reward models set it), so a text's trailing &lt;|endoftext|&gt; tokens are not the
+    /// pooled position. Its SEQ_CLS adapters bring heads of 2, 4 and 1 labels (PEFT modules_to_save), with LoRA, DoRA and
+    /// embedding LoRA on the decoder; one has LoRA only and keeps the base head.
+    /// </summary>
+    public static DemoModelPlan LlamaClassifier()
+    {
+        var shape = new Shape(DemoModelKind.LlamaClassifier, "llama", "LlamaForSequenceClassification", Hidden: 32, Intermediate: 64, Layers: 2,
+            Heads: 4, KvHeads: 2, Tied: false, RopeTheta: 10000);
+        var config = LlamaConfig(shape);
+        config["rope_scaling"] = null;
+        config["pad_token_id"] = DemoTokenizerFiles.Gpt2EndOfTextId;
+        DemoAdapter[] adapters =
+        [
+            new("sentiment-cls2", Rank: 8, Alpha: 16) { TargetNames = ["q_proj", "v_proj"], ClassifierLabels = 2, LabelNames = ["negative", "positive"] },
+            new("topic-dora-cls4", Rank: 4, Alpha: 8) { TargetNames = ["q_proj", "v_proj", "o_proj", "down_proj"], UseDora = true, ClassifierLabels = 4 },
+            new("reward-all-linear-cls1", Rank: 4, Alpha: 8) { TargetRegex = "all-linear", ClassifierLabels = 1, LabelNames = ["reward"] },
+            new("embed-cls3", Rank: 4, Alpha: 8) { TargetNames = ["embed_tokens", "q_proj", "up_proj"], ClassifierLabels = 3 },
+            // SEQ_CLS without a head of its own: the base model's score reads the adapted decoder.
+            new("decoder-only-r8", Rank: 8, Alpha: 32) { TargetNames = ["k_proj", "v_proj", "gate_proj", "down_proj"], TaskType = "SEQ_CLS" },
+        ];
+        return Classifier(shape, config, ["negative", "neutral", "positive"], adapters);
+    }
+
+    /// <summary>
+    /// Qwen3ForSequenceClassification: the qwen3 demo's shape (q/k norms, head_dim 16 on hidden 32) with a 2-label score head
+    /// and no pad_token_id, so transformers pools the last token.
+    /// </summary>
+    public static DemoModelPlan Qwen3Classifier()
+    {
+        var qwen3 = Qwen3();
+        var shape = new Shape(DemoModelKind.Qwen3Classifier, "qwen3", "Qwen3ForSequenceClassification", Hidden: 32, Intermediate: 64, Layers: 2,
+            Heads: 4, KvHeads: 2, Tied: true, RopeTheta: 1000000, HeadDim: 16);
+        var config = qwen3.Config.DeepClone().AsObject();
+        config["architectures"] = new JsonArray(shape.Architecture);
+        DemoAdapter[] adapters =
+        [
+            new("intent-all-linear-cls3", Rank: 4, Alpha: 8) { TargetRegex = "all-linear", ClassifierLabels = 3 },
+            new("spam-dora-cls2", Rank: 8, Alpha: 16) { TargetNames = ["q_proj", "k_proj", "v_proj", "down_proj"], UseDora = true, ClassifierLabels = 2 },
+        ];
+        return Classifier(shape, config, ["LABEL_0", "LABEL_1"], adapters);
+    }
+
+    /// <summary>
+    /// A *ForSequenceClassification plan from the causal plan of <paramref name="shape"/>: score [labels, hidden] instead of
+    /// lm_head, id2label/label2id and problem_type in config.json, no generation_config.json, no chat template.
+    /// </summary>
+    private static DemoModelPlan Classifier(Shape shape, JsonObject config, string[] labels, IReadOnlyList<DemoAdapter> adapters)
+    {
+        var id2Label = new JsonObject();
+        var label2Id = new JsonObject();
+        for (var i = 0; i < labels.Length; i++)
+        {
+            id2Label[i.ToString(System.Globalization.CultureInfo.InvariantCulture)] = labels[i];
+            label2Id[labels[i]] = i;
+        }
+        config["id2label"] = id2Label;
+        config["label2id"] = label2Id;
+        config["problem_type"] = "single_label_classification";
+        var causal = Plan(shape with { Tied = true }, config, adapters);
+        var modules = causal.AdaptableModules.Where(m => m.Key != "lm_head").ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal);
+        modules.TryAdd("model.embed_tokens", new LinearModuleShape(shape.Vocabulary, shape.Hidden));
+        var tensors = causal.Tensors.Append(new DemoTensor("score.weight", [labels.Length, shape.Hidden], 0, DemoBert.ClassifierStd)).ToArray();
+        return new DemoModelPlan(shape.Kind, config, null, ScalarType.BFloat16, tensors, modules, shape.Hidden, WordPiece: false, adapters)
+        {
+            EmbeddingModules = new HashSet<string>(["model.embed_tokens"], StringComparer.Ordinal),
+            ClassifierModule = "score",
+            ClassifierHasBias = false,
+        };
+    }
+
+    /// <summary>
     /// The engine benchmark's model (docs/benchmarks.md): Llama-2-like proportions at a size a 2-core CPU can step, with
     /// Llama 2's 32,000-id vocabulary (prompts are token ids; the GPT-2 tokenizer beside it decodes the ids it shares).
     /// </summary>

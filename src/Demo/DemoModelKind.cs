@@ -25,6 +25,28 @@ public enum DemoModelKind
     Bert,
 
     /// <summary>
+    /// Gemma2ForCausalLM: (1 + w) norms around attention and MLP, √hidden embedding scale, GeGLU, query_pre_attn_scalar,
+    /// soft-capped attention and final logits, sliding-window layers (window 6) alternating with full ones, Gemma 2's chat
+    /// template, and LoRA (all-linear), DoRA and embedding/lm_head LoRA adapters.
+    /// </summary>
+    Gemma2,
+
+    /// <summary>Gemma3ForCausalLM (gemma3_text): Gemma 2's layout without soft-caps, with q/k norms and local/global RoPE bases.</summary>
+    Gemma3,
+
+    /// <summary>Phi3ForCausalLM: fused qkv_proj and gate_up_proj, with adapters on the fused modules.</summary>
+    Phi3,
+
+    /// <summary>
+    /// LlamaForSequenceClassification (score head, pad_token_id = eos) with SEQ_CLS adapters of 1 to 4 labels: LoRA, DoRA,
+    /// all-linear, embedding LoRA, and one with LoRA only that keeps the base head.
+    /// </summary>
+    LlamaClassifier,
+
+    /// <summary>Qwen3ForSequenceClassification without a pad token (the last token is pooled), with SEQ_CLS adapters.</summary>
+    Qwen3Classifier,
+
+    /// <summary>
     /// Opt-in benchmark model, not written by WriteAll: Llama-shaped (hidden 2048, intermediate 5632, 4 layers, 16 heads,
     /// 4 KV heads, vocabulary 32000) with 100 rank-16 adapters on q_proj and v_proj. About 620 MB on disk (bfloat16).
     /// </summary>

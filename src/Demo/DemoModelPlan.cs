@@ -37,6 +37,12 @@ internal sealed record DemoModelPlan(
     /// <summary>The output head among <see cref="AdaptableModules"/> (lm_head), which all-linear leaves out; null when it is not adaptable here.</summary>
     public string? OutputHead { get; init; }
 
+    /// <summary>The classification head a SEQ_CLS adapter brings (PEFT modules_to_save): BERT's classifier, a decoder's score.</summary>
+    public string ClassifierModule { get; init; } = "classifier";
+
+    /// <summary>Whether that head has a bias (BERT's classifier does, a decoder's score does not).</summary>
+    public bool ClassifierHasBias { get; init; } = true;
+
     /// <summary>The Jinja chat_template written into tokenizer_config.json, or null for none.</summary>
     public string? ChatTemplate { get; init; }
 
@@ -49,6 +55,11 @@ internal sealed record DemoModelPlan(
         DemoModelKind.Qwen3 => DemoLlamaFamily.Qwen3(),
         DemoModelKind.Gpt2 => DemoGpt2.Plan(),
         DemoModelKind.Bert => DemoBert.Plan(),
+        DemoModelKind.Gemma2 => DemoGemma.Gemma2(),
+        DemoModelKind.Gemma3 => DemoGemma.Gemma3(),
+        DemoModelKind.Phi3 => DemoPhi3.Plan(),
+        DemoModelKind.LlamaClassifier => DemoLlamaFamily.LlamaClassifier(),
+        DemoModelKind.Qwen3Classifier => DemoLlamaFamily.Qwen3Classifier(),
         DemoModelKind.LlamaLarge => DemoLlamaFamily.LlamaLarge(),
         DemoModelKind.MiniLm => DemoMiniLm.Plan(),
         DemoModelKind.LlamaMedium => DemoLlamaFamily.LlamaMedium(),

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace InferServer.Engine;
 
 /// <summary>
-/// The classification mode (encoder models), for Classify and Embed alike: it owns the <see cref="ClassificationScheduler"/>
+/// The classification mode (encoders and decoder classifiers), for Classify and Embed alike: it owns the <see cref="ClassificationScheduler"/>
 /// and the step runner. One turn = take arrivals, reap, plan rows, run one step, complete jobs.
 /// </summary>
 internal sealed class ClassificationMode : IEngineMode
@@ -59,6 +59,11 @@ internal sealed class ClassificationMode : IEngineMode
         if (request.Output == EncoderOutput.Labels && string.IsNullOrEmpty(request.Adapter) && !model.HasBaseClassifier)
         {
             throw new ModelCapabilityException($"the served model '{Model.ServedName}' is an encoder without a classification head; name an adapter with one, or use Embed");
+        }
+
+        if (request.Output == EncoderOutput.Embedding && !model.ServesEmbeddings)
+        {
+            throw new ModelCapabilityException($"the served model '{Model.ServedName}' ({Model.ModelType}) is a decoder classifier; Embed is not served, use Classify");
         }
 
         var texts = new int[request.Texts.Count][];

@@ -74,7 +74,9 @@ internal sealed class ClassificationStepRunner(ISequenceClassifier model)
 
             var input = pooled.index_select(0, tensor(members.Select(r => (long)r).ToArray(), device: pooled.device));
             var logits = head is null ? model.BaseClassifier(input) : ApplyHead(head, input);
-            var probabilities = (model.MultiLabel ? logits.sigmoid() : logits.softmax(-1)).to(ScalarType.Float64, CPU);
+            // One output (a reward model, a regression head) gets a sigmoid, as transformers' text-classification pipeline and vLLM
+            // give it: a softmax over one label is always 1.
+            var probabilities = (model.MultiLabel || logits.shape[1] == 1 ? logits.sigmoid() : logits.softmax(-1)).to(ScalarType.Float64, CPU);
             var width = (int)probabilities.shape[1];
             var scores = probabilities.data<double>().ToArray();
             var labels = head?.Labels ?? model.Labels;

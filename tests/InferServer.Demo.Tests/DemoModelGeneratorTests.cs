@@ -36,6 +36,10 @@ public sealed class DemoModelGeneratorTests(DemoModels demo)
         DemoModelKind.Qwen3 => ["chat-r8", "all-linear-r4", "dora-r8", "embed-head-r4"],
         DemoModelKind.Gpt2 => ["attn-r8", "all-r4-rslora"],
         DemoModelKind.Bert => ["sentiment-cls2", "topic-cls3"],
+        DemoModelKind.Gemma2 or DemoModelKind.Gemma3 => ["chat-r8", "all-linear-r4", "dora-r8", "embed-head-r4"],
+        DemoModelKind.Phi3 => ["qkv-o-r8", "all-linear-r4", "dora-r8", "embed-head-r4"],
+        DemoModelKind.LlamaClassifier => ["sentiment-cls2", "topic-dora-cls4", "reward-all-linear-cls1", "embed-cls3", "decoder-only-r8"],
+        DemoModelKind.Qwen3Classifier => ["intent-all-linear-cls3", "spam-dora-cls2"],
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
@@ -46,9 +50,15 @@ public sealed class DemoModelGeneratorTests(DemoModels demo)
         using var model = ModelLoader.Load(demo.Directory(kind), ModelLoadOptions.Cpu);
 
         // Every module PEFT can wrap: 7 projections per Llama layer + lm_head + embed_tokens; GPT-2's 4 Conv1D per block +
-        // the tied lm_head + wte + wpe; BERT's 6 per layer + pooler.dense + word, position and token-type embeddings.
+        // the tied lm_head + wte + wpe; BERT's 6 per layer + pooler.dense + word, position and token-type embeddings; a
+        // decoder classifier has no lm_head (its score is modules_to_save, never a LoRA target).
         var (modelType, layers, modules) = kind switch
         {
+            DemoModelKind.Gemma2 => ("gemma2", 4, 30),
+            DemoModelKind.Gemma3 => ("gemma3_text", 4, 30),
+            DemoModelKind.Phi3 => ("phi3", 2, 10),
+            DemoModelKind.LlamaClassifier => ("llama", 2, 15),
+            DemoModelKind.Qwen3Classifier => ("qwen3", 2, 15),
             DemoModelKind.Llama => ("llama", 2, 16),
             DemoModelKind.Qwen2 => ("qwen2", 2, 16),
             DemoModelKind.Llama3 => ("llama", 2, 16),
@@ -59,8 +69,10 @@ public sealed class DemoModelGeneratorTests(DemoModels demo)
         Assert.Equal(modelType, model.ModelType);
         Assert.Equal(layers, model.LayerCount);
         Assert.Equal(modules, model.AdaptableModules.Count);
-        if (kind == DemoModelKind.Bert)
+        if (kind is DemoModelKind.Bert or DemoModelKind.LlamaClassifier)
             Assert.Equal(["negative", "neutral", "positive"], Assert.IsAssignableFrom<ISequenceClassifier>(model).Labels);
+        else if (kind == DemoModelKind.Qwen3Classifier)
+            Assert.Equal(["LABEL_0", "LABEL_1"], Assert.IsAssignableFrom<ISequenceClassifier>(model).Labels);
         else
             Assert.Equal(DemoTokenizerFiles.Gpt2VocabularySize, Assert.IsAssignableFrom<ICausalLanguageModel>(model).Shape.VocabularySize);
     }
@@ -196,8 +208,9 @@ public sealed class DemoModelGeneratorTests(DemoModels demo)
 
         Assert.Equal(FilesUnder(demo.Root).Sum(f => new FileInfo(Path.Combine(demo.Root, f)).Length), total);
         // 32 MB before the qwen3 demo, which adds its GPT-2 tokenizer files (1.5 MB), a 50,257-row embedding and an adapter
-        // with LoRA on that embedding and on the tied head (0.8 MB each in float32).
-        Assert.True(total < 40_000_000, $"the demos take {total:N0} bytes");
+        // with LoRA on that embedding and on the tied head (0.8 MB each in float32). The gemma2, gemma3 and the two decoder
+        // classifier demos (and phi3) add the same per model (tokenizer files, a 3.2 MB bfloat16 embedding, embedding adapters).
+        Assert.True(total < 72_000_000, $"the demos take {total:N0} bytes");
     }
 
     [Fact]

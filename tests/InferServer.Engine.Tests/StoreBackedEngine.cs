@@ -50,6 +50,12 @@ public sealed class StoreBackedEngine : IAsyncDisposable
             MaxRank = 16,
             MergeEnabled = false,
         };
+        return Start(options, directory, adapterOptions);
+    }
+
+    /// <summary>The model in <paramref name="directory"/> (with its tokenizer) and the adapters <paramref name="adapterOptions"/> name.</summary>
+    public static StoreBackedEngine Start(EngineOptions options, string directory, AdapterStoreOptions adapterOptions)
+    {
         var model = ModelLoader.Load(directory, ModelLoadOptions.Cpu);
         var tokenizer = TokenizerLoader.Load(directory);
         var store = new AdapterRegistry(adapterOptions, BaseModelSpecs.From(model), TorchSharp.torch.ScalarType.Float32);

@@ -216,6 +216,13 @@ public static class LoraAdapterLoader
             problems.Add($"key '{key}' is a DoRA magnitude for module '{module}', which has no lora_A/lora_B");
         }
 
+        if (config is not null && config.TargetModules is not null && spec.TargetedModules(config).Count == 0 && spec.Modules.Count > 0)
+        {
+            // PEFT's inject_adapter raises "Target modules … not found in the base model" here, e.g. q_proj/v_proj on Phi-3,
+            // whose attention has one fused qkv_proj.
+            problems.Add($"target_modules {config.TargetModules} match no module of base model '{spec.ModelType}' (PEFT refuses such an adapter: the target modules are not found in the base model)");
+        }
+
         if (config is not null)
         {
             foreach (var module in spec.TargetedModules(config).Where(m => !pairs.ContainsKey(m)))

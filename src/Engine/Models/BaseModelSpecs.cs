@@ -7,14 +7,14 @@ internal static class BaseModelSpecs
 {
     /// <summary>
     /// Module path → (in, out) of every adaptable projection, layer count and hidden size; for a sequence classifier also
-    /// its head (BERT's "classifier", with a bias, reading the pooled hidden state), which SEQ_CLS adapters may replace.
+    /// its head (BERT's "classifier" with a bias, a decoder's "score" without, reading the pooled hidden state), which SEQ_CLS adapters may replace.
     /// </summary>
     public static BaseModelSpec From(IBaseModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
         var modules = model.AdaptableModules.ToDictionary(
             m => m.Key, m => new LinearModuleShape(checked((int)m.Value.InFeatures), checked((int)m.Value.OutFeatures)), StringComparer.Ordinal);
-        var classifier = model is ISequenceClassifier ? new ClassifierSpec(model.HiddenSize) : null;
+        var classifier = model is ISequenceClassifier head ? new ClassifierSpec(model.HiddenSize, head.ClassifierHasBias, head.ClassifierModule) : null;
         return new BaseModelSpec(model.ModelType, modules, model.LayerCount, model.HiddenSize, classifier)
         {
             OutputHead = modules.ContainsKey("lm_head") ? "lm_head" : null,

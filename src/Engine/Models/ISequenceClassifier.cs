@@ -4,8 +4,9 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models;
 
 /// <summary>
-/// An encoder serving Classify (through its own head or an adapter's) and Embed: BertForSequenceClassification, or a
-/// headless BertModel such as a sentence-transformers checkpoint, whose Classify calls need an adapter with a head.
+/// A model serving Classify (through its own head or an adapter's) and, for encoders, Embed: BertForSequenceClassification,
+/// a headless BertModel such as a sentence-transformers checkpoint (whose Classify calls need an adapter with a head), or
+/// a decoder with a score head (LlamaForSequenceClassification and its Mistral/Qwen2/Qwen3 kin).
 /// </summary>
 public interface ISequenceClassifier : IBaseModel
 {
@@ -20,6 +21,15 @@ public interface ISequenceClassifier : IBaseModel
 
     /// <summary>False for a headless encoder: Classify then needs an adapter that brings its own head.</summary>
     bool HasBaseClassifier { get; }
+
+    /// <summary>The head's module path, which a SEQ_CLS adapter replaces (PEFT modules_to_save): BERT's classifier, a decoder's score.</summary>
+    string ClassifierModule => "classifier";
+
+    /// <summary>Whether the head has a bias (BERT's does; a decoder's score does not), which an adapter's head must match.</summary>
+    bool ClassifierHasBias => true;
+
+    /// <summary>Whether Embed is served (encoders); a decoder classifier answers Classify only.</summary>
+    bool ServesEmbeddings => true;
 
     /// <summary>How Embed pools and whether it normalises by default (sentence-transformers' modules, else mean, raw).</summary>
     EmbeddingSettings Embedding { get; }

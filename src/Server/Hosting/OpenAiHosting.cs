@@ -61,6 +61,7 @@ public static partial class OpenAiHosting
             // vLLM serves these at the root, not under /v1.
             app.MapPost("/tokenize", context => Api(context).TokenizeAsync(context)).ServedOn(ServedPort.OpenAi);
             app.MapPost("/detokenize", context => Api(context).DetokenizeAsync(context)).ServedOn(ServedPort.OpenAi);
+            app.MapPost("/classify", context => Api(context).ClassifyAsync(context)).ServedOn(ServedPort.OpenAi);
         }
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OpenAiHosting).FullName!);
         app.Lifetime.ApplicationStarted.Register(() =>

@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Tests.Reference;
 
 /// <summary>
-/// A slow, obviously correct float64 forward of the Llama family (llama, mistral without a window, qwen2, qwen3), written from
+/// A slow, obviously correct float64 forward of the Llama family (llama, mistral without a window, qwen2, qwen3, phi3 with its
+/// fused qkv_proj and gate_up_proj, transcribed from modeling_phi3.py), written from
 /// transformers' modeling_llama.py / modeling_qwen2.py for one sequence at a time: no batching, no KV cache, every
 /// position recomputed. Qwen3 is transcribed from transformers' src/transformers/models/qwen3/modeling_qwen3.py (read at
 /// commit 000c33fdfde12e1ffafbfcdb3c926df5727a00b6; the attention math is unchanged since Qwen3 arrived in v4.51.0) and
@@ -84,6 +85,17 @@ public sealed class ReferenceLlama : IDisposable
     /// <summary>Logits [positions, vocabulary] of one sequence.</summary>
     private Tensor Forward(long[] tokens, ReferenceLora? lora)
     {
+        var x = Hidden(tokens, lora);
+        var head = weights[tied ? "model.embed_tokens.weight" : "lm_head.weight"];
+        return lora is null ? x.matmul(head.t()) : lora.Linear("lm_head", x, head, null);
+    }
+
+    /// <summary>The checkpoint tensor <paramref name="key"/> in float64 (a classifier's score.weight).</summary>
+    public Tensor Weight(string key) => weights[key];
+
+    /// <summary>The decoder's last hidden states [positions, hidden] of one sequence, after the final norm.</summary>
+    public Tensor Hidden(long[] tokens, ReferenceLora? lora)
+    {
         var count = tokens.Length;
         var x = lora is null
             ? weights["model.embed_tokens.weight"].index_select(0, tensor(tokens))
@@ -95,9 +107,21 @@ public sealed class ReferenceLlama : IDisposable
         {
             var p = $"model.layers.{layer}";
             var h = RmsNorm(x, weights[$"{p}.input_layernorm.weight"]);
-            var q = Linear($"{p}.self_attn.q_proj", h, lora).view(count, heads, headDimension);
-            var k = Linear($"{p}.self_attn.k_proj", h, lora).view(count, kvHeads, headDimension);
-            var v = Linear($"{p}.self_attn.v_proj", h, lora).view(count, kvHeads, headDimension);
+            Tensor q, k, v;
+            if (weights.ContainsKey($"{p}.self_attn.qkv_proj.weight"))
+            {
+                // Phi3Attention (modeling_phi3.py): qkv = qkv_proj(x); query, key, value = its first heads·d, next kv·d, last kv·d.
+                var qkv = Linear($"{p}.self_attn.qkv_proj", h, lora);
+                q = qkv[.., ..(heads * headDimension)].reshape(count, heads, headDimension);
+                k = qkv[.., (heads * headDimension)..((heads + kvHeads) * headDimension)].reshape(count, kvHeads, headDimension);
+                v = qkv[.., ((heads + kvHeads) * headDimension)..].reshape(count, kvHeads, headDimension);
+            }
+            else
+            {
+                q = Linear($"{p}.self_attn.q_proj", h, lora).view(count, heads, headDimension);
+                k = Linear($"{p}.self_attn.k_proj", h, lora).view(count, kvHeads, headDimension);
+                v = Linear($"{p}.self_attn.v_proj", h, lora).view(count, kvHeads, headDimension);
+            }
             if (queryKeyNorm)
             {
                 // Qwen3Attention: q_norm(q_proj(x).view(..., -1, head_dim)), the same for k, before RoPE.
@@ -115,13 +139,21 @@ public sealed class ReferenceLlama : IDisposable
             x = x + Linear($"{p}.self_attn.o_proj", attended, lora);
 
             h = RmsNorm(x, weights[$"{p}.post_attention_layernorm.weight"]);
-            var gate = Linear($"{p}.mlp.gate_proj", h, lora);
-            var up = Linear($"{p}.mlp.up_proj", h, lora);
+            Tensor gate, up;
+            if (weights.ContainsKey($"{p}.mlp.gate_up_proj.weight"))
+            {
+                // Phi3MLP: gate, up_states = gate_up_proj(x).chunk(2, dim=-1).
+                var chunks = Linear($"{p}.mlp.gate_up_proj", h, lora).chunk(2, -1);
+                (gate, up) = (chunks[0], chunks[1]);
+            }
+            else
+            {
+                gate = Linear($"{p}.mlp.gate_proj", h, lora);
+                up = Linear($"{p}.mlp.up_proj", h, lora);
+            }
             x = x + Linear($"{p}.mlp.down_proj", gate * gate.sigmoid() * up, lora);
         }
-        x = RmsNorm(x, weights["model.norm.weight"]);
-        var head = weights[tied ? "model.embed_tokens.weight" : "lm_head.weight"];
-        return lora is null ? x.matmul(head.t()) : lora.Linear("lm_head", x, head, null);
+        return RmsNorm(x, weights["model.norm.weight"]);
     }
 
     /// <summary>x·Wᵀ (+ b when the checkpoint has one, as Qwen2's q/k/v do) plus the adapter's s·(x·Aᵀ)·Bᵀ.</summary>

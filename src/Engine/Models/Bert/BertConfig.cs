@@ -22,20 +22,7 @@ public sealed record BertConfig
     [JsonPropertyName("problem_type")] public string? ProblemType { get; init; }
 
     /// <summary>Label names by index: id2label, else LABEL_i for num_labels (transformers' default is 2).</summary>
-    public IReadOnlyList<string> Labels
-    {
-        get
-        {
-            if (Id2Label is { Count: > 0 })
-            {
-                return Enumerable.Range(0, Id2Label.Count)
-                    .Select(i => Id2Label.TryGetValue(i.ToString(System.Globalization.CultureInfo.InvariantCulture), out var label) ? label : $"LABEL_{i}")
-                    .ToArray();
-            }
-
-            return Enumerable.Range(0, NumLabels ?? 2).Select(i => $"LABEL_{i}").ToArray();
-        }
-    }
+    public IReadOnlyList<string> Labels => Common.ClassifierLabels.From(Id2Label, NumLabels);
 
     /// <summary>Every setting we cannot honour, named with its value.</summary>
     public IReadOnlyList<string> Validate()

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using InferServer.Engine.Models.Common;
 using InferServer.Kernels.Rotary;
 
 namespace InferServer.Engine.Models.Llama;
@@ -33,6 +34,12 @@ public sealed record LlamaConfig
     [JsonPropertyName("use_sliding_window")] public bool? UseSlidingWindow { get; init; }
     [JsonPropertyName("layer_types")] public IReadOnlyList<string>? LayerTypes { get; init; }
     [JsonPropertyName("rope_parameters")] public JsonElement? RopeParameters { get; init; }
+    [JsonPropertyName("num_local_experts")] public int? NumLocalExperts { get; init; }
+    [JsonPropertyName("num_experts")] public int? NumExperts { get; init; }
+    [JsonPropertyName("pad_token_id")] public int? PadTokenId { get; init; }
+    [JsonPropertyName("id2label")] public Dictionary<string, string>? Id2Label { get; init; }
+    [JsonPropertyName("num_labels")] public int? NumLabels { get; init; }
+    [JsonPropertyName("problem_type")] public string? ProblemType { get; init; }
 
     /// <summary>
     /// Qwen3: q_norm and k_norm, an RMSNorm over head_dim applied to every query and key head after the projection and
@@ -63,6 +70,8 @@ public sealed record LlamaConfig
     {
         "mistral" => SlidingWindow,
         "qwen2" => UseSlidingWindow == true ? SlidingWindow : null,
+        // Phi3Attention passes sliding_window to the attention as Mistral does.
+        "phi3" => SlidingWindow,
         _ => null,
     };
 
@@ -85,6 +94,26 @@ public sealed record LlamaConfig
                 Number("high_freq_factor", 4), (int)Number("original_max_position_embeddings", 8192)),
             _ => throw new NotSupportedException($"rope_scaling type '{type}' (only linear and llama3 are implemented)"),
         };
+    }
+
+    /// <summary>The score head's label names by index (*ForSequenceClassification): id2label, else LABEL_i for num_labels.</summary>
+    public IReadOnlyList<string> Labels => ClassifierLabels.From(Id2Label, NumLabels);
+
+    /// <summary>What a *ForSequenceClassification config may not say: a problem_type whose outputs we do not compute, no labels.</summary>
+    public IReadOnlyList<string> ClassifierProblems()
+    {
+        var problems = new List<string>();
+        if (ProblemType is not (null or "single_label_classification" or "multi_label_classification"))
+        {
+            problems.Add($"problem_type '{ProblemType}' is not implemented (single_label_classification, multi_label_classification are)");
+        }
+
+        if (Labels.Count == 0)
+        {
+            problems.Add($"num_labels {NumLabels} gives the score head no label");
+        }
+
+        return problems;
     }
 
     /// <summary>Every setting we cannot honour, named with its value.</summary>
@@ -128,6 +157,12 @@ public sealed record LlamaConfig
             {
                 problems.Add($"layer_types entry '{layerType}' is not implemented for qwen3 (only full_attention is)");
             }
+        }
+
+        // Mixture-of-experts configs (Mixtral's num_local_experts, Qwen MoE's num_experts) have expert MLPs this dense model lacks.
+        if (NumLocalExperts is > 1 || NumExperts is > 1)
+        {
+            problems.Add($"num_local_experts {NumLocalExperts?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"}, num_experts {NumExperts?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"}: mixture-of-experts layers are not implemented (dense MLPs are)");
         }
 
         if (RopeParameters is { ValueKind: not JsonValueKind.Null } parameters)

@@ -2,6 +2,8 @@ using System.Text.Json;
 using InferServer.Safetensors;
 using InferServer.Engine.Models.Bert;
 using InferServer.Engine.Models.Common;
+using InferServer.Engine.Models.Gemma;
+using InferServer.Engine.Models.Phi3;
 using InferServer.Engine.Models.Gpt2;
 using InferServer.Engine.Models.Llama;
 using TorchSharp;
@@ -18,7 +20,11 @@ public static class ModelLoader
 {
     /// <summary>The architectures we serve, as config.json's "architectures" entry names them.</summary>
     public static IReadOnlyList<string> SupportedArchitectures { get; } =
-        ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "GPT2LMHeadModel", "BertForSequenceClassification", "BertModel"];
+        [
+            "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Gemma2ForCausalLM", "Gemma3ForCausalLM", "Phi3ForCausalLM",
+            "LlamaForSequenceClassification", "MistralForSequenceClassification", "Qwen2ForSequenceClassification", "Qwen3ForSequenceClassification",
+            "GPT2LMHeadModel", "BertForSequenceClassification", "BertModel",
+        ];
 
     /// <summary>Reads the config, builds the architecture on the requested device and dtype, and fills it from the checkpoint.</summary>
     public static IBaseModel Load(string directory, ModelLoadOptions options)
@@ -50,6 +56,38 @@ public static class ModelLoader
                     var config = Parse<LlamaConfig>(json, configPath);
                     ThrowIfInvalid(directory, architecture, [.. ModelTypeProblems(architecture, config), .. config.Validate()]);
                     return Fill(new LlamaForCausalLM(config, options), m => m.Layout, checkpoint, directory);
+                }
+            case "LlamaForSequenceClassification" or "MistralForSequenceClassification" or "Qwen2ForSequenceClassification"
+                or "Qwen3ForSequenceClassification":
+                {
+                    var config = Parse<LlamaConfig>(json, configPath);
+                    ThrowIfInvalid(directory, architecture,
+                        [.. ModelTypeProblems(architecture, config), .. config.Validate(), .. config.ClassifierProblems()]);
+                    return Fill(new LlamaForSequenceClassification(config, options), _ => CheckpointLayout.Identity, checkpoint, directory);
+                }
+            case "Phi3ForCausalLM":
+                {
+                    var config = Parse<LlamaConfig>(json, configPath);
+                    ThrowIfInvalid(directory, architecture, [.. ModelTypeProblems(architecture, config), .. config.Validate()]);
+                    return Fill(new Phi3ForCausalLM(config, options), m => m.Layout, checkpoint, directory);
+                }
+            case "Gemma2ForCausalLM" or "Gemma3ForCausalLM":
+                {
+                    GemmaConfig config;
+                    try
+                    {
+                        config = GemmaConfig.Parse(json);
+                    }
+                    catch (JsonException e)
+                    {
+                        throw new ModelLoadException($"'{configPath}' has a value of the wrong type: {e.Message}");
+                    }
+
+                    var expected = architecture == "Gemma2ForCausalLM" ? "gemma2" : "gemma3_text";
+                    IEnumerable<string> typeProblems = config.ModelType == expected ? []
+                        : [$"model_type '{config.ModelType}' does not match the architecture (expected '{expected}'; multimodal gemma3 checkpoints are not served)"];
+                    ThrowIfInvalid(directory, architecture, [.. typeProblems, .. config.Validate()]);
+                    return Fill(new GemmaForCausalLM(config, options), m => m.Layout, checkpoint, directory);
                 }
             case "GPT2LMHeadModel":
                 {
@@ -91,6 +129,9 @@ public static class ModelLoader
             "mistral" => "MistralForCausalLM",
             "qwen2" => "Qwen2ForCausalLM",
             "qwen3" => "Qwen3ForCausalLM",
+            "gemma2" => "Gemma2ForCausalLM",
+            "phi3" => "Phi3ForCausalLM",
+            "gemma3_text" => "Gemma3ForCausalLM",
             "gpt2" => "GPT2LMHeadModel",
             "bert" => "BertForSequenceClassification",
             var other => $"(model_type '{other}')",
@@ -103,7 +144,11 @@ public static class ModelLoader
     {
         var expected = architecture switch
         {
-            "Qwen3ForCausalLM" => "qwen3",
+            "Qwen3ForCausalLM" or "Qwen3ForSequenceClassification" => "qwen3",
+            "Qwen2ForSequenceClassification" => "qwen2",
+            "Phi3ForCausalLM" => "phi3",
+            "MistralForSequenceClassification" => "mistral",
+            "LlamaForSequenceClassification" => "llama",
             _ => null,
         };
         if (expected is not null && config.ModelType != expected)

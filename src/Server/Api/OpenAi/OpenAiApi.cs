@@ -183,6 +183,30 @@ public sealed partial class OpenAiApi(
             OpenAiJson.Options, context.RequestAborted);
     });
 
+    /// <summary>
+    /// POST /classify (vLLM's): {model, input} to {id, object "list", created, model, data: [{index, label, probs, num_classes}],
+    /// usage}; probs are in label-index order and label is the most probable one (the lower index on a tie).
+    /// </summary>
+    public Task ClassifyAsync(HttpContext context) => HandleAsync(context, "classify", ApiKeyScope.Inference, async state =>
+    {
+        var call = OpenAiRequestReader.ReadClassify(await ReadBodyAsync(context), limits);
+        var common = new OpenAiCommon(call.Model, new InferServer.Api.V1.GenerationParams(), Choices: 1, Stream: false, IncludeUsage: false, call.User, "max_tokens");
+        state.Begin(common, chat: false, AdapterLabel(common));
+        Log.Generation(logger, state.Endpoint, call.Model, call.User ?? "", call.Input.Count, stream: false);
+        var result = await engine.ClassifyAsync(
+            new ClassificationRequest(OpenAiMapper.AdapterOf(call.Model, engine.Model), call.Input), context.RequestAborted);
+        var data = result.Results.Select((text, index) =>
+        {
+            var byIndex = text.Scores.OrderBy(score => score.Index).ToArray();
+            var best = text.Scores.OrderByDescending(score => score.Score).ThenBy(score => score.Index).First();
+            return new ClassificationItem(index, best.Label, byIndex.Select(score => score.Score).ToArray(), byIndex.Length);
+        }).ToList();
+        var tokens = result.Results.Sum(r => r.PromptTokens);
+        await context.Response.WriteAsJsonAsync(new ClassificationList("classify-" + Guid.NewGuid().ToString("N"), "list",
+            timeProvider.GetUtcNow().ToUnixTimeSeconds(), call.Model, data, new ClassificationUsage(tokens, tokens, 0)),
+            OpenAiJson.Options, context.RequestAborted);
+    });
+
     /// <summary>POST /tokenize (vLLM's): {model, prompt | messages, add_special_tokens?, add_generation_prompt?} to {count, max_model_len, tokens}.</summary>
     public Task TokenizeAsync(HttpContext context) => HandleAsync(context, "tokenize", ApiKeyScope.Inference, async state =>
     {

@@ -31,6 +31,9 @@ public static class OpenAiRequestReader
     public static readonly IReadOnlySet<string> EmbeddingFields =
         new HashSet<string>(["model", "input", "encoding_format", "dimensions", "user"], StringComparer.Ordinal);
 
+    /// <summary>Fields of /classify (vLLM's, for text input; token-id input is not accepted).</summary>
+    public static readonly IReadOnlySet<string> ClassifyFields = new HashSet<string>(["model", "input", "user"], StringComparer.Ordinal);
+
     /// <summary>Fields of /tokenize (vLLM's: a prompt, or messages with the chat template's options).</summary>
     public static readonly IReadOnlySet<string> TokenizeFields = new HashSet<string>(
         ["model", "prompt", "messages", "add_special_tokens", "add_generation_prompt", "chat_template"], StringComparer.Ordinal);
@@ -110,6 +113,23 @@ public static class OpenAiRequestReader
 
         var dimensions = fields.Integer("dimensions", 1, int.MaxValue);
         return new EmbeddingCall(model, input, format == "base64", dimensions, fields.String("user"));
+    }
+
+    /// <summary>A /classify body (vLLM's): {model, input: a string or a list of strings, user?}.</summary>
+    public static ClassifyCall ReadClassify(JsonElement body, ApiOptions limits)
+    {
+        var fields = new JsonFields(body, ClassifyFields);
+        var model = fields.String("model") ?? throw fields.Invalid("model", "is required");
+        IReadOnlyList<string> input = fields.Element("input") switch
+        {
+            null => throw fields.Invalid("input", "is required"),
+            { ValueKind: JsonValueKind.String } text => [text.GetString()!],
+            { ValueKind: JsonValueKind.Array } array when array.EnumerateArray().All(item => item.ValueKind == JsonValueKind.String) =>
+                [.. array.EnumerateArray().Select(item => item.GetString()!)],
+            _ => throw fields.Invalid("input", "must be a string or a list of strings (token-id input is not supported)"),
+        };
+        RpcErrors.ThrowIfAny(ClassificationMapper.TextViolations(input, limits, "input"));
+        return new ClassifyCall(model, input, fields.String("user"));
     }
 
     /// <summary>A /tokenize body as the gRPC request, with the model it names.</summary>

@@ -36,3 +36,9 @@ public sealed record LoadLoraAdapterCall(string Name, string Path, bool Reload);
 /// <param name="Dimensions">Requested width; only the model's own width is served (no truncation).</param>
 /// <param name="User"></param>
 public sealed record EmbeddingCall(string Model, IReadOnlyList<string> Input, bool Base64, int? Dimensions, string? User);
+
+/// <summary>A /classify body (vLLM's): texts for the base model's head or the head of the adapter named in <paramref name="Model"/>.</summary>
+/// <param name="Model"></param>
+/// <param name="Input"></param>
+/// <param name="User"></param>
+public sealed record ClassifyCall(string Model, IReadOnlyList<string> Input, string? User);

@@ -69,6 +69,15 @@ public sealed record EmbeddingItem(string Object, int Index, object Embedding);
 /// <summary>Embeddings count prompt tokens only.</summary>
 public sealed record EmbeddingUsage(int PromptTokens, int TotalTokens);
 
+/// <summary>A /classify answer (vLLM's shape): id "classify-…", object "list", one item per input.</summary>
+public sealed record ClassificationList(string Id, string Object, long Created, string Model, IReadOnlyList<ClassificationItem> Data, ClassificationUsage Usage);
+
+/// <summary>One text's result: the most probable label, every label's probability by index, and how many there are.</summary>
+public sealed record ClassificationItem(int Index, string Label, IReadOnlyList<double> Probs, int NumClasses);
+
+/// <summary>Classification counts prompt tokens only (completion_tokens is always 0).</summary>
+public sealed record ClassificationUsage(int PromptTokens, int TotalTokens, int CompletionTokens);
+
 /// <summary>A /tokenize answer (vLLM's shape).</summary>
 public sealed record TokenizeResult(int Count, int MaxModelLen, IReadOnlyList<int> Tokens);
 

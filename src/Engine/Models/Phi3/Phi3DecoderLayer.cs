@@ -1,0 +1,32 @@
+using InferServer.Kernels;
+using InferServer.Kernels.Attention;
+using InferServer.Kernels.Lora;
+using InferServer.Engine.Models.Common;
+using static TorchSharp.torch;
+
+namespace InferServer.Engine.Models.Phi3;
+
+/// <summary>Pre-norm decoder layer, as Llama's, with Phi-3's fused projections.</summary>
+internal sealed class Phi3DecoderLayer : nn.Module
+{
+    private readonly RmsNormLayer input_layernorm;
+    private readonly Phi3Attention self_attn;
+    private readonly RmsNormLayer post_attention_layernorm;
+    private readonly Phi3Mlp mlp;
+
+    public Phi3DecoderLayer(Llama.LlamaConfig config, ModelLoadOptions options) : base(nameof(Phi3DecoderLayer))
+    {
+        input_layernorm = new RmsNormLayer(config.HiddenSize, config.RmsNormEps, options);
+        self_attn = new Phi3Attention(config, options);
+        post_attention_layernorm = new RmsNormLayer(config.HiddenSize, config.RmsNormEps, options);
+        mlp = new Phi3Mlp(config, options);
+        RegisterComponents();
+    }
+
+    /// <summary>h [rows, hidden] → [rows, hidden].</summary>
+    public Tensor Forward(Tensor h, Tensor cos, Tensor sin, Tensor cacheKeys, Tensor cacheValues, AttentionBatch attention, LoraBatch? lora)
+    {
+        h = h.Plus(self_attn.Forward(input_layernorm.Forward(h), cos, sin, cacheKeys, cacheValues, attention, lora));
+        return h.Plus(mlp.Forward(post_attention_layernorm.Forward(h), lora));
+    }
+}
