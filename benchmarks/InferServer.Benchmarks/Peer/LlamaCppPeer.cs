@@ -19,6 +19,15 @@ public sealed class LlamaCppPeer : IDisposable
     private readonly int vocabulary;
     private string? activeAdapter;
 
+    // llama.cpp logs every graph reservation at info level; only its errors are worth a benchmark's output.
+    static LlamaCppPeer() => NativeLibraryConfig.All.WithLogCallback((level, message) =>
+    {
+        if (level == LLamaLogLevel.Error)
+        {
+            Console.Error.Write(message);
+        }
+    });
+
     /// <summary>Loads <paramref name="ggufPath"/> with room for <paramref name="maxSequences"/> sequences of <paramref name="maxTokens"/> tokens each.</summary>
     public LlamaCppPeer(string ggufPath, int maxSequences, int maxTokens, int threads)
     {
