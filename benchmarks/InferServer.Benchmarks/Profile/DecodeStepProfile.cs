@@ -50,8 +50,8 @@ public static class DecodeStepProfile
         Console.WriteLine("(ms per step, median of iterations; engine step = median time per output token of the requests, c = rows, greedy, 8-token prompts)");
 
         Console.WriteLine();
-        Console.WriteLine("| rows | q,k,v as 3 GEMMs | fused QKV | gate,up as 2 GEMMs | fused gate/up | linear(x, W) 2048→5632 | x·Wᵀ pre-transposed | 1 thread: linear 2048→5632 |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| rows | q,k,v as 3 GEMMs | fused QKV | gate,up as 2 GEMMs | fused gate/up | linear(x, W) 2048→5632 | x·Wᵀ pre-transposed | 1 thread: linear 2048→5632 | W·x as mv (rows = 1) |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var rows in rowsList)
         {
             Console.WriteLine($"| {rows} | {string.Join(" | ", model.Alternatives(rows, iterations).Select(Ms))} |");
@@ -116,6 +116,7 @@ public static class DecodeStepProfile
                 var gcs = string.Join("/", Enumerable.Range(0, 3).Select(g => $"{(GC.CollectionCount(g) - collections[g]) * 100.0 / steps:F0}"));
                 var tpot = Statistics.Median(finished.Select(f => (f.Timing.Total - f.Timing.TimeToFirstToken).TotalSeconds / (f.Usage.CompletionTokens - 1)));
                 results[rows] = (tpot, (GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)steps, gcs);
+                Console.WriteLine($"engine, {rows} rows: {tpot * 1000:F1} ms per step (load {PeerBenchmark.LoadAverage()})");
             }
         }
         finally
@@ -152,7 +153,8 @@ public static class DecodeStepProfile
 
         public Weights()
         {
-            for (var slot = 0; slot < 64; slot++)
+            // Slot 0 is the pool's all-zero "no adapter" slot.
+            for (var slot = 1; slot <= 64; slot++)
             {
                 qPool.Write(slot, randn(Rank, Hidden), randn(Heads * HeadDim, Rank), 2.0);
                 vPool.Write(slot, randn(Rank, Hidden), randn(KvHeads * HeadDim, Rank), 2.0);
@@ -181,7 +183,7 @@ public static class DecodeStepProfile
                 nn.functional.linear(x, head);
             });
 
-            var slots = Enumerable.Range(0, rows).Select(r => r % 64).ToArray();
+            var slots = Enumerable.Range(0, rows).Select(r => r % 64 + 1).ToArray();
             using var lora = LoraBatch.Create(slots, CPU);
             var yq = zeros(rows, Heads * HeadDim);
             var yv = zeros(rows, KvHeads * HeadDim);
@@ -251,7 +253,9 @@ public static class DecodeStepProfile
             set_num_threads(1);
             var single = Median(iterations, () => nn.functional.linear(x, up));
             set_num_threads(threads);
-            return [separate, fused, separateMlp, fusedMlp, plain, transposed, single];
+            var vector = x[0];
+            var mv = rows == 1 ? Median(iterations, () => up.mv(vector)) : double.NaN;
+            return [separate, fused, separateMlp, fusedMlp, plain, transposed, single, mv];
         }
 
         public void Dispose()
