@@ -45,7 +45,8 @@ public sealed class GgufWriter
         {
             String(w, value);
         }
-    }));
+    }
+    ));
 
     /// <summary>Adds an array of i32.</summary>
     public void Add(string key, IReadOnlyList<int> values) => metadata.Add((key, w =>
@@ -57,7 +58,8 @@ public sealed class GgufWriter
         {
             w.Write(value);
         }
-    }));
+    }
+    ));
 
     /// <summary>
     /// Adds an F32 tensor of PyTorch shape <paramref name="shape"/> (slowest dimension first; GGUF stores the reverse).
