@@ -2,6 +2,8 @@ using InferServer.Benchmarks.Encoder;
 using InferServer.Benchmarks.Engine;
 using InferServer.Benchmarks.Lora;
 using InferServer.Benchmarks.Merge;
+using InferServer.Benchmarks.Peer;
+using InferServer.Benchmarks.Profile;
 using InferServer.Benchmarks.Structured;
 
 return args.FirstOrDefault() switch
@@ -10,6 +12,8 @@ return args.FirstOrDefault() switch
     "engine" => EngineBenchmark.Run(EngineBenchmarkOptions.Parse(args.AsSpan(1))),
     "encoder" => EncoderBenchmark.Run(EncoderBenchmarkOptions.Parse(args.AsSpan(1))),
     "merge" => MergeBenchmark.Run(MergeBenchmarkOptions.Parse(args.AsSpan(1))),
+    "peer" => PeerBenchmark.Run(PeerBenchmarkOptions.Parse(args.AsSpan(1))),
+    "profile" => DecodeStepProfile.Run(args[1..]),
     "structured" => StructuredBenchmark.Run(args[1..]),
     _ => Usage(),
 };
@@ -20,6 +24,8 @@ static int Usage()
         + "       InferServer.Benchmarks engine [--model demo|large] [--concurrency 1,8,64] [--tokens N] [--prompt N] [--repeats N] [--threads N]\n"
         + "       InferServer.Benchmarks encoder [--batches 1,8,64] [--repeats N] [--threads N] [--model DIR] [--encoder-batch-tokens N] [--no-grpc] [--onnx-spinning] [--quick]\n"
         + "       InferServer.Benchmarks merge [--model demo|large] [--concurrency 8,64] [--tokens N] [--prompt N] [--repeats N] [--waves N]\n"
+        + "       InferServer.Benchmarks peer [--quick] [--concurrency 1,8,64] [--tokens N] [--prompt N] [--repeats N] [--threads N] [--check N] [--cache DIR] [--chart DIR]\n"
+        + "       InferServer.Benchmarks profile [ROWS=1,8,64] [ITERATIONS=20]\n"
         + "       InferServer.Benchmarks structured [ROWS=1,8,64] [STEPS=48]");
     return 2;
 }

@@ -82,7 +82,7 @@ public sealed class AdaptedLinear : nn.Module, ILoraTarget
     /// </summary>
     public Tensor Forward(Tensor x, LoraBatch? lora) =>
         mergedWeight is not null
-            ? nn.functional.linear(x, mergedWeight, bias)
+            ? LoraOps.BaseLinear(x, mergedWeight, bias)
             : LoraOps.Linear(x, Weight, bias, lora is null ? null : Pool, lora);
 
     /// <summary>
