@@ -58,6 +58,14 @@ public sealed record EngineOptions
     /// <summary>Health reports NOT_SERVING when the engine loop has not turned for this long (a hung step).</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Batch-invariant mode: every request's logits are bit-identical whatever else its steps hold (other rows, their adapters,
+    /// prefill chunking, preemption), so seeded sampling, fan-out and logprobs equal the request alone. The merge cache is not
+    /// used in this mode (a merged weight rounds differently from the LoRA path). Costs and guarantees:
+    /// docs/configuration.md and docs/architecture.md, "Batch-invariant mode".
+    /// </summary>
+    public bool BatchInvariant { get; init; }
+
     /// <summary>Every problem with these options, each naming its key.</summary>
     public IReadOnlyList<string> Validate()
     {

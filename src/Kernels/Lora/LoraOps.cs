@@ -16,6 +16,11 @@ public static class LoraOps
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(weight);
+        if (BatchInvariance.IsOn)
+        {
+            return BatchInvariantLora.Linear(x, weight, bias, pool, batch);
+        }
+
         var y = nn.functional.linear(x, weight, bias);
         if (pool is null || batch is null || !batch.HasAdapters)
         {
