@@ -130,6 +130,12 @@ public sealed record EngineOptions
             problems.Add($"Engine:Device '{Device}' must be cpu or cuda[:N]");
         }
 
+        if (BatchInvariant && Device != "cpu")
+        {
+            // The mode's row padding rests on how the CPU GEMM rounds (measured); cuBLAS picks its kernels by the row count.
+            problems.Add("Engine:BatchInvariant is supported on the cpu device only (docs/architecture.md, \"Batch-invariant mode\")");
+        }
+
         if (DType is not ("float32" or "bfloat16" or "float16"))
         {
             problems.Add($"Engine:DType '{DType}' must be float32, bfloat16 or float16");
