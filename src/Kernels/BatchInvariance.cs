@@ -22,16 +22,16 @@ public static class BatchInvariance
     public const int RowQuantum = 4;
 
     [ThreadStatic]
-    private static bool enabled;
+    private static bool Enabled;
 
     /// <summary>Whether the mode is on for the calling thread.</summary>
-    public static bool IsOn => enabled;
+    public static bool IsOn => Enabled;
 
     /// <summary>Turns the mode on (or leaves it off) for the calling thread until the returned scope is disposed.</summary>
     public static Scope Enter(bool on)
     {
-        var previous = enabled;
-        enabled = on;
+        var previous = Enabled;
+        Enabled = on;
         return new Scope(previous);
     }
 
@@ -82,6 +82,6 @@ public static class BatchInvariance
         internal Scope(bool previous) => this.previous = previous;
 
         /// <inheritdoc />
-        public void Dispose() => enabled = previous;
+        public void Dispose() => Enabled = previous;
     }
 }
