@@ -4,16 +4,19 @@
 #   soak: requests=N cancelled=N deadline=N unloads=N lost=0 wrong=0 leaked=0
 # and the exit code is 0 only when every invariant held (loadtest/README.md, "Soak"). Other options go to the driver,
 # e.g. --seed 7 --concurrency 16. Server log: artifacts/soak/server.log.
-#   scripts/soak.sh --minutes 10 [--tenants 100] [--no-build] [driver options]
+# --batch-invariant starts the server with Engine:BatchInvariant=true and has the driver send seeded sampled calls
+# (--seeded), whose answers under load must then equal the solo ones bit for bit (issue 28).
+#   scripts/soak.sh --minutes 10 [--tenants 100] [--no-build] [--batch-invariant] [driver options]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-minutes=10; tenants=100; build=1; driver=()
+minutes=10; tenants=100; build=1; driver=(); invariant=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) minutes="$2"; shift 2 ;;
     --tenants) tenants="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
+    --batch-invariant) invariant=true; driver+=(--seeded); shift ;;
     *) driver+=("$1"); shift ;;
   esac
 done
@@ -35,7 +38,7 @@ lg="dotnet loadtest/InferServer.LoadGen/bin/Release/net10.0/inferserver-loadgen.
 # in the Dockerfile: the server runs as it ships.
 MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} \
 Security__AdminApiKeys__0="$admin_key" \
-Engine__MaxQueuedRequests=16 Engine__MaxBatchRows=16 Engine__PrefixCaching=true \
+Engine__MaxQueuedRequests=16 Engine__MaxBatchRows=16 Engine__PrefixCaching=true Engine__BatchInvariant=$invariant \
 Adapters__AdapterRoots__1="$models/broken" \
   dotnet src/Server/bin/Release/net10.0/inferserver.dll --model "$models/base" --adapters "$models/base/adapters" \
     --host 127.0.0.1 --port "$grpc_port" --http-port "$http_port" --openai-port "$openai_port" > "$artifacts/server.log" 2>&1 &

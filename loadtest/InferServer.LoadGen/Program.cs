@@ -18,7 +18,7 @@ const string Usage = """
                    [--adapter-prefix tenant- --cold-prefix cold- --cold-rate 10 --stream-seconds 20] --json FILE
       scale-report --scale FILE.json [--mixed FILE.json] [--merge FILE.json] --out PATH (writes PATH.md and PATH/*.svg)
       soak         --admin-key KEY [--target http://127.0.0.1:50051 --openai http://127.0.0.1:8000 --metrics http://127.0.0.1:50052]
-                   [--minutes 10 --warmup-seconds 20 --seed 1 --concurrency 12 --max-new-tokens 12 --long-tokens 64 --prompts 2]
+                   [--minutes 10 --warmup-seconds 20 --seed 1 --concurrency 12 --max-new-tokens 12 --long-tokens 64 --prompts 2 --seeded]
                    [--zipf-alpha 1.1 --burst 48 --burst-interval-seconds 4 --churn-interval-ms 700 --churn-adapters 4]
                    [--broken NAME,NAME] [--api-key KEY] [--allow-remote] [--server-pid PID]
       make-soak-model [--tenants 100 --seed 1] DIR

@@ -1,3 +1,4 @@
+using InferServer.Kernels;
 using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
 using InferServer.Kernels.Sampling;
@@ -13,7 +14,8 @@ namespace InferServer.Engine;
 /// whose chunk reached their last token, each constrained row under its grammar's mask (<see cref="StructuredOutput"/>). Everything runs inside one dispose scope; only managed results leave.
 /// Engine thread only.
 /// </summary>
-internal sealed class CausalStepRunner(ICausalLanguageModel model, KvCache cache, KvBlockAllocator blocks, StructuredOutput structured)
+internal sealed class CausalStepRunner(ICausalLanguageModel model, KvCache cache, KvBlockAllocator blocks, StructuredOutput structured,
+    bool batchInvariant = false)
 {
     /// <summary>Runs the step; returns the sampled token of each item that samples (in item order), null for the others.</summary>
     public SampledToken?[] Run(IReadOnlyList<StepItem> items, bool merged)
@@ -33,6 +35,7 @@ internal sealed class CausalStepRunner(ICausalLanguageModel model, KvCache cache
     private SampledToken?[] RunOrdered(IReadOnlyList<StepItem> items, bool merged)
     {
         using var scope = NewDisposeScope();
+        using var invariance = BatchInvariance.Enter(batchInvariant);
         var rowCount = items.Sum(i => i.Count);
         var ids = new long[rowCount];
         var positions = new long[rowCount];

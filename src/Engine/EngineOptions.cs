@@ -65,6 +65,14 @@ public sealed record EngineOptions
     /// </summary>
     public bool PrefixCaching { get; init; } = true;
 
+    /// <summary>
+    /// Batch-invariant mode: every request's logits are bit-identical whatever else its steps hold (other rows, their adapters,
+    /// prefill chunking, preemption), so seeded sampling, fan-out and logprobs equal the request alone. The merge cache is not
+    /// used in this mode (a merged weight rounds differently from the LoRA path). Costs and guarantees:
+    /// docs/configuration.md and docs/architecture.md, "Batch-invariant mode".
+    /// </summary>
+    public bool BatchInvariant { get; init; }
+
     /// <summary>Every problem with these options, each naming its key.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -127,6 +135,12 @@ public sealed record EngineOptions
         if (Device != "cpu" && !Device.StartsWith("cuda", StringComparison.Ordinal))
         {
             problems.Add($"Engine:Device '{Device}' must be cpu or cuda[:N]");
+        }
+
+        if (BatchInvariant && Device != "cpu")
+        {
+            // The mode's row padding rests on how the CPU GEMM rounds (measured); cuBLAS picks its kernels by the row count.
+            problems.Add("Engine:BatchInvariant is supported on the cpu device only (docs/architecture.md, \"Batch-invariant mode\")");
         }
 
         if (DType is not ("float32" or "bfloat16" or "float16"))

@@ -64,7 +64,7 @@ internal sealed class GenerationMode : IEngineMode
         scheduler = new GenerationScheduler(options, blocks, adapters, time);
         var allowedVocabulary = Math.Min(tokenizer.VocabularySize, shape.VocabularySize);
         structured = new StructuredOutput(tokenizer, allowedVocabulary);
-        runner = new CausalStepRunner(model, kvCache, blocks, structured);
+        runner = new CausalStepRunner(model, kvCache, blocks, structured, options.BatchInvariant);
     }
 
     public EngineModelInfo Model { get; }
@@ -320,11 +320,15 @@ internal sealed class GenerationMode : IEngineMode
         }
     }
 
-    /// <summary>Uses the merge cache when every row of the step runs the same adapter; a merge that fails falls back to the slots.</summary>
+    /// <summary>
+    /// Uses the merge cache when every row of the step runs the same adapter; a merge that fails falls back to the slots.
+    /// Never in batch-invariant mode: a merged weight rounds differently from the LoRA path, so a request's answer would
+    /// depend on whether its steps happened to hold only its adapter.
+    /// </summary>
     private bool PrepareMerged(List<StepItem> items)
     {
         var first = items[0].Sequence.HostAdapter;
-        var single = first is not null && items.All(i => ReferenceEquals(i.Sequence.HostAdapter, first));
+        var single = first is not null && !options.BatchInvariant && items.All(i => ReferenceEquals(i.Sequence.HostAdapter, first));
         try
         {
             return adapters.PrepareMerged(single ? first : null);

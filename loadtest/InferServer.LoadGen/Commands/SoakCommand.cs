@@ -32,6 +32,7 @@ public static class SoakCommand
             BurstInterval = TimeSpan.FromSeconds(commandLine.Double("burst-interval-seconds", defaults.BurstInterval.TotalSeconds, 0.1, 3600)),
             ChurnInterval = TimeSpan.FromMilliseconds(commandLine.Double("churn-interval-ms", defaults.ChurnInterval.TotalMilliseconds, 10, 3_600_000)),
             ChurnAdapters = commandLine.Int("churn-adapters", defaults.ChurnAdapters, 0, 1000),
+            SeededSampling = commandLine.Flag("seeded"),
             BrokenAdapters = commandLine.String("broken", string.Join(',', SoakModel.Broken)).Split(',', StringSplitOptions.RemoveEmptyEntries),
         };
         var apiKey = commandLine.OptionalString("api-key");

@@ -180,13 +180,15 @@ public sealed class SoakClient : IDisposable
 
     private static SoakOutcome Answered(IEnumerable<int> tokens) => new(SoakOutcome.Ok, string.Join(',', tokens));
 
-    private static GenerationParams Parameters(SoakCall call)
+    private GenerationParams Parameters(SoakCall call)
     {
         var parameters = new GenerationParams
         {
             MaxNewTokens = call.MaxNewTokens,
             IgnoreEos = true,
-            Sampling = new SamplingParams { Temperature = 0 },
+            Sampling = options.SeededSampling
+                ? new SamplingParams { Temperature = SeededTemperature, TopP = SeededTopP, Seed = SeedOf(call) }
+                : new SamplingParams { Temperature = 0 },
         };
         if (call.Fate != SoakFate.InvalidParameters) return parameters;
         switch (call.InvalidForm)
@@ -198,13 +200,19 @@ public sealed class SoakClient : IDisposable
         return parameters;
     }
 
-    private static GenerateRequest Generate(SoakCall call) =>
+    private const double SeededTemperature = 0.8;
+    private const double SeededTopP = 0.95;
+
+    /// <summary>The seed of a seeded call: one per prompt, so the solo pass and the traffic draw alike.</summary>
+    private static ulong SeedOf(SoakCall call) => 4242UL + (ulong)call.Prompt;
+
+    private GenerateRequest Generate(SoakCall call) =>
         new() { Adapter = call.Adapter, Text = SoakPrompts.Text(call.Prompt), Params = Parameters(call) };
 
     private static GenerateRequest Turn(SoakCall call, int[] prompt) =>
         new() { Adapter = call.Adapter, TokenIds = new TokenIds { Ids = { prompt } }, Params = Parameters(call) };
 
-    private static ChatRequest Chat(SoakCall call) => new()
+    private ChatRequest Chat(SoakCall call) => new()
     {
         Adapter = call.Adapter,
         Messages = { new ChatMessage { Role = "user", Content = SoakPrompts.Text(call.Prompt) } },
@@ -222,6 +230,13 @@ public sealed class SoakClient : IDisposable
             ["ignore_eos"] = true,
             ["stream"] = call.Kind == SoakCallKind.CompletionStream,
         };
+        if (options.SeededSampling)
+        {
+            body["temperature"] = SeededTemperature;
+            body["top_p"] = SeededTopP;
+            body["seed"] = SeedOf(call);
+        }
+
         if (call.Fate == SoakFate.InvalidParameters)
         {
             switch (call.InvalidForm)

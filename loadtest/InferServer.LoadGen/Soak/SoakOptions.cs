@@ -21,6 +21,12 @@ public sealed record SoakOptions
     /// <summary>New tokens of every call whose answer is checked (greedy, EOS ignored).</summary>
     public int MaxNewTokens { get; init; } = 12;
 
+    /// <summary>
+    /// Checked calls sample (temperature 0.8, top_p 0.95, a seed per prompt) instead of decoding greedily. For a server with
+    /// Engine:BatchInvariant=true, whose seeded answers under any load must equal the solo ones bit for bit (issue 28).
+    /// </summary>
+    public bool SeededSampling { get; init; }
+
     /// <summary>New tokens of the calls sent to be cut by a deadline: long enough for the deadline to fall mid-generation.</summary>
     public int LongTokens { get; init; } = 64;
 

@@ -10,12 +10,15 @@ namespace InferServer.Kernels.Attention;
 /// </summary>
 public sealed class AttentionBatch
 {
-    private AttentionBatch(IReadOnlyList<SequenceSpan> sequences, Tensor writeSlots, DecodeGroup? decode, PrefillItem[] prefill)
+    private AttentionBatch(IReadOnlyList<SequenceSpan> sequences, Tensor writeSlots, DecodeGroup? decode, PrefillItem[] prefill,
+        int? slidingWindow = null, Tensor[]? contextSlots = null)
     {
         Sequences = sequences;
         WriteSlots = writeSlots;
         Decode = decode;
         Prefill = prefill;
+        SlidingWindow = slidingWindow;
+        ContextSlots = contextSlots;
     }
 
     /// <summary>The step's sequences in row order.</summary>
@@ -27,6 +30,15 @@ public sealed class AttentionBatch
     internal DecodeGroup? Decode { get; }
 
     internal PrefillItem[] Prefill { get; }
+
+    /// <summary>The sliding window (null: whole context); read by the batch-invariant path only.</summary>
+    internal int? SlidingWindow { get; }
+
+    /// <summary>
+    /// In batch-invariant mode (<see cref="BatchInvariance"/> on while the batch was created), each sequence's whole context's
+    /// slots, and attention runs row by row (<see cref="RowwiseAttention"/>); null otherwise.
+    /// </summary>
+    internal Tensor[]? ContextSlots { get; }
 
     /// <summary>
     /// Builds the step's index tensors. <paramref name="slidingWindow"/> (Mistral) limits each query to the last
@@ -49,6 +61,11 @@ public sealed class AttentionBatch
 
             expectedStart += sequence.QueryLength;
             Array.Copy(sequence.KvSlots, sequence.FirstQueryPosition, writeSlots, sequence.QueryStart, sequence.QueryLength);
+            if (BatchInvariance.IsOn)
+            {
+                continue;
+            }
+
             if (sequence.QueryLength == 1)
             {
                 decodeSequences.Add(sequence);
@@ -58,6 +75,12 @@ public sealed class AttentionBatch
                 prefill.Add(PrefillItem.Create(sequence, slidingWindow, device));
             }
         }
+        if (BatchInvariance.IsOn)
+        {
+            return new AttentionBatch(sequences, tensor(writeSlots, device: device), null, [], slidingWindow,
+                [.. sequences.Select(s => tensor(s.KvSlots, device: device))]);
+        }
+
         var decode = decodeSequences.Count > 0 ? DecodeGroup.Create(decodeSequences, slidingWindow, device) : null;
         return new AttentionBatch(sequences, tensor(writeSlots, device: device), decode, prefill.ToArray());
     }

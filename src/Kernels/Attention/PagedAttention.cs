@@ -17,6 +17,11 @@ public static class PagedAttention
     {
         cacheKeys.index_copy_(0, batch.WriteSlots, k);
         cacheValues.index_copy_(0, batch.WriteSlots, v);
+        if (batch.ContextSlots is { } contextSlots)
+        {
+            return RowwiseAttention.Causal(q, cacheKeys, cacheValues, batch, contextSlots).flatten(1);
+        }
+
         var heads = q.shape[1];
         var output = empty_like(q);
 

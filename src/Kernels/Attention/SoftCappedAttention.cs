@@ -20,6 +20,13 @@ public static class SoftCappedAttention
         ArgumentNullException.ThrowIfNull(batch);
         cacheKeys.index_copy_(0, batch.WriteSlots, k);
         cacheValues.index_copy_(0, batch.WriteSlots, v);
+        if (batch.ContextSlots is { } contextSlots)
+        {
+            // Batch-invariant mode: row by row over exactly the visible context, so no mask is needed.
+            return RowwiseAttention.Causal(q, cacheKeys, cacheValues, batch, contextSlots,
+                (query, keys, values) => Attend(query, keys, values, null, scale, softCap)).flatten(1);
+        }
+
         var heads = q.shape[1];
         var output = empty_like(q);
         if (batch.Decode is { } decode)
@@ -44,11 +51,11 @@ public static class SoftCappedAttention
         return output.flatten(1);
     }
 
-    private static Tensor Attend(Tensor query, Tensor keys, Tensor values, Tensor visible, double scale, double softCap)
+    private static Tensor Attend(Tensor query, Tensor keys, Tensor values, Tensor? visible, double scale, double softCap)
     {
         var scores = query.matmul(keys.transpose(-2, -1)).to(ScalarType.Float32).Times(scale);
         scores = scores.DividedBy(softCap).tanh().Times(softCap);
-        var probabilities = scores.masked_fill(visible.logical_not(), TensorMath.NegativeInfinity).softmax(-1);
+        var probabilities = (visible is null ? scores : scores.masked_fill(visible.logical_not(), TensorMath.NegativeInfinity)).softmax(-1);
         return probabilities.to(query.dtype).matmul(values);
     }
 

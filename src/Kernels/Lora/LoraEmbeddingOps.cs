@@ -45,7 +45,9 @@ public static class LoraEmbeddingOps
 
             // A's columns for the group's ids, [r, n], then (A[:, ids])ᵀ·(s·B)ᵀ = [n, hidden].
             var groupIds = group.IsContiguous ? ids.narrow(0, group.Start, group.Count) : ids.index_select(0, group.RowIndex);
-            var delta = pool.ATransposed(group.Slot).index_select(0, groupIds).mm(pool.BTransposed(group.Slot));
+            var rows = pool.ATransposed(group.Slot).index_select(0, groupIds);
+            // Batch-invariant mode pads the rows so that each row's product is rounded alike whatever the group's size.
+            var delta = BatchInvariance.IsOn ? BatchInvariance.MatMul(rows, pool.BTransposed(group.Slot)) : rows.mm(pool.BTransposed(group.Slot));
             if (group.IsContiguous)
             {
                 y.narrow(0, group.Start, group.Count).PlusInPlace(delta);

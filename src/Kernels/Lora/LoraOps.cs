@@ -16,6 +16,11 @@ public static class LoraOps
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(weight);
+        if (BatchInvariance.IsOn)
+        {
+            return BatchInvariantLora.Linear(x, weight, bias, pool, batch);
+        }
+
         var y = BaseLinear(x, weight, bias);
         if (pool is null || batch is null || !batch.HasAdapters)
         {
@@ -48,6 +53,12 @@ public static class LoraOps
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(weight);
+        if (BatchInvariance.IsOn)
+        {
+            // The mode's padded product, never mv: a row must round the same whether it is alone or in a batch.
+            return BatchInvariance.Linear(x, weight, bias);
+        }
+
         if (x.ndim != 2 || x.shape[0] != 1 || x.device_type != DeviceType.CPU)
         {
             return nn.functional.linear(x, weight, bias);
