@@ -209,7 +209,7 @@ public sealed class SoakClient : IDisposable
     private GenerateRequest Generate(SoakCall call) =>
         new() { Adapter = call.Adapter, Text = SoakPrompts.Text(call.Prompt), Params = Parameters(call) };
 
-    private static GenerateRequest Turn(SoakCall call, int[] prompt) =>
+    private GenerateRequest Turn(SoakCall call, int[] prompt) =>
         new() { Adapter = call.Adapter, TokenIds = new TokenIds { Ids = { prompt } }, Params = Parameters(call) };
 
     private ChatRequest Chat(SoakCall call) => new()
