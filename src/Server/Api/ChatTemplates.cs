@@ -85,23 +85,20 @@ public static class ChatTemplates
         ToolRequests.Validate(request, limits, violations);
         RpcErrors.ThrowIfAny(violations);
 
-        var prompt = RenderTemplate(request, model, template, addGenerationPrompt);
         if (!ToolRequests.UsesTools(request))
         {
-            return prompt;
+            return RenderTemplate(request, model, template, addGenerationPrompt);
         }
 
-        var format = prompt.Template switch
-        {
-            Model => ToolCallFormat.Of(model.ChatTemplate!),
-            "chatml" => ToolCallFormat.Hermes,
-            _ => ToolCallFormat.Llama3Json,
-        } ?? throw new ModelCapabilityException(
-            $"the model's chat template has no tool-call syntax this server reads (Hermes <tool_call>, Llama 3.x JSON, Mistral [TOOL_CALLS]); {UseBuiltIn}");
+        // Checked before rendering: a template that cannot show the tools must not silently drop them.
+        var ownTemplate = template is "" or Model && model.ChatTemplate is not null;
+        var format = (ownTemplate ? ToolCallFormat.Of(model.ChatTemplate!) : template == "llama3" ? ToolCallFormat.Llama3Json : ToolCallFormat.Hermes)
+            ?? throw new ModelCapabilityException(
+                $"the model's chat template has no tool-call syntax this server reads (Hermes <tool_call>, Llama 3.x JSON, Mistral [TOOL_CALLS]); {UseBuiltIn}");
         var tools = request.Tools.Count == 0 || ToolRequests.ChoiceIsNone(request) ? null : new ToolUse(
             format, request.Tools.Select(tool => tool.Name).ToHashSet(StringComparer.Ordinal), ToolRequests.ChoiceIsForced(request),
             !request.HasParallelToolCalls || request.ParallelToolCalls);
-        return prompt with { ToolFormat = format, Tools = tools };
+        return RenderTemplate(request, model, template, addGenerationPrompt) with { ToolFormat = format, Tools = tools };
     }
 
     private static ChatPrompt RenderTemplate(ChatRequest request, EngineModelInfo model, string template, bool addGenerationPrompt)
