@@ -42,11 +42,13 @@ public static class OpenAiRequestReader
     private static readonly IReadOnlySet<string> ResponseFormatFields = new HashSet<string>(["type", "json_schema"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> JsonSchemaFields = new HashSet<string>(["name", "description", "schema", "strict"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> StreamOptionFields = new HashSet<string>(["include_usage"], StringComparer.Ordinal);
-    private static readonly IReadOnlySet<string> MessageFields = new HashSet<string>(["role", "content", "name", "tool_calls", "tool_call_id"], StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> MessageFields = new HashSet<string>(["role", "content", "name", "refusal", "parsed", "tool_calls", "tool_call_id"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> ToolFields = new HashSet<string>(["type", "function"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> FunctionFields = new HashSet<string>(["name", "description", "parameters", "strict"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> ToolCallFields = new HashSet<string>(["id", "type", "function"], StringComparer.Ordinal);
-    private static readonly IReadOnlySet<string> CallFunctionFields = new HashSet<string>(["name", "arguments"], StringComparer.Ordinal);
+    // parsed_arguments (and a message's parsed): what the openai clients' stream helpers add to the message they hand
+    // back, which an agent echoes into the next request as it is.
+    private static readonly IReadOnlySet<string> CallFunctionFields = new HashSet<string>(["name", "arguments", "parsed_arguments"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> NamedChoiceFields = new HashSet<string>(["type", "function"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> NamedChoiceFunctionFields = new HashSet<string>(["name"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> ContentPartFields = new HashSet<string>(["type", "text"], StringComparer.Ordinal);
@@ -402,8 +404,10 @@ public static class OpenAiRequestReader
         var prefix = $"messages[{index}].";
         var fields = new JsonFields(element, MessageFields, prefix);
         var message = new ChatMessage { Role = fields.String("role") ?? throw fields.Invalid("role", "is required") };
-        // OpenAI's "name" tells participants apart; templates do not render it, so it is read and dropped.
+        // OpenAI's "name" tells participants apart, "refusal" is an earlier reply's refusal and "parsed" the client's own
+        // reading of it, which clients echo back with the assistant message; templates render none, so they are dropped.
         fields.String("name");
+        fields.String("refusal");
         message.ToolCallId = fields.String("tool_call_id") ?? "";
         if (fields.Element("tool_calls") is { } calls)
         {
