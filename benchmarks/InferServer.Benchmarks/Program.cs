@@ -11,6 +11,7 @@ return args.FirstOrDefault() switch
     "encoder" => EncoderBenchmark.Run(EncoderBenchmarkOptions.Parse(args.AsSpan(1))),
     "merge" => MergeBenchmark.Run(MergeBenchmarkOptions.Parse(args.AsSpan(1))),
     "structured" => StructuredBenchmark.Run(args[1..]),
+    "constrained-ratio" => ConstrainedRatioBenchmark.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -20,6 +21,7 @@ static int Usage()
         + "       InferServer.Benchmarks engine [--model demo|large] [--concurrency 1,8,64] [--tokens N] [--prompt N] [--repeats N] [--threads N]\n"
         + "       InferServer.Benchmarks encoder [--batches 1,8,64] [--repeats N] [--threads N] [--model DIR] [--encoder-batch-tokens N] [--no-grpc] [--onnx-spinning] [--quick]\n"
         + "       InferServer.Benchmarks merge [--model demo|large] [--concurrency 8,64] [--tokens N] [--prompt N] [--repeats N] [--waves N]\n"
-        + "       InferServer.Benchmarks structured [ROWS=1,8,64] [STEPS=48]");
+        + "       InferServer.Benchmarks structured [ROWS=1,8,64] [STEPS=48]\n"
+        + "       InferServer.Benchmarks constrained-ratio [--model large|medium|demo] [--concurrency 64] [--tokens 16] [--prompt 16] [--repeats 3] [--threads N]");
     return 2;
 }
