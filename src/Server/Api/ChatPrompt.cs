@@ -1,5 +1,3 @@
-using InferServer.Server.Api.Tools;
-
 namespace InferServer.Server.Api;
 
 /// <summary>A conversation rendered to prompt text by <paramref name="Template"/>, with the stop strings that end the reply.</summary>

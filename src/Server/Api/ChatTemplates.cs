@@ -4,7 +4,6 @@ using Google.Protobuf;
 using InferServer.Api.V1;
 using InferServer.Engine;
 using InferServer.Jinja;
-using InferServer.Server.Api.Tools;
 
 namespace InferServer.Server.Api;
 

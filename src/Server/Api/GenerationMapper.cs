@@ -81,7 +81,7 @@ public static class GenerationMapper
         {
             try
             {
-                grammar ??= Tools.ToolRequests.ForcedCallGrammar(request, format);
+                grammar ??= ToolRequests.ForcedCallGrammar(request, format);
             }
             catch (UnsupportedSchemaException refused)
             {
@@ -196,7 +196,7 @@ public static class GenerationMapper
     }
 
     /// <summary>Fills the end of a whole response; a chat reply that is tool calls has them parsed out of its text.</summary>
-    public static void Complete(GenerateResponse response, GenerationFinished finished, string chatTemplate, Tools.ToolUse? tools = null)
+    public static void Complete(GenerateResponse response, GenerationFinished finished, string chatTemplate, ToolUse? tools = null)
     {
         response.FinishReason = ToProto(finished.Reason);
         if (tools is not null && finished.Reason != DomainFinishReason.Length && tools.Parse(response.Text) is { } parsed)
@@ -226,7 +226,7 @@ public static class GenerationMapper
     }
 
     /// <summary>The final frame; for a chat reply with tools, the calls parsed from <paramref name="wholeText"/>.</summary>
-    public static GenerateStreamResponse ToFrame(GenerationFinished finished, string chatTemplate, Tools.ToolUse? tools = null, string wholeText = "")
+    public static GenerateStreamResponse ToFrame(GenerationFinished finished, string chatTemplate, ToolUse? tools = null, string wholeText = "")
     {
         var final = new GenerateFinal
         {

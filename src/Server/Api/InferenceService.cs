@@ -67,7 +67,7 @@ public sealed class InferenceService(
     }
 
     private async Task<GenerateResponse> GenerateWholeAsync(
-        GenerationRequest generation, string chatTemplate, string rpc, ServerCallContext context, Tools.ToolUse? tools = null)
+        GenerationRequest generation, string chatTemplate, string rpc, ServerCallContext context, ToolUse? tools = null)
     {
         using var activity = StartActivity(rpc, generation.Adapter);
         var response = new GenerateResponse();
@@ -100,7 +100,7 @@ public sealed class InferenceService(
     // With tools, the deltas carry the raw reply and the final frame the calls parsed from all of it.
     private async Task StreamAsync(
         GenerationRequest generation, string chatTemplate, string rpc, IServerStreamWriter<GenerateStreamResponse> responseStream, ServerCallContext context,
-        Tools.ToolUse? tools = null)
+        ToolUse? tools = null)
     {
         using var activity = StartActivity(rpc, generation.Adapter);
         var whole = new StringBuilder();

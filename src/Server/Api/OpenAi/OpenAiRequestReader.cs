@@ -42,7 +42,7 @@ public static class OpenAiRequestReader
     private static readonly IReadOnlySet<string> ResponseFormatFields = new HashSet<string>(["type", "json_schema"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> JsonSchemaFields = new HashSet<string>(["name", "description", "schema", "strict"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> StreamOptionFields = new HashSet<string>(["include_usage"], StringComparer.Ordinal);
-    private static readonly IReadOnlySet<string> MessageFields = new HashSet<string>(["role", "content", "name", "refusal", "parsed", "tool_calls", "tool_call_id"], StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> MessageFields = new HashSet<string>(["role", "content", "refusal", "parsed", "tool_calls", "tool_call_id"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> ToolFields = new HashSet<string>(["type", "function"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> FunctionFields = new HashSet<string>(["name", "description", "parameters", "strict"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> ToolCallFields = new HashSet<string>(["id", "type", "function"], StringComparer.Ordinal);
@@ -404,9 +404,8 @@ public static class OpenAiRequestReader
         var prefix = $"messages[{index}].";
         var fields = new JsonFields(element, MessageFields, prefix);
         var message = new ChatMessage { Role = fields.String("role") ?? throw fields.Invalid("role", "is required") };
-        // OpenAI's "name" tells participants apart, "refusal" is an earlier reply's refusal and "parsed" the client's own
-        // reading of it, which clients echo back with the assistant message; templates render none, so they are dropped.
-        fields.String("name");
+        // "refusal" is an earlier reply's refusal and "parsed" the client's own reading of it, which clients echo back with
+        // the assistant message; templates render neither, so they are dropped.
         fields.String("refusal");
         message.ToolCallId = fields.String("tool_call_id") ?? "";
         if (fields.Element("tool_calls") is { } calls)

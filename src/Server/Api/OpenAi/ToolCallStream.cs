@@ -1,6 +1,5 @@
 using System.Text;
 using InferServer.Api.V1;
-using InferServer.Server.Api.Tools;
 using DomainFinishReason = InferServer.Engine.FinishReason;
 
 namespace InferServer.Server.Api.OpenAi;

@@ -1,6 +1,6 @@
 using InferServer.Api.V1;
+using InferServer.Server.Api;
 using InferServer.Server.Api.OpenAi;
-using InferServer.Server.Api.Tools;
 
 namespace InferServer.Server.Tests.Api.Tools;
 

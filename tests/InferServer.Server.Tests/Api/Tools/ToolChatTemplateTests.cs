@@ -2,7 +2,6 @@ using System.Text.Json;
 using InferServer.Api.V1;
 using InferServer.Engine;
 using InferServer.Server.Api;
-using InferServer.Server.Api.Tools;
 
 namespace InferServer.Server.Tests.Api.Tools;
 

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using InferServer.Api.V1;
 using InferServer.Kernels.Structured;
 
-namespace InferServer.Server.Api.Tools;
+namespace InferServer.Server.Api;
 
 /// <summary>
 /// The checks on a chat request's tools, tool choice and tool messages, every problem reported at once with its field

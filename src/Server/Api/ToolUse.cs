@@ -1,6 +1,6 @@
 using InferServer.Api.V1;
 
-namespace InferServer.Server.Api.Tools;
+namespace InferServer.Server.Api;
 
 /// <summary>
 /// A chat request's tools as the reply is read: the template's call syntax, the offered names, whether the reply is

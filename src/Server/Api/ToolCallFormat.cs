@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using InferServer.Api.V1;
 
-namespace InferServer.Server.Api.Tools;
+namespace InferServer.Server.Api;
 
 /// <summary>
 /// How one model family writes tool calls, which its chat template teaches it: Hermes (Qwen2.5, Qwen3 and the built-in
