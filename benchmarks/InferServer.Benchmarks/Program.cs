@@ -17,6 +17,7 @@ return args.FirstOrDefault() switch
     "peer" => PeerBenchmark.Run(PeerBenchmarkOptions.Parse(args.AsSpan(1))),
     "profile" => DecodeStepProfile.Run(args[1..]),
     "structured" => StructuredBenchmark.Run(args[1..]),
+    "constrained-ratio" => ConstrainedRatioBenchmark.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -29,6 +30,7 @@ static int Usage()
         + "       InferServer.Benchmarks merge [--model demo|large] [--concurrency 8,64] [--tokens N] [--prompt N] [--repeats N] [--waves N]\n"
         + "       InferServer.Benchmarks peer [--quick] [--concurrency 1,8,64] [--tokens N] [--prompt N] [--repeats N] [--threads N] [--check N] [--cache DIR] [--chart DIR]\n"
         + "       InferServer.Benchmarks profile [ROWS=1,8,64] [ITERATIONS=20]\n"
-        + "       InferServer.Benchmarks structured [ROWS=1,8,64] [STEPS=48]");
+        + "       InferServer.Benchmarks structured [ROWS=1,8,64] [STEPS=48]\n"
+        + "       InferServer.Benchmarks constrained-ratio [--model large|medium|demo] [--concurrency 64] [--tokens 16] [--prompt 16] [--repeats 3] [--threads N]");
     return 2;
 }

@@ -78,6 +78,9 @@ TEMPLATES = [
      "eos_token": "<|im_end|>", "source": LLAMA_CPP.format("Qwen-Qwen3-0.6B.jinja"),
      # apply_chat_template(..., enable_thinking=...) passes extra keyword arguments to the template as variables.
      "template_kwargs": [{"enable_thinking": True}, {"enable_thinking": False}]},
+    {"name": "qwen2.5-7b-instruct", "model": "Qwen/Qwen2.5-7B-Instruct (the Qwen2.5 instruct models share it: Hermes <tool_call> tools)",
+     "bos_token": None, "eos_token": "<|im_end|>",
+     "source": "the chat_template of Qwen/Qwen2.5-7B-Instruct's tokenizer_config.json, as a public Python file quotes it verbatim (found by text search)"},
     {"name": "qwen1.5-72b-chat", "model": "Qwen/Qwen1.5-72B-Chat", "bos_token": None, "eos_token": "<|im_end|>",
      "source": HF_JS.format("Qwen/Qwen1.5-72B-Chat")},
     {"name": "zephyr-7b-beta", "model": "HuggingFaceH4/zephyr-7b-beta (also TinyLlama/TinyLlama-1.1B-Chat-v1.0)",
@@ -108,6 +111,33 @@ CONVERSATIONS = {
     "unicode": [message("user", "Grüße, 世界 👋 — ça va? \"quoted\" \\ back"), message("assistant", "Très bien ✓"), message("user", "¿Y tú? ∑")],
     "thinking_reply": [message("user", "2+2?"), message("assistant", "<think>\nadd them\n</think>\n\nIt is 4."), message("user", "And 3+3?")],
     "not_alternating": [message("user", "one"), message("user", "two")],
+}
+
+# Tool calling, as OpenAI's API sends it and vLLM hands it to apply_chat_template: tools in OpenAI's form, an
+# assistant's tool_calls with arguments parsed to a dict (vLLM parses the JSON string first), and the tool's result
+# with its tool_call_id. Ids are 9 alphanumerics, which Mistral's templates require.
+WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
+                   "required": ["city"]}}}
+TIME_TOOL = {"type": "function", "function": {"name": "get_time", "description": "Local time in a city",
+                                              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
+WEATHER_CALL = {"id": "call0abc1", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris", "unit": "c"}}}
+TOOL_CONVERSATIONS = {
+    "tools_offered": ([message("user", "Weather in Paris?")], [WEATHER_TOOL, TIME_TOOL]),
+    "tools_system": ([message("system", "Use tools when they help."), message("user", "Weather in Paris?")], [WEATHER_TOOL]),
+    "tool_round_trip": ([
+        message("user", "Weather in Paris?"),
+        {"role": "assistant", "content": "", "tool_calls": [WEATHER_CALL]},
+        {"role": "tool", "tool_call_id": "call0abc1", "content": '{"temperature": 21, "sky": "clear"}'},
+    ], [WEATHER_TOOL]),
+    "tool_answered": ([
+        message("user", "Weather in Paris?"),
+        {"role": "assistant", "content": "", "tool_calls": [WEATHER_CALL]},
+        {"role": "tool", "tool_call_id": "call0abc1", "content": '{"temperature": 21, "sky": "clear"}'},
+        message("assistant", "It is 21 °C and clear in Paris."),
+        message("user", "Thanks!"),
+    ], [WEATHER_TOOL]),
 }
 
 # Small templates, one construct each: (name, template, variables).
@@ -240,6 +270,15 @@ def main():
                     variables.update(kwargs)
                     cases.append({"template": entry["name"], "conversation": conversation, "variables": variables,
                                   **render(source, variables)})
+            for conversation, (messages, tools) in TOOL_CONVERSATIONS.items():
+                variables = {"messages": messages, "tools": tools, "documents": None, "add_generation_prompt": True}
+                if entry["bos_token"] is not None:
+                    variables["bos_token"] = entry["bos_token"]
+                if entry["eos_token"] is not None:
+                    variables["eos_token"] = entry["eos_token"]
+                variables.update(kwargs)
+                cases.append({"template": entry["name"], "conversation": conversation, "variables": variables,
+                              **render(source, variables)})
     constructs = [{"name": name, "template": template, "variables": variables, **render(template, variables)}
                   for name, template, variables in CONSTRUCTS]
     fixture = {

@@ -107,3 +107,9 @@ test('an adapter is served by name', { skip: adapter ? false : 'INFERSERVER_ADAP
   assert.equal(tuned.usage.completion_tokens, 6);
   assert.notEqual(tuned.choices[0].text, base.choices[0].text);
 });
+
+test('a tool without a name is a BadRequestError naming it', async () => {
+  await assert.rejects(
+    client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { description: 'x' } }] }),
+    (error) => error instanceof BadRequestError && error.param === 'tools[0].function.name');
+});

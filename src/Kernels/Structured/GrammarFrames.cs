@@ -75,6 +75,9 @@ internal sealed record NumberFrame(bool Integer, NumberPhase Phase, int Digits) 
 /// <summary>Inside a fixed text (true, false, null, a const or enum value) at byte <paramref name="Position"/>.</summary>
 internal sealed record LiteralFrame(LiteralNode Node, int Position) : GrammarFrame;
 
+/// <summary>Between the parts of a <see cref="SequenceNode"/>: part <paramref name="Next"/> comes next.</summary>
+internal sealed record SequenceFrame(SequenceNode Node, int Next, int Depth) : GrammarFrame;
+
 /// <summary>An immutable stack of frames; null is the empty stack (the value is complete). Compared by value.</summary>
 internal sealed class GrammarStack : IEquatable<GrammarStack>
 {

@@ -138,6 +138,10 @@ public sealed class GrammarState : IEquatable<GrammarState>
             case NumberFrame frame:
                 StepNumber(stack, frame, value, output, hops);
                 return;
+            case SequenceFrame frame:
+                var rest = frame.Next + 1 < frame.Node.Parts.Length ? Replace(stack, frame with { Next = frame.Next + 1 }) : stack.Tail;
+                Start(frame.Node.Parts[frame.Next], frame.Depth, rest, value, output, hops);
+                return;
             case LiteralFrame frame:
                 if (frame.Node.Bytes[frame.Position] == value)
                 {
@@ -189,6 +193,10 @@ public sealed class GrammarState : IEquatable<GrammarState>
                 {
                     output.Add(new GrammarStack(new NumberFrame(number.Integer, NumberPhase.Integer, 1), tail));
                 }
+                return;
+            case SequenceNode sequence:
+                var after = sequence.Parts.Length > 1 ? new GrammarStack(new SequenceFrame(sequence, 1, depth), tail) : tail;
+                Start(sequence.Parts[0], depth, after, value, output, hops);
                 return;
             case LiteralNode literal when literal.Bytes[0] == value:
                 output.Add(literal.Bytes.Length == 1 ? tail : new GrammarStack(new LiteralFrame(literal, 1), tail));

@@ -8,14 +8,17 @@ public sealed class JsonGrammar
 {
     internal JsonGrammar(SchemaNode root, string source)
     {
+        Root = root;
         Start = GrammarState.Start(root);
         Source = source;
     }
 
+    internal SchemaNode Root { get; }
+
     /// <summary>The state before the first byte.</summary>
     public GrammarState Start { get; }
 
-    /// <summary>The schema text it was compiled from.</summary>
+    /// <summary>The schema text it was compiled from (with its fixed opening and closing text, when it has them: the cache key).</summary>
     public string Source { get; }
 
     /// <summary>A matcher at the start of the value.</summary>

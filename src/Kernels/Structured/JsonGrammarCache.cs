@@ -10,27 +10,29 @@ public static class JsonGrammarCache
     private static readonly Dictionary<string, LinkedListNode<JsonGrammar>> Entries = new(StringComparer.Ordinal);
     private static readonly LinkedList<JsonGrammar> Recency = new();
 
-    /// <summary>The grammar of <paramref name="schemaText"/>; throws <see cref="UnsupportedSchemaException"/>.</summary>
-    public static JsonGrammar Get(string schemaText)
+    /// <summary>The grammar of <paramref name="schemaText"/>, between <paramref name="prefix"/> and <paramref name="suffix"/>
+    /// when given (<see cref="JsonSchemaCompiler.Compile(string, string, string)"/>); throws <see cref="UnsupportedSchemaException"/>.</summary>
+    public static JsonGrammar Get(string schemaText, string prefix = "", string suffix = "")
     {
+        var key = JsonSchemaCompiler.CacheKey(schemaText, prefix, suffix);
         lock (Gate)
         {
-            if (Entries.TryGetValue(schemaText, out var hit))
+            if (Entries.TryGetValue(key, out var hit))
             {
                 Recency.Remove(hit);
                 Recency.AddFirst(hit);
                 return hit.Value;
             }
         }
-        var grammar = JsonSchemaCompiler.Compile(schemaText);
+        var grammar = JsonSchemaCompiler.Compile(schemaText, prefix, suffix);
         lock (Gate)
         {
-            if (Entries.TryGetValue(schemaText, out var raced))
+            if (Entries.TryGetValue(key, out var raced))
             {
                 return raced.Value;
             }
 
-            Entries[schemaText] = Recency.AddFirst(grammar);
+            Entries[key] = Recency.AddFirst(grammar);
             if (Entries.Count > StructuredLimits.MaxCachedGrammars)
             {
                 Entries.Remove(Recency.Last!.Value.Source);

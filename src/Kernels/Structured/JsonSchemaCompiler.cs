@@ -60,6 +60,40 @@ public static class JsonSchemaCompiler
         }
     }
 
+    /// <summary>
+    /// The grammar of <paramref name="prefix"/>, then one value of the schema, then <paramref name="suffix"/>, byte for
+    /// byte: a tool call in its model's own syntax (Hermes' "&lt;tool_call&gt;\n" … "\n&lt;/tool_call&gt;"). Either may be
+    /// empty. Throws <see cref="UnsupportedSchemaException"/>.
+    /// </summary>
+    public static JsonGrammar Compile(string schemaText, string prefix, string suffix)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentNullException.ThrowIfNull(suffix);
+        var value = Compile(schemaText);
+        if (prefix.Length == 0 && suffix.Length == 0)
+        {
+            return value;
+        }
+
+        var parts = new List<SchemaNode>(3);
+        if (prefix.Length > 0)
+        {
+            parts.Add(new LiteralNode(Encoding.UTF8.GetBytes(prefix)));
+        }
+
+        parts.Add(value.Root);
+        if (suffix.Length > 0)
+        {
+            parts.Add(new LiteralNode(Encoding.UTF8.GetBytes(suffix)));
+        }
+
+        return new JsonGrammar(new SequenceNode([.. parts]), CacheKey(schemaText, prefix, suffix));
+    }
+
+    /// <summary>What identifies a wrapped grammar: the schema text alone when there is no fixed text around it.</summary>
+    internal static string CacheKey(string schemaText, string prefix, string suffix) =>
+        prefix.Length == 0 && suffix.Length == 0 ? schemaText : string.Concat(prefix, "\u0000", schemaText, "\u0000", suffix);
+
     /// <summary>Any JSON object, values nested to <see cref="StructuredLimits.MaxValueDepth"/> (OpenAI's json_object mode).</summary>
     public static JsonGrammar JsonObject { get; } = new(AnyValue.Object, "{\"type\":\"object\"}");
 

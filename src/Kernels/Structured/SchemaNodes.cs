@@ -74,3 +74,9 @@ internal sealed class LiteralNode(byte[] bytes) : SchemaNode
 {
     public byte[] Bytes { get; } = bytes;
 }
+
+/// <summary>Parts written one after another: a tool call's fixed opening text, its JSON value, its fixed closing text.</summary>
+internal sealed class SequenceNode(SchemaNode[] parts) : SchemaNode
+{
+    public SchemaNode[] Parts { get; } = parts;
+}

@@ -47,4 +47,7 @@ public sealed record ApiOptions
 
     /// <summary>On shutdown, how long running requests may take to finish before they are cut off.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Most tools offered in one Chat call (each is rendered into the prompt and, when a call is forced, into its grammar).</summary>
+    public int MaxTools { get; init; } = 64;
 }

@@ -74,6 +74,11 @@ public sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
             problems.Add("Api:MaxChatMessages must be at least 1");
         }
 
+        if (options.MaxTools < 1)
+        {
+            problems.Add("Api:MaxTools must be at least 1");
+        }
+
         if (options.DrainTimeout < TimeSpan.Zero)
         {
             problems.Add("Api:DrainTimeout must not be negative");

@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.Json;
 using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
 using InferServer.Api.V1;
 using InferServer.Engine;
 using InferServer.Jinja;
@@ -11,11 +10,15 @@ namespace InferServer.Server.Api;
 /// <summary>
 /// Renders chat messages to a prompt. By default (chat_template empty or "model") the model's own template, the Jinja
 /// source in its tokenizer_config.json, is rendered as Hugging Face transformers' apply_chat_template renders it
-/// (<see cref="JinjaTemplate"/>): with messages, bos_token, eos_token, add_generation_prompt=true, and tools and
-/// documents none, plus the request's chat_template_kwargs (Qwen3's enable_thinking). A model without a template gets "chatml" when the request names none, and FAILED_PRECONDITION
+/// (<see cref="JinjaTemplate"/>): with messages, bos_token, eos_token, add_generation_prompt=true, the request's tools
+/// (none without) and documents none, plus the request's chat_template_kwargs (Qwen3's enable_thinking). A model without a template gets "chatml" when the request names none, and FAILED_PRECONDITION
 /// when it asks for "model". A template that refuses the conversation (raise_exception: roles not alternating, a system message it has no place for) is
 /// INVALID_ARGUMENT with the template's message; a template this server cannot parse or render is
 /// FAILED_PRECONDITION. The built-ins can always be named instead. The response names the template used.
+/// Tools (offered tools, assistant tool calls, tool results) are rendered as vLLM hands them to the template: tools in
+/// OpenAI's {type, function} form, tool_calls with their arguments parsed to an object, tool_call_id on tool messages.
+/// A conversation with tools needs a template that knows a tool-call syntax (<see cref="ToolCallFormat.Of"/>); the
+/// built-ins render it through their tool forms (chatml: Hermes tags, llama3: Llama 3.3's own template).
 /// </summary>
 public static class ChatTemplates
 {
@@ -28,7 +31,7 @@ public static class ChatTemplates
     /// <summary>The built-in template names.</summary>
     public static readonly IReadOnlyList<string> BuiltIn = ["chatml", "llama3"];
 
-    private static readonly string[] Roles = ["system", "user", "assistant"];
+    private static readonly string[] Roles = ["system", "user", "assistant", "tool"];
 
     // The variables apply_chat_template passes itself; a keyword argument of the same name is a TypeError there.
     private static readonly string[] ReservedVariables = ["messages", "tools", "documents", "add_generation_prompt"];
@@ -78,13 +81,32 @@ public static class ChatTemplates
             }
         }
 
+        ToolRequests.Validate(request, limits, violations);
         RpcErrors.ThrowIfAny(violations);
 
+        if (!ToolRequests.UsesTools(request))
+        {
+            return RenderTemplate(request, model, template, addGenerationPrompt);
+        }
+
+        // Checked before rendering: a template that cannot show the tools must not silently drop them.
+        var ownTemplate = template is "" or Model && model.ChatTemplate is not null;
+        var format = (ownTemplate ? ToolCallFormat.Of(model.ChatTemplate!) : template == "llama3" ? ToolCallFormat.Llama3Json : ToolCallFormat.Hermes)
+            ?? throw new ModelCapabilityException(
+                $"the model's chat template has no tool-call syntax this server reads (Hermes <tool_call>, Llama 3.x JSON, Mistral [TOOL_CALLS]); {UseBuiltIn}");
+        var tools = request.Tools.Count == 0 || ToolRequests.ChoiceIsNone(request) ? null : new ToolUse(
+            format, request.Tools.Select(tool => tool.Name).ToHashSet(StringComparer.Ordinal), ToolRequests.ChoiceIsForced(request),
+            !request.HasParallelToolCalls || request.ParallelToolCalls);
+        return RenderTemplate(request, model, template, addGenerationPrompt) with { ToolFormat = format, Tools = tools };
+    }
+
+    private static ChatPrompt RenderTemplate(ChatRequest request, EngineModelInfo model, string template, bool addGenerationPrompt)
+    {
         if (template.Length == 0 || template == Model)
         {
             if (model.ChatTemplate is not null)
             {
-                return ModelTemplate(request.Messages, model, request.ChatTemplateKwargs, addGenerationPrompt);
+                return ModelTemplate(request, model, addGenerationPrompt);
             }
 
             if (template == Model)
@@ -94,6 +116,11 @@ public static class ChatTemplates
 
             template = Default;
         }
+        if (ToolRequests.UsesTools(request))
+        {
+            return BuiltInWithTools(request, template, addGenerationPrompt);
+        }
+
         return template switch
         {
             "chatml" => ChatMl(request.Messages, addGenerationPrompt),
@@ -101,12 +128,94 @@ public static class ChatTemplates
         };
     }
 
+    // A built-in's tool form, a Jinja template shipped with the server (Api/ChatTemplates): chatml's is its plain turns
+    // plus Hermes tool tags, llama3's is Llama 3.3's own template (which writes BOS and its dated system header).
+    private static ChatPrompt BuiltInWithTools(ChatRequest request, string template, bool addGenerationPrompt)
+    {
+        var chatml = template == "chatml";
+        var source = BuiltInToolTemplates[chatml ? 0 : 1].Value;
+        var variables = Variables(request, addGenerationPrompt);
+        if (!chatml)
+        {
+            variables["bos_token"] = "<|begin_of_text|>";
+            variables["eos_token"] = "<|eot_id|>";
+        }
+
+        var text = Render(JinjaTemplateCache.Get(source), variables, builtIn: true);
+        return new ChatPrompt(text, template, [chatml ? "<|im_end|>" : "<|eot_id|>"]);
+    }
+
+    private static readonly Lazy<string>[] BuiltInToolTemplates = [new(() => Resource("chatml-tools")), new(() => Resource("llama3-tools"))];
+
+    private static string Resource(string name)
+    {
+        using var stream = typeof(ChatTemplates).Assembly.GetManifestResourceStream($"InferServer.Server.ChatTemplates.{name}.jinja")
+            ?? throw new InvalidOperationException($"the built-in template {name} is not embedded");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>messages, tools, documents and add_generation_prompt as apply_chat_template passes them.</summary>
+    private static Dictionary<string, object?> Variables(ChatRequest request, bool addGenerationPrompt) => new()
+    {
+        ["messages"] = request.Messages.Select(MessageVariable).ToList(),
+        // apply_chat_template passes None for tools and documents when there are none, not undefined.
+        ["tools"] = request.Tools.Count == 0 ? null : request.Tools.Select(ToolVariable).ToList(),
+        ["documents"] = null,
+        ["add_generation_prompt"] = addGenerationPrompt,
+    };
+
+    // A message as vLLM hands it to the template: tool_calls only on a message that made calls (templates test for the
+    // key), each with its arguments as an object; tool_call_id only on a tool result.
+    private static Dictionary<string, object?> MessageVariable(ChatMessage message)
+    {
+        var variable = new Dictionary<string, object?> { ["role"] = message.Role, ["content"] = message.Content };
+        if (message.ToolCalls.Count > 0)
+        {
+            variable["tool_calls"] = message.ToolCalls.Select(call => new Dictionary<string, object?>
+            {
+                ["id"] = call.Id,
+                ["type"] = "function",
+                ["function"] = new Dictionary<string, object?> { ["name"] = call.Name, ["arguments"] = ParseJson(call.Arguments) },
+            }).ToList();
+        }
+
+        if (message.Role == "tool")
+        {
+            variable["tool_call_id"] = message.ToolCallId;
+        }
+
+        return variable;
+    }
+
+    // A tool in OpenAI's form, with only the fields the request gave.
+    private static Dictionary<string, object?> ToolVariable(Tool tool)
+    {
+        var function = new Dictionary<string, object?> { ["name"] = tool.Name };
+        if (tool.Description.Length > 0)
+        {
+            function["description"] = tool.Description;
+        }
+
+        if (tool.Parameters.Length > 0)
+        {
+            function["parameters"] = ParseJson(tool.Parameters);
+        }
+
+        return new Dictionary<string, object?> { ["type"] = "function", ["function"] = function };
+    }
+
+    private static JsonElement ParseJson(string text)
+    {
+        using var document = JsonDocument.Parse(text);
+        return document.RootElement.Clone();
+    }
+
     // The model's own template, as transformers' apply_chat_template(messages, add_generation_prompt=True) renders
     // it. The template writes BOS itself when the model wants one, and the prompt is tokenized without special tokens
     // (GenerationMapper), as apply_chat_template(tokenize=True) does, so BOS is never doubled. Generation stops on the
     // EOS id already; the EOS text is a stop string only when the tokenizer has no such id for it.
-    private static ChatPrompt ModelTemplate(IEnumerable<ChatMessage> messages, EngineModelInfo model, Struct? kwargs,
-        bool addGenerationPrompt)
+    private static ChatPrompt ModelTemplate(ChatRequest request, EngineModelInfo model, bool addGenerationPrompt)
     {
         JinjaTemplate template;
         try
@@ -117,14 +226,7 @@ public static class ChatTemplates
         {
             throw new ModelCapabilityException($"the model's chat template cannot be parsed ({error.Message}); {UseBuiltIn}");
         }
-        var variables = new Dictionary<string, object?>
-        {
-            ["messages"] = messages.Select(message => new Dictionary<string, object?> { ["role"] = message.Role, ["content"] = message.Content }).ToList(),
-            // The API has no tools or documents; apply_chat_template passes None for them then, not undefined.
-            ["tools"] = null,
-            ["documents"] = null,
-            ["add_generation_prompt"] = addGenerationPrompt,
-        };
+        var variables = Variables(request, addGenerationPrompt);
         // Like transformers' special_tokens_map, a token the tokenizer does not have is left undefined, not empty.
         if (model.BosToken is not null)
         {
@@ -138,7 +240,7 @@ public static class ChatTemplates
 
         // apply_chat_template renders with {**special_tokens_map, **kwargs}: a keyword argument (Qwen3's enable_thinking)
         // becomes a template variable, over bos_token and eos_token. The template reads them as JSON values.
-        if (kwargs is { Fields.Count: > 0 })
+        if (request.ChatTemplateKwargs is { Fields.Count: > 0 } kwargs)
         {
             using var document = JsonDocument.Parse(JsonFormatter.Default.Format(kwargs));
             foreach (var variable in document.RootElement.EnumerateObject())
@@ -147,21 +249,25 @@ public static class ChatTemplates
             }
         }
 
-        string text;
+        var text = Render(template, variables, builtIn: false);
+        IReadOnlyList<string> stops = model.EosToken is { Length: > 0 } eos && !model.EosTokenEndsGeneration ? [eos] : [];
+        return new ChatPrompt(text, Model, stops);
+    }
+
+    private static string Render(JinjaTemplate template, Dictionary<string, object?> variables, bool builtIn)
+    {
         try
         {
-            text = template.Render(variables);
+            return template.Render(variables);
         }
         catch (TemplateRaisedException refused)
         {
             throw RpcErrors.InvalidArgument([new FieldViolation("messages", refused.Message)]);
         }
-        catch (TemplateRuntimeException error)
+        catch (TemplateRuntimeException error) when (!builtIn)
         {
             throw new ModelCapabilityException($"the model's chat template failed to render this conversation ({error.Message}); {UseBuiltIn}");
         }
-        IReadOnlyList<string> stops = model.EosToken is { Length: > 0 } eos && !model.EosTokenEndsGeneration ? [eos] : [];
-        return new ChatPrompt(text, Model, stops);
     }
 
     private static string UseBuiltIn => $"set chat_template to a built-in ({string.Join(", ", BuiltIn)}) that matches the model's format, or use Generate with a rendered prompt";

@@ -76,6 +76,20 @@ public static class GenerationMapper
     {
         var violations = new List<FieldViolation>();
         var settings = ToSettings(request.Params, limits, violations);
+        var grammar = settings.Grammar;
+        if (prompt.ToolFormat is { } format)
+        {
+            try
+            {
+                grammar ??= ToolRequests.ForcedCallGrammar(request, format);
+            }
+            catch (UnsupportedSchemaException refused)
+            {
+                // Each tool's parameters compiled alone; wrapped in the call they may not ($ref to the schema's own root).
+                violations.Add(new("tools", $"a forced call of these tools cannot be constrained: {refused.Message}"));
+            }
+        }
+
         RpcErrors.ThrowIfAny(violations);
         return new GenerationRequest(
             request.Adapter, prompt.Text, null, settings.MaxNewTokens, settings.Sampling,
@@ -84,7 +98,7 @@ public static class GenerationMapper
             Deadline: deadline,
             // The template writes the special tokens (BOS, role markers) itself.
             AddSpecialTokens: false,
-            Grammar: settings.Grammar);
+            Grammar: grammar);
     }
 
     private sealed record Settings(int MaxNewTokens, SamplingParameters Sampling, IReadOnlyList<string> StopStrings, IReadOnlyList<int> StopTokenIds,
@@ -181,10 +195,17 @@ public static class GenerationMapper
         }
     }
 
-    /// <summary>Fills the end of a whole response.</summary>
-    public static void Complete(GenerateResponse response, GenerationFinished finished, string chatTemplate)
+    /// <summary>Fills the end of a whole response; a chat reply that is tool calls has them parsed out of its text.</summary>
+    public static void Complete(GenerateResponse response, GenerationFinished finished, string chatTemplate, ToolUse? tools = null)
     {
         response.FinishReason = ToProto(finished.Reason);
+        if (tools is not null && finished.Reason != DomainFinishReason.Length && tools.Parse(response.Text) is { } parsed)
+        {
+            response.Text = parsed.Content;
+            response.ToolCalls.AddRange(parsed.Calls);
+            response.FinishReason = ProtoFinishReason.ToolCalls;
+        }
+
         response.Usage = ToProto(finished.Usage);
         response.Timing = ToProto(finished.Timing);
         response.ServedFrom = ToProto(finished.ServedFrom);
@@ -204,18 +225,25 @@ public static class GenerationMapper
         return new GenerateStreamResponse { Delta = frame };
     }
 
-    /// <summary>The final frame.</summary>
-    public static GenerateStreamResponse ToFrame(GenerationFinished finished, string chatTemplate) => new()
+    /// <summary>The final frame; for a chat reply with tools, the calls parsed from <paramref name="wholeText"/>.</summary>
+    public static GenerateStreamResponse ToFrame(GenerationFinished finished, string chatTemplate, ToolUse? tools = null, string wholeText = "")
     {
-        Final = new GenerateFinal
+        var final = new GenerateFinal
         {
             FinishReason = ToProto(finished.Reason),
             Usage = ToProto(finished.Usage),
             Timing = ToProto(finished.Timing),
             ServedFrom = ToProto(finished.ServedFrom),
             ChatTemplate = chatTemplate,
-        },
-    };
+        };
+        if (tools is not null && finished.Reason != DomainFinishReason.Length && tools.Parse(wholeText) is { } parsed)
+        {
+            final.ToolCalls.AddRange(parsed.Calls);
+            final.FinishReason = ProtoFinishReason.ToolCalls;
+        }
+
+        return new GenerateStreamResponse { Final = final };
+    }
 
     /// <summary>A token's logprobs with each token's bytes, so callers need not detokenize ids themselves.</summary>
     public static TokenLogprobs ToProto(SampledToken token, Func<int, ReadOnlyMemory<byte>> tokenBytes)

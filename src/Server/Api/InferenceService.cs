@@ -34,13 +34,13 @@ public sealed class InferenceService(
     public override Task<GenerateResponse> Chat(ChatRequest request, ServerCallContext context)
     {
         var prompt = ChatTemplates.Render(request, engine.Model, limits);
-        return GenerateWholeAsync(GenerationMapper.ToDomain(request, prompt, limits, Deadline(context)), prompt.Template, "Chat", context);
+        return GenerateWholeAsync(GenerationMapper.ToDomain(request, prompt, limits, Deadline(context)), prompt.Template, "Chat", context, prompt.Tools);
     }
 
     public override Task ChatStream(ChatRequest request, IServerStreamWriter<GenerateStreamResponse> responseStream, ServerCallContext context)
     {
         var prompt = ChatTemplates.Render(request, engine.Model, limits);
-        return StreamAsync(GenerationMapper.ToDomain(request, prompt, limits, Deadline(context)), prompt.Template, "ChatStream", responseStream, context);
+        return StreamAsync(GenerationMapper.ToDomain(request, prompt, limits, Deadline(context)), prompt.Template, "ChatStream", responseStream, context, prompt.Tools);
     }
 
     public override Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context) =>
@@ -66,11 +66,13 @@ public sealed class InferenceService(
         return ClassificationMapper.ToProto(result);
     }
 
-    private async Task<GenerateResponse> GenerateWholeAsync(GenerationRequest generation, string chatTemplate, string rpc, ServerCallContext context)
+    private async Task<GenerateResponse> GenerateWholeAsync(
+        GenerationRequest generation, string chatTemplate, string rpc, ServerCallContext context, ToolUse? tools = null)
     {
         using var activity = StartActivity(rpc, generation.Adapter);
         var response = new GenerateResponse();
         var text = new StringBuilder();
+        GenerationFinished? end = null;
         await foreach (var generationEvent in engine.GenerateAsync(generation, context.CancellationToken))
         {
             switch (generationEvent)
@@ -79,30 +81,44 @@ public sealed class InferenceService(
                     GenerationMapper.Append(response, text, delta, engine.TokenBytes);
                     break;
                 case GenerationFinished finished:
-                    GenerationMapper.Complete(response, finished, chatTemplate);
+                    end = finished;
                     Finished(activity, generation.Adapter, finished);
                     break;
             }
         }
         response.Text = text.ToString();
+        if (end is not null)
+        {
+            // After the text: tool calls are parsed out of the whole reply.
+            GenerationMapper.Complete(response, end, chatTemplate, tools);
+        }
+
         return response;
     }
 
     // The handler is the stream's only writer: one loop reads the engine's events and writes each frame.
+    // With tools, the deltas carry the raw reply and the final frame the calls parsed from all of it.
     private async Task StreamAsync(
-        GenerationRequest generation, string chatTemplate, string rpc, IServerStreamWriter<GenerateStreamResponse> responseStream, ServerCallContext context)
+        GenerationRequest generation, string chatTemplate, string rpc, IServerStreamWriter<GenerateStreamResponse> responseStream, ServerCallContext context,
+        ToolUse? tools = null)
     {
         using var activity = StartActivity(rpc, generation.Adapter);
+        var whole = new StringBuilder();
         await foreach (var generationEvent in engine.GenerateAsync(generation, context.CancellationToken))
         {
             switch (generationEvent)
             {
                 case TokenDelta delta:
+                    if (tools is not null)
+                    {
+                        whole.Append(delta.Text);
+                    }
+
                     await responseStream.WriteAsync(GenerationMapper.ToFrame(delta, engine.TokenBytes), context.CancellationToken);
                     break;
                 case GenerationFinished finished:
                     Finished(activity, generation.Adapter, finished);
-                    await responseStream.WriteAsync(GenerationMapper.ToFrame(finished, chatTemplate), context.CancellationToken);
+                    await responseStream.WriteAsync(GenerationMapper.ToFrame(finished, chatTemplate, tools, whole.ToString()), context.CancellationToken);
                     break;
             }
         }

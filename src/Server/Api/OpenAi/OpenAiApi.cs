@@ -98,7 +98,7 @@ public sealed partial class OpenAiApi(
     {
         var call = OpenAiRequestReader.ReadChat(await ReadBodyAsync(context), limits);
         state.Begin(call.Common, chat: true, AdapterLabel(call.Common));
-        var requests = OpenAiMapper.ToDomain(call, engine.Model, limits);
+        var (requests, prompt) = OpenAiMapper.ToDomainWithPrompt(call, engine.Model, limits);
         Log.Generation(logger, state.Endpoint, call.Common.Model, call.Common.User ?? "", requests.Count, call.Common.Stream);
         await using var streams = await ChoiceStreams.StartAsync(engine, requests, context.RequestAborted);
         var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
@@ -108,6 +108,7 @@ public sealed partial class OpenAiApi(
         {
             StartEventStream(context);
             ChatCompletionChunk Chunk(ChatChunkChoice choice) => new(id, "chat.completion.chunk", created, call.Common.Model, [choice], null);
+            var toolStreams = prompt.Tools is { } tools ? requests.Select(_ => new ToolCallStream(tools)).ToArray() : null;
             for (var choice = 0; choice < requests.Count; choice++)
             {
                 await WriteEventAsync(context, Chunk(new ChatChunkChoice(choice, new ChatDelta("assistant", ""), null, null)));
@@ -115,14 +116,7 @@ public sealed partial class OpenAiApi(
 
             await foreach (var (choice, generationEvent) in streams.ReadAllAsync(context.RequestAborted))
             {
-                var piece = generationEvent switch
-                {
-                    TokenDelta delta => new ChatChunkChoice(choice, new ChatDelta(null, delta.Text), OpenAiMapper.ChatLogprobs(delta.Logprobs, engine.TokenBytes), null),
-                    GenerationFinished finished => Finish(state, usages, choice, finished,
-                        new ChatChunkChoice(choice, new ChatDelta(null, null), null, OpenAiMapper.FinishReason(finished.Reason))),
-                    _ => null,
-                };
-                if (piece is not null)
+                foreach (var piece in ChatPieces(state, usages, choice, generationEvent, toolStreams?[choice]))
                 {
                     await WriteEventAsync(context, Chunk(piece));
                 }
@@ -153,12 +147,59 @@ public sealed partial class OpenAiApi(
                 reasons[choice] = Finish(state, usages, choice, finished, OpenAiMapper.FinishReason(finished.Reason));
             }
         }
-        var choices = texts.Select((text, choice) => new ChatChoice(choice, new ChatReply("assistant", text.ToString()),
-            call.Common.Params.Logprobs ? new ChatLogprobs(logprobs[choice]) : null, reasons[choice])).ToList();
+        var choices = texts.Select((text, choice) =>
+        {
+            var reply = new ChatReply("assistant", text.ToString());
+            // A reply cut by max_tokens is never read as a call: its arguments may be unfinished.
+            if (prompt.Tools is { } tools && reasons[choice] != "length" && tools.Parse(text.ToString()) is { } parsed)
+            {
+                reply = new ChatReply("assistant", parsed.Content.Length == 0 ? null : parsed.Content) { ToolCalls = ToolCallStream.Message(parsed.Calls) };
+                reasons[choice] = "tool_calls";
+            }
+
+            return new ChatChoice(choice, reply, call.Common.Params.Logprobs ? new ChatLogprobs(logprobs[choice]) : null, reasons[choice]);
+        }).ToList();
         await context.Response.WriteAsJsonAsync(
             new ChatCompletionResponse(id, "chat.completion", created, call.Common.Model, choices, OpenAiMapper.Usage(usages, call.Common.Choices)),
             OpenAiJson.Options, context.RequestAborted);
     });
+
+    // The chunks one engine event of a streamed chat choice becomes. With tools, text that may be a call is held back
+    // and, at the end, sent as tool-call deltas (finish_reason "tool_calls") or as the content it turned out to be.
+    private List<ChatChunkChoice> ChatPieces(CallState state, Engine.Usage?[] usages, int choice, GenerationEvent generationEvent, ToolCallStream? tools)
+    {
+        var pieces = new List<ChatChunkChoice>();
+        switch (generationEvent)
+        {
+            case TokenDelta delta:
+                var logprobs = OpenAiMapper.ChatLogprobs(delta.Logprobs, engine.TokenBytes);
+                var content = tools is null ? delta.Text : tools.Append(delta.Text);
+                if (tools is null || content.Length > 0 || logprobs is not null)
+                {
+                    pieces.Add(new ChatChunkChoice(choice, new ChatDelta(null, content), logprobs, null));
+                }
+
+                break;
+            case GenerationFinished finished:
+                var reason = OpenAiMapper.FinishReason(finished.Reason);
+                if (tools is not null)
+                {
+                    var (rest, calls) = tools.Finish(finished.Reason);
+                    if (rest.Length > 0)
+                    {
+                        pieces.Add(new ChatChunkChoice(choice, new ChatDelta(null, rest), null, null));
+                    }
+
+                    pieces.AddRange(ToolCallStream.Deltas(calls).Select(call =>
+                        new ChatChunkChoice(choice, new ChatDelta(null, null) { ToolCalls = [call] }, null, null)));
+                    reason = calls.Count > 0 ? "tool_calls" : reason;
+                }
+
+                pieces.Add(Finish(state, usages, choice, finished, new ChatChunkChoice(choice, new ChatDelta(null, null), null, reason)));
+                break;
+        }
+        return pieces;
+    }
 
     /// <summary>POST /v1/embeddings: the engine's Embed (model = base or adapter), vectors as floats or base64.</summary>
     public Task EmbeddingsAsync(HttpContext context) => HandleAsync(context, "v1/embeddings", ApiKeyScope.Inference, async state =>

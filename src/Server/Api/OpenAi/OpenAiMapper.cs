@@ -10,8 +10,11 @@ namespace InferServer.Server.Api.OpenAi;
 /// OpenAI requests to engine requests, through the gRPC API's request messages and mappers (one set of validation,
 /// limits and chat templating for both front doors), and engine results to OpenAI's response pieces.
 /// </summary>
-public static class OpenAiMapper
+public static partial class OpenAiMapper
 {
+    [System.Text.RegularExpressions.GeneratedRegex(@"^((?:messages\[\d+\]\.)?tool(?:s|_calls)\[\d+\])\.(name|description|parameters|arguments)$")]
+    private static partial System.Text.RegularExpressions.Regex ToolField();
+
     /// <summary>The adapter a model name selects: none for the base model's served name.</summary>
     public static string AdapterOf(string model, EngineModelInfo baseModel) => model == baseModel.ServedName ? "" : model;
 
@@ -40,22 +43,36 @@ public static class OpenAiMapper
     }
 
     /// <summary>n engine requests for a chat call, its messages rendered by the shared chat templates.</summary>
-    public static IReadOnlyList<GenerationRequest> ToDomain(ChatCompletionCall call, EngineModelInfo baseModel, ApiOptions limits)
+    public static IReadOnlyList<GenerationRequest> ToDomain(ChatCompletionCall call, EngineModelInfo baseModel, ApiOptions limits) =>
+        ToDomainWithPrompt(call, baseModel, limits).Requests;
+
+    /// <summary>As <see cref="ToDomain(ChatCompletionCall, EngineModelInfo, ApiOptions)"/>, with the rendered prompt (whose
+    /// <see cref="ChatPrompt.Tools"/> reads the replies' tool calls).</summary>
+    public static (IReadOnlyList<GenerationRequest> Requests, ChatPrompt Prompt) ToDomainWithPrompt(ChatCompletionCall call, EngineModelInfo baseModel, ApiOptions limits)
     {
         var request = new ChatRequest
         {
             Adapter = AdapterOf(call.Common.Model, baseModel),
             ChatTemplate = call.ChatTemplate,
             ChatTemplateKwargs = call.ChatTemplateKwargs,
+            ToolChoice = call.ToolChoice,
+            // The forced-call check against response_format needs the format before the per-choice parameters are set.
+            Params = call.Common.Params,
         };
+        if (call.ParallelToolCalls is { } parallel)
+        {
+            request.ParallelToolCalls = parallel;
+        }
+
         request.Messages.AddRange(call.Messages);
+        request.Tools.AddRange(call.Tools);
         var prompt = ChatTemplates.Render(request, baseModel, limits);
-        return [.. Enumerable.Range(0, call.Common.Choices).Select(i =>
+        return ([.. Enumerable.Range(0, call.Common.Choices).Select(i =>
         {
             var choice = request.Clone();
             choice.Params = ChoiceParams(call.Common.Params, i);
             return GenerationMapper.ToDomain(choice, prompt, limits, deadline: null);
-        })];
+        })], prompt);
     }
 
     // n samples of one prompt: with a seed, choice i uses seed + i, so the choices differ yet each is reproducible.
@@ -81,6 +98,12 @@ public static class OpenAiMapper
         {
             // The gRPC field holds the schema text, which OpenAI's body nests one level deeper.
             return "response_format.json_schema.schema";
+        }
+
+        // A tool's and a tool call's name, parameters and arguments sit under "function" in OpenAI's body.
+        if (ToolField().Match(field) is { Success: true } tool)
+        {
+            return $"{tool.Groups[1].Value}.function.{tool.Groups[2].Value}";
         }
 
         var name = field.StartsWith("params.sampling.", StringComparison.Ordinal) ? field["params.sampling.".Length..]

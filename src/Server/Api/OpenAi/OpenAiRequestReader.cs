@@ -25,7 +25,8 @@ public static class OpenAiRequestReader
     /// <summary>Fields of /v1/chat/completions; chat_template is empty or "model" for the model's own (Jinja) template,
     /// or names a built-in one (see <see cref="ChatTemplates"/>); chat_template_kwargs are extra variables for the model's template, as vLLM takes them.</summary>
     public static readonly IReadOnlySet<string> ChatFields =
-        new HashSet<string>([.. SharedFields, "messages", "max_completion_tokens", "top_logprobs", "chat_template", "chat_template_kwargs"], StringComparer.Ordinal);
+        new HashSet<string>([.. SharedFields, "messages", "max_completion_tokens", "top_logprobs", "chat_template", "chat_template_kwargs",
+            "tools", "tool_choice", "parallel_tool_calls"], StringComparer.Ordinal);
 
     /// <summary>Fields of /v1/embeddings (OpenAI's; token-id input is not accepted).</summary>
     public static readonly IReadOnlySet<string> EmbeddingFields =
@@ -44,7 +45,15 @@ public static class OpenAiRequestReader
     private static readonly IReadOnlySet<string> ResponseFormatFields = new HashSet<string>(["type", "json_schema"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> JsonSchemaFields = new HashSet<string>(["name", "description", "schema", "strict"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> StreamOptionFields = new HashSet<string>(["include_usage"], StringComparer.Ordinal);
-    private static readonly IReadOnlySet<string> MessageFields = new HashSet<string>(["role", "content"], StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> MessageFields = new HashSet<string>(["role", "content", "refusal", "parsed", "tool_calls", "tool_call_id"], StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> ToolFields = new HashSet<string>(["type", "function"], StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> FunctionFields = new HashSet<string>(["name", "description", "parameters", "strict"], StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> ToolCallFields = new HashSet<string>(["id", "type", "function"], StringComparer.Ordinal);
+    // parsed_arguments (and a message's parsed): what the openai clients' stream helpers add to the message they hand
+    // back, which an agent echoes into the next request as it is.
+    private static readonly IReadOnlySet<string> CallFunctionFields = new HashSet<string>(["name", "arguments", "parsed_arguments"], StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> NamedChoiceFields = new HashSet<string>(["type", "function"], StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> NamedChoiceFunctionFields = new HashSet<string>(["name"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> ContentPartFields = new HashSet<string>(["type", "text"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> LoadFields = new HashSet<string>(["lora_name", "lora_path", "load_inplace"], StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> UnloadFields = new HashSet<string>(["lora_name"], StringComparer.Ordinal);
@@ -88,7 +97,19 @@ public static class OpenAiRequestReader
             { ValueKind: JsonValueKind.Object } value => Google.Protobuf.JsonParser.Default.Parse<Google.Protobuf.WellKnownTypes.Struct>(value.GetRawText()),
             _ => throw fields.Invalid("chat_template_kwargs", "must be an object of template variables, e.g. {\"enable_thinking\": false}"),
         };
-        return new ChatCompletionCall(common, messages, fields.String("chat_template") ?? "") { ChatTemplateKwargs = kwargs };
+        var tools = fields.Element("tools") switch
+        {
+            null => [],
+            { ValueKind: JsonValueKind.Array } list => list.EnumerateArray().Select(ReadTool).ToList(),
+            _ => throw fields.Invalid("tools", "must be a list of {type: \"function\", function: {name, description?, parameters?}}"),
+        };
+        return new ChatCompletionCall(common, messages, fields.String("chat_template") ?? "")
+        {
+            ChatTemplateKwargs = kwargs,
+            Tools = tools,
+            ToolChoice = fields.Element("tool_choice") is { } choice ? ReadToolChoice(choice) : null,
+            ParallelToolCalls = fields.Bool("parallel_tool_calls"),
+        };
     }
 
     /// <summary>A /v1/embeddings body, under Classify's limits on texts.</summary>
@@ -339,13 +360,85 @@ public static class OpenAiRequestReader
         }
     }
 
+    // OpenAI's tool: {"type": "function", "function": {name, description?, parameters?, strict?}}. The parameters are
+    // always enforced when a call is forced, whatever strict says.
+    private static Tool ReadTool(JsonElement element, int index)
+    {
+        var fields = new JsonFields(element, ToolFields, $"tools[{index}].");
+        if (fields.String("type") != "function")
+        {
+            throw fields.Invalid("type", "must be \"function\"");
+        }
+
+        var function = new JsonFields(fields.Element("function") ?? throw fields.Invalid("function", "is required: {name, description?, parameters?}"),
+            FunctionFields, $"tools[{index}].function.");
+        function.Bool("strict");
+        return new Tool
+        {
+            Name = function.String("name") ?? "",
+            Description = function.String("description") ?? "",
+            Parameters = function.Element("parameters") is { } parameters
+                ? parameters.ValueKind == JsonValueKind.Object ? parameters.GetRawText() : throw function.Invalid("parameters", "must be a JSON Schema object")
+                : "",
+        };
+    }
+
+    // "none" | "auto" | "required" | {"type": "function", "function": {"name": …}}.
+    private static ToolChoice ReadToolChoice(JsonElement element)
+    {
+        if (element.ValueKind == JsonValueKind.String)
+        {
+            return element.GetString() switch
+            {
+                "none" => new ToolChoice { Mode = ToolChoiceMode.None },
+                "auto" => new ToolChoice { Mode = ToolChoiceMode.Auto },
+                "required" => new ToolChoice { Mode = ToolChoiceMode.Required },
+                var other => throw new Engine.RequestValidationException("tool_choice", $"must be none, auto, required or {{\"type\": \"function\", \"function\": {{\"name\": …}}}}, not \"{other}\""),
+            };
+        }
+
+        var fields = new JsonFields(element, NamedChoiceFields, "tool_choice.");
+        if (fields.String("type") != "function")
+        {
+            throw fields.Invalid("type", "must be \"function\"");
+        }
+
+        var function = new JsonFields(fields.Element("function") ?? throw fields.Invalid("function", "is required: {name}"), NamedChoiceFunctionFields, "tool_choice.function.");
+        return new ToolChoice { Function = RequiredString(function, "name") };
+    }
+
+    private static ToolCall ReadToolCall(JsonElement element, string prefix)
+    {
+        var fields = new JsonFields(element, ToolCallFields, prefix);
+        if ((fields.String("type") ?? "function") != "function")
+        {
+            throw fields.Invalid("type", "must be \"function\"");
+        }
+
+        var function = new JsonFields(fields.Element("function") ?? throw fields.Invalid("function", "is required: {name, arguments}"), CallFunctionFields, prefix + "function.");
+        return new ToolCall { Id = fields.String("id") ?? "", Name = function.String("name") ?? "", Arguments = function.String("arguments") ?? "" };
+    }
+
     private static ChatMessage ReadMessage(JsonElement element, int index)
     {
         var prefix = $"messages[{index}].";
         var fields = new JsonFields(element, MessageFields, prefix);
         var message = new ChatMessage { Role = fields.String("role") ?? throw fields.Invalid("role", "is required") };
+        // "refusal" is an earlier reply's refusal and "parsed" the client's own reading of it, which clients echo back with
+        // the assistant message; templates render neither, so they are dropped.
+        fields.String("refusal");
+        message.ToolCallId = fields.String("tool_call_id") ?? "";
+        if (fields.Element("tool_calls") is { } calls)
+        {
+            message.ToolCalls.AddRange(calls.ValueKind == JsonValueKind.Array
+                ? calls.EnumerateArray().Select((call, i) => ReadToolCall(call, $"{prefix}tool_calls[{i}]."))
+                : throw fields.Invalid("tool_calls", "must be a list of {id, type: \"function\", function: {name, arguments}}"));
+        }
+
         message.Content = fields.Element("content") switch
         {
+            // An assistant message that only calls tools has no content.
+            null when message.ToolCalls.Count > 0 => "",
             null => throw fields.Invalid("content", "is required"),
             { ValueKind: JsonValueKind.String } text => text.GetString()!,
             // Content parts: only text parts can be served by a text model.

@@ -24,6 +24,15 @@ public sealed record ChatCompletionCall(OpenAiCommon Common, IReadOnlyList<ChatM
 {
     /// <summary>vLLM's chat_template_kwargs: extra variables for the model's template (ChatRequest.chat_template_kwargs).</summary>
     public Google.Protobuf.WellKnownTypes.Struct? ChatTemplateKwargs { get; init; }
+
+    /// <summary>tools: functions the model may call.</summary>
+    public IReadOnlyList<Tool> Tools { get; init; } = [];
+
+    /// <summary>tool_choice; null = auto.</summary>
+    public ToolChoice? ToolChoice { get; init; }
+
+    /// <summary>parallel_tool_calls; null = true.</summary>
+    public bool? ParallelToolCalls { get; init; }
 }
 
 /// <summary>A parsed /v1/load_lora_adapter body.</summary>

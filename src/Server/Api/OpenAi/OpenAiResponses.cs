@@ -30,7 +30,29 @@ public sealed record ChatCompletionResponse(string Id, string Object, long Creat
 
 public sealed record ChatChoice(int Index, ChatReply Message, ChatLogprobs? Logprobs, string? FinishReason);
 
-public sealed record ChatReply(string Role, string Content);
+/// <summary>The assistant's message: its text (null when it only calls tools) and its tool calls (left out when none).</summary>
+public sealed record ChatReply(string Role, string? Content)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<OpenAiToolCall>? ToolCalls { get; init; }
+}
+
+/// <summary>A tool call the model made: arguments are the JSON object as text, as OpenAI sends them.</summary>
+public sealed record OpenAiToolCall(string Id, string Type, OpenAiFunctionCall Function);
+
+public sealed record OpenAiFunctionCall(string Name, string Arguments);
+
+/// <summary>A streamed piece of a tool call: index, id, type and name first, then arguments in pieces (each field only
+/// in the chunk that carries it).</summary>
+public sealed record OpenAiToolCallDelta(
+    int Index,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Id,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Type,
+    OpenAiFunctionDelta Function);
+
+public sealed record OpenAiFunctionDelta(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Arguments);
 
 public sealed record ChatLogprobs(IReadOnlyList<ChatTokenLogprob> Content);
 
@@ -48,7 +70,11 @@ public sealed record ChatChunkChoice(int Index, ChatDelta Delta, ChatLogprobs? L
 
 public sealed record ChatDelta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<OpenAiToolCallDelta>? ToolCalls { get; init; }
+}
 
 public sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
 

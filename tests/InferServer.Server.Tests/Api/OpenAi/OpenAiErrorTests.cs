@@ -33,8 +33,8 @@ public sealed class OpenAiErrorTests(OpenAiServerFixture fixture)
     [InlineData("v1/completions", "logit_bias")]
     [InlineData("v1/completions", "echo")]
     [InlineData("v1/completions", "suffix")]
-    [InlineData("v1/chat/completions", "tools")]
-    [InlineData("v1/chat/completions", "tool_choice")]
+    [InlineData("v1/chat/completions", "functions")]
+    [InlineData("v1/chat/completions", "function_call")]
     public async Task AnUnsupportedField_Is400NamingIt(string path, string field)
     {
         var body = new Dictionary<string, object?>
