@@ -56,9 +56,74 @@ public abstract partial class ToolCallFormat
     /// <summary>The JSON Schema of one forced call's JSON value: a call of any of <paramref name="tools"/>.</summary>
     public string CallSchema(IReadOnlyList<Tool> tools)
     {
-        var options = new JsonArray([.. tools.Select(tool => (JsonNode)CallObject(tool))]);
+        var definitions = new JsonObject();
+        var options = new JsonArray([.. tools.Select(tool => (JsonNode)CallObject(WithReferencesUnderRoot(tool, definitions)))]);
         var call = options.Count == 1 ? options[0]!.DeepClone() : new JsonObject { ["anyOf"] = options };
-        return Wrap(call).ToJsonString();
+        var schema = Wrap(call);
+        if (definitions.Count > 0)
+        {
+            schema["$defs"] = definitions;
+        }
+
+        return schema.ToJsonString();
+    }
+
+    /// <summary>
+    /// A tool whose parameters use $ref, with them moved under the call schema's $defs (as the tool's name) and every
+    /// reference re-pointed there: a parameters schema's "#" (and so "#/$defs/…", Pydantic's nested models) means its own
+    /// root, which inside the wrapped call would be the call's root instead, refused or silently the wrong schema.
+    /// </summary>
+    private static Tool WithReferencesUnderRoot(Tool tool, JsonObject definitions)
+    {
+        if (!tool.Parameters.Contains("\"$ref\"", StringComparison.Ordinal))
+        {
+            return tool;
+        }
+
+        var parameters = JsonNode.Parse(tool.Parameters)!;
+        RepointReferences(parameters, "#/$defs/" + tool.Name);
+        definitions[tool.Name] = parameters;
+        return new Tool(tool) { Parameters = new JsonObject { ["$ref"] = "#/$defs/" + tool.Name }.ToJsonString() };
+    }
+
+    // Values (const, enum, default, examples) are data, not schemas: a "$ref" inside them is left alone.
+    private static readonly HashSet<string> DataKeywords = ["const", "enum", "default", "examples"];
+    private static readonly HashSet<string> NameMaps = ["properties", "$defs", "definitions"];
+
+    private static void RepointReferences(JsonNode? node, string root)
+    {
+        switch (node)
+        {
+            case JsonObject schema:
+                foreach (var (keyword, value) in schema.ToList())
+                {
+                    if (keyword == "$ref" && value is JsonValue reference && reference.TryGetValue<string>(out var pointer) && pointer.StartsWith('#'))
+                    {
+                        schema[keyword] = root + pointer[1..];
+                    }
+                    else if (NameMaps.Contains(keyword) && value is JsonObject named)
+                    {
+                        // Keys here are property or definition names ("const" may be a property), each value a schema.
+                        foreach (var (_, subschema) in named)
+                        {
+                            RepointReferences(subschema, root);
+                        }
+                    }
+                    else if (!DataKeywords.Contains(keyword))
+                    {
+                        RepointReferences(value, root);
+                    }
+                }
+
+                break;
+            case JsonArray items:
+                foreach (var item in items)
+                {
+                    RepointReferences(item, root);
+                }
+
+                break;
+        }
     }
 
     /// <summary>

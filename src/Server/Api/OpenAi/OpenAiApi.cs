@@ -410,6 +410,11 @@ public sealed partial class OpenAiApi(
         try
         {
             using var document = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: reading.Token);
+            if (UnreadableStrings.FirstIn(document.RootElement) is { } field)
+            {
+                throw new RequestValidationException(field, "holds an unpaired UTF-16 surrogate escape (\\uD800 to \\uDFFF without its pair), which is no text");
+            }
+
             return document.RootElement.Clone();
         }
         catch (JsonException exception)

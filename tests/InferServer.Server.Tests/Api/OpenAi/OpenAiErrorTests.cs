@@ -138,6 +138,21 @@ public sealed class OpenAiErrorTests(OpenAiServerFixture fixture)
         Assert.Contains("\"param\":\"body\"", await response.Content.ReadAsStringAsync());
     }
 
+    [Theory]
+    [InlineData("v1/completions", "{\"model\": \"%M\", \"prompt\": \"a\\ud800b\"}", "prompt")]
+    [InlineData("v1/chat/completions", "{\"model\": \"%M\", \"messages\": [{\"role\": \"user\", \"content\": \"\\udc00\"}]}", "messages[0].content")]
+    [InlineData("tokenize", "{\"model\": \"%M\", \"prompt\": \"\\ud83d\"}", "prompt")]
+    [InlineData("v1/completions", "{\"model\": \"%M\", \"prompt\": \"a\", \"\\ud800\": 1}", "body")]
+    public async Task AnUnpairedSurrogateEscape_Is400NamingWhereItIs(string path, string body, string param)
+    {
+        // Valid JSON syntax, but "\ud800" alone decodes to no UTF-16 text: System.Text.Json throws on reading it.
+        using var content = new StringContent(body.Replace("%M", OpenAiTestServer.ServedName), System.Text.Encoding.UTF8, "application/json");
+        using var response = await Server.Client.PostAsync(path, content);
+
+        Assert.Equal(400, (int)response.StatusCode);
+        Assert.Contains($"\"param\":\"{param}\"", await response.Content.ReadAsStringAsync());
+    }
+
     [Fact]
     public async Task TheApi_IsServedOnlyOnItsOwnPort()
     {

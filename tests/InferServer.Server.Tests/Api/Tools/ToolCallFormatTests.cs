@@ -132,4 +132,29 @@ public sealed class ToolCallFormatTests
         Assert.Null(grammar.Start.Advance("[{\"name\":\"get_weather\",\"arguments\":{}}]"u8));
         Assert.Null(grammar.Start.Advance("[{\"name\":\"rm\""u8));
     }
+
+    [Fact]
+    public void TheForcedCallSchema_ResolvesEachToolsReferencesInsideItsOwnParameters()
+    {
+        // Pydantic writes nested models as $defs and $ref; "#" is the parameters' own root, not the wrapped call's.
+        var tools = new[]
+        {
+            new Tool
+            {
+                Name = "book",
+                Parameters = """{"type":"object","properties":{"guest":{"$ref":"#/$defs/Guest"}},"required":["guest"],"$defs":{"Guest":{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}}}""",
+            },
+            new Tool
+            {
+                Name = "tree",
+                Parameters = """{"type":"object","properties":{"child":{"$ref":"#"}},"additionalProperties":false}""",
+            },
+        };
+        var grammar = Kernels.Structured.JsonSchemaCompiler.Compile(ToolCallFormat.Hermes.CallSchema(tools), "", "");
+
+        Assert.True(grammar.Start.Advance("{\"name\":\"book\",\"arguments\":{\"guest\":{\"name\":\"Ada\"}}}"u8) is { IsAccepting: true });
+        Assert.Null(grammar.Start.Advance("{\"name\":\"book\",\"arguments\":{\"guest\":{}}}"u8));
+        Assert.True(grammar.Start.Advance("{\"name\":\"tree\",\"arguments\":{\"child\":{\"child\":{}}}}"u8) is { IsAccepting: true });
+        Assert.Null(grammar.Start.Advance("{\"name\":\"tree\",\"arguments\":{\"child\":{\"name\""u8));
+    }
 }
