@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace InferServer.Engine.Models.Llama;
 
 /// <summary>Pre-norm decoder layer: h + attn(norm(h)), then h + mlp(norm(h)).</summary>
-internal sealed class LlamaDecoderLayer : nn.Module
+internal sealed class LlamaDecoderLayer : nn.Module, IDecoderLayer
 {
     private readonly RmsNormLayer input_layernorm;
     private readonly LlamaAttention self_attn;

@@ -17,10 +17,16 @@ public sealed class LlamaForCausalLM : nn.Module, ICausalLanguageModel
     private readonly IReadOnlyDictionary<string, AdaptedLinear> adaptableModules;
 
     /// <summary>Weights are uninitialised until <see cref="CheckpointLoader"/> fills them.</summary>
-    public LlamaForCausalLM(LlamaConfig config, ModelLoadOptions options) : base(nameof(LlamaForCausalLM))
+    public LlamaForCausalLM(LlamaConfig config, ModelLoadOptions options) : this(config, options, null)
+    {
+    }
+
+    /// <summary>The same model with another decoder layer (Phi-3's fused projections); weights as above.</summary>
+    internal LlamaForCausalLM(LlamaConfig config, ModelLoadOptions options, Func<LlamaConfig, ModelLoadOptions, IDecoderLayer>? layer)
+        : base(nameof(LlamaForCausalLM))
     {
         Config = config;
-        model = new LlamaModel(config, options);
+        model = new LlamaModel(config, options, layer);
         lm_head = config.TiedEmbeddings
             ? new AdaptedLinear(model.EmbeddingWeight)
             : new AdaptedLinear(config.HiddenSize, config.VocabSize, false, options);

@@ -6,20 +6,28 @@ using static TorchSharp.torch;
 
 namespace InferServer.Engine.Models.Llama;
 
-/// <summary>The decoder stack under the "model." prefix of a LlamaForCausalLM checkpoint.</summary>
+/// <summary>
+/// The decoder stack under the "model." prefix of a LlamaForCausalLM checkpoint, and of a Phi3ForCausalLM one, whose
+/// layers differ only by their fused projections (the loader passes Phi-3's layer as <c>layer</c>).
+/// </summary>
 internal sealed class LlamaModel : nn.Module
 {
     private readonly Common.Embedding embed_tokens;
-    private readonly ModuleList<LlamaDecoderLayer> layers;
+    private readonly ModuleList<nn.Module> layers;
+    private readonly IDecoderLayer[] decoderLayers;
     private readonly RmsNormLayer norm;
 
-    public LlamaModel(LlamaConfig config, ModelLoadOptions options) : base(nameof(LlamaModel))
+    public LlamaModel(LlamaConfig config, ModelLoadOptions options, Func<LlamaConfig, ModelLoadOptions, IDecoderLayer>? layer = null)
+        : base(nameof(LlamaModel))
     {
+        layer ??= (c, o) => new LlamaDecoderLayer(c, o);
         embed_tokens = new Common.Embedding(config.VocabSize, config.HiddenSize, options);
-        layers = new ModuleList<LlamaDecoderLayer>();
+        decoderLayers = new IDecoderLayer[config.NumHiddenLayers];
+        layers = new ModuleList<nn.Module>();
         for (var i = 0; i < config.NumHiddenLayers; i++)
         {
-            layers.Add(new LlamaDecoderLayer(config, options));
+            decoderLayers[i] = layer(config, options);
+            layers.Add((nn.Module)decoderLayers[i]);
         }
 
         norm = new RmsNormLayer(config.HiddenSize, config.RmsNormEps, options);
@@ -33,9 +41,9 @@ internal sealed class LlamaModel : nn.Module
     public Tensor Forward(Tensor inputIds, Tensor cos, Tensor sin, KvCache cache, AttentionBatch attention, LoraBatch? lora)
     {
         var h = embed_tokens.Forward(inputIds, lora);
-        for (var i = 0; i < layers.Count; i++)
+        for (var i = 0; i < decoderLayers.Length; i++)
         {
-            h = layers[i].Forward(h, cos, sin, cache.Keys(i), cache.Values(i), attention, lora);
+            h = decoderLayers[i].Forward(h, cos, sin, cache.Keys(i), cache.Values(i), attention, lora);
         }
 
         return norm.Forward(h);

@@ -69,7 +69,7 @@ public static class ModelLoader
                 {
                     var config = Parse<LlamaConfig>(json, configPath);
                     ThrowIfInvalid(directory, architecture, [.. ModelTypeProblems(architecture, config), .. config.Validate()]);
-                    return Fill(new Phi3ForCausalLM(config, options), m => m.Layout, checkpoint, directory);
+                    return Fill(new LlamaForCausalLM(config, options, (c, o) => new Phi3DecoderLayer(c, o)), m => m.Layout, checkpoint, directory);
                 }
             case "Gemma2ForCausalLM" or "Gemma3ForCausalLM":
                 {

@@ -6,8 +6,13 @@ using static TorchSharp.torch;
 
 namespace InferServer.Engine.Models.Phi3;
 
-/// <summary>Pre-norm decoder layer, as Llama's, with Phi-3's fused projections.</summary>
-internal sealed class Phi3DecoderLayer : nn.Module
+/// <summary>
+/// Phi3ForCausalLM's decoder layer (Phi-3, Phi-3.5, Phi-4-mini; transformers' modeling_phi3.py): Llama's pre-norm layer with
+/// q/k/v fused into qkv_proj and gate/up into gate_up_proj; the rest of the model is Llama's (<see cref="Llama.LlamaModel"/>
+/// with this layer). Config switches Phi-3 does not honour here are refused by <see cref="Llama.LlamaConfig.Validate"/>:
+/// longrope/su rope_scaling and a partial_rotary_factor other than 1 (Phi-4-mini's 0.75), by name.
+/// </summary>
+internal sealed class Phi3DecoderLayer : nn.Module, Llama.IDecoderLayer
 {
     private readonly RmsNormLayer input_layernorm;
     private readonly Phi3Attention self_attn;
