@@ -5,12 +5,12 @@ namespace InferServer.Kernels.Attention;
 /// <summary>
 /// Where each sequence of one model step reads and writes the KV cache, turned into index tensors once per step and
 /// shared by every layer. Create it inside the step's dispose scope: its tensors die with the step.
-/// Decode sequences (one new token) are gathered into one padded batch so that all of them attend in a single call;
-/// prefill sequences (several new tokens, possibly a later chunk of a long prompt) attend one at a time.
+/// Decode sequences (one new token) are gathered into padded groups (<see cref="DecodeGroup"/>) so that many attend in
+/// one call; prefill sequences (several new tokens, possibly a later chunk of a long prompt) attend one at a time.
 /// </summary>
 public sealed class AttentionBatch
 {
-    private AttentionBatch(IReadOnlyList<SequenceSpan> sequences, Tensor writeSlots, DecodeGroup? decode, PrefillItem[] prefill,
+    private AttentionBatch(IReadOnlyList<SequenceSpan> sequences, Tensor writeSlots, DecodeGroup[] decode, PrefillItem[] prefill,
         int? slidingWindow = null, Tensor[]? contextSlots = null)
     {
         Sequences = sequences;
@@ -27,7 +27,7 @@ public sealed class AttentionBatch
     /// <summary>KV slot of every new token row, [tokens] int64.</summary>
     public Tensor WriteSlots { get; }
 
-    internal DecodeGroup? Decode { get; }
+    internal DecodeGroup[] Decode { get; }
 
     internal PrefillItem[] Prefill { get; }
 
@@ -77,17 +77,45 @@ public sealed class AttentionBatch
         }
         if (BatchInvariance.IsOn)
         {
-            return new AttentionBatch(sequences, tensor(writeSlots, device: device), null, [], slidingWindow,
+            return new AttentionBatch(sequences, tensor(writeSlots, device: device), [], [], slidingWindow,
                 [.. sequences.Select(s => tensor(s.KvSlots, device: device))]);
         }
 
-        var decode = decodeSequences.Count > 0 ? DecodeGroup.Create(decodeSequences, slidingWindow, device) : null;
+        var decode = DecodeGroup.Split(decodeSequences).Select(group => DecodeGroup.Create(group, slidingWindow, device)).ToArray();
         return new AttentionBatch(sequences, tensor(writeSlots, device: device), decode, prefill.ToArray());
     }
 
-    /// <summary>All single-token sequences: their rows, their contexts' slots padded to the longest, and a mask.</summary>
+    /// <summary>Single-token sequences attending in one call: their rows, their contexts' slots padded to the longest, and a mask.</summary>
     internal sealed record DecodeGroup(Tensor Rows, Tensor Slots, Tensor Mask)
     {
+        /// <summary>
+        /// At most this many context positions (rows × longest context) per group. The gathered keys and values of a
+        /// group are fresh tensors each layer; above glibc's 32 MiB mmap threshold every one of them is a new mapping whose
+        /// pages the kernel faults in and zeroes, which cost 3/4 of a step at 32 rows of 2,000-token contexts. A bounded
+        /// group keeps them in the allocator's reused memory, and sorting by length keeps the padding small.
+        /// </summary>
+        internal const int MaxContextPositions = 8192;
+
+        /// <summary>Splits the decode sequences, longest context first, into groups within <see cref="MaxContextPositions"/>.</summary>
+        public static IEnumerable<List<SequenceSpan>> Split(List<SequenceSpan> sequences)
+        {
+            var group = new List<SequenceSpan>();
+            foreach (var sequence in sequences.OrderByDescending(s => s.ContextLength))
+            {
+                // The group's first sequence is its longest, so its length is what every row pads to.
+                if (group.Count > 0 && (group.Count + 1) * group[0].ContextLength > MaxContextPositions)
+                {
+                    yield return group;
+                    group = [];
+                }
+                group.Add(sequence);
+            }
+            if (group.Count > 0)
+            {
+                yield return group;
+            }
+        }
+
         public static DecodeGroup Create(List<SequenceSpan> sequences, int? slidingWindow, Device device)
         {
             var longest = sequences.Max(s => s.ContextLength);

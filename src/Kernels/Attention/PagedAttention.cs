@@ -24,16 +24,8 @@ public static class PagedAttention
 
         var heads = q.shape[1];
         var output = empty_like(q);
-
-        if (batch.Decode is { } decode)
-        {
-            // [sequences, heads, 1, headDim] against [sequences, heads, context, headDim], padded context masked out.
-            var query = q.index_select(0, decode.Rows).unsqueeze(2);
-            var keys = ExpandHeads(cacheKeys[decode.Slots].transpose(1, 2), heads);
-            var values = ExpandHeads(cacheValues[decode.Slots].transpose(1, 2), heads);
-            var attended = nn.functional.scaled_dot_product_attention(query, keys, values, decode.Mask);
-            output.index_copy_(0, decode.Rows, attended.squeeze(2));
-        }
+        GroupedDecodeAttention.Run(q, cacheKeys, cacheValues, batch, output,
+            (query, keys, values, visible) => nn.functional.scaled_dot_product_attention(query, keys, values, visible));
 
         foreach (var item in batch.Prefill)
         {

@@ -5,7 +5,7 @@ namespace InferServer.Kernels.Attention;
 /// <summary>
 /// Causal attention over the <see cref="KvCache"/> with Gemma 2's attention-logit soft-capping: scores = q·kᵀ·scale, then
 /// cap·tanh(scores / cap) before the mask and the softmax (transformers' eager_attention_forward with softcap), which
-/// scaled_dot_product_attention cannot express. Same cache layout, decode grouping and masks (causal, sliding window) as
+/// scaled_dot_product_attention cannot express. Same cache layout, decode groups and masks (causal, sliding window) as
 /// <see cref="PagedAttention.Causal"/>; the softmax runs in float32, as transformers runs it.
 /// </summary>
 public static class SoftCappedAttention
@@ -29,14 +29,8 @@ public static class SoftCappedAttention
 
         var heads = q.shape[1];
         var output = empty_like(q);
-        if (batch.Decode is { } decode)
-        {
-            // [sequences, heads, 1, headDim] against [sequences, heads, context, headDim]; mask [sequences, 1, 1, context].
-            var query = q.index_select(0, decode.Rows).unsqueeze(2);
-            var keys = ExpandHeads(cacheKeys[decode.Slots].transpose(1, 2), heads);
-            var values = ExpandHeads(cacheValues[decode.Slots].transpose(1, 2), heads);
-            output.index_copy_(0, decode.Rows, Attend(query, keys, values, decode.Mask, scale, softCap).squeeze(2));
-        }
+        GroupedDecodeAttention.Run(q, cacheKeys, cacheValues, batch, output,
+            (query, keys, values, visible) => Attend(query, keys, values, visible, scale, softCap));
 
         foreach (var item in batch.Prefill)
         {
