@@ -16,6 +16,11 @@ public sealed class InstrumentedAdapters(IEngineAdapters inner) : IEngineAdapter
     private readonly ConcurrentDictionary<string, TaskCompletionSource> gates = new(StringComparer.Ordinal);
     private int recordedRequests;
     private int slotAcquisitions;
+    // Slot pins as this wrapper saw them acquired and released, and what was written; guarded by pinsBySlot.
+    private readonly Dictionary<int, int> pinsBySlot = [];
+    private readonly List<string> slotWrites = [];
+    private int slotsRewrittenWhilePinned;
+    private int mostSlotsPinned;
 
     /// <summary>Adapters whose slot writes throw (as a device copy that runs out of memory would).</summary>
     public ConcurrentDictionary<string, bool> FailingSlotWrites { get; } = new(StringComparer.Ordinal);
@@ -68,10 +73,61 @@ public sealed class InstrumentedAdapters(IEngineAdapters inner) : IEngineAdapter
         Interlocked.Increment(ref slotAcquisitions);
         if (FailingSlotWrites.ContainsKey(adapter.Name))
             throw new InvalidOperationException($"injected: writing {adapter.Name} into a device slot failed");
-        return inner.TryAcquireSlot(adapter, out slot, out writtenNow);
+        if (!inner.TryAcquireSlot(adapter, out slot, out writtenNow))
+            return false;
+        lock (pinsBySlot)
+        {
+            var pins = pinsBySlot.GetValueOrDefault(slot);
+            if (writtenNow)
+            {
+                slotWrites.Add(adapter.Name);
+                // Every row of a step belongs to a request pinning its slot: a write over a pinned slot swaps an adapter
+                // under a step that uses it.
+                if (pins > 0)
+                    slotsRewrittenWhilePinned++;
+            }
+            pinsBySlot[slot] = pins + 1;
+            mostSlotsPinned = Math.Max(mostSlotsPinned, pinsBySlot.Count(p => p.Value > 0));
+        }
+        return true;
     }
 
-    public void ReleaseSlot(int slot) => inner.ReleaseSlot(slot);
+    public void ReleaseSlot(int slot)
+    {
+        lock (pinsBySlot)
+            pinsBySlot[slot]--;
+        inner.ReleaseSlot(slot);
+    }
+
+    /// <summary>The adapters written into a device slot, in order (a write per admission that found its adapter not resident).</summary>
+    public IReadOnlyList<string> SlotWrites
+    {
+        get
+        {
+            lock (pinsBySlot)
+                return slotWrites.ToArray();
+        }
+    }
+
+    /// <summary>Writes into a slot that some request still pinned: an adapter swapped under a step using it (must stay 0).</summary>
+    public int SlotsRewrittenWhilePinned
+    {
+        get
+        {
+            lock (pinsBySlot)
+                return slotsRewrittenWhilePinned;
+        }
+    }
+
+    /// <summary>The most slots pinned at one moment, i.e. the most distinct adapters the running requests (and so a step) held.</summary>
+    public int MostSlotsPinnedAtOnce
+    {
+        get
+        {
+            lock (pinsBySlot)
+                return mostSlotsPinned;
+        }
+    }
 
     public void RecordRequest(string name)
     {

@@ -60,7 +60,9 @@ public sealed class StoreBackedEngine : IAsyncDisposable
         var tokenizer = TokenizerLoader.Load(directory);
         var store = new AdapterRegistry(adapterOptions, BaseModelSpecs.From(model), TorchSharp.torch.ScalarType.Float32);
         var targets = model.AdaptableModules.ToDictionary(m => m.Key, m => (ILoraTarget)m.Value, StringComparer.Ordinal);
-        var slots = new DeviceSlotTable(targets, adapterOptions.DeviceSlots, adapterOptions.MaxRank, TorchSharp.torch.ScalarType.Float32,
+        // Sized as EngineComposition sizes it, so the automatic count (DeviceSlots 0) is what tests get too.
+        var sizing = DeviceSlotSizing.Resolve(adapterOptions, options.MaxBatchRows, targets.Values, TorchSharp.torch.ScalarType.Float32);
+        var slots = new DeviceSlotTable(targets, sizing.Slots, adapterOptions.MaxRank, TorchSharp.torch.ScalarType.Float32,
             TorchSharp.torch.CPU, store.Host);
         var storeAdapters = new StoreAdapters(store, slots, new MergeCache(targets, adapterOptions, store.Host));
         var adapters = new InstrumentedAdapters(storeAdapters);

@@ -22,8 +22,18 @@ public sealed record AdapterStoreOptions
     /// <summary>At most this many bytes of unpinned adapters stay in host memory.</summary>
     public long HostMaxBytes { get; init; } = 2L << 30;
 
-    /// <summary>Device slots for adapters, slot 0 ("no adapter") not counted (vLLM <c>max_loras</c>).</summary>
-    public int DeviceSlots { get; init; } = 8;
+    /// <summary>
+    /// Device slots for adapters, slot 0 ("no adapter") not counted (vLLM <c>max_loras</c>); 0 = automatic: as many as the
+    /// distinct adapters one step can name (Engine:MaxBatchRows), as far as <see cref="DeviceSlotBytes"/> allows
+    /// (<see cref="Tiers.DeviceSlotSizing"/>). An explicit count wins over both.
+    /// </summary>
+    public int DeviceSlots { get; init; }
+
+    /// <summary>
+    /// The automatic slot count's memory bound: the pools may never exceed this many bytes, counted as if every adapter
+    /// targeted every adaptable module at <see cref="MaxRank"/> (slot 0 included). Not used when <see cref="DeviceSlots"/> is set.
+    /// </summary>
+    public long DeviceSlotBytes { get; init; } = 2L << 30;
 
     /// <summary>The padded rank of the device pools (S-LoRA's unified pool); adapters with a larger rank are refused.</summary>
     public int MaxRank { get; init; } = 64;
@@ -86,7 +96,12 @@ public sealed record AdapterStoreOptions
 
         Positive(problems, nameof(HostMaxAdapters), HostMaxAdapters);
         Positive(problems, nameof(HostMaxBytes), HostMaxBytes);
-        Positive(problems, nameof(DeviceSlots), DeviceSlots);
+        if (DeviceSlots < 0)
+        {
+            problems.Add($"{nameof(DeviceSlots)} {DeviceSlots} must not be negative (0 = automatic)");
+        }
+
+        Positive(problems, nameof(DeviceSlotBytes), DeviceSlotBytes);
         Positive(problems, nameof(MaxRank), MaxRank);
         Positive(problems, nameof(MergeWindow), MergeWindow);
         Positive(problems, nameof(MergeMaxAdapters), MergeMaxAdapters);

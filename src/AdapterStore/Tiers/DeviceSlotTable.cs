@@ -13,6 +13,12 @@ namespace InferServer.AdapterStore.Tiers;
 /// </summary>
 /// <remarks>
 /// <para>
+/// Eviction happens only in <see cref="TryAcquire"/>, which the schedulers call while planning, between steps; it takes a
+/// free slot first, else the unpinned slot least recently used, where a slot is used from its acquire until its last
+/// release (a pinned slot is in every step of the requests pinning it). Every row of a step belongs to a request that
+/// pins its slot, so a slot the step being built uses is never the victim: slots are never swapped inside a step.
+/// </para>
+/// <para>
 /// Engine thread only. It writes into the pools that the model reads during forward, so it must run between steps on the
 /// thread that runs them; it takes no locks, and the first thread that uses it owns it (another thread gets an
 /// InvalidOperationException).
@@ -167,6 +173,9 @@ public sealed class DeviceSlotTable : IDisposable
         }
 
         state.Pins--;
+        // A pinned slot is used by every step until now: its last use is this release, not the acquire that pinned it,
+        // so a slot that a long request held is not taken for idle just because it was written long ago.
+        state.LastUsed = ++useClock;
         if (state.Pins == 0 && residency?.IsRetired(adapter) == true)
         {
             Free(slot);

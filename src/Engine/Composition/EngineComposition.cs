@@ -68,8 +68,11 @@ public static class EngineComposition
             registry = new AdapterRegistry(adapterOptions, BaseModelSpecs.From(model), dtype, timeProvider,
                 loggerFactory.CreateLogger<AdapterRegistry>());
             var targets = model.AdaptableModules.ToDictionary(m => m.Key, m => (ILoraTarget)m.Value, StringComparer.Ordinal);
-            var slots = new DeviceSlotTable(targets, adapterOptions.DeviceSlots, adapterOptions.MaxRank, dtype, device, registry.Host,
-                loggerFactory.CreateLogger<DeviceSlotTable>());
+            var slotLogger = loggerFactory.CreateLogger<DeviceSlotTable>();
+            var sizing = DeviceSlotSizing.Resolve(adapterOptions, options.MaxBatchRows, targets.Values, dtype);
+            EngineCompositionLog.DeviceSlotsSized(slotLogger, sizing.Slots, sizing.Automatic ? "automatic" : "configured", sizing.StepAdapters,
+                sizing.BytesPerSlot, sizing.WorstCaseBytes);
+            var slots = new DeviceSlotTable(targets, sizing.Slots, adapterOptions.MaxRank, dtype, device, registry.Host, slotLogger);
             var merges = new MergeCache(targets, adapterOptions, registry.Host, loggerFactory.CreateLogger<MergeCache>());
             adapters = new StoreAdapters(registry, slots, merges);
             var servedName = options.ServedModelName.Length > 0 ? options.ServedModelName : Path.GetFileName(directory.TrimEnd(Path.DirectorySeparatorChar));

@@ -72,8 +72,21 @@ public sealed class LoraSlotPool : IDisposable
         dora = new bool[slots];
         aTransposed = new Tensor?[slots];
         bTransposed = new Tensor?[slots];
-        BytesPerSlot = (maxRank * inFeatures + outFeatures * maxRank + outFeatures) * A.ElementSize;
+        BytesPerSlot = SlotBytes(maxRank, inFeatures, outFeatures, dtype);
     }
+
+    /// <summary>
+    /// Bytes one slot of a pool of this shape occupies: A <c>[maxRank, in]</c>, B <c>[out, maxRank]</c> and the DoRA row
+    /// factor <c>[out]</c>, at <paramref name="dtype"/>. For sizing the device tier before any pool exists.
+    /// </summary>
+    public static long SlotBytes(int maxRank, long inFeatures, long outFeatures, ScalarType dtype) =>
+        (maxRank * inFeatures + outFeatures * maxRank + outFeatures) * dtype switch
+        {
+            ScalarType.Float64 => 8,
+            ScalarType.Float32 => 4,
+            ScalarType.BFloat16 or ScalarType.Float16 => 2,
+            _ => throw new ArgumentException($"LoRA slot pools hold floating-point weights, not {dtype}.", nameof(dtype)),
+        };
 
     public int Slots { get; }
 

@@ -23,7 +23,8 @@ public sealed class AdapterStoreOptionsTests
             Preload = ["../x"],
             HostMaxAdapters = 0,
             HostMaxBytes = -1,
-            DeviceSlots = 0,
+            DeviceSlots = -1,
+            DeviceSlotBytes = 0,
             MaxRank = 0,
             MergeMinShare = 1.5,
             MergeWindow = 0,
@@ -35,7 +36,7 @@ public sealed class AdapterStoreOptionsTests
         string[] expected =
         [
             "directory '/does/not/exist' does not exist", "'../x' is not a valid adapter name", "HostMaxAdapters 0", "HostMaxBytes -1",
-            "DeviceSlots 0", "MaxRank 0", "MergeMinShare 1.5", "MergeWindow 0", "MergeMaxAdapters 0", "some would be evicted at once",
+            "DeviceSlots -1", "DeviceSlotBytes 0", "MaxRank 0", "MergeMinShare 1.5", "MergeWindow 0", "MergeMaxAdapters 0", "some would be evicted at once",
         ];
         Assert.All(expected, fragment => Assert.Contains(problems, problem => problem.Contains(fragment, StringComparison.Ordinal)));
         Assert.Equal(expected.Length, problems.Count);

@@ -101,6 +101,44 @@ public sealed class DeviceSlotTableTests : IDisposable
     }
 
     [Fact]
+    public void SlotPinnedThroughManySteps_CountsAsUsedUntilItsRelease_SoTheIdleOneIsEvicted()
+    {
+        using var table = NewTable(slots: 2);
+        var (a, b, c) = (NewAdapter("a", 2, 1), NewAdapter("b", 2, 2), NewAdapter("c", 2, 3));
+        var writes = new List<string>();
+        table.Changed += (_, e) => { if (e.Kind == AdapterEventKind.Loaded) writes.Add(e.Name); };
+        int slotA = Acquire(table, a, release: false); // a long request: every step uses a until it ends
+        Acquire(table, b, release: true);              // a short one on b comes and goes meanwhile
+        table.Release(slotA);                          // the long request ends: a was used after b
+
+        Acquire(table, c, release: true);
+        Acquire(table, a, release: true);
+
+        Assert.Equal(0, table.SlotOf(b));
+        Assert.Equal(slotA, table.SlotOf(a));
+        Assert.Equal(["a", "b", "c"], writes); // a is served again from its slot, not rewritten
+    }
+
+    [Fact]
+    public void StepsWhoseAdaptersFit_WriteEachAdapterOnce_WhateverOrderTheyComeIn()
+    {
+        using var table = NewTable(slots: 3);
+        LoraAdapter[] set = [NewAdapter("a", 2, 1), NewAdapter("b", 2, 2), NewAdapter("c", 2, 3)];
+        var writes = 0;
+        table.Changed += (_, e) => { if (e.Kind == AdapterEventKind.Loaded) writes++; };
+        var random = new Random(7);
+
+        for (int step = 0; step < 20; step++)
+        {
+            // A step: some requests pin their adapters' slots (in any order), and some of them end after it.
+            var pinned = set.OrderBy(_ => random.Next()).Take(random.Next(1, 4)).Select(adapter => Acquire(table, adapter, release: false)).ToList();
+            pinned.ForEach(table.Release);
+        }
+
+        Assert.Equal(3, writes);
+    }
+
+    [Fact]
     public void PinnedSlot_IsNeverEvicted_AndAFullTableSaysNoUntilARelease()
     {
         using var table = NewTable(slots: 2);
