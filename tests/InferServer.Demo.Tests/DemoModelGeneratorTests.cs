@@ -38,6 +38,7 @@ public sealed class DemoModelGeneratorTests(DemoModels demo)
         DemoModelKind.Bert => ["sentiment-cls2", "topic-cls3"],
         DemoModelKind.Gemma2 or DemoModelKind.Gemma3 => ["chat-r8", "all-linear-r4", "dora-r8", "embed-head-r4"],
         DemoModelKind.Phi3 => ["qkv-o-r8", "all-linear-r4", "dora-r8", "embed-head-r4"],
+        DemoModelKind.Phi4Mini => ["qkv-gate-up-r8", "all-linear-r4", "dora-r8", "embed-head-r4"],
         DemoModelKind.LlamaClassifier => ["sentiment-cls2", "topic-dora-cls4", "reward-all-linear-cls1", "embed-cls3", "decoder-only-r8"],
         DemoModelKind.Qwen3Classifier => ["intent-all-linear-cls3", "spam-dora-cls2"],
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
@@ -56,7 +57,7 @@ public sealed class DemoModelGeneratorTests(DemoModels demo)
         {
             DemoModelKind.Gemma2 => ("gemma2", 4, 30),
             DemoModelKind.Gemma3 => ("gemma3_text", 4, 30),
-            DemoModelKind.Phi3 => ("phi3", 2, 10),
+            DemoModelKind.Phi3 or DemoModelKind.Phi4Mini => ("phi3", 2, 10),
             DemoModelKind.LlamaClassifier => ("llama", 2, 15),
             DemoModelKind.Qwen3Classifier => ("qwen3", 2, 15),
             DemoModelKind.Llama => ("llama", 2, 16),
