@@ -210,8 +210,9 @@ public sealed class DemoModelGeneratorTests(DemoModels demo)
         Assert.Equal(FilesUnder(demo.Root).Sum(f => new FileInfo(Path.Combine(demo.Root, f)).Length), total);
         // 32 MB before the qwen3 demo, which adds its GPT-2 tokenizer files (1.5 MB), a 50,257-row embedding and an adapter
         // with LoRA on that embedding and on the tied head (0.8 MB each in float32). The gemma2, gemma3 and the two decoder
-        // classifier demos (and phi3) add the same per model (tokenizer files, a 3.2 MB bfloat16 embedding, embedding adapters).
-        Assert.True(total < 72_000_000, $"the demos take {total:N0} bytes");
+        // classifier demos (and phi3) add the same per model (tokenizer files, a 3.2 MB bfloat16 embedding, embedding adapters);
+        // phi4mini too (77.7 MB with it).
+        Assert.True(total < 80_000_000, $"the demos take {total:N0} bytes");
     }
 
     [Fact]
