@@ -15,6 +15,13 @@ internal static class DemoChatTemplates
     /// </summary>
     public static string Gemma2 => Read("gemma2");
 
+    /// <summary>
+    /// The chat_template of Gemma 3's instruction-tuned tokenizer_config.json (a system message folded into the first user
+    /// turn, text and image content parts), byte for byte as tests/InferServer.Jinja.Tests/ChatTemplates/gemma-3-4b-it.jinja
+    /// has it.
+    /// </summary>
+    public static string Gemma3 => Read("gemma3");
+
     private static string Read(string name)
     {
         var resource = $"InferServer.Demo.ChatTemplates.{name}.jinja";

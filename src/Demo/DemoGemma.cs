@@ -31,7 +31,7 @@ internal static class DemoGemma
         return Plan(DemoModelKind.Gemma2, config, queryKeyNorm: false) with { ChatTemplate = DemoChatTemplates.Gemma2 };
     }
 
-    /// <summary>Gemma 3 (gemma3_text): q/k norms, local and global RoPE bases, sliding_window_pattern 2, no soft-caps.</summary>
+    /// <summary>Gemma 3 (gemma3_text): q/k norms, local and global RoPE bases, sliding_window_pattern 2, no soft-caps, Gemma 3's chat template.</summary>
     public static DemoModelPlan Gemma3()
     {
         var config = Config("Gemma3ForCausalLM", "gemma3_text");
@@ -41,7 +41,7 @@ internal static class DemoGemma
         config["rope_local_base_freq"] = 10000.0;
         config["rope_scaling"] = new JsonObject { ["factor"] = 4.0, ["rope_type"] = "linear" };
         config["sliding_window_pattern"] = 2;
-        return Plan(DemoModelKind.Gemma3, config, queryKeyNorm: true);
+        return Plan(DemoModelKind.Gemma3, config, queryKeyNorm: true) with { ChatTemplate = DemoChatTemplates.Gemma3 };
     }
 
     private static JsonObject Config(string architecture, string modelType) => new()

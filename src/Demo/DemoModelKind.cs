@@ -31,11 +31,21 @@ public enum DemoModelKind
     /// </summary>
     Gemma2,
 
-    /// <summary>Gemma3ForCausalLM (gemma3_text): Gemma 2's layout without soft-caps, with q/k norms and local/global RoPE bases.</summary>
+    /// <summary>
+    /// Gemma3ForCausalLM (gemma3_text): Gemma 2's layout without soft-caps, with q/k norms and local/global RoPE bases, and
+    /// Gemma 3's chat template.
+    /// </summary>
     Gemma3,
 
     /// <summary>Phi3ForCausalLM: fused qkv_proj and gate_up_proj, with adapters on the fused modules.</summary>
     Phi3,
+
+    /// <summary>
+    /// Phi3ForCausalLM with Phi-4-mini's switches: partial_rotary_factor 0.75, longrope rope_scaling (short and long
+    /// factors, attention factor), tied embeddings; adapters on the fused qkv_proj and gate_up_proj, all-linear, DoRA,
+    /// embedding and tied-head LoRA.
+    /// </summary>
+    Phi4Mini,
 
     /// <summary>
     /// LlamaForSequenceClassification (score head, pad_token_id = eos) with SEQ_CLS adapters of 1 to 4 labels: LoRA, DoRA,

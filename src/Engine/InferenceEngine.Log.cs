@@ -33,5 +33,9 @@ public sealed partial class InferenceEngine
         [LoggerMessage(EventId = 1007, EventName = "ReleaseFailed", Level = LogLevel.Error,
             Message = "Releasing a request's device resources failed")]
         public static partial void ReleaseFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 1050, EventName = "PrefixCachingOff", Level = LogLevel.Information,
+            Message = "Prefix caching is off for this model: its rotary embedding (longrope) depends on each prompt's length")]
+        public static partial void PrefixCachingOff(ILogger logger);
     }
 }

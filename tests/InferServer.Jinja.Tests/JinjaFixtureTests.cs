@@ -38,7 +38,7 @@ public sealed class JinjaFixtureTests
         var shipped = Directory.GetFiles(RepositoryFiles.Path("tests", "InferServer.Jinja.Tests", "ChatTemplates"), "*.jinja")
             .Select(Path.GetFileNameWithoutExtension).Order().ToList();
         var names = ChatTemplateFixtures.Templates.Select(template => template.GetProperty("name").GetString()).Order().ToList();
-        Assert.Equal(11, shipped.Count);
+        Assert.Equal(12, shipped.Count);
         Assert.Equal(shipped, names);
         Assert.All(names, name => Assert.Contains(ChatTemplateFixtures.Cases, fixtureCase => fixtureCase.GetProperty("template").GetString() == name));
         Assert.Contains(ChatTemplateFixtures.Cases, fixtureCase => fixtureCase.TryGetProperty("error", out var error) && error.GetString() == "raised");

@@ -87,6 +87,12 @@ TEMPLATES = [
      "bos_token": "<s>", "eos_token": "</s>", "source": HF_JS.format("HuggingFaceH4/zephyr-7b-beta (add_generation_prompt=true)")},
     {"name": "gemma-2-2b-it", "model": "google/gemma-2-2b-it", "bos_token": "<bos>", "eos_token": "<eos>",
      "source": LLAMA_CPP.format("google-gemma-2-2b-it.jinja")},
+    # Gemma 3 folds a system message into the first user turn (Gemma 2's template raises on it).
+    {"name": "gemma-3-4b-it", "model": "google/gemma-3-4b-it (the Gemma 3 instruction-tuned models, gemma-3-1b-it to 27b-it, ship this template)",
+     "bos_token": "<bos>", "eos_token": "<eos>",
+     "source": "the chat_template of google/gemma-3-*-it's tokenizer_config.json as ShishirPatil/gorilla quotes it verbatim in "
+               "berkeley-function-call-leaderboard/bfcl_eval/model_handler/local_inference/gemma.py @ 6199b2429cdcb943b1fddfbb6c5ce6dc39475113 "
+               "(the same text as a second public test's \"gemma3 tokenizer_config chat template\", found by text search)"},
     {"name": "phi-3.5-mini-instruct", "model": "microsoft/Phi-3.5-mini-instruct", "bos_token": "<s>", "eos_token": "<|endoftext|>",
      "source": LLAMA_CPP.format("microsoft-Phi-3.5-mini-instruct.jinja")},
     {"name": "deepseek-llm-7b-chat", "model": "deepseek-ai/deepseek-llm-7b-chat",

@@ -14,5 +14,10 @@ public interface ICausalLanguageModel : IBaseModel
     Tensor Forward(CausalBatch batch, KvCache cache);
 }
 
-/// <summary>KV-cache geometry and limits of a causal model; <paramref name="SlidingWindow"/> limits attention (Mistral).</summary>
-public sealed record CausalModelShape(int Layers, int KvHeads, int HeadDimension, int VocabularySize, int MaxPositions, int? SlidingWindow = null);
+/// <summary>
+/// KV-cache geometry and limits of a causal model; <paramref name="SlidingWindow"/> limits attention (Mistral).
+/// <paramref name="PromptDependentRotary"/>: a position's keys depend on its sequence's prompt length as well as on the
+/// tokens before it (LongRoPE's short or long factors), so cached KV blocks cannot be shared by prefix alone.
+/// </summary>
+public sealed record CausalModelShape(int Layers, int KvHeads, int HeadDimension, int VocabularySize, int MaxPositions, int? SlidingWindow = null,
+    bool PromptDependentRotary = false);

@@ -7,6 +7,13 @@ namespace InferServer.Kernels.Attention;
 /// </summary>
 public sealed record SequenceSpan(int QueryStart, int QueryLength, int ContextLength, long[] KvSlots)
 {
+    /// <summary>
+    /// The sequence's prompt length when the engine knows it (null: this step's <see cref="ContextLength"/> stands for it,
+    /// as when a whole prompt is one step). LongRoPE picks its factors from it, so that a prompt's rotation does not depend
+    /// on how its prefill was chunked or whether it was recomputed after preemption.
+    /// </summary>
+    public int? PromptLength { get; init; }
+
     /// <summary>Absolute position of the first new token.</summary>
     public int FirstQueryPosition => ContextLength - QueryLength;
 }

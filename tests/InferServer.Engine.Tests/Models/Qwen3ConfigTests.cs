@@ -37,6 +37,7 @@ public sealed class Qwen3ConfigTests(DemoModels demo)
     [InlineData("rope_scaling", """{"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}""", "rope_scaling type 'yarn'")]
     [InlineData("rope_parameters", """{"rope_type": "default", "rope_theta": 1000000}""", "rope_parameters")]
     [InlineData("hidden_act", "\"gelu\"", "hidden_act 'gelu'")]
+    [InlineData("partial_rotary_factor", "0.5", "partial_rotary_factor 0.5 is not implemented for qwen3 (1.0 is; phi3 honours it)")]
     [InlineData("model_type", "\"qwen2\"", "model_type 'qwen2' does not match the architecture (expected 'qwen3')")]
     public void Qwen3ConfigSetting_NotImplemented_IsRefusedByName(string key, string json, string expected)
     {

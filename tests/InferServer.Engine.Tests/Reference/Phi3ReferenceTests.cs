@@ -79,9 +79,11 @@ public sealed class Phi3ReferenceTests(DemoModels demo, ITestOutputHelper output
     }
 
     [Theory]
-    [InlineData("rope_scaling", """{"type": "longrope", "short_factor": [1.0], "long_factor": [1.0]}""", "rope_scaling type 'longrope'")]
-    [InlineData("rope_scaling", """{"type": "su", "short_factor": [1.0], "long_factor": [1.0]}""", "rope_scaling type 'su'")]
-    [InlineData("partial_rotary_factor", "0.75", "partial_rotary_factor 0.75")]
+    [InlineData("rope_scaling", """{"type": "longrope", "short_factor": [1.0], "long_factor": [1.0]}""", "rope_scaling short_factor and long_factor must have 4 entries")]
+    [InlineData("rope_scaling", """{"type": "su", "short_factor": [1.0, 1.0, 1.0, 1.0]}""", "rope_scaling long_factor must be a list of numbers for longrope, got none")]
+    [InlineData("rope_scaling", """{"type": "yarn", "factor": 4.0}""", "rope_scaling type 'yarn' is not implemented for phi3")]
+    [InlineData("rope_scaling", """{"rope_type": "linear", "factor": 4.0}""", "rope_scaling type 'linear' is not implemented for phi3")]
+    [InlineData("partial_rotary_factor", "0.375", "partial_rotary_factor 0.375 gives a rotary dimension of 3")]
     [InlineData("num_local_experts", "16", "num_local_experts 16")]
     public void Phi3ConfigSetting_NotImplemented_IsRefusedByName(string key, string json, string expected)
     {

@@ -2,7 +2,6 @@ using InferServer.Demo;
 using InferServer.Engine.Models;
 using InferServer.Engine.Models.Common;
 using InferServer.Engine.Models.Loading;
-using InferServer.Safetensors;
 using InferServer.Engine.Tests;
 using InferServer.Engine.Tests.Models;
 using Xunit.Abstractions;
@@ -131,8 +130,8 @@ public sealed class Qwen3ReferenceTests(DemoModels demo, ITestOutputHelper outpu
     public void Qwen3Checkpoint_ShardedInFloat32OrSavedInFloat16_LoadsToTheSameLogits()
     {
         using var scratch = new TemporaryDirectory();
-        var sharded = CopyWithWeights(scratch.File("sharded-f32"), ScalarType.Float32, shards: 3);
-        var half = CopyWithWeights(scratch.File("f16"), ScalarType.Float16, shards: 1);
+        var sharded = CheckpointCopies.Write(Directory, scratch.File("sharded-f32"), ScalarType.Float32, shards: 3);
+        var half = CheckpointCopies.Write(Directory, scratch.File("f16"), ScalarType.Float16, shards: 1);
         using var original = (ICausalLanguageModel)ModelLoader.Load(Directory, ModelLoadOptions.Cpu);
         using var fromShards = (ICausalLanguageModel)ModelLoader.Load(sharded, ModelLoadOptions.Cpu);
         using var fromHalf = (ICausalLanguageModel)ModelLoader.Load(half, ModelLoadOptions.Cpu);
@@ -149,34 +148,5 @@ public sealed class Qwen3ReferenceTests(DemoModels demo, ITestOutputHelper outpu
             var difference = TensorAssert.MaxDifference(halfReference.LastLogits(prompt), halfHarness.LastLogits([prompt], [0])[0]);
             Assert.True(difference <= LogitTolerance, $"float16 checkpoint, {prompt.Length} tokens: {difference:E3}");
         }
-    }
-
-    // The demo's config, tokenizer and weights in another dtype, split into shards with model.safetensors.index.json as
-    // transformers' save_pretrained writes them when there is more than one.
-    private string CopyWithWeights(string target, ScalarType dtype, int shards)
-    {
-        System.IO.Directory.CreateDirectory(target);
-        foreach (var file in new[] { "config.json", "generation_config.json", "vocab.json", "merges.txt", "tokenizer_config.json" })
-            File.Copy(Path.Combine(Directory, file), Path.Combine(target, file));
-        using var checkpoint = SafetensorsCheckpoint.Open(Directory);
-        using var scope = NewDisposeScope();
-        var keys = checkpoint.Tensors.Keys.Order(StringComparer.Ordinal).ToArray();
-        if (shards == 1)
-        {
-            SafetensorsWriter.Write(Path.Combine(target, "model.safetensors"), keys.Select(k => KeyValuePair.Create(k, checkpoint.Read(k).to(dtype))));
-            return target;
-        }
-        var weightMap = new System.Text.Json.Nodes.JsonObject();
-        for (var shard = 0; shard < shards; shard++)
-        {
-            var name = $"model-{shard + 1:D5}-of-{shards:D5}.safetensors";
-            var part = keys.Where((_, i) => i % shards == shard).ToArray();
-            SafetensorsWriter.Write(Path.Combine(target, name), part.Select(k => KeyValuePair.Create(k, checkpoint.Read(k).to(dtype))));
-            foreach (var key in part)
-                weightMap[key] = name;
-        }
-        var index = new System.Text.Json.Nodes.JsonObject { ["metadata"] = new System.Text.Json.Nodes.JsonObject(), ["weight_map"] = weightMap };
-        File.WriteAllText(Path.Combine(target, "model.safetensors.index.json"), index.ToJsonString());
-        return target;
     }
 }

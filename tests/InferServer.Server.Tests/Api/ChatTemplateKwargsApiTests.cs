@@ -16,7 +16,8 @@ namespace InferServer.Server.Tests.Api;
 /// <summary>
 /// chat_template_kwargs reach the model's template as variables, as transformers' apply_chat_template(**kwargs) and vLLM
 /// pass them: the qwen3 demo (Qwen3's real template) with enable_thinking false opens the answer with an empty think
-/// block, through gRPC Chat and /v1/chat/completions alike; a name the server sets itself is refused.
+/// block and with true (or without it) does not, through gRPC Chat and /v1/chat/completions alike; a name the server sets
+/// itself is refused.
 /// </summary>
 [Collection(EngineCollection.Name)]
 public sealed class ChatTemplateKwargsApiTests(ITestOutputHelper output)
@@ -50,7 +51,7 @@ public sealed class ChatTemplateKwargsApiTests(ITestOutputHelper output)
     private static int Tokens(string text) => TokenizerLoader.Load(ModelDirectory.Value).Encode(text, addSpecialTokens: false).Count;
 
     [Fact]
-    public async Task Qwen3EnableThinkingFalse_ReachesTheTemplate_ThroughChatAndOpenAiChat()
+    public async Task Qwen3EnableThinking_BothValues_ReachTheTemplate_ThroughChatAndOpenAiChat()
     {
         await using var server = await StartAsync();
         const string prompt = "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n";
@@ -67,17 +68,20 @@ public sealed class ChatTemplateKwargsApiTests(ITestOutputHelper output)
         Assert.Equal(Tokens(noThinking), thinkingOff.Usage.PromptTokens);
 
         using var http = new HttpClient { BaseAddress = server.Services.GetRequiredService<OpenAiListener>().Address };
-        using var answer = await http.PostAsJsonAsync("v1/chat/completions", new
+        foreach (var (enableThinking, expected) in new[] { (false, noThinking), (true, prompt) })
         {
-            model = ModelName,
-            messages = new[] { new { role = "user", content = "Hello!" } },
-            max_tokens = 2,
-            temperature = 0,
-            chat_template_kwargs = new { enable_thinking = false },
-        });
-        var body = JsonNode.Parse(await answer.Content.ReadAsStringAsync())!;
-        Assert.True(answer.IsSuccessStatusCode, body.ToJsonString());
-        Assert.Equal(Tokens(noThinking), (int)body["usage"]!["prompt_tokens"]!);
+            using var answer = await http.PostAsJsonAsync("v1/chat/completions", new
+            {
+                model = ModelName,
+                messages = new[] { new { role = "user", content = "Hello!" } },
+                max_tokens = 2,
+                temperature = 0,
+                chat_template_kwargs = new { enable_thinking = enableThinking },
+            });
+            var body = JsonNode.Parse(await answer.Content.ReadAsStringAsync())!;
+            Assert.True(answer.IsSuccessStatusCode, body.ToJsonString());
+            Assert.Equal(Tokens(expected), (int)body["usage"]!["prompt_tokens"]!);
+        }
     }
 
     [Fact]

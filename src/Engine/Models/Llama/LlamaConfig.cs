@@ -26,6 +26,7 @@ public sealed record LlamaConfig
     [JsonPropertyName("rope_theta")] public double RopeTheta { get; init; } = 10000;
     [JsonPropertyName("rope_scaling")] public JsonElement? RopeScaling { get; init; }
     [JsonPropertyName("partial_rotary_factor")] public double? PartialRotaryFactor { get; init; }
+    [JsonPropertyName("original_max_position_embeddings")] public int? OriginalMaxPositionEmbeddings { get; init; }
     [JsonPropertyName("hidden_act")] public string HiddenAct { get; init; } = "silu";
     [JsonPropertyName("attention_bias")] public bool AttentionBias { get; init; }
     [JsonPropertyName("mlp_bias")] public bool MlpBias { get; init; }
@@ -75,16 +76,61 @@ public sealed record LlamaConfig
         _ => null,
     };
 
-    /// <summary>Parsed rope_scaling, or null for plain RoPE.</summary>
-    public RopeScaling? ParsedRopeScaling()
+    /// <summary>
+    /// How many leading dimensions of each head RoPE rotates: int(head_dim · partial_rotary_factor), as transformers'
+    /// Phi3RotaryEmbedding computes it (Phi-4-mini: 0.75 · 128 = 96); the whole head without the factor.
+    /// </summary>
+    public int RotaryDimension => (int)(HeadDimension * (PartialRotaryFactor ?? 1.0));
+
+    /// <summary>rope_scaling's type ("rope_type", or the legacy "type"), or null without rope_scaling.</summary>
+    private string? RopeScalingType =>
+        RopeScaling is not { ValueKind: JsonValueKind.Object } scaling ? null
+        : scaling.TryGetProperty("rope_type", out var t) ? t.GetString()
+        : scaling.TryGetProperty("type", out var legacy) ? legacy.GetString() : null;
+
+    /// <summary>Phi-3's LongRoPE: rope_scaling type longrope (or su, its former name, which Phi3Config renames).</summary>
+    private bool IsLongRope => ModelType == "phi3" && RopeScalingType is "longrope" or "su";
+
+    /// <summary>
+    /// Phi-3's LongRoPE parameters (transformers' _compute_longrope_parameters with Phi3Config, which always has
+    /// original_max_position_embeddings, default 4096): the short and long factors, and the attention factor from
+    /// rope_scaling or from max_position_embeddings / original_max_position_embeddings. Null unless rope_scaling is longrope.
+    /// </summary>
+    public LongRope? ParsedLongRope()
     {
-        if (RopeScaling is not { ValueKind: JsonValueKind.Object } scaling)
+        if (!IsLongRope || RopeScaling is not { } scaling)
         {
             return null;
         }
 
-        var type = scaling.TryGetProperty("rope_type", out var t) ? t.GetString()
-                 : scaling.TryGetProperty("type", out var legacy) ? legacy.GetString() : null;
+        double[] Factors(string key) =>
+            scaling.TryGetProperty(key, out var list) && list.ValueKind == JsonValueKind.Array
+            && list.EnumerateArray().All(v => v.ValueKind == JsonValueKind.Number)
+                ? [.. list.EnumerateArray().Select(v => v.GetDouble())]
+                : throw new NotSupportedException($"rope_scaling {key} must be a list of numbers for longrope, got {(list.ValueKind == JsonValueKind.Undefined ? "none" : list.GetRawText())}");
+        var shortFactor = Factors("short_factor");
+        var longFactor = Factors("long_factor");
+        if (shortFactor.Length != RotaryDimension / 2 || longFactor.Length != RotaryDimension / 2)
+        {
+            throw new NotSupportedException($"rope_scaling short_factor and long_factor must have {RotaryDimension / 2} entries (half the rotary dimension {RotaryDimension}), got {shortFactor.Length} and {longFactor.Length}");
+        }
+
+        var original = OriginalMaxPositionEmbeddings ?? 4096;
+        var attentionFactor = scaling.TryGetProperty("attention_factor", out var given) && given.ValueKind == JsonValueKind.Number
+            ? given.GetDouble()
+            : LongRope.DefaultAttentionFactor(MaxPositionEmbeddings, original);
+        return new LongRope(shortFactor, longFactor, original, attentionFactor);
+    }
+
+    /// <summary>Parsed rope_scaling, or null for plain RoPE (and for Phi-3's longrope: <see cref="ParsedLongRope"/>).</summary>
+    public RopeScaling? ParsedRopeScaling()
+    {
+        if (RopeScaling is not { ValueKind: JsonValueKind.Object } scaling || IsLongRope)
+        {
+            return null;
+        }
+
+        var type = RopeScalingType;
         double Number(string key, double fallback) =>
             scaling.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : fallback;
         return type switch
@@ -139,9 +185,27 @@ public sealed record LlamaConfig
             problems.Add($"hidden_act '{HiddenAct}' is not implemented for {ModelType} (silu is)");
         }
 
-        if (PartialRotaryFactor is double factor && factor != 1.0)
+        // Phi3RotaryEmbedding and its apply_rotary_pos_emb rotate the first int(head_dim · factor) dimensions; the other
+        // families' modeling code rotates the whole head.
+        if (PartialRotaryFactor is double factor && factor != 1.0 && ModelType != "phi3")
         {
-            problems.Add($"partial_rotary_factor {factor} is not implemented (1.0 is)");
+            problems.Add($"partial_rotary_factor {factor} is not implemented for {ModelType} (1.0 is; phi3 honours it)");
+        }
+        else if (PartialRotaryFactor is double partial && NumAttentionHeads > 0 && (partial <= 0 || partial > 1 || RotaryDimension % 2 != 0 || RotaryDimension == 0))
+        {
+            problems.Add($"partial_rotary_factor {partial} gives a rotary dimension of {RotaryDimension} for head_dim {HeadDimension} (it must be even, positive and at most head_dim)");
+        }
+
+        if (ModelType == "phi3" && RopeScalingType is { } phi3Rope && !IsLongRope)
+        {
+            // Phi3Config._rope_scaling_validation accepts longrope only (su and yarn renamed to it; yarn's fields differ).
+            problems.Add($"rope_scaling type '{phi3Rope}' is not implemented for phi3 (longrope and su are)");
+        }
+
+        if (NumAttentionHeads > 0)
+        {
+            try { ParsedLongRope(); }
+            catch (NotSupportedException e) { problems.Add(e.Message); }
         }
 
         if (ModelType == "qwen3")
@@ -172,8 +236,12 @@ public sealed record LlamaConfig
             problems.Add($"rope_parameters {parameters.GetRawText()} is not read (give rope_theta and rope_scaling as transformers 4 writes them)");
         }
 
-        try { ParsedRopeScaling(); }
-        catch (NotSupportedException e) { problems.Add(e.Message); }
+        if (ModelType != "phi3")
+        {
+            try { ParsedRopeScaling(); }
+            catch (NotSupportedException e) { problems.Add(e.Message); }
+        }
+
         return problems;
     }
 }

@@ -31,12 +31,12 @@ public sealed class LlamaForCausalLM : nn.Module, ICausalLanguageModel
             ? new AdaptedLinear(model.EmbeddingWeight)
             : new AdaptedLinear(config.HiddenSize, config.VocabSize, false, options);
         rotary = new RotaryEmbedding(config.HeadDimension, config.RopeTheta, config.MaxPositionEmbeddings,
-            config.ParsedRopeScaling(), options.DType, options.Device);
+            config.ParsedRopeScaling(), options.DType, options.Device, config.RotaryDimension, config.ParsedLongRope());
         RegisterComponents();
         Device = options.Device;
         DType = options.DType;
         Shape = new CausalModelShape(config.NumHiddenLayers, config.KeyValueHeads, config.HeadDimension,
-            config.VocabSize, config.MaxPositionEmbeddings, config.EffectiveSlidingWindow);
+            config.VocabSize, config.MaxPositionEmbeddings, config.EffectiveSlidingWindow, config.ParsedLongRope() is not null);
         adaptableModules = AdaptableModuleIndex.Build(this);
     }
 
@@ -72,7 +72,7 @@ public sealed class LlamaForCausalLM : nn.Module, ICausalLanguageModel
     /// <inheritdoc />
     public Tensor Forward(CausalBatch batch, KvCache cache)
     {
-        var (cos, sin) = rotary.ForPositions(batch.Positions);
+        var (cos, sin) = rotary.ForSequences(batch.Positions, batch.Attention.Sequences);
         var hidden = model.Forward(batch.InputIds, cos, sin, cache, batch.Attention, batch.Lora);
         if (batch.LogitRows is not null)
         {

@@ -9,7 +9,9 @@ namespace InferServer.Engine.Models.Phi3;
 /// <summary>
 /// Phi-3 attention (transformers' Phi3Attention): one fused qkv_proj whose output is split into query, key and value
 /// heads in that order; otherwise Llama's grouped-query attention with RoPE. A PEFT adapter on qkv_proj is one B·A on the
-/// fused output, which is exactly how the slot pool applies it here.
+/// fused output, which is exactly how the slot pool applies it here. With a partial rotary factor, cos and sin cover only
+/// the leading rotary dimensions and <see cref="RotaryEmbedding.Apply"/> passes the rest of each head through, as
+/// modeling_phi3.py's apply_rotary_pos_emb does.
 /// </summary>
 internal sealed class Phi3Attention : nn.Module
 {

@@ -9,8 +9,10 @@ namespace InferServer.Engine.Models.Phi3;
 /// <summary>
 /// Phi3ForCausalLM's decoder layer (Phi-3, Phi-3.5, Phi-4-mini; transformers' modeling_phi3.py): Llama's pre-norm layer with
 /// q/k/v fused into qkv_proj and gate/up into gate_up_proj; the rest of the model is Llama's (<see cref="Llama.LlamaModel"/>
-/// with this layer). Config switches Phi-3 does not honour here are refused by <see cref="Llama.LlamaConfig.Validate"/>:
-/// longrope/su rope_scaling and a partial_rotary_factor other than 1 (Phi-4-mini's 0.75), by name.
+/// with this layer). Phi-4-mini's partial_rotary_factor (RoPE on the first 75 % of each head's dimensions) and the
+/// longrope/su rope_scaling of the 128k models live in the model's rotary table (<see cref="Kernels.Rotary.RotaryEmbedding"/>),
+/// which this layer's attention applies; config switches Phi-3 does not honour are refused by
+/// <see cref="Llama.LlamaConfig.Validate"/>, by name.
 /// </summary>
 internal sealed class Phi3DecoderLayer : nn.Module, Llama.IDecoderLayer
 {
