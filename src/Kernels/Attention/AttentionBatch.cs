@@ -11,14 +11,13 @@ namespace InferServer.Kernels.Attention;
 public sealed class AttentionBatch
 {
     private AttentionBatch(IReadOnlyList<SequenceSpan> sequences, Tensor writeSlots, DecodeGroup? decode, PrefillItem[] prefill,
-        int? slidingWindow = null, Tensor[]? contextSlots = null)
+        InvariantAttentionGroup[]? invariantGroups = null)
     {
         Sequences = sequences;
         WriteSlots = writeSlots;
         Decode = decode;
         Prefill = prefill;
-        SlidingWindow = slidingWindow;
-        ContextSlots = contextSlots;
+        InvariantGroups = invariantGroups;
     }
 
     /// <summary>The step's sequences in row order.</summary>
@@ -31,14 +30,11 @@ public sealed class AttentionBatch
 
     internal PrefillItem[] Prefill { get; }
 
-    /// <summary>The sliding window (null: whole context); read by the batch-invariant path only.</summary>
-    internal int? SlidingWindow { get; }
-
     /// <summary>
-    /// In batch-invariant mode (<see cref="BatchInvariance"/> on while the batch was created), each sequence's whole context's
-    /// slots, and attention runs row by row (<see cref="RowwiseAttention"/>); null otherwise.
+    /// In batch-invariant mode (<see cref="BatchInvariance"/> on while the batch was created), the step's rows grouped by the
+    /// length of their visible context, and attention runs per row (<see cref="RowwiseAttention"/>); null otherwise.
     /// </summary>
-    internal Tensor[]? ContextSlots { get; }
+    internal InvariantAttentionGroup[]? InvariantGroups { get; }
 
     /// <summary>
     /// Builds the step's index tensors. <paramref name="slidingWindow"/> (Mistral) limits each query to the last
@@ -77,8 +73,8 @@ public sealed class AttentionBatch
         }
         if (BatchInvariance.IsOn)
         {
-            return new AttentionBatch(sequences, tensor(writeSlots, device: device), null, [], slidingWindow,
-                [.. sequences.Select(s => tensor(s.KvSlots, device: device))]);
+            return new AttentionBatch(sequences, tensor(writeSlots, device: device), null, [],
+                InvariantAttentionGroup.Create(sequences, slidingWindow, device));
         }
 
         var decode = decodeSequences.Count > 0 ? DecodeGroup.Create(decodeSequences, slidingWindow, device) : null;
