@@ -92,7 +92,7 @@ public sealed class BatchInvarianceTests
         Assert.True(Same(decode, expected.narrow(0, length - 1, 1)), "a decode step differs from the prefill row");
     }
 
-    public static TheoryData<long, long> DeltaShapes => new() { { In, Out }, { 2048, 2048 } };
+    public static TheoryData<long, long> DeltaShapes => new() { { In, Out }, { 32, 64 }, { 32, 16 }, { 64, 32 }, { 2048, 2048 }, { 2048, 512 } };
 
     /// <summary>Row counts of the LoRA delta checks: every blocking of 4 rows, across and beyond a decode step, up to a long prefill.</summary>
     private static readonly int[] DeltaRowCounts = [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 31, 63, 64, 65, 127, 128, 129, 255, 500, 1024];
@@ -164,13 +164,17 @@ public sealed class BatchInvarianceTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Attention_InTheMode_GivesARowItsAloneBits_AmongRowsOfTheSameContextLength(bool softCapped)
+    [InlineData(false, 16, 4, 32)]
+    [InlineData(true, 16, 4, 32)]
+    [InlineData(false, 4, 2, 16)]
+    [InlineData(true, 4, 2, 16)]
+    [InlineData(false, 4, 4, 16)]
+    [InlineData(false, 16, 4, 128)]
+    public void Attention_InTheMode_GivesARowItsAloneBits_AmongRowsOfTheSameContextLength(bool softCapped, int heads, int kvHeads, int dim)
     {
         using var scope = torch.NewDisposeScope();
         var generator = new Generator(31);
-        const int length = 37, heads = 16, kvHeads = 4, dim = 32, slotsInCache = 4096;
+        const int length = 37, slotsInCache = 4096;
         var cacheKeys = Random(generator, ScalarType.Float32, slotsInCache, kvHeads, dim);
         var cacheValues = Random(generator, ScalarType.Float32, slotsInCache, kvHeads, dim);
         var random = new Random(12);

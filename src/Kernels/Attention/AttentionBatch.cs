@@ -11,13 +11,13 @@ namespace InferServer.Kernels.Attention;
 public sealed class AttentionBatch
 {
     private AttentionBatch(IReadOnlyList<SequenceSpan> sequences, Tensor writeSlots, DecodeGroup? decode, PrefillItem[] prefill,
-        InvariantAttentionGroup[]? invariantGroups = null)
+        InvariantAttentionRows? invariantRows = null)
     {
         Sequences = sequences;
         WriteSlots = writeSlots;
         Decode = decode;
         Prefill = prefill;
-        InvariantGroups = invariantGroups;
+        InvariantRows = invariantRows;
     }
 
     /// <summary>The step's sequences in row order.</summary>
@@ -31,10 +31,10 @@ public sealed class AttentionBatch
     internal PrefillItem[] Prefill { get; }
 
     /// <summary>
-    /// In batch-invariant mode (<see cref="BatchInvariance"/> on while the batch was created), the step's rows grouped by the
-    /// length of their visible context, and attention runs per row (<see cref="RowwiseAttention"/>); null otherwise.
+    /// In batch-invariant mode (<see cref="BatchInvariance"/> on while the batch was created), every row of the step with the
+    /// KV slots of its visible context, and attention runs one call per row (<see cref="RowwiseAttention"/>); null otherwise.
     /// </summary>
-    internal InvariantAttentionGroup[]? InvariantGroups { get; }
+    internal InvariantAttentionRows? InvariantRows { get; }
 
     /// <summary>
     /// Builds the step's index tensors. <paramref name="slidingWindow"/> (Mistral) limits each query to the last
@@ -74,7 +74,7 @@ public sealed class AttentionBatch
         if (BatchInvariance.IsOn)
         {
             return new AttentionBatch(sequences, tensor(writeSlots, device: device), null, [],
-                InvariantAttentionGroup.Create(sequences, slidingWindow, device));
+                InvariantAttentionRows.Create(sequences, slidingWindow, device));
         }
 
         var decode = decodeSequences.Count > 0 ? DecodeGroup.Create(decodeSequences, slidingWindow, device) : null;
