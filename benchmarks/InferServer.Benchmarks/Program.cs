@@ -12,6 +12,7 @@ return args.FirstOrDefault() switch
     "lora" => LoraBenchmark.Run(LoraBenchmarkOptions.Parse(args.AsSpan(1))),
     "engine" => EngineBenchmark.Run(EngineBenchmarkOptions.Parse(args.AsSpan(1))),
     "batch-invariant" => BatchInvariantBenchmark.Run(EngineBenchmarkOptions.Parse(args.AsSpan(1))),
+    "batch-invariant-kernels" => InvariantKernelProbe.Run(args[1..]),
     "encoder" => EncoderBenchmark.Run(EncoderBenchmarkOptions.Parse(args.AsSpan(1))),
     "merge" => MergeBenchmark.Run(MergeBenchmarkOptions.Parse(args.AsSpan(1))),
     "peer" => PeerBenchmark.Run(PeerBenchmarkOptions.Parse(args.AsSpan(1))),
@@ -26,6 +27,7 @@ static int Usage()
     Console.Error.WriteLine("usage: InferServer.Benchmarks lora [--quick] [--threads N] [--iterations N] [--layout segments|scattered] [--device cpu|cuda]\n"
         + "       InferServer.Benchmarks engine [--model demo|large] [--concurrency 1,8,64] [--tokens N] [--prompt N] [--repeats N] [--threads N]\n"
         + "       InferServer.Benchmarks batch-invariant [--model demo|large] [--concurrency 64] [--tokens N] [--prompt N] [--repeats N] [--threads N]\n"
+        + "       InferServer.Benchmarks batch-invariant-kernels [ROWS=1,8,64] [ITERATIONS=20]\n"
         + "       InferServer.Benchmarks encoder [--batches 1,8,64] [--repeats N] [--threads N] [--model DIR] [--encoder-batch-tokens N] [--no-grpc] [--onnx-spinning] [--quick]\n"
         + "       InferServer.Benchmarks merge [--model demo|large] [--concurrency 8,64] [--tokens N] [--prompt N] [--repeats N] [--waves N]\n"
         + "       InferServer.Benchmarks peer [--quick] [--concurrency 1,8,64] [--tokens N] [--prompt N] [--repeats N] [--threads N] [--check N] [--cache DIR] [--chart DIR]\n"

@@ -11,14 +11,13 @@ namespace InferServer.Kernels.Attention;
 public sealed class AttentionBatch
 {
     private AttentionBatch(IReadOnlyList<SequenceSpan> sequences, Tensor writeSlots, DecodeGroup[] decode, PrefillItem[] prefill,
-        int? slidingWindow = null, Tensor[]? contextSlots = null)
+        InvariantAttentionRows? invariantRows = null)
     {
         Sequences = sequences;
         WriteSlots = writeSlots;
         Decode = decode;
         Prefill = prefill;
-        SlidingWindow = slidingWindow;
-        ContextSlots = contextSlots;
+        InvariantRows = invariantRows;
     }
 
     /// <summary>The step's sequences in row order.</summary>
@@ -31,14 +30,11 @@ public sealed class AttentionBatch
 
     internal PrefillItem[] Prefill { get; }
 
-    /// <summary>The sliding window (null: whole context); read by the batch-invariant path only.</summary>
-    internal int? SlidingWindow { get; }
-
     /// <summary>
-    /// In batch-invariant mode (<see cref="BatchInvariance"/> on while the batch was created), each sequence's whole context's
-    /// slots, and attention runs row by row (<see cref="RowwiseAttention"/>); null otherwise.
+    /// In batch-invariant mode (<see cref="BatchInvariance"/> on while the batch was created), every row of the step with the
+    /// KV slots of its visible context, and attention runs one call per row (<see cref="RowwiseAttention"/>); null otherwise.
     /// </summary>
-    internal Tensor[]? ContextSlots { get; }
+    internal InvariantAttentionRows? InvariantRows { get; }
 
     /// <summary>
     /// Builds the step's index tensors. <paramref name="slidingWindow"/> (Mistral) limits each query to the last
@@ -77,8 +73,8 @@ public sealed class AttentionBatch
         }
         if (BatchInvariance.IsOn)
         {
-            return new AttentionBatch(sequences, tensor(writeSlots, device: device), [], [], slidingWindow,
-                [.. sequences.Select(s => tensor(s.KvSlots, device: device))]);
+            return new AttentionBatch(sequences, tensor(writeSlots, device: device), [], [],
+                InvariantAttentionRows.Create(sequences, slidingWindow, device));
         }
 
         var decode = DecodeGroup.Split(decodeSequences).Select(group => DecodeGroup.Create(group, slidingWindow, device)).ToArray();

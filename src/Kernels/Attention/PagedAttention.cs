@@ -17,9 +17,9 @@ public static class PagedAttention
     {
         cacheKeys.index_copy_(0, batch.WriteSlots, k);
         cacheValues.index_copy_(0, batch.WriteSlots, v);
-        if (batch.ContextSlots is { } contextSlots)
+        if (batch.InvariantRows is { } invariantRows)
         {
-            return RowwiseAttention.Causal(q, cacheKeys, cacheValues, batch, contextSlots).flatten(1);
+            return RowwiseAttention.Causal(q, cacheKeys, cacheValues, invariantRows).flatten(1);
         }
 
         var heads = q.shape[1];

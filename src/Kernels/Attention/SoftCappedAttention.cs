@@ -20,10 +20,10 @@ public static class SoftCappedAttention
         ArgumentNullException.ThrowIfNull(batch);
         cacheKeys.index_copy_(0, batch.WriteSlots, k);
         cacheValues.index_copy_(0, batch.WriteSlots, v);
-        if (batch.ContextSlots is { } contextSlots)
+        if (batch.InvariantRows is { } invariantRows)
         {
-            // Batch-invariant mode: row by row over exactly the visible context, so no mask is needed.
-            return RowwiseAttention.Causal(q, cacheKeys, cacheValues, batch, contextSlots,
+            // Batch-invariant mode: each row over exactly its visible context, so no mask is needed.
+            return RowwiseAttention.Causal(q, cacheKeys, cacheValues, invariantRows,
                 (query, keys, values) => Attend(query, keys, values, null, scale, softCap)).flatten(1);
         }
 
