@@ -5,6 +5,7 @@ using InferServer.Benchmarks.Peer;
 using InferServer.Engine;
 using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
+using InferServer.Kernels.Matmul;
 using InferServer.Kernels.Norms;
 using InferServer.Kernels.Rotary;
 using InferServer.Kernels.Sampling;
@@ -50,8 +51,8 @@ public static class DecodeStepProfile
         Console.WriteLine("(ms per step, median of iterations; engine step = median time per output token of the requests, c = rows, greedy, 8-token prompts)");
 
         Console.WriteLine();
-        Console.WriteLine("| rows | q,k,v as 3 GEMMs | fused QKV | gate,up as 2 GEMMs | fused gate/up | linear(x, W) 2048→5632 | x·Wᵀ pre-transposed | 1 thread: linear 2048→5632 | W·x as mv (rows = 1) |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| rows | q,k,v as 3 GEMMs | fused QKV | gate,up as 2 GEMMs | fused gate/up | libtorch linear(x, W) 2048→5632 | StreamingLinear 2048→5632 | x·Wᵀ pre-transposed | 1 thread: linear 2048→5632 | W·x as mv (rows = 1) | head, libtorch | head, StreamingLinear |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var rows in rowsList)
         {
             Console.WriteLine($"| {rows} | {string.Join(" | ", model.Alternatives(rows, iterations).Select(Ms))} |");
@@ -196,14 +197,14 @@ public static class DecodeStepProfile
                 {
                     foreach (var weight in new[] { q, k, v })
                     {
-                        nn.functional.linear(x, weight);
+                        LoraOps.BaseLinear(x, weight, null);
                     }
-                    nn.functional.linear(attentionOut, o);
-                    nn.functional.linear(x, gate);
-                    nn.functional.linear(x, up);
-                    nn.functional.linear(h, down);
+                    LoraOps.BaseLinear(attentionOut, o, null);
+                    LoraOps.BaseLinear(x, gate, null);
+                    LoraOps.BaseLinear(x, up, null);
+                    LoraOps.BaseLinear(h, down, null);
                 }
-                nn.functional.linear(x, head);
+                LoraOps.BaseLinear(x, head, null);
             });
 
             var slots = Enumerable.Range(0, rows).Select(r => r % 64 + 1).ToArray();
@@ -266,11 +267,14 @@ public static class DecodeStepProfile
             var qkv = cat([q, k, v], 0);
             var gateUp = cat([gate, up], 0);
             var upTransposed = up.t().contiguous();
-            var separate = Median(iterations, () => { nn.functional.linear(x, q); nn.functional.linear(x, k); nn.functional.linear(x, v); });
-            var fused = Median(iterations, () => nn.functional.linear(x, qkv).split([Heads * HeadDim, KvHeads * HeadDim, KvHeads * HeadDim], 1));
-            var separateMlp = Median(iterations, () => { nn.functional.linear(x, gate); nn.functional.linear(x, up); });
-            var fusedMlp = Median(iterations, () => nn.functional.linear(x, gateUp).chunk(2, 1));
+            var separate = Median(iterations, () => { LoraOps.BaseLinear(x, q, null); LoraOps.BaseLinear(x, k, null); LoraOps.BaseLinear(x, v, null); });
+            var fused = Median(iterations, () => LoraOps.BaseLinear(x, qkv, null).split([Heads * HeadDim, KvHeads * HeadDim, KvHeads * HeadDim], 1));
+            var separateMlp = Median(iterations, () => { LoraOps.BaseLinear(x, gate, null); LoraOps.BaseLinear(x, up, null); });
+            var fusedMlp = Median(iterations, () => LoraOps.BaseLinear(x, gateUp, null).chunk(2, 1));
             var plain = Median(iterations, () => nn.functional.linear(x, up));
+            var streaming = StreamingLinear.Applies(x, up, null) ? Median(iterations, () => StreamingLinear.Forward(x, up, null)) : double.NaN;
+            var headTorch = Median(iterations, () => nn.functional.linear(x, head));
+            var headStreaming = StreamingLinear.Applies(x, head, null) ? Median(iterations, () => StreamingLinear.Forward(x, head, null)) : double.NaN;
             var transposed = Median(iterations, () => x.matmul(upTransposed));
             var threads = get_num_threads();
             set_num_threads(1);
@@ -278,7 +282,7 @@ public static class DecodeStepProfile
             set_num_threads(threads);
             var vector = x[0];
             var mv = rows == 1 ? Median(iterations, () => up.mv(vector)) : double.NaN;
-            return [separate, fused, separateMlp, fusedMlp, plain, transposed, single, mv];
+            return [separate, fused, separateMlp, fusedMlp, plain, streaming, transposed, single, mv, headTorch, headStreaming];
         }
 
         public void Dispose()
