@@ -31,6 +31,12 @@ public static class DecodeStepProfile
     /// <summary>Runs the profile; <paramref name="args"/>: [ROWS=1,8,64] [ITERATIONS=20].</summary>
     public static int Run(string[] args)
     {
+        if (args.Length > 0 && args[0] == "linear")
+        {
+            return CompareLinear(args.Length > 1 ? args[1].Split(',').Select(int.Parse).ToArray() : [1, 2, 4, 8, 16],
+                args.Length > 2 ? int.Parse(args[2]) : 30);
+        }
+
         var rowsList = args.Length > 0 ? args[0].Split(',').Select(int.Parse).ToArray() : [1, 8, 64];
         var iterations = args.Length > 1 ? int.Parse(args[1]) : 20;
         Console.WriteLine($"# decode-step profile, large model shapes, {get_num_threads()} torch threads, load average {PeerBenchmark.LoadAverage()} at start");
@@ -56,6 +62,50 @@ public static class DecodeStepProfile
         foreach (var rows in rowsList)
         {
             Console.WriteLine($"| {rows} | {string.Join(" | ", model.Alternatives(rows, iterations).Select(Ms))} |");
+        }
+        Console.WriteLine($"load average at end {PeerBenchmark.LoadAverage()}");
+        return 0;
+    }
+
+    /// <summary>
+    /// libtorch's linear against <see cref="StreamingLinear"/> on the large model's widest projection and its output head,
+    /// called alternately so that both see the same load; min and median of the iterations (the min is what each reaches
+    /// when it has the cores, the figure to compare on a shared machine).
+    /// </summary>
+    private static int CompareLinear(int[] rowsList, int iterations)
+    {
+        Console.WriteLine($"# libtorch linear vs StreamingLinear, {get_num_threads()} torch threads, load average {PeerBenchmark.LoadAverage()} at start");
+        using var scope = NewDisposeScope();
+        var shapes = new[] { ("2048→5632", randn(Intermediate, Hidden)), ("head 2048→32000", randn(Vocabulary, Hidden)) };
+        Console.WriteLine("| rows | weight | libtorch min / median (ms) | StreamingLinear min / median (ms) | weight GB/s, faster of the two (min) |");
+        Console.WriteLine("|---:|---|---:|---:|---:|");
+        foreach (var rows in rowsList)
+        {
+            foreach (var (name, weight) in shapes)
+            {
+                var x = randn(rows, Hidden);
+                var streams = StreamingLinear.Applies(x, weight, null);
+                var torchTimes = new List<double>();
+                var streamingTimes = new List<double>();
+                for (var i = 0; i <= iterations; i++)
+                {
+                    using var inner = NewDisposeScope();
+                    var clock = Stopwatch.StartNew();
+                    nn.functional.linear(x, weight);
+                    torchTimes.Add(clock.Elapsed.TotalSeconds);
+                    if (streams)
+                    {
+                        clock.Restart();
+                        StreamingLinear.Forward(x, weight, null);
+                        streamingTimes.Add(clock.Elapsed.TotalSeconds);
+                    }
+                }
+                torchTimes.RemoveAt(0);
+                var streaming = streams ? $"{Ms(streamingTimes.Skip(1).Min())} / {Ms(Statistics.Median(streamingTimes.Skip(1).ToList()))}" : "–";
+                var bytes = weight.numel() * 4.0;
+                var best = streams ? Math.Min(torchTimes.Min(), streamingTimes.Skip(1).Min()) : torchTimes.Min();
+                Console.WriteLine($"| {rows} | {name} | {Ms(torchTimes.Min())} / {Ms(Statistics.Median(torchTimes))} | {streaming} | {bytes / best / 1e9:F1} |");
+            }
         }
         Console.WriteLine($"load average at end {PeerBenchmark.LoadAverage()}");
         return 0;

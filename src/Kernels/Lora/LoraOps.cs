@@ -60,7 +60,7 @@ public static class LoraOps
             return BatchInvariance.Linear(x, weight, bias);
         }
 
-        return StreamingLinear.Applies(x, weight, bias) ? StreamingLinear.Forward(x, weight, bias) : nn.functional.linear(x, weight, bias);
+        return StreamingLinear.TryForward(x, weight, bias) ?? nn.functional.linear(x, weight, bias);
     }
 
     /// <summary>

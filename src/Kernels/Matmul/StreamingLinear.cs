@@ -28,29 +28,35 @@ public static class StreamingLinear
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(weight);
-        return x.ndim == 2 && x.shape[0] is > 0 and <= MaxRows && x.device_type == DeviceType.CPU
-               && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && weight.device_type == DeviceType.CPU
-               && weight.ndim == 2 && weight.shape[1] == x.shape[1] && weight.is_contiguous()
+        // Each shape, dtype and device read is a native call; this runs for every projection of every step.
+        var xShape = x.shape;
+        var weightShape = weight.shape;
+        return xShape.Length == 2 && xShape[0] is > 0 and <= MaxRows && weightShape.Length == 2 && weightShape[1] == xShape[1]
+               && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32
+               && x.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU && weight.is_contiguous()
                // One span per tensor: a weight beyond 2 GB (a 150k-vocabulary head at 3,584 features) stays with libtorch.
-               && weight.numel() * sizeof(float) <= int.MaxValue
+               && weightShape[0] * weightShape[1] * sizeof(float) <= int.MaxValue
                && (bias is null || (bias.dtype == ScalarType.Float32 && bias.device_type == DeviceType.CPU && bias.is_contiguous()));
     }
 
-    /// <summary>x <c>[rows, in]</c> · W<c>[out, in]</c>ᵀ + bias as a new <c>[rows, out]</c> tensor. Call only where <see cref="Applies"/>.</summary>
-    public static Tensor Forward(Tensor x, Tensor weight, Tensor? bias)
-    {
-        if (!Applies(x, weight, bias))
-        {
-            throw new ArgumentException(
-                $"StreamingLinear takes float32 CPU x [1..{MaxRows}, in] and contiguous W [out, in]; got x {x.dtype} "
-                + $"[{string.Join(", ", x.shape)}] and W {weight.dtype} [{string.Join(", ", weight.shape)}].");
-        }
+    /// <summary>x <c>[rows, in]</c> · W<c>[out, in]</c>ᵀ + bias as a new <c>[rows, out]</c> tensor, or null where it does not <see cref="Applies"/>.</summary>
+    public static Tensor? TryForward(Tensor x, Tensor weight, Tensor? bias) =>
+        Applies(x, weight, bias) ? Compute(x, weight, bias) : null;
 
+    /// <summary>x <c>[rows, in]</c> · W<c>[out, in]</c>ᵀ + bias as a new <c>[rows, out]</c> tensor. Call only where <see cref="Applies"/>.</summary>
+    public static Tensor Forward(Tensor x, Tensor weight, Tensor? bias) =>
+        TryForward(x, weight, bias) ?? throw new ArgumentException(
+            $"StreamingLinear takes float32 CPU x [1..{MaxRows}, in] and contiguous W [out, in]; got x {x.dtype} "
+            + $"[{string.Join(", ", x.shape)}] and W {weight.dtype} [{string.Join(", ", weight.shape)}].");
+
+    private static Tensor Compute(Tensor x, Tensor weight, Tensor? bias)
+    {
         var rows = (int)x.shape[0];
         var outFeatures = (int)weight.shape[0];
         var inFeatures = (int)weight.shape[1];
         var input = x.is_contiguous() ? x : x.contiguous();
         var y = empty([rows, outFeatures], ScalarType.Float32, x.device);
+        // Threads as libtorch's (Engine:TorchThreads); a part of fewer than 64 weight rows is not worth a thread.
         var parts = Math.Max(1, Math.Min(get_num_threads(), outFeatures / 64));
         if (parts == 1)
         {
