@@ -69,7 +69,7 @@ public static class DecodeStepProfile
 
     /// <summary>
     /// libtorch's linear against <see cref="StreamingLinear"/> on the large model's widest projection and its output head,
-    /// called alternately so that both see the same load; min and median of the iterations (the min is what each reaches
+    /// in alternate blocks so that both see the same load; min and median of the calls (the min is what each reaches
     /// when it has the cores, the figure to compare on a shared machine).
     /// </summary>
     private static int CompareLinear(int[] rowsList, int iterations)
@@ -87,23 +87,30 @@ public static class DecodeStepProfile
                 var streams = StreamingLinear.Applies(x, weight, null);
                 var torchTimes = new List<double>();
                 var streamingTimes = new List<double>();
+                // Blocks of 5 calls each, alternately: each kernel runs back to back as in a step (libtorch's OpenMP threads
+                // spin for a while after each call and would take the core a StreamingLinear thread wants), both see the same load.
                 for (var i = 0; i <= iterations; i++)
                 {
                     using var inner = NewDisposeScope();
-                    var clock = Stopwatch.StartNew();
-                    nn.functional.linear(x, weight);
-                    torchTimes.Add(clock.Elapsed.TotalSeconds);
-                    if (streams)
+                    for (var call = 0; call < 5; call++)
                     {
-                        clock.Restart();
+                        var clock = Stopwatch.StartNew();
+                        nn.functional.linear(x, weight);
+                        torchTimes.Add(clock.Elapsed.TotalSeconds);
+                    }
+                    for (var call = 0; streams && call < 5; call++)
+                    {
+                        var clock = Stopwatch.StartNew();
                         StreamingLinear.Forward(x, weight, null);
                         streamingTimes.Add(clock.Elapsed.TotalSeconds);
                     }
                 }
-                torchTimes.RemoveAt(0);
-                var streaming = streams ? $"{Ms(streamingTimes.Skip(1).Min())} / {Ms(Statistics.Median(streamingTimes.Skip(1).ToList()))}" : "–";
+                // The first block of each is warm-up.
+                torchTimes.RemoveRange(0, 5);
+                streamingTimes.RemoveRange(0, Math.Min(5, streamingTimes.Count));
+                var streaming = streams ? $"{Ms(streamingTimes.Min())} / {Ms(Statistics.Median(streamingTimes))}" : "–";
                 var bytes = weight.numel() * 4.0;
-                var best = streams ? Math.Min(torchTimes.Min(), streamingTimes.Skip(1).Min()) : torchTimes.Min();
+                var best = streams ? Math.Min(torchTimes.Min(), streamingTimes.Min()) : torchTimes.Min();
                 Console.WriteLine($"| {rows} | {name} | {Ms(torchTimes.Min())} / {Ms(Statistics.Median(torchTimes))} | {streaming} | {bytes / best / 1e9:F1} |");
             }
         }
