@@ -31,7 +31,7 @@ static int Usage()
         + "       InferServer.Benchmarks encoder [--batches 1,8,64] [--repeats N] [--threads N] [--model DIR] [--encoder-batch-tokens N] [--no-grpc] [--onnx-spinning] [--quick]\n"
         + "       InferServer.Benchmarks merge [--model demo|large] [--concurrency 8,64] [--tokens N] [--prompt N] [--repeats N] [--waves N]\n"
         + "       InferServer.Benchmarks peer [--quick] [--concurrency 1,8,64] [--tokens N] [--prompt N] [--repeats N] [--threads N] [--check N] [--cache DIR] [--chart DIR]\n"
-        + "       InferServer.Benchmarks profile [ROWS=1,8,64] [ITERATIONS=20]\n"
+        + "       InferServer.Benchmarks profile [ROWS=1,8,64] [ITERATIONS=20] | profile linear [ROWS=1,2,4,8,16] [ITERATIONS=30]\n"
         + "       InferServer.Benchmarks structured [ROWS=1,8,64] [STEPS=48]\n"
         + "       InferServer.Benchmarks constrained-ratio [--model large|medium|demo] [--concurrency 64] [--tokens 16] [--prompt 16] [--repeats 3] [--threads N]");
     return 2;

@@ -5,6 +5,7 @@ using InferServer.Benchmarks.Peer;
 using InferServer.Engine;
 using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
+using InferServer.Kernels.Matmul;
 using InferServer.Kernels.Norms;
 using InferServer.Kernels.Rotary;
 using InferServer.Kernels.Sampling;
@@ -30,6 +31,12 @@ public static class DecodeStepProfile
     /// <summary>Runs the profile; <paramref name="args"/>: [ROWS=1,8,64] [ITERATIONS=20].</summary>
     public static int Run(string[] args)
     {
+        if (args.Length > 0 && args[0] == "linear")
+        {
+            return CompareLinear(args.Length > 1 ? args[1].Split(',').Select(int.Parse).ToArray() : [1, 2, 4, 8, 16],
+                args.Length > 2 ? int.Parse(args[2]) : 30);
+        }
+
         var rowsList = args.Length > 0 ? args[0].Split(',').Select(int.Parse).ToArray() : [1, 8, 64];
         var iterations = args.Length > 1 ? int.Parse(args[1]) : 20;
         Console.WriteLine($"# decode-step profile, large model shapes, {get_num_threads()} torch threads, load average {PeerBenchmark.LoadAverage()} at start");
@@ -50,11 +57,62 @@ public static class DecodeStepProfile
         Console.WriteLine("(ms per step, median of iterations; engine step = median time per output token of the requests, c = rows, greedy, 8-token prompts)");
 
         Console.WriteLine();
-        Console.WriteLine("| rows | q,k,v as 3 GEMMs | fused QKV | gate,up as 2 GEMMs | fused gate/up | linear(x, W) 2048→5632 | x·Wᵀ pre-transposed | 1 thread: linear 2048→5632 | W·x as mv (rows = 1) |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| rows | q,k,v as 3 GEMMs | fused QKV | gate,up as 2 GEMMs | fused gate/up | libtorch linear(x, W) 2048→5632 | StreamingLinear 2048→5632 | x·Wᵀ pre-transposed | 1 thread: linear 2048→5632 | W·x as mv (rows = 1) | head, libtorch | head, StreamingLinear |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var rows in rowsList)
         {
             Console.WriteLine($"| {rows} | {string.Join(" | ", model.Alternatives(rows, iterations).Select(Ms))} |");
+        }
+        Console.WriteLine($"load average at end {PeerBenchmark.LoadAverage()}");
+        return 0;
+    }
+
+    /// <summary>
+    /// libtorch's linear against <see cref="StreamingLinear"/> on the large model's widest projection and its output head,
+    /// in alternate blocks so that both see the same load; min and median of the calls (the min is what each reaches
+    /// when it has the cores, the figure to compare on a shared machine).
+    /// </summary>
+    private static int CompareLinear(int[] rowsList, int iterations)
+    {
+        Console.WriteLine($"# libtorch linear vs StreamingLinear, {get_num_threads()} torch threads, load average {PeerBenchmark.LoadAverage()} at start");
+        using var scope = NewDisposeScope();
+        var shapes = new[] { ("2048→5632", randn(Intermediate, Hidden)), ("head 2048→32000", randn(Vocabulary, Hidden)) };
+        Console.WriteLine("| rows | weight | libtorch min / median (ms) | StreamingLinear min / median (ms) | weight GB/s, faster of the two (min) |");
+        Console.WriteLine("|---:|---|---:|---:|---:|");
+        foreach (var rows in rowsList)
+        {
+            foreach (var (name, weight) in shapes)
+            {
+                var x = randn(rows, Hidden);
+                var streams = StreamingLinear.Applies(x, weight, null);
+                var torchTimes = new List<double>();
+                var streamingTimes = new List<double>();
+                // Blocks of 5 calls each, alternately: each kernel runs back to back as in a step (libtorch's OpenMP threads
+                // spin for a while after each call and would take the core a StreamingLinear thread wants), both see the same load.
+                for (var i = 0; i <= iterations; i++)
+                {
+                    using var inner = NewDisposeScope();
+                    for (var call = 0; call < 5; call++)
+                    {
+                        var clock = Stopwatch.StartNew();
+                        nn.functional.linear(x, weight);
+                        torchTimes.Add(clock.Elapsed.TotalSeconds);
+                    }
+                    for (var call = 0; streams && call < 5; call++)
+                    {
+                        var clock = Stopwatch.StartNew();
+                        StreamingLinear.Forward(x, weight, null);
+                        streamingTimes.Add(clock.Elapsed.TotalSeconds);
+                    }
+                }
+                // The first block of each is warm-up.
+                torchTimes.RemoveRange(0, 5);
+                streamingTimes.RemoveRange(0, Math.Min(5, streamingTimes.Count));
+                var streaming = streams ? $"{Ms(streamingTimes.Min())} / {Ms(Statistics.Median(streamingTimes))}" : "–";
+                var bytes = weight.numel() * 4.0;
+                var best = streams ? Math.Min(torchTimes.Min(), streamingTimes.Min()) : torchTimes.Min();
+                Console.WriteLine($"| {rows} | {name} | {Ms(torchTimes.Min())} / {Ms(Statistics.Median(torchTimes))} | {streaming} | {bytes / best / 1e9:F1} |");
+            }
         }
         Console.WriteLine($"load average at end {PeerBenchmark.LoadAverage()}");
         return 0;
@@ -196,14 +254,14 @@ public static class DecodeStepProfile
                 {
                     foreach (var weight in new[] { q, k, v })
                     {
-                        nn.functional.linear(x, weight);
+                        LoraOps.BaseLinear(x, weight, null);
                     }
-                    nn.functional.linear(attentionOut, o);
-                    nn.functional.linear(x, gate);
-                    nn.functional.linear(x, up);
-                    nn.functional.linear(h, down);
+                    LoraOps.BaseLinear(attentionOut, o, null);
+                    LoraOps.BaseLinear(x, gate, null);
+                    LoraOps.BaseLinear(x, up, null);
+                    LoraOps.BaseLinear(h, down, null);
                 }
-                nn.functional.linear(x, head);
+                LoraOps.BaseLinear(x, head, null);
             });
 
             var slots = Enumerable.Range(0, rows).Select(r => r % 64 + 1).ToArray();
@@ -266,11 +324,14 @@ public static class DecodeStepProfile
             var qkv = cat([q, k, v], 0);
             var gateUp = cat([gate, up], 0);
             var upTransposed = up.t().contiguous();
-            var separate = Median(iterations, () => { nn.functional.linear(x, q); nn.functional.linear(x, k); nn.functional.linear(x, v); });
-            var fused = Median(iterations, () => nn.functional.linear(x, qkv).split([Heads * HeadDim, KvHeads * HeadDim, KvHeads * HeadDim], 1));
-            var separateMlp = Median(iterations, () => { nn.functional.linear(x, gate); nn.functional.linear(x, up); });
-            var fusedMlp = Median(iterations, () => nn.functional.linear(x, gateUp).chunk(2, 1));
+            var separate = Median(iterations, () => { LoraOps.BaseLinear(x, q, null); LoraOps.BaseLinear(x, k, null); LoraOps.BaseLinear(x, v, null); });
+            var fused = Median(iterations, () => LoraOps.BaseLinear(x, qkv, null).split([Heads * HeadDim, KvHeads * HeadDim, KvHeads * HeadDim], 1));
+            var separateMlp = Median(iterations, () => { LoraOps.BaseLinear(x, gate, null); LoraOps.BaseLinear(x, up, null); });
+            var fusedMlp = Median(iterations, () => LoraOps.BaseLinear(x, gateUp, null).chunk(2, 1));
             var plain = Median(iterations, () => nn.functional.linear(x, up));
+            var streaming = StreamingLinear.Applies(x, up, null) ? Median(iterations, () => StreamingLinear.Forward(x, up, null)) : double.NaN;
+            var headTorch = Median(iterations, () => nn.functional.linear(x, head));
+            var headStreaming = StreamingLinear.Applies(x, head, null) ? Median(iterations, () => StreamingLinear.Forward(x, head, null)) : double.NaN;
             var transposed = Median(iterations, () => x.matmul(upTransposed));
             var threads = get_num_threads();
             set_num_threads(1);
@@ -278,7 +339,7 @@ public static class DecodeStepProfile
             set_num_threads(threads);
             var vector = x[0];
             var mv = rows == 1 ? Median(iterations, () => up.mv(vector)) : double.NaN;
-            return [separate, fused, separateMlp, fusedMlp, plain, transposed, single, mv];
+            return [separate, fused, separateMlp, fusedMlp, plain, streaming, transposed, single, mv, headTorch, headStreaming];
         }
 
         public void Dispose()

@@ -1,3 +1,4 @@
+using InferServer.Kernels.Matmul;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -45,9 +46,9 @@ public static class LoraOps
     }
 
     /// <summary>
-    /// y = x·Wᵀ + bias. A single row goes through a matrix-vector product: libtorch's GEMM path for one row reached
-    /// about half the speed of <c>mv</c> on the large benchmark model's projections (docs/benchmarks.md, "Where a decode
-    /// step goes"), and a batch-1 decode step is nothing but these reads of the weights.
+    /// y = x·Wᵀ + bias. A few float32 CPU rows (decode) go through <see cref="StreamingLinear"/>, which reads W once at
+    /// close to the memory bandwidth: a decode step with few rows is nothing but these reads of the weights, and libtorch's
+    /// sgemv/sgemm for one to eight rows read them at well under it here (docs/benchmarks.md, "Where a decode step goes").
     /// </summary>
     public static Tensor BaseLinear(Tensor x, Tensor weight, Tensor? bias)
     {
@@ -59,15 +60,7 @@ public static class LoraOps
             return BatchInvariance.Linear(x, weight, bias);
         }
 
-        if (x.ndim != 2 || x.shape[0] != 1 || x.device_type != DeviceType.CPU)
-        {
-            return nn.functional.linear(x, weight, bias);
-        }
-
-        using var row = x[0];
-        using var product = weight.mv(row);
-        var y = product.unsqueeze(0);
-        return bias is null ? y : y.PlusInPlace(bias);
+        return StreamingLinear.TryForward(x, weight, bias) ?? nn.functional.linear(x, weight, bias);
     }
 
     /// <summary>
