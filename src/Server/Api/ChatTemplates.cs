@@ -82,7 +82,7 @@ public static class ChatTemplates
         }
 
         ToolRequests.Validate(request, limits, violations);
-        RpcErrors.ThrowIfAny(violations);
+        InvalidRequestException.ThrowIfAny(violations);
 
         if (!ToolRequests.UsesTools(request))
         {
@@ -262,7 +262,7 @@ public static class ChatTemplates
         }
         catch (TemplateRaisedException refused)
         {
-            throw RpcErrors.InvalidArgument([new FieldViolation("messages", refused.Message)]);
+            throw new InvalidRequestException([new FieldViolation("messages", refused.Message)]);
         }
         catch (TemplateRuntimeException error) when (!builtIn)
         {

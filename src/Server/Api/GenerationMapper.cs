@@ -62,7 +62,7 @@ public static class GenerationMapper
                 break;
         }
         var settings = ToSettings(request.Params, limits, violations);
-        RpcErrors.ThrowIfAny(violations);
+        InvalidRequestException.ThrowIfAny(violations);
         return new GenerationRequest(
             request.Adapter, text, tokenIds, settings.MaxNewTokens, settings.Sampling, settings.StopStrings, settings.StopTokenIds,
             IgnoreEos: request.Params?.IgnoreEos ?? false,
@@ -90,7 +90,7 @@ public static class GenerationMapper
             }
         }
 
-        RpcErrors.ThrowIfAny(violations);
+        InvalidRequestException.ThrowIfAny(violations);
         return new GenerationRequest(
             request.Adapter, prompt.Text, null, settings.MaxNewTokens, settings.Sampling,
             [.. settings.StopStrings, .. prompt.StopStrings.Except(settings.StopStrings)], settings.StopTokenIds,

@@ -20,17 +20,17 @@ public static class TokenizationMapper
         var hasMessages = request.Messages.Count > 0;
         if (hasText == hasMessages)
         {
-            RpcErrors.ThrowInvalidArgument(hasText ? "messages" : "text", "give exactly one of text and messages");
+            InvalidRequestException.Throw(hasText ? "messages" : "text", "give exactly one of text and messages");
         }
 
         if (hasText && request.Text.Length > limits.MaxPromptChars)
         {
-            RpcErrors.ThrowInvalidArgument("text", $"{request.Text.Length} characters exceed the limit of {limits.MaxPromptChars}");
+            InvalidRequestException.Throw("text", $"{request.Text.Length} characters exceed the limit of {limits.MaxPromptChars}");
         }
 
         if (!hasMessages && (request.HasAddGenerationPrompt || request.ChatTemplate.Length > 0))
         {
-            RpcErrors.ThrowInvalidArgument(request.HasAddGenerationPrompt ? "add_generation_prompt" : "chat_template", "applies to messages only");
+            InvalidRequestException.Throw(request.HasAddGenerationPrompt ? "add_generation_prompt" : "chat_template", "applies to messages only");
         }
 
         CheckAdapter(request.Adapter, registry);
@@ -59,7 +59,7 @@ public static class TokenizationMapper
     {
         if (request.Tokens.Count > limits.MaxPromptTokens)
         {
-            RpcErrors.ThrowInvalidArgument("tokens", $"{request.Tokens.Count} tokens exceed the limit of {limits.MaxPromptTokens}");
+            InvalidRequestException.Throw("tokens", $"{request.Tokens.Count} tokens exceed the limit of {limits.MaxPromptTokens}");
         }
 
         CheckAdapter(request.Adapter, registry);

@@ -10,11 +10,8 @@ namespace InferServer.Server.Api.OpenAi;
 /// OpenAI requests to engine requests, through the gRPC API's request messages and mappers (one set of validation,
 /// limits and chat templating for both front doors), and engine results to OpenAI's response pieces.
 /// </summary>
-public static partial class OpenAiMapper
+public static class OpenAiMapper
 {
-    [System.Text.RegularExpressions.GeneratedRegex(@"^((?:messages\[\d+\]\.)?tool(?:s|_calls)\[\d+\])\.(name|description|parameters|arguments)$")]
-    private static partial System.Text.RegularExpressions.Regex ToolField();
-
     /// <summary>The adapter a model name selects: none for the base model's served name.</summary>
     public static string AdapterOf(string model, EngineModelInfo baseModel) => model == baseModel.ServedName ? "" : model;
 
@@ -42,12 +39,8 @@ public static partial class OpenAiMapper
         return requests;
     }
 
-    /// <summary>n engine requests for a chat call, its messages rendered by the shared chat templates.</summary>
-    public static IReadOnlyList<GenerationRequest> ToDomain(ChatCompletionCall call, EngineModelInfo baseModel, ApiOptions limits) =>
-        ToDomainWithPrompt(call, baseModel, limits).Requests;
-
-    /// <summary>As <see cref="ToDomain(ChatCompletionCall, EngineModelInfo, ApiOptions)"/>, with the rendered prompt (whose
-    /// <see cref="ChatPrompt.Tools"/> reads the replies' tool calls).</summary>
+    /// <summary>n engine requests for a chat call, its messages rendered by the shared chat templates, with the rendered
+    /// prompt (whose <see cref="ChatPrompt.Tools"/> reads the replies' tool calls).</summary>
     public static (IReadOnlyList<GenerationRequest> Requests, ChatPrompt Prompt) ToDomainWithPrompt(ChatCompletionCall call, EngineModelInfo baseModel, ApiOptions limits)
     {
         var request = new ChatRequest
@@ -86,38 +79,6 @@ public static partial class OpenAiMapper
         var copy = parameters.Clone();
         copy.Sampling.Seed = unchecked(parameters.Sampling.Seed + (ulong)choice);
         return copy;
-    }
-
-    /// <summary>
-    /// The OpenAI name of a field as the shared validation names it ("params.sampling.top_p" → "top_p",
-    /// "params.max_new_tokens" → max_tokens or max_completion_tokens, "text" → "prompt").
-    /// </summary>
-    public static string ParamName(string field, OpenAiCommon? common, bool chat)
-    {
-        if (field == "params.response_format.json_schema")
-        {
-            // The gRPC field holds the schema text, which OpenAI's body nests one level deeper.
-            return "response_format.json_schema.schema";
-        }
-
-        // A tool's and a tool call's name, parameters and arguments sit under "function" in OpenAI's body.
-        if (ToolField().Match(field) is { Success: true } tool)
-        {
-            return $"{tool.Groups[1].Value}.function.{tool.Groups[2].Value}";
-        }
-
-        var name = field.StartsWith("params.sampling.", StringComparison.Ordinal) ? field["params.sampling.".Length..]
-            : field.StartsWith("params.", StringComparison.Ordinal) ? field["params.".Length..]
-            : field;
-        return name switch
-        {
-            "max_new_tokens" => common?.MaxTokensField ?? "max_tokens",
-            "text" or "token_ids.ids" => "prompt",
-            "adapter" => "model",
-            "logprobs" or "top_logprobs" => chat ? name : "logprobs",
-            _ when name.StartsWith("stop[", StringComparison.Ordinal) => "stop",
-            _ => name,
-        };
     }
 
     /// <summary>OpenAI's finish_reason: the model's end-of-sequence token and a stop sequence are both "stop".</summary>

@@ -125,7 +125,7 @@ public static class OpenAiRequestReader
                 [.. array.EnumerateArray().Select(item => item.GetString()!)],
             _ => throw fields.Invalid("input", "must be a string or a list of strings (token-id input is not supported)"),
         };
-        RpcErrors.ThrowIfAny(ClassificationMapper.TextViolations(input, limits, "input"));
+        InvalidRequestException.ThrowIfAny(ClassificationMapper.TextViolations(input, limits));
         var format = fields.String("encoding_format") ?? "float";
         if (format is not ("float" or "base64"))
         {
@@ -149,7 +149,7 @@ public static class OpenAiRequestReader
                 [.. array.EnumerateArray().Select(item => item.GetString()!)],
             _ => throw fields.Invalid("input", "must be a string or a list of strings (token-id input is not supported)"),
         };
-        RpcErrors.ThrowIfAny(ClassificationMapper.TextViolations(input, limits, "input"));
+        InvalidRequestException.ThrowIfAny(ClassificationMapper.TextViolations(input, limits));
         return new ClassifyCall(model, input, fields.String("user"));
     }
 
