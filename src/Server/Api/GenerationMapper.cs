@@ -71,17 +71,23 @@ public static class GenerationMapper
             Grammar: settings.Grammar);
     }
 
-    /// <summary>The engine request for a Chat/ChatStream call whose messages <paramref name="prompt"/> rendered.</summary>
-    public static GenerationRequest ToDomain(ChatRequest request, ChatPrompt prompt, ApiOptions limits, DateTimeOffset? deadline)
+    /// <summary>Whether <paramref name="parameters"/> constrain the output by a response format.</summary>
+    public static bool FormatConstrained(GenerationParams? parameters) =>
+        parameters?.ResponseFormat is { } format && (format.JsonObject || format.JsonSchema.Length > 0);
+
+    /// <summary>The engine request for a chat reply for <paramref name="adapter"/>: <paramref name="conversation"/>, rendered
+    /// as <paramref name="prompt"/>, generated under <paramref name="parameters"/>.</summary>
+    public static GenerationRequest ToDomain(
+        string adapter, GenerationParams? parameters, Conversation conversation, ChatPrompt prompt, ApiOptions limits, DateTimeOffset? deadline)
     {
         var violations = new List<FieldViolation>();
-        var settings = ToSettings(request.Params, limits, violations);
+        var settings = ToSettings(parameters, limits, violations);
         var grammar = settings.Grammar;
         if (prompt.ToolFormat is { } format)
         {
             try
             {
-                grammar ??= ToolRequests.ForcedCallGrammar(request, format);
+                grammar ??= ToolRequests.ForcedCallGrammar(conversation, format);
             }
             catch (UnsupportedSchemaException refused)
             {
@@ -92,9 +98,9 @@ public static class GenerationMapper
 
         InvalidRequestException.ThrowIfAny(violations);
         return new GenerationRequest(
-            request.Adapter, prompt.Text, null, settings.MaxNewTokens, settings.Sampling,
+            adapter, prompt.Text, null, settings.MaxNewTokens, settings.Sampling,
             [.. settings.StopStrings, .. prompt.StopStrings.Except(settings.StopStrings)], settings.StopTokenIds,
-            IgnoreEos: request.Params?.IgnoreEos ?? false,
+            IgnoreEos: parameters?.IgnoreEos ?? false,
             Deadline: deadline,
             // The template writes the special tokens (BOS, role markers) itself.
             AddSpecialTokens: false,
@@ -202,7 +208,7 @@ public static class GenerationMapper
         if (tools is not null && finished.Reason != DomainFinishReason.Length && tools.Parse(response.Text) is { } parsed)
         {
             response.Text = parsed.Content;
-            response.ToolCalls.AddRange(parsed.Calls);
+            response.ToolCalls.AddRange(parsed.Calls.Select(GrpcChat.ToProto));
             response.FinishReason = ProtoFinishReason.ToolCalls;
         }
 
@@ -238,7 +244,7 @@ public static class GenerationMapper
         };
         if (tools is not null && finished.Reason != DomainFinishReason.Length && tools.Parse(wholeText) is { } parsed)
         {
-            final.ToolCalls.AddRange(parsed.Calls);
+            final.ToolCalls.AddRange(parsed.Calls.Select(GrpcChat.ToProto));
             final.FinishReason = ProtoFinishReason.ToolCalls;
         }
 

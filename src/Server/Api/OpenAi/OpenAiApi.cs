@@ -136,19 +136,17 @@ public sealed partial class OpenAiApi(
     /// <summary>POST /tokenize (vLLM's): {model, prompt | messages, add_special_tokens?, add_generation_prompt?} to {count, max_model_len, tokens}.</summary>
     public Task TokenizeAsync(HttpContext context) => exchange.HandleAsync(context, "tokenize", ApiKeyScope.Inference, async call =>
     {
-        var (model, request) = OpenAiRequestReader.ReadTokenize(await call.ReadBodyAsync());
-        request.Adapter = OpenAiMapper.AdapterOf(model, engine.Model);
-        var response = TokenizationMapper.Tokenize(request, engine, registry, limits);
-        await call.WriteJsonAsync(new TokenizeResult(response.Count, response.MaxModelLen, response.TokenIds));
+        var (model, input) = OpenAiRequestReader.ReadTokenize(await call.ReadBodyAsync());
+        var output = TokenizationMapper.Tokenize(input with { Adapter = OpenAiMapper.AdapterOf(model, engine.Model) }, engine, registry, limits);
+        await call.WriteJsonAsync(new TokenizeResult(output.TokenIds.Count, output.MaxModelLen, output.TokenIds));
     });
 
     /// <summary>POST /detokenize (vLLM's): {model, tokens} to {prompt}.</summary>
     public Task DetokenizeAsync(HttpContext context) => exchange.HandleAsync(context, "detokenize", ApiKeyScope.Inference, async call =>
     {
-        var (model, request) = OpenAiRequestReader.ReadDetokenize(await call.ReadBodyAsync());
-        request.Adapter = OpenAiMapper.AdapterOf(model, engine.Model);
-        var response = TokenizationMapper.Detokenize(request, engine, registry, limits);
-        await call.WriteJsonAsync(new DetokenizeResult(response.Prompt));
+        var (model, tokens) = OpenAiRequestReader.ReadDetokenize(await call.ReadBodyAsync());
+        var prompt = TokenizationMapper.Detokenize(OpenAiMapper.AdapterOf(model, engine.Model), tokens, engine, registry, limits);
+        await call.WriteJsonAsync(new DetokenizeResult(prompt));
     });
 
     /// <summary>GET /v1/models: the base model by its served name, then every registered adapter with the base as parent.</summary>

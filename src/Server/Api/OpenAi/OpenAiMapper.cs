@@ -43,29 +43,10 @@ public static class OpenAiMapper
     /// prompt (whose <see cref="ChatPrompt.Tools"/> reads the replies' tool calls).</summary>
     public static (IReadOnlyList<GenerationRequest> Requests, ChatPrompt Prompt) ToDomainWithPrompt(ChatCompletionCall call, EngineModelInfo baseModel, ApiOptions limits)
     {
-        var request = new ChatRequest
-        {
-            Adapter = AdapterOf(call.Common.Model, baseModel),
-            ChatTemplate = call.ChatTemplate,
-            ChatTemplateKwargs = call.ChatTemplateKwargs,
-            ToolChoice = call.ToolChoice,
-            // The forced-call check against response_format needs the format before the per-choice parameters are set.
-            Params = call.Common.Params,
-        };
-        if (call.ParallelToolCalls is { } parallel)
-        {
-            request.ParallelToolCalls = parallel;
-        }
-
-        request.Messages.AddRange(call.Messages);
-        request.Tools.AddRange(call.Tools);
-        var prompt = ChatTemplates.Render(request, baseModel, limits);
+        var adapter = AdapterOf(call.Common.Model, baseModel);
+        var prompt = ChatTemplates.Render(call.Conversation, baseModel, limits, formatConstrained: GenerationMapper.FormatConstrained(call.Common.Params));
         return ([.. Enumerable.Range(0, call.Common.Choices).Select(i =>
-        {
-            var choice = request.Clone();
-            choice.Params = ChoiceParams(call.Common.Params, i);
-            return GenerationMapper.ToDomain(choice, prompt, limits, deadline: null);
-        })], prompt);
+            GenerationMapper.ToDomain(adapter, ChoiceParams(call.Common.Params, i), call.Conversation, prompt, limits, deadline: null))], prompt);
     }
 
     // n samples of one prompt: with a seed, choice i uses seed + i, so the choices differ yet each is reproducible.

@@ -94,7 +94,7 @@ public static class OpenAiRequestReader
         var kwargs = fields.Element("chat_template_kwargs") switch
         {
             null or { ValueKind: JsonValueKind.Null } => null,
-            { ValueKind: JsonValueKind.Object } value => Google.Protobuf.JsonParser.Default.Parse<Google.Protobuf.WellKnownTypes.Struct>(value.GetRawText()),
+            { ValueKind: JsonValueKind.Object } value => TemplateVariables(value),
             _ => throw fields.Invalid("chat_template_kwargs", "must be an object of template variables, e.g. {\"enable_thinking\": false}"),
         };
         var tools = fields.Element("tools") switch
@@ -103,13 +103,15 @@ public static class OpenAiRequestReader
             { ValueKind: JsonValueKind.Array } list => list.EnumerateArray().Select(ReadTool).ToList(),
             _ => throw fields.Invalid("tools", "must be a list of {type: \"function\", function: {name, description?, parameters?}}"),
         };
-        return new ChatCompletionCall(common, messages, fields.String("chat_template") ?? "")
+        var chatTemplate = fields.String("chat_template") ?? "";
+        return new ChatCompletionCall(common, new Conversation(messages)
         {
-            ChatTemplateKwargs = kwargs,
+            ChatTemplate = chatTemplate,
+            TemplateKwargs = kwargs,
             Tools = tools,
-            ToolChoice = fields.Element("tool_choice") is { } choice ? ReadToolChoice(choice) : null,
-            ParallelToolCalls = fields.Bool("parallel_tool_calls"),
-        };
+            ToolChoice = fields.Element("tool_choice") is { } choice ? ReadToolChoice(choice) : ToolChoicePolicy.Unset,
+            ParallelToolCalls = fields.Bool("parallel_tool_calls") ?? true,
+        });
     }
 
     /// <summary>A /v1/embeddings body, under Classify's limits on texts.</summary>
@@ -153,50 +155,42 @@ public static class OpenAiRequestReader
         return new ClassifyCall(model, input, fields.String("user"));
     }
 
-    /// <summary>A /tokenize body as the gRPC request, with the model it names.</summary>
-    public static (string Model, TokenizeRequest Request) ReadTokenize(JsonElement body)
+    /// <summary>A /tokenize body, with the model it names (the input's adapter is left empty).</summary>
+    public static (string Model, TokenizeInput Input) ReadTokenize(JsonElement body)
     {
         var fields = new JsonFields(body, TokenizeFields);
         var model = RequiredString(fields, "model");
-        var request = new TokenizeRequest { ChatTemplate = fields.String("chat_template") ?? "" };
+        var chatTemplate = fields.String("chat_template") ?? "";
         if (fields.Has("prompt") == fields.Has("messages"))
         {
             throw fields.Invalid(fields.Has("prompt") ? "messages" : "prompt", "give exactly one of prompt and messages");
         }
 
-        if (fields.Element("messages") is { } messages)
+        IReadOnlyList<ChatTurn> messages = [];
+        var text = "";
+        if (fields.Element("messages") is { } list)
         {
-            request.Messages.AddRange(messages.ValueKind == JsonValueKind.Array
-                ? messages.EnumerateArray().Select(ReadMessage)
-                : throw fields.Invalid("messages", "must be a list of {role, content} messages"));
+            messages = list.ValueKind == JsonValueKind.Array
+                ? [.. list.EnumerateArray().Select(ReadMessage)]
+                : throw fields.Invalid("messages", "must be a list of {role, content} messages");
         }
         else
         {
-            request.Text = fields.String("prompt") ?? "";
+            text = fields.String("prompt") ?? "";
         }
 
-        if (fields.Bool("add_special_tokens") is { } addSpecialTokens)
-        {
-            request.AddSpecialTokens = addSpecialTokens;
-        }
-
-        if (fields.Bool("add_generation_prompt") is { } addGenerationPrompt)
-        {
-            request.AddGenerationPrompt = addGenerationPrompt;
-        }
-
-        return (model, request);
+        var addSpecialTokens = fields.Bool("add_special_tokens");
+        var addGenerationPrompt = fields.Bool("add_generation_prompt");
+        return (model, new TokenizeInput("", text, messages, chatTemplate, addSpecialTokens, addGenerationPrompt));
     }
 
-    /// <summary>A /detokenize body as the gRPC request, with the model it names.</summary>
-    public static (string Model, DetokenizeRequest Request) ReadDetokenize(JsonElement body)
+    /// <summary>A /detokenize body: the model it names and the token ids.</summary>
+    public static (string Model, IReadOnlyList<int> Tokens) ReadDetokenize(JsonElement body)
     {
         var fields = new JsonFields(body, DetokenizeFields);
         var model = RequiredString(fields, "model");
         var tokens = fields.TokenIds("tokens") ?? throw fields.Invalid("tokens", "is required: a list of token ids");
-        var request = new DetokenizeRequest();
-        request.Tokens.AddRange(tokens);
-        return (model, request);
+        return (model, tokens);
     }
 
     /// <summary>A /v1/load_lora_adapter body (vLLM's names; load_inplace = reload).</summary>
@@ -362,7 +356,7 @@ public static class OpenAiRequestReader
 
     // OpenAI's tool: {"type": "function", "function": {name, description?, parameters?, strict?}}. The parameters are
     // always enforced when a call is forced, whatever strict says.
-    private static Tool ReadTool(JsonElement element, int index)
+    private static FunctionTool ReadTool(JsonElement element, int index)
     {
         var fields = new JsonFields(element, ToolFields, $"tools[{index}].");
         if (fields.String("type") != "function")
@@ -373,26 +367,24 @@ public static class OpenAiRequestReader
         var function = new JsonFields(fields.Element("function") ?? throw fields.Invalid("function", "is required: {name, description?, parameters?}"),
             FunctionFields, $"tools[{index}].function.");
         function.Bool("strict");
-        return new Tool
-        {
-            Name = function.String("name") ?? "",
-            Description = function.String("description") ?? "",
-            Parameters = function.Element("parameters") is { } parameters
-                ? parameters.ValueKind == JsonValueKind.Object ? parameters.GetRawText() : throw function.Invalid("parameters", "must be a JSON Schema object")
-                : "",
-        };
+        var name = function.String("name") ?? "";
+        var description = function.String("description") ?? "";
+        var parameters = function.Element("parameters") is { } schema
+            ? schema.ValueKind == JsonValueKind.Object ? schema.GetRawText() : throw function.Invalid("parameters", "must be a JSON Schema object")
+            : "";
+        return new FunctionTool(name, description, parameters);
     }
 
     // "none" | "auto" | "required" | {"type": "function", "function": {"name": …}}.
-    private static ToolChoice ReadToolChoice(JsonElement element)
+    private static ToolChoicePolicy ReadToolChoice(JsonElement element)
     {
         if (element.ValueKind == JsonValueKind.String)
         {
             return element.GetString() switch
             {
-                "none" => new ToolChoice { Mode = ToolChoiceMode.None },
-                "auto" => new ToolChoice { Mode = ToolChoiceMode.Auto },
-                "required" => new ToolChoice { Mode = ToolChoiceMode.Required },
+                "none" => new(ToolChoiceKind.None),
+                "auto" => new(ToolChoiceKind.Auto),
+                "required" => new(ToolChoiceKind.Required),
                 var other => throw new Engine.RequestValidationException("tool_choice", $"must be none, auto, required or {{\"type\": \"function\", \"function\": {{\"name\": …}}}}, not \"{other}\""),
             };
         }
@@ -404,10 +396,10 @@ public static class OpenAiRequestReader
         }
 
         var function = new JsonFields(fields.Element("function") ?? throw fields.Invalid("function", "is required: {name}"), NamedChoiceFunctionFields, "tool_choice.function.");
-        return new ToolChoice { Function = RequiredString(function, "name") };
+        return new(ToolChoiceKind.Function, RequiredString(function, "name"));
     }
 
-    private static ToolCall ReadToolCall(JsonElement element, string prefix)
+    private static FunctionCall ReadToolCall(JsonElement element, string prefix)
     {
         var fields = new JsonFields(element, ToolCallFields, prefix);
         if ((fields.String("type") ?? "function") != "function")
@@ -416,29 +408,30 @@ public static class OpenAiRequestReader
         }
 
         var function = new JsonFields(fields.Element("function") ?? throw fields.Invalid("function", "is required: {name, arguments}"), CallFunctionFields, prefix + "function.");
-        return new ToolCall { Id = fields.String("id") ?? "", Name = function.String("name") ?? "", Arguments = function.String("arguments") ?? "" };
+        var id = fields.String("id") ?? "";
+        var name = function.String("name") ?? "";
+        return new FunctionCall(id, name, function.String("arguments") ?? "");
     }
 
-    private static ChatMessage ReadMessage(JsonElement element, int index)
+    private static ChatTurn ReadMessage(JsonElement element, int index)
     {
         var prefix = $"messages[{index}].";
         var fields = new JsonFields(element, MessageFields, prefix);
-        var message = new ChatMessage { Role = fields.String("role") ?? throw fields.Invalid("role", "is required") };
+        var role = fields.String("role") ?? throw fields.Invalid("role", "is required");
         // "refusal" is an earlier reply's refusal and "parsed" the client's own reading of it, which clients echo back with
         // the assistant message; templates render neither, so they are dropped.
         fields.String("refusal");
-        message.ToolCallId = fields.String("tool_call_id") ?? "";
-        if (fields.Element("tool_calls") is { } calls)
+        var toolCallId = fields.String("tool_call_id") ?? "";
+        IReadOnlyList<FunctionCall> toolCalls = fields.Element("tool_calls") switch
         {
-            message.ToolCalls.AddRange(calls.ValueKind == JsonValueKind.Array
-                ? calls.EnumerateArray().Select((call, i) => ReadToolCall(call, $"{prefix}tool_calls[{i}]."))
-                : throw fields.Invalid("tool_calls", "must be a list of {id, type: \"function\", function: {name, arguments}}"));
-        }
-
-        message.Content = fields.Element("content") switch
+            null => [],
+            { ValueKind: JsonValueKind.Array } calls => [.. calls.EnumerateArray().Select((call, i) => ReadToolCall(call, $"{prefix}tool_calls[{i}]."))],
+            _ => throw fields.Invalid("tool_calls", "must be a list of {id, type: \"function\", function: {name, arguments}}"),
+        };
+        var content = fields.Element("content") switch
         {
             // An assistant message that only calls tools has no content.
-            null when message.ToolCalls.Count > 0 => "",
+            null when toolCalls.Count > 0 => "",
             null => throw fields.Invalid("content", "is required"),
             { ValueKind: JsonValueKind.String } text => text.GetString()!,
             // Content parts: only text parts can be served by a text model.
@@ -454,7 +447,20 @@ public static class OpenAiRequestReader
             })),
             _ => throw fields.Invalid("content", "must be a string or a list of text parts"),
         };
-        return message;
+        return new ChatTurn(role, content) { ToolCalls = toolCalls, ToolCallId = toolCallId };
+    }
+
+    // The template variables of chat_template_kwargs, each a JSON value (a repeated name keeps its last value, as
+    // Python's json.loads does).
+    private static Dictionary<string, JsonElement> TemplateVariables(JsonElement kwargs)
+    {
+        var variables = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var variable in kwargs.EnumerateObject())
+        {
+            variables[variable.Name] = variable.Value.Clone();
+        }
+
+        return variables;
     }
 
     private static string RequiredString(JsonFields fields, string name) =>

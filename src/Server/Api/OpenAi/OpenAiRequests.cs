@@ -19,21 +19,9 @@ public sealed record CompletionPrompt(string? Text, IReadOnlyList<int>? TokenIds
 /// <summary>A parsed /v1/completions body.</summary>
 public sealed record CompletionCall(OpenAiCommon Common, IReadOnlyList<CompletionPrompt> Prompts);
 
-/// <summary>A parsed /v1/chat/completions body.</summary>
-public sealed record ChatCompletionCall(OpenAiCommon Common, IReadOnlyList<ChatMessage> Messages, string ChatTemplate)
-{
-    /// <summary>vLLM's chat_template_kwargs: extra variables for the model's template (ChatRequest.chat_template_kwargs).</summary>
-    public Google.Protobuf.WellKnownTypes.Struct? ChatTemplateKwargs { get; init; }
-
-    /// <summary>tools: functions the model may call.</summary>
-    public IReadOnlyList<Tool> Tools { get; init; } = [];
-
-    /// <summary>tool_choice; null = auto.</summary>
-    public ToolChoice? ToolChoice { get; init; }
-
-    /// <summary>parallel_tool_calls; null = true.</summary>
-    public bool? ParallelToolCalls { get; init; }
-}
+/// <summary>A parsed /v1/chat/completions body: messages, tools, tool_choice, parallel_tool_calls, chat_template and
+/// chat_template_kwargs are its <paramref name="Conversation"/>.</summary>
+public sealed record ChatCompletionCall(OpenAiCommon Common, Conversation Conversation);
 
 /// <summary>A parsed /v1/load_lora_adapter body.</summary>
 public sealed record LoadLoraAdapterCall(string Name, string Path, bool Reload);
