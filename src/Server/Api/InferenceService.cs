@@ -46,8 +46,9 @@ public sealed class InferenceService(
     private (GenerationRequest Generation, ChatPrompt Prompt) ChatToDomain(ChatRequest request, ServerCallContext context)
     {
         var conversation = GrpcChat.ToConversation(request);
-        var prompt = ChatTemplates.Render(conversation, engine.Model, limits, formatConstrained: GenerationMapper.FormatConstrained(request.Params));
-        return (GenerationMapper.ToDomain(request.Adapter, request.Params, conversation, prompt, limits, Deadline(context)), prompt);
+        var options = GenerationMapper.Options(request.Params);
+        var prompt = ChatTemplates.Render(conversation, engine.Model, limits, formatConstrained: options.FormatConstrained);
+        return (GenerationMapper.ToDomain(request.Adapter, options, conversation, prompt, limits, Deadline(context)), prompt);
     }
 
     public override Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context) =>

@@ -1,5 +1,4 @@
 using System.Text;
-using InferServer.Api.V1;
 using InferServer.Kernels.Sampling;
 using InferServer.Engine;
 using DomainFinishReason = InferServer.Engine.FinishReason;
@@ -7,8 +6,8 @@ using DomainFinishReason = InferServer.Engine.FinishReason;
 namespace InferServer.Server.Api.OpenAi;
 
 /// <summary>
-/// OpenAI requests to engine requests, through the gRPC API's request messages and mappers (one set of validation,
-/// limits and chat templating for both front doors), and engine results to OpenAI's response pieces.
+/// OpenAI requests to engine requests, through the shared validation and chat templating (the same as gRPC's, on the
+/// server's own request types), and engine results to OpenAI's response pieces.
 /// </summary>
 public static class OpenAiMapper
 {
@@ -23,17 +22,8 @@ public static class OpenAiMapper
         {
             for (var i = 0; i < call.Common.Choices; i++)
             {
-                var request = new GenerateRequest { Adapter = AdapterOf(call.Common.Model, baseModel), Params = ChoiceParams(call.Common.Params, i) };
-                if (prompt.Text is { } text)
-                {
-                    request.Text = text;
-                }
-                else
-                {
-                    request.TokenIds = new TokenIds { Ids = { prompt.TokenIds! } };
-                }
-
-                requests.Add(GenerationMapper.ToDomain(request, limits, deadline: null));
+                requests.Add(GenerationMapper.ToDomain(AdapterOf(call.Common.Model, baseModel), prompt.Text, prompt.TokenIds,
+                    ChoiceParams(call.Common.Params, i), addSpecialTokens: true, limits, deadline: null));
             }
         }
         return requests;
@@ -44,23 +34,14 @@ public static class OpenAiMapper
     public static (IReadOnlyList<GenerationRequest> Requests, ChatPrompt Prompt) ToDomainWithPrompt(ChatCompletionCall call, EngineModelInfo baseModel, ApiOptions limits)
     {
         var adapter = AdapterOf(call.Common.Model, baseModel);
-        var prompt = ChatTemplates.Render(call.Conversation, baseModel, limits, formatConstrained: GenerationMapper.FormatConstrained(call.Common.Params));
+        var prompt = ChatTemplates.Render(call.Conversation, baseModel, limits, formatConstrained: call.Common.Params.FormatConstrained);
         return ([.. Enumerable.Range(0, call.Common.Choices).Select(i =>
             GenerationMapper.ToDomain(adapter, ChoiceParams(call.Common.Params, i), call.Conversation, prompt, limits, deadline: null))], prompt);
     }
 
     // n samples of one prompt: with a seed, choice i uses seed + i, so the choices differ yet each is reproducible.
-    private static GenerationParams ChoiceParams(GenerationParams parameters, int choice)
-    {
-        if (choice == 0 || !parameters.Sampling.HasSeed)
-        {
-            return parameters;
-        }
-
-        var copy = parameters.Clone();
-        copy.Sampling.Seed = unchecked(parameters.Sampling.Seed + (ulong)choice);
-        return copy;
-    }
+    private static GenerationOptions ChoiceParams(GenerationOptions parameters, int choice) =>
+        choice == 0 || parameters.Seed is not { } seed ? parameters : parameters with { Seed = unchecked(seed + (ulong)choice) };
 
     /// <summary>OpenAI's finish_reason: the model's end-of-sequence token and a stop sequence are both "stop".</summary>
     public static string FinishReason(DomainFinishReason reason) => reason == DomainFinishReason.Length ? "length" : "stop";

@@ -1,11 +1,10 @@
 using System.Text.Json;
-using InferServer.Api.V1;
 
 namespace InferServer.Server.Api.OpenAi;
 
 /// <summary>
-/// Parses OpenAI request bodies against explicit allow-lists into the gRPC API's request terms, so the gRPC mappers'
-/// validation and limits apply to both front doors. Every field a client may send is listed here; any other is refused
+/// Parses OpenAI request bodies against explicit allow-lists into the server's own request types (<see cref="GenerationOptions"/>,
+/// <see cref="Conversation"/>, <see cref="TokenizeInput"/>), which the shared validation checks for both front doors. Every field a client may send is listed here; any other is refused
 /// by name (HTTP 400 with <c>param</c>), because a silently ignored field (logit_bias, tools…) changes
 /// what the client believes it asked for. Ranges are left to the shared validation, except where only the OpenAI form
 /// can be judged (types, n, the prompt's shape).
@@ -68,8 +67,7 @@ public static class OpenAiRequestReader
         var common = ReadCommon(fields, prompts.Count, limits, "max_tokens");
         if (logprobs is { } count)
         {
-            common.Params.Logprobs = true;
-            common.Params.TopLogprobs = count;
+            common = common with { Params = common.Params with { Logprobs = true, TopLogprobs = count } };
         }
         return new CompletionCall(common, prompts);
     }
@@ -86,8 +84,14 @@ public static class OpenAiRequestReader
         }
 
         var common = ReadCommon(fields, prompts: 1, limits, maxCompletionTokens is null ? "max_tokens" : "max_completion_tokens");
-        common.Params.Logprobs = fields.Bool("logprobs") ?? false;
-        common.Params.TopLogprobs = fields.Integer("top_logprobs", 0, Kernels.Sampling.SamplingParameters.MaxTopLogprobs) ?? 0;
+        common = common with
+        {
+            Params = common.Params with
+            {
+                Logprobs = fields.Bool("logprobs") ?? false,
+                TopLogprobs = fields.Integer("top_logprobs", 0, Kernels.Sampling.SamplingParameters.MaxTopLogprobs) ?? 0,
+            },
+        };
         var messages = fields.Element("messages") is { ValueKind: JsonValueKind.Array } array
             ? array.EnumerateArray().Select(ReadMessage).ToList()
             : throw fields.Invalid("messages", "is required: a list of {role, content} messages");
@@ -225,68 +229,48 @@ public static class OpenAiRequestReader
             includeUsage = new JsonFields(streamOptions, StreamOptionFields, "stream_options.").Bool("include_usage") ?? false;
         }
 
-        var parameters = new GenerationParams { Sampling = new SamplingParams() };
-        // 0 means "the server's default" in the gRPC API; an explicit 0 here is a mistake, not a request for the default.
+        var parameters = new GenerationOptions();
+        // 0 means "the server's default" in the API; an explicit 0 here is a mistake, not a request for the default.
         if (fields.Integer(maxTokensField) is { } maxTokens)
         {
-            parameters.MaxNewTokens = maxTokens is >= 1 and <= int.MaxValue ? (int)maxTokens : throw fields.Invalid(maxTokensField, $"must be at least 1, got {maxTokens}");
+            parameters = parameters with
+            {
+                MaxNewTokens = maxTokens is >= 1 and <= int.MaxValue ? (int)maxTokens : throw fields.Invalid(maxTokensField, $"must be at least 1, got {maxTokens}"),
+            };
         }
 
-        var sampling = parameters.Sampling;
-        if (fields.Number("temperature") is { } temperature)
-        {
-            sampling.Temperature = temperature;
-        }
-
-        if (fields.Number("top_p") is { } topP)
-        {
-            sampling.TopP = topP;
-        }
-        // vLLM spells "off" as -1; the gRPC API as 0.
+        parameters = parameters with { Temperature = fields.Number("temperature"), TopP = fields.Number("top_p") };
+        // vLLM spells "off" as -1; the API as 0.
         if (fields.Integer("top_k") is { } topK)
         {
-            sampling.TopK = topK == -1 ? 0 : topK is >= 0 and <= int.MaxValue ? (int)topK : throw fields.Invalid("top_k", $"must be -1, 0 (off) or positive, got {topK}");
+            parameters = parameters with
+            {
+                TopK = topK == -1 ? 0 : topK is >= 0 and <= int.MaxValue ? (int)topK : throw fields.Invalid("top_k", $"must be -1, 0 (off) or positive, got {topK}"),
+            };
         }
 
-        if (fields.Number("min_p") is { } minP)
+        parameters = parameters with
         {
-            sampling.MinP = minP;
-        }
-
-        if (fields.Number("presence_penalty") is { } presence)
-        {
-            sampling.PresencePenalty = presence;
-        }
-
-        if (fields.Number("frequency_penalty") is { } frequency)
-        {
-            sampling.FrequencyPenalty = frequency;
-        }
-
-        if (fields.Number("repetition_penalty") is { } repetition)
-        {
-            sampling.RepetitionPenalty = repetition;
-        }
-
+            MinP = fields.Number("min_p") ?? 0,
+            PresencePenalty = fields.Number("presence_penalty") ?? 0,
+            FrequencyPenalty = fields.Number("frequency_penalty") ?? 0,
+            RepetitionPenalty = fields.Number("repetition_penalty"),
+        };
         if (fields.Integer("seed") is { } seed)
         {
-            sampling.Seed = seed >= 0 ? (ulong)seed : throw fields.Invalid("seed", $"must not be negative, got {seed}");
+            parameters = parameters with { Seed = seed >= 0 ? (ulong)seed : throw fields.Invalid("seed", $"must not be negative, got {seed}") };
         }
 
-        if (fields.Strings("stop") is { } stop)
+        parameters = parameters with
         {
-            parameters.Stop.AddRange(stop);
-        }
-
-        if (fields.TokenIds("stop_token_ids") is { } stopTokenIds)
-        {
-            parameters.StopTokenIds.AddRange(stopTokenIds);
-        }
-
-        parameters.IgnoreEos = fields.Bool("ignore_eos") ?? false;
+            Stop = fields.Strings("stop") ?? [],
+            StopTokenIds = fields.TokenIds("stop_token_ids") ?? [],
+            IgnoreEos = fields.Bool("ignore_eos") ?? false,
+        };
         if (fields.Element("response_format") is { } format)
         {
-            parameters.ResponseFormat = ReadResponseFormat(format);
+            var (jsonObject, jsonSchema) = ReadResponseFormat(format);
+            parameters = parameters with { JsonObject = jsonObject, JsonSchema = jsonSchema };
         }
 
         return new OpenAiCommon(model, parameters, choices, stream, includeUsage, fields.String("user"), maxTokensField);
@@ -294,7 +278,7 @@ public static class OpenAiRequestReader
 
     // OpenAI's response_format: {"type": "text"}, {"type": "json_object"} or {"type": "json_schema", "json_schema": {name,
     // schema, strict?, description?}}. The schema is always enforced exactly (as strict: true), whatever strict says.
-    private static ResponseFormat? ReadResponseFormat(JsonElement element)
+    private static (bool JsonObject, string JsonSchema) ReadResponseFormat(JsonElement element)
     {
         var fields = new JsonFields(element, ResponseFormatFields, "response_format.");
         var type = fields.String("type") ?? throw fields.Invalid("type", "is required: text, json_object or json_schema");
@@ -306,9 +290,9 @@ public static class OpenAiRequestReader
         switch (type)
         {
             case "text":
-                return null;
+                return (false, "");
             case "json_object":
-                return new ResponseFormat { JsonObject = true };
+                return (true, "");
             case "json_schema":
                 var schemaFields = fields.Element("json_schema") is { } jsonSchema
                     ? new JsonFields(jsonSchema, JsonSchemaFields, "response_format.json_schema.")
@@ -319,7 +303,7 @@ public static class OpenAiRequestReader
                 var schema = schemaFields.Element("schema") is { ValueKind: JsonValueKind.Object or JsonValueKind.True } value
                     ? value.GetRawText()
                     : throw schemaFields.Invalid("schema", "is required: a JSON Schema object");
-                return new ResponseFormat { JsonSchema = schema };
+                return (false, schema);
             default:
                 throw fields.Invalid("type", $"must be text, json_object or json_schema, not {type}");
         }

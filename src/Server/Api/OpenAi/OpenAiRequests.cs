@@ -1,17 +1,15 @@
-using InferServer.Api.V1;
-
 namespace InferServer.Server.Api.OpenAi;
 
-/// <summary>What both OpenAI generation endpoints share, already in the gRPC API's terms.</summary>
+/// <summary>What both OpenAI generation endpoints share.</summary>
 /// <param name="Model">The request's model: an adapter name, or the base model's served name.</param>
-/// <param name="Params">Generation parameters, validated later by the gRPC API's own mapper.</param>
+/// <param name="Params">Generation parameters, checked later by the shared validation (<see cref="GenerationMapper"/>).</param>
 /// <param name="Choices">n: engine requests per prompt.</param>
 /// <param name="Stream">Answer as server-sent events.</param>
 /// <param name="IncludeUsage">stream_options.include_usage: a last chunk with the usage.</param>
 /// <param name="User">OpenAI's end-user id; logged, nothing else.</param>
 /// <param name="MaxTokensField">Which field set the token limit, to name it in errors.</param>
 public sealed record OpenAiCommon(
-    string Model, GenerationParams Params, int Choices, bool Stream, bool IncludeUsage, string? User, string MaxTokensField);
+    string Model, GenerationOptions Params, int Choices, bool Stream, bool IncludeUsage, string? User, string MaxTokensField);
 
 /// <summary>One prompt of /v1/completions: text, or token ids.</summary>
 public sealed record CompletionPrompt(string? Text, IReadOnlyList<int>? TokenIds);
