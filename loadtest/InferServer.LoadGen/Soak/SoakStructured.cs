@@ -15,10 +15,19 @@ namespace InferServer.LoadGen.Soak;
 public static class SoakStructured
 {
     /// <summary>
-    /// Tokens a structured call may generate: enough for most values of the schemas below to complete on the random demo
+    /// Tokens a constrained call may generate: enough for most values of the schemas below to complete on the random demo
     /// model, few enough that "length" (an unfinished value, not checked) still happens.
     /// </summary>
     public const int MaxNewTokens = 48;
+
+    /// <summary>
+    /// Tokens a tool chat may generate: a forced Hermes call spends many of them on its fixed <c>&lt;tool_call&gt;</c>
+    /// frame and the tool's name, which the random model writes a few bytes at a time (48 let 1 in 100 complete).
+    /// </summary>
+    public const int ToolMaxNewTokens = 128;
+
+    /// <summary>The tokens a structured call of <paramref name="kind"/> may generate.</summary>
+    public static int TokensFor(SoakCallKind kind) => kind is SoakCallKind.ToolChat or SoakCallKind.ToolChatStream ? ToolMaxNewTokens : MaxNewTokens;
 
     /// <summary>The constrained calls' formats: null is JSON object mode.</summary>
     public static readonly IReadOnlyList<string?> Schemas =
