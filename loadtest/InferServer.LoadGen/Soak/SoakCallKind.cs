@@ -15,11 +15,24 @@ public enum SoakCallKind
     /// as a chat client sends (by token ids, so the second turn starts exactly with the first), served from the prefix cache.
     /// </summary>
     Conversation,
+
+    /// <summary>gRPC Generate constrained by one of <see cref="SoakStructured.Schemas"/>: checked by validation, not a solo answer.</summary>
+    Constrained,
+    ConstrainedStream,
+
+    /// <summary>gRPC Chat offering <see cref="SoakStructured.Tools"/> under tool_choice required, named or auto: checked by validation.</summary>
+    ToolChat,
+    ToolChatStream,
 }
 
 public static class SoakCallKinds
 {
-    public static bool IsStream(this SoakCallKind kind) => kind is SoakCallKind.GenerateStream or SoakCallKind.ChatStream or SoakCallKind.CompletionStream;
+    public static bool IsStream(this SoakCallKind kind) => kind is SoakCallKind.GenerateStream or SoakCallKind.ChatStream or SoakCallKind.CompletionStream
+        or SoakCallKind.ConstrainedStream or SoakCallKind.ToolChatStream;
+
+    /// <summary>Structured calls: their output is validated (<see cref="SoakStructured"/>) instead of compared with a solo answer.</summary>
+    public static bool IsStructured(this SoakCallKind kind) =>
+        kind is SoakCallKind.Constrained or SoakCallKind.ConstrainedStream or SoakCallKind.ToolChat or SoakCallKind.ToolChatStream;
 
     public static bool IsOpenAi(this SoakCallKind kind) => kind is SoakCallKind.Completion or SoakCallKind.CompletionStream;
 

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Google.Protobuf.Collections;
 using Grpc.Core;
 using Grpc.Net.Client;
 using InferServer.Api.V1;
@@ -68,6 +69,16 @@ public sealed class SoakClient : IDisposable
                 return Answered((await client.GenerateAsync(Generate(call), headers, deadline, cancellation.Token)).TokenIds);
             case SoakCallKind.Chat:
                 return Answered((await client.ChatAsync(Chat(call), headers, deadline, cancellation.Token)).TokenIds);
+            case SoakCallKind.Constrained:
+                {
+                    var response = await client.GenerateAsync(Generate(call), headers, deadline, cancellation.Token);
+                    return Structured(call, response.Text, response.FinishReason, response.ToolCalls);
+                }
+            case SoakCallKind.ToolChat:
+                {
+                    var response = await client.ChatAsync(Chat(call), headers, deadline, cancellation.Token);
+                    return Structured(call, response.Text, response.FinishReason, response.ToolCalls);
+                }
             case SoakCallKind.Conversation:
                 {
                     int[] first = SoakPrompts.ConversationStart(call.Prompt);
@@ -77,17 +88,19 @@ public sealed class SoakClient : IDisposable
                     return Answered([.. answer, -1, .. second]);
                 }
         }
-        using var stream = call.Kind == SoakCallKind.GenerateStream
+        using var stream = call.Kind is SoakCallKind.GenerateStream or SoakCallKind.ConstrainedStream
             ? client.GenerateStream(Generate(call), headers, deadline, cancellation.Token)
             : client.ChatStream(Chat(call), headers, deadline, cancellation.Token);
         var tokens = new List<int>();
+        var text = new System.Text.StringBuilder();
         var frames = 0;
         while (await stream.ResponseStream.MoveNext(CancellationToken.None))
         {
             var frame = stream.ResponseStream.Current;
             if (frame.FrameCase == GenerateStreamResponse.FrameOneofCase.Final)
-                return Answered(tokens);
+                return call.Kind.IsStructured() ? Structured(call, text.ToString(), frame.Final.FinishReason, frame.Final.ToolCalls) : Answered(tokens);
             tokens.AddRange(frame.Delta.TokenIds);
+            text.Append(frame.Delta.Text);
             if (++frames >= call.CutAfterFrames && CutOff(call, cancellation, own) is { } cut)
                 return cut;
         }
@@ -180,6 +193,19 @@ public sealed class SoakClient : IDisposable
 
     private static SoakOutcome Answered(IEnumerable<int> tokens) => new(SoakOutcome.Ok, string.Join(',', tokens));
 
+    /// <summary>
+    /// A structured call that ended: a constrained output is checked when complete (not cut by max_new_tokens); a tool
+    /// chat's calls are checked unless max_new_tokens cut the reply before its call was whole.
+    /// </summary>
+    private static SoakOutcome Structured(SoakCall call, string text, FinishReason finish, RepeatedField<ToolCall> calls)
+    {
+        var complete = finish != FinishReason.Length;
+        var problem = !complete ? null
+            : call.Kind is SoakCallKind.Constrained or SoakCallKind.ConstrainedStream ? SoakStructured.CheckConstrained(call, text)
+            : SoakStructured.CheckToolCalls(call, finish, calls);
+        return new SoakOutcome(SoakOutcome.Ok, text, Structured: new StructuredVerdict(complete, calls.Count, problem));
+    }
+
     private GenerationParams Parameters(SoakCall call)
     {
         var parameters = new GenerationParams
@@ -206,18 +232,39 @@ public sealed class SoakClient : IDisposable
     /// <summary>The seed of a seeded call: one per prompt, so the solo pass and the traffic draw alike.</summary>
     private static ulong SeedOf(SoakCall call) => 4242UL + (ulong)call.Prompt;
 
-    private GenerateRequest Generate(SoakCall call) =>
-        new() { Adapter = call.Adapter, Text = SoakPrompts.Text(call.Prompt), Params = Parameters(call) };
+    private GenerateRequest Generate(SoakCall call)
+    {
+        var request = new GenerateRequest { Adapter = call.Adapter, Text = SoakPrompts.Text(call.Prompt), Params = Parameters(call) };
+        if (call.Kind.IsStructured())
+        {
+            // A constrained value ends the output when complete; the EOS is masked until then, so ignore_eos has no part in it.
+            request.Params.IgnoreEos = false;
+            request.Params.ResponseFormat = SoakStructured.FormatOf(call);
+        }
+        return request;
+    }
 
     private GenerateRequest Turn(SoakCall call, int[] prompt) =>
         new() { Adapter = call.Adapter, TokenIds = new TokenIds { Ids = { prompt } }, Params = Parameters(call) };
 
-    private ChatRequest Chat(SoakCall call) => new()
+    private ChatRequest Chat(SoakCall call)
     {
-        Adapter = call.Adapter,
-        Messages = { new ChatMessage { Role = "user", Content = SoakPrompts.Text(call.Prompt) } },
-        Params = Parameters(call),
-    };
+        var request = new ChatRequest
+        {
+            Adapter = call.Adapter,
+            Messages = { new ChatMessage { Role = "user", Content = SoakPrompts.Text(call.Prompt) } },
+            Params = Parameters(call),
+        };
+        if (call.Kind.IsStructured())
+        {
+            // The built-in ChatML template offers tools in Hermes <tool_call> tags (the demo model's own has no tool syntax).
+            request.ChatTemplate = "chatml";
+            request.Params.IgnoreEos = false;
+            request.Tools.Add(SoakStructured.Tools.Select(tool => tool.Clone()));
+            request.ToolChoice = SoakStructured.ChoiceOf(call);
+        }
+        return request;
+    }
 
     private Dictionary<string, object> Completion(SoakCall call)
     {

@@ -87,7 +87,8 @@ public sealed class SoakDriver(SoakTargets targets, SoakOptions options, TextWri
         foreach (var adapter in valid) await admin.LoadAsync(adapter);
         return new SoakReport(options.Seed, ledger.Requests, ledger.Cancelled, ledger.Deadline, ledger.Unloads, ledger.Lost, ledger.Wrong, leaks,
             ledger.Refused, ledger.ViolationCount, ledger.Violations, ledger.Endings, traffic.Elapsed, watch.Probes, rssAfterWarmUp, rssAfterTraffic,
-            memoryAfterWarmUp[ResourceSnapshot.GcCommitted], memoryAfterTraffic[ResourceSnapshot.GcCommitted], memoryAfterWarmUp.GcLive, memoryAfterTraffic.GcLive);
+            memoryAfterWarmUp[ResourceSnapshot.GcCommitted], memoryAfterTraffic[ResourceSnapshot.GcCommitted], memoryAfterWarmUp.GcLive, memoryAfterTraffic.GcLive,
+            new StructuredCounts(ledger.ConstrainedValid, ledger.ToolRepliesValid, ledger.ToolCalls, ledger.StructuredUnfinished, ledger.StructuredCancelled));
     }
 
     /// <summary>Steady workers, bursts, churn and the health watch, all at once, for <paramref name="length"/>; returns when every call has ended.</summary>

@@ -16,6 +16,7 @@ public sealed class SoakLedger(int seed, SoloAnswers solo)
     private readonly ConcurrentQueue<string> violations = new();
     private readonly ConcurrentDictionary<string, int> endings = new(StringComparer.Ordinal);
     private long requests, cancelled, deadline, unloads, lost, wrong, refused, violationCount;
+    private long constrainedValid, toolRepliesValid, toolCalls, structuredUnfinished, structuredCancelled;
 
     public long Requests => Interlocked.Read(ref requests);
     public long Cancelled => Interlocked.Read(ref cancelled);
@@ -25,6 +26,20 @@ public sealed class SoakLedger(int seed, SoloAnswers solo)
     public long Wrong => Interlocked.Read(ref wrong);
     public long Refused => Interlocked.Read(ref refused);
     public long ViolationCount => Interlocked.Read(ref violationCount);
+
+    /// <summary>Completed constrained outputs that parsed and validated against their schema.</summary>
+    public long ConstrainedValid => Interlocked.Read(ref constrainedValid);
+
+    /// <summary>Completed tool chats whose reply held (forced: calls whose arguments validate), and the calls they carried.</summary>
+    public long ToolRepliesValid => Interlocked.Read(ref toolRepliesValid);
+
+    public long ToolCalls => Interlocked.Read(ref toolCalls);
+
+    /// <summary>Structured calls that max_new_tokens ended mid-value (not checked: an unfinished value cannot validate).</summary>
+    public long StructuredUnfinished => Interlocked.Read(ref structuredUnfinished);
+
+    /// <summary>Structured streams the client cancelled mid-value.</summary>
+    public long StructuredCancelled => Interlocked.Read(ref structuredCancelled);
 
     /// <summary>The first violations, each with what is needed to find it again.</summary>
     public IReadOnlyList<string> Violations => violations.ToArray();
@@ -73,6 +88,31 @@ public sealed class SoakLedger(int seed, SoloAnswers solo)
             _ => false,
         };
         if (!clean && outcome.Status != SoakOutcome.Ok) Violation($"{call}: ended {outcome.Status} ({outcome.Detail})");
+        if (call.Kind.IsStructured()) JudgeStructured(call, outcome);
+    }
+
+    /// <summary>A structured call's output that completed must validate; one that does not counts as wrong.</summary>
+    private void JudgeStructured(SoakCall call, SoakOutcome outcome)
+    {
+        if (outcome.Status == SoakOutcome.CancelledByClient) Interlocked.Increment(ref structuredCancelled);
+        if (outcome.Structured is not { } verdict) return;
+        if (!verdict.Checked)
+        {
+            Interlocked.Increment(ref structuredUnfinished);
+            return;
+        }
+        if (verdict.Problem is { } problem)
+        {
+            Interlocked.Increment(ref wrong);
+            Violation($"{call}: {problem}");
+            return;
+        }
+        if (call.Kind is SoakCallKind.Constrained or SoakCallKind.ConstrainedStream) Interlocked.Increment(ref constrainedValid);
+        else
+        {
+            Interlocked.Increment(ref toolRepliesValid);
+            Interlocked.Add(ref toolCalls, verdict.Calls);
+        }
     }
 
     private bool AnswerIsRight(SoakCall call, SoakOutcome outcome)

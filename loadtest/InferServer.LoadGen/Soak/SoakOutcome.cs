@@ -4,7 +4,8 @@ namespace InferServer.LoadGen.Soak;
 /// <param name="Status">"OK", a gRPC status code name (OpenAI errors mapped back to one), or one of the client-side endings below.</param>
 /// <param name="Answer">The generated tokens (gRPC: ids; OpenAI: text) when the call ran to its end.</param>
 /// <param name="Detail">The status message of a failed call, printed with a violation.</param>
-public sealed record SoakOutcome(string Status, string? Answer, string? Detail = null)
+/// <param name="Structured">A structured call that ran to its end: how its output was judged.</param>
+public sealed record SoakOutcome(string Status, string? Answer, string? Detail = null, StructuredVerdict? Structured = null)
 {
     public const string Ok = "OK";
 
@@ -20,3 +21,9 @@ public sealed record SoakOutcome(string Status, string? Answer, string? Detail =
     /// <summary>No answer within the call's own deadline on the client (OpenAI calls, which carry no deadline to the server).</summary>
     public const string ClientTimeout = "ClientTimeout";
 }
+
+/// <summary>How a structured call's completed output was judged (<see cref="SoakStructured"/>).</summary>
+/// <param name="Checked">The output was complete and so checked (false: max_new_tokens ended it mid-value).</param>
+/// <param name="Calls">Tool calls the reply carried.</param>
+/// <param name="Problem">What is wrong with it; null when it validates.</param>
+public sealed record StructuredVerdict(bool Checked, int Calls, string? Problem);

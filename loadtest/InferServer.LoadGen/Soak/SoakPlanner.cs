@@ -76,8 +76,8 @@ public sealed class SoakPlanner
             var source = rank == 0 ? "" : adapters[rank - 1];
             var isChurned = churned.Contains(source);
             var adapter = fate == SoakFate.BrokenAdapter ? broken : isChurned && copyDraw < CopyShare ? CopyName(source) : source;
-            var answerOf = fate is SoakFate.Complete or SoakFate.Cancel or SoakFate.Disconnect ? source : null;
-            var tokens = fate == SoakFate.Deadline ? options.LongTokens : options.MaxNewTokens;
+            var answerOf = (fate is SoakFate.Complete or SoakFate.Cancel or SoakFate.Disconnect) && !kind.IsStructured() ? source : null;
+            var tokens = fate == SoakFate.Deadline ? options.LongTokens : kind.IsStructured() ? SoakStructured.TokensFor(kind) : options.MaxNewTokens;
             return new SoakCall(id, kind, fate, adapter, answerOf, isChurned && fate != SoakFate.BrokenAdapter, prompt, tokens, cut,
                 deadline, invalidForm, burst);
         }

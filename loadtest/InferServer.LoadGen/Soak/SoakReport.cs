@@ -21,7 +21,8 @@ public sealed record SoakReport(
     double GcCommittedAfterWarmUp,
     double GcCommittedAfterTraffic,
     double GcLiveAfterWarmUp,
-    double GcLiveAfterTraffic)
+    double GcLiveAfterTraffic,
+    StructuredCounts Structured)
 {
     /// <summary>The line published in docs/benchmarks.md.</summary>
     public string SummaryLine =>
@@ -37,9 +38,18 @@ public sealed record SoakReport(
                          $"rss_after_warmup={RssAfterWarmUp / (1 << 20):0.0} MiB rss_after_traffic={RssAfterTraffic / (1 << 20):0.0} MiB " +
                          $"gc_committed_after_warmup={GcCommittedAfterWarmUp / (1 << 20):0.0} MiB gc_committed_after_traffic={GcCommittedAfterTraffic / (1 << 20):0.0} MiB " +
                          $"gc_live_after_warmup={GcLiveAfterWarmUp / (1 << 20):0.0} MiB gc_live_after_traffic={GcLiveAfterTraffic / (1 << 20):0.0} MiB violations={ViolationCount}");
+        writer.WriteLine($"soak: structured constrained_valid={Structured.ConstrainedValid} tool_replies_valid={Structured.ToolRepliesValid} " +
+                         $"tool_calls={Structured.ToolCalls} unfinished={Structured.Unfinished} cancelled_mid_value={Structured.Cancelled}");
         writer.WriteLine("soak: endings " + string.Join(' ', Endings.Select(ending => $"{ending.Key}={ending.Value}")));
         foreach (var leak in Leaks) writer.WriteLine("soak: leaked " + leak);
         foreach (var violation in Violations) writer.WriteLine("soak: violation " + violation);
         writer.WriteLine(Passed ? "soak: PASSED" : "soak: FAILED");
     }
 }
+
+/// <summary>
+/// The structured calls (issue 23): completed constrained outputs and tool replies that validated (one that does not is
+/// counted in <see cref="SoakReport.Wrong"/>), the calls those replies carried, the outputs max_new_tokens ended
+/// mid-value (unchecked) and the streams cancelled mid-value.
+/// </summary>
+public sealed record StructuredCounts(long ConstrainedValid, long ToolRepliesValid, long ToolCalls, long Unfinished, long Cancelled);

@@ -44,7 +44,7 @@ public sealed class AdminService(
     {
         if (name.Length == 0)
         {
-            RpcErrors.ThrowInvalidArgument("name", "must not be empty");
+            InvalidRequestException.Throw("name", "must not be empty");
         }
     }
 }

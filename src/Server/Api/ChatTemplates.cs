@@ -1,7 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using Google.Protobuf;
-using InferServer.Api.V1;
 using InferServer.Engine;
 using InferServer.Jinja;
 
@@ -36,25 +34,27 @@ public static class ChatTemplates
     // The variables apply_chat_template passes itself; a keyword argument of the same name is a TypeError there.
     private static readonly string[] ReservedVariables = ["messages", "tools", "documents", "add_generation_prompt"];
 
-    /// <summary>Checks the messages and renders them, ending with the assistant's turn unless
-    /// <paramref name="addGenerationPrompt"/> is false (Tokenize's add_generation_prompt).</summary>
-    public static ChatPrompt Render(ChatRequest request, EngineModelInfo model, ApiOptions limits, bool addGenerationPrompt = true)
+    /// <summary>Checks the conversation and renders it, ending with the assistant's turn unless
+    /// <paramref name="addGenerationPrompt"/> is false (Tokenize's add_generation_prompt). <paramref name="formatConstrained"/>:
+    /// the request sets a response format too (a forced tool call is then refused).</summary>
+    public static ChatPrompt Render(Conversation conversation, EngineModelInfo model, ApiOptions limits, bool addGenerationPrompt = true,
+        bool formatConstrained = false)
     {
         var violations = new List<FieldViolation>();
-        if (request.Messages.Count == 0)
+        if (conversation.Messages.Count == 0)
         {
             violations.Add(new("messages", "must not be empty"));
         }
 
-        if (request.Messages.Count > limits.MaxChatMessages)
+        if (conversation.Messages.Count > limits.MaxChatMessages)
         {
-            violations.Add(new("messages", $"{request.Messages.Count} messages exceed the limit of {limits.MaxChatMessages}"));
+            violations.Add(new("messages", $"{conversation.Messages.Count} messages exceed the limit of {limits.MaxChatMessages}"));
         }
 
         var totalChars = 0L;
-        for (var i = 0; i < request.Messages.Count; i++)
+        for (var i = 0; i < conversation.Messages.Count; i++)
         {
-            var message = request.Messages[i];
+            var message = conversation.Messages[i];
             if (!Roles.Contains(message.Role))
             {
                 violations.Add(new($"messages[{i}].role", $"must be one of {string.Join(", ", Roles)}, got '{message.Role}'"));
@@ -67,26 +67,26 @@ public static class ChatTemplates
             violations.Add(new("messages", $"{totalChars} characters of content exceed the limit of {limits.MaxPromptChars}"));
         }
 
-        var template = request.ChatTemplate;
+        var template = conversation.ChatTemplate;
         if (template.Length > 0 && template != Model && !BuiltIn.Contains(template))
         {
             violations.Add(new("chat_template", $"must be empty, '{Model}' or one of {string.Join(", ", BuiltIn)}, got '{template}'"));
         }
 
-        if (request.ChatTemplateKwargs is { } kwargs)
+        if (conversation.TemplateKwargs is { } kwargs)
         {
-            foreach (var name in kwargs.Fields.Keys.Where(ReservedVariables.Contains))
+            foreach (var name in kwargs.Keys.Where(ReservedVariables.Contains))
             {
                 violations.Add(new($"chat_template_kwargs.{name}", "is set by the server and cannot be passed"));
             }
         }
 
-        ToolRequests.Validate(request, limits, violations);
-        RpcErrors.ThrowIfAny(violations);
+        ToolRequests.Validate(conversation, limits, violations, formatConstrained);
+        InvalidRequestException.ThrowIfAny(violations);
 
-        if (!ToolRequests.UsesTools(request))
+        if (!conversation.UsesTools)
         {
-            return RenderTemplate(request, model, template, addGenerationPrompt);
+            return RenderTemplate(conversation, model, template, addGenerationPrompt);
         }
 
         // Checked before rendering: a template that cannot show the tools must not silently drop them.
@@ -94,19 +94,19 @@ public static class ChatTemplates
         var format = (ownTemplate ? ToolCallFormat.Of(model.ChatTemplate!) : template == "llama3" ? ToolCallFormat.Llama3Json : ToolCallFormat.Hermes)
             ?? throw new ModelCapabilityException(
                 $"the model's chat template has no tool-call syntax this server reads (Hermes <tool_call>, Llama 3.x JSON, Mistral [TOOL_CALLS]); {UseBuiltIn}");
-        var tools = request.Tools.Count == 0 || ToolRequests.ChoiceIsNone(request) ? null : new ToolUse(
-            format, request.Tools.Select(tool => tool.Name).ToHashSet(StringComparer.Ordinal), ToolRequests.ChoiceIsForced(request),
-            !request.HasParallelToolCalls || request.ParallelToolCalls);
-        return RenderTemplate(request, model, template, addGenerationPrompt) with { ToolFormat = format, Tools = tools };
+        var tools = conversation.Tools.Count == 0 || conversation.ToolChoice.Kind == ToolChoiceKind.None ? null : new ToolUse(
+            format, conversation.Tools.Select(tool => tool.Name).ToHashSet(StringComparer.Ordinal), conversation.ToolChoice.Forced,
+            conversation.ParallelToolCalls);
+        return RenderTemplate(conversation, model, template, addGenerationPrompt) with { ToolFormat = format, Tools = tools };
     }
 
-    private static ChatPrompt RenderTemplate(ChatRequest request, EngineModelInfo model, string template, bool addGenerationPrompt)
+    private static ChatPrompt RenderTemplate(Conversation conversation, EngineModelInfo model, string template, bool addGenerationPrompt)
     {
         if (template.Length == 0 || template == Model)
         {
             if (model.ChatTemplate is not null)
             {
-                return ModelTemplate(request, model, addGenerationPrompt);
+                return ModelTemplate(conversation, model, addGenerationPrompt);
             }
 
             if (template == Model)
@@ -116,25 +116,25 @@ public static class ChatTemplates
 
             template = Default;
         }
-        if (ToolRequests.UsesTools(request))
+        if (conversation.UsesTools)
         {
-            return BuiltInWithTools(request, template, addGenerationPrompt);
+            return BuiltInWithTools(conversation, template, addGenerationPrompt);
         }
 
         return template switch
         {
-            "chatml" => ChatMl(request.Messages, addGenerationPrompt),
-            _ => Llama3(request.Messages, addGenerationPrompt),
+            "chatml" => ChatMl(conversation.Messages, addGenerationPrompt),
+            _ => Llama3(conversation.Messages, addGenerationPrompt),
         };
     }
 
     // A built-in's tool form, a Jinja template shipped with the server (Api/ChatTemplates): chatml's is its plain turns
     // plus Hermes tool tags, llama3's is Llama 3.3's own template (which writes BOS and its dated system header).
-    private static ChatPrompt BuiltInWithTools(ChatRequest request, string template, bool addGenerationPrompt)
+    private static ChatPrompt BuiltInWithTools(Conversation conversation, string template, bool addGenerationPrompt)
     {
         var chatml = template == "chatml";
         var source = BuiltInToolTemplates[chatml ? 0 : 1].Value;
-        var variables = Variables(request, addGenerationPrompt);
+        var variables = Variables(conversation, addGenerationPrompt);
         if (!chatml)
         {
             variables["bos_token"] = "<|begin_of_text|>";
@@ -156,18 +156,18 @@ public static class ChatTemplates
     }
 
     /// <summary>messages, tools, documents and add_generation_prompt as apply_chat_template passes them.</summary>
-    private static Dictionary<string, object?> Variables(ChatRequest request, bool addGenerationPrompt) => new()
+    private static Dictionary<string, object?> Variables(Conversation conversation, bool addGenerationPrompt) => new()
     {
-        ["messages"] = request.Messages.Select(MessageVariable).ToList(),
+        ["messages"] = conversation.Messages.Select(MessageVariable).ToList(),
         // apply_chat_template passes None for tools and documents when there are none, not undefined.
-        ["tools"] = request.Tools.Count == 0 ? null : request.Tools.Select(ToolVariable).ToList(),
+        ["tools"] = conversation.Tools.Count == 0 ? null : conversation.Tools.Select(ToolVariable).ToList(),
         ["documents"] = null,
         ["add_generation_prompt"] = addGenerationPrompt,
     };
 
     // A message as vLLM hands it to the template: tool_calls only on a message that made calls (templates test for the
     // key), each with its arguments as an object; tool_call_id only on a tool result.
-    private static Dictionary<string, object?> MessageVariable(ChatMessage message)
+    private static Dictionary<string, object?> MessageVariable(ChatTurn message)
     {
         var variable = new Dictionary<string, object?> { ["role"] = message.Role, ["content"] = message.Content };
         if (message.ToolCalls.Count > 0)
@@ -189,7 +189,7 @@ public static class ChatTemplates
     }
 
     // A tool in OpenAI's form, with only the fields the request gave.
-    private static Dictionary<string, object?> ToolVariable(Tool tool)
+    private static Dictionary<string, object?> ToolVariable(FunctionTool tool)
     {
         var function = new Dictionary<string, object?> { ["name"] = tool.Name };
         if (tool.Description.Length > 0)
@@ -215,7 +215,7 @@ public static class ChatTemplates
     // it. The template writes BOS itself when the model wants one, and the prompt is tokenized without special tokens
     // (GenerationMapper), as apply_chat_template(tokenize=True) does, so BOS is never doubled. Generation stops on the
     // EOS id already; the EOS text is a stop string only when the tokenizer has no such id for it.
-    private static ChatPrompt ModelTemplate(ChatRequest request, EngineModelInfo model, bool addGenerationPrompt)
+    private static ChatPrompt ModelTemplate(Conversation conversation, EngineModelInfo model, bool addGenerationPrompt)
     {
         JinjaTemplate template;
         try
@@ -226,7 +226,7 @@ public static class ChatTemplates
         {
             throw new ModelCapabilityException($"the model's chat template cannot be parsed ({error.Message}); {UseBuiltIn}");
         }
-        var variables = Variables(request, addGenerationPrompt);
+        var variables = Variables(conversation, addGenerationPrompt);
         // Like transformers' special_tokens_map, a token the tokenizer does not have is left undefined, not empty.
         if (model.BosToken is not null)
         {
@@ -240,12 +240,11 @@ public static class ChatTemplates
 
         // apply_chat_template renders with {**special_tokens_map, **kwargs}: a keyword argument (Qwen3's enable_thinking)
         // becomes a template variable, over bos_token and eos_token. The template reads them as JSON values.
-        if (request.ChatTemplateKwargs is { Fields.Count: > 0 } kwargs)
+        if (conversation.TemplateKwargs is { Count: > 0 } kwargs)
         {
-            using var document = JsonDocument.Parse(JsonFormatter.Default.Format(kwargs));
-            foreach (var variable in document.RootElement.EnumerateObject())
+            foreach (var (name, value) in kwargs)
             {
-                variables[variable.Name] = variable.Value.Clone();
+                variables[name] = value;
             }
         }
 
@@ -262,7 +261,7 @@ public static class ChatTemplates
         }
         catch (TemplateRaisedException refused)
         {
-            throw RpcErrors.InvalidArgument([new FieldViolation("messages", refused.Message)]);
+            throw new InvalidRequestException([new FieldViolation("messages", refused.Message)]);
         }
         catch (TemplateRuntimeException error) when (!builtIn)
         {
@@ -273,7 +272,7 @@ public static class ChatTemplates
     private static string UseBuiltIn => $"set chat_template to a built-in ({string.Join(", ", BuiltIn)}) that matches the model's format, or use Generate with a rendered prompt";
 
     // ChatML (OpenAI; Qwen, many fine-tunes): <|im_start|>role\ncontent<|im_end|>\n ... <|im_start|>assistant\n
-    private static ChatPrompt ChatMl(IEnumerable<ChatMessage> messages, bool addGenerationPrompt)
+    private static ChatPrompt ChatMl(IEnumerable<ChatTurn> messages, bool addGenerationPrompt)
     {
         var text = new StringBuilder();
         foreach (var message in messages)
@@ -291,7 +290,7 @@ public static class ChatTemplates
 
     // Llama 3 instruct: <|begin_of_text|><|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|> ... then the
     // assistant header. The template writes BOS itself, so the prompt is tokenized without special tokens.
-    private static ChatPrompt Llama3(IEnumerable<ChatMessage> messages, bool addGenerationPrompt)
+    private static ChatPrompt Llama3(IEnumerable<ChatTurn> messages, bool addGenerationPrompt)
     {
         var text = new StringBuilder("<|begin_of_text|>");
         foreach (var message in messages)

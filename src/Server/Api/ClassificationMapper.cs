@@ -9,20 +9,22 @@ public static class ClassificationMapper
     /// <summary>The engine request, after checking the text count and lengths.</summary>
     public static ClassificationRequest ToDomain(ClassifyRequest request, ApiOptions limits, DateTimeOffset? deadline)
     {
-        RpcErrors.ThrowIfAny(TextViolations(request.Texts, limits));
+        InvalidRequestException.ThrowIfAny(TextViolations(request.Texts, limits));
         return new ClassificationRequest(request.Adapter, [.. request.Texts], deadline);
     }
 
     /// <summary>The engine request for Embed, under Classify's limits.</summary>
     public static EmbeddingRequest ToDomain(EmbedRequest request, ApiOptions limits, DateTimeOffset? deadline)
     {
-        RpcErrors.ThrowIfAny(TextViolations(request.Texts, limits));
+        InvalidRequestException.ThrowIfAny(TextViolations(request.Texts, limits));
         return new EmbeddingRequest(request.Adapter, [.. request.Texts], request.HasNormalize ? request.Normalize : null, deadline);
     }
 
-    /// <summary>Classify's limits on a list of texts (shared by Embed and /v1/embeddings).</summary>
-    public static List<FieldViolation> TextViolations(IReadOnlyList<string> texts, ApiOptions limits, string field = "texts")
+    /// <summary>Classify's limits on a list of texts (shared by Embed, /classify and /v1/embeddings), named "texts" as the
+    /// engine names them too; the OpenAI port spells it "input".</summary>
+    public static List<FieldViolation> TextViolations(IReadOnlyList<string> texts, ApiOptions limits)
     {
+        const string field = "texts";
         var violations = new List<FieldViolation>();
         if (texts.Count == 0)
         {

@@ -1,4 +1,3 @@
-using Google.Rpc;
 using Grpc.Core;
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Configuration;
@@ -28,7 +27,7 @@ public static class ErrorClassifier
     /// <param name="callCancelled">The client went away (an OperationCanceledException is then a cancellation).</param>
     public static ApiError Classify(Exception exception, string adapterField, bool deadlinePassed, bool callCancelled) => exception switch
     {
-        RpcException rpc => FromRpcException(rpc),
+        InvalidRequestException invalid => new(StatusCode.InvalidArgument, invalid.Message, invalid.Violations),
         RequestValidationException invalid => new(StatusCode.InvalidArgument, invalid.Message, [new FieldViolation(invalid.Field, invalid.Problem)]),
         AdapterNotFoundException notFound => new(StatusCode.NotFound, notFound.Message, [new FieldViolation(adapterField, notFound.Message)]),
         InvalidAdapterNameException badName => new(StatusCode.InvalidArgument, badName.Message, [new FieldViolation(adapterField, badName.Message)]),
@@ -52,15 +51,4 @@ public static class ErrorClassifier
         OperationCanceledException when callCancelled => ApiError.Plain(StatusCode.Cancelled, "call cancelled by the client"),
         _ => ApiError.Plain(StatusCode.Internal, InternalMessage),
     };
-
-    // Validation shared with the gRPC mappers throws RpcException with a google.rpc.BadRequest; keep its fields.
-    private static ApiError FromRpcException(RpcException rpc)
-    {
-        var status = rpc.GetRpcStatus();
-        var violations = status?.GetDetail<BadRequest>()?.FieldViolations
-            .Select(violation => new FieldViolation(violation.Field, violation.Description)).ToList() ?? [];
-        var failure = status?.GetDetail<PreconditionFailure>();
-        return new ApiError(rpc.StatusCode, rpc.Status.Detail, violations,
-            failure?.Violations.FirstOrDefault()?.Subject, failure?.Violations.Select(violation => violation.Description).ToList());
-    }
 }

@@ -34,7 +34,7 @@ public static class FanOutGeneration
             violations.Add(new("adapters", $"'{duplicate.Key}' is named {duplicate.Count()} times; each adapter gives one completion"));
         }
 
-        RpcErrors.ThrowIfAny(violations);
+        InvalidRequestException.ThrowIfAny(violations);
         var shared = GenerationMapper.ToDomain(request, limits, deadline);
         return [.. request.Adapters.Select(name => shared with { Adapter = name })];
     }

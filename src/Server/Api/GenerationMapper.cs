@@ -23,65 +23,103 @@ public static class GenerationMapper
     /// <summary>The engine request for a Generate/GenerateStream call.</summary>
     public static GenerationRequest ToDomain(GenerateRequest request, ApiOptions limits, DateTimeOffset? deadline)
     {
-        var violations = new List<FieldViolation>();
-        string? text = null;
-        IReadOnlyList<int>? tokenIds = null;
-        switch (request.PromptCase)
+        var (text, tokenIds) = request.PromptCase switch
         {
-            case GenerateRequest.PromptOneofCase.Text:
-                text = request.Text;
-                if (text.Length == 0)
-                {
-                    violations.Add(new("text", "must not be empty"));
-                }
-                else if (text.Length > limits.MaxPromptChars)
-                {
-                    violations.Add(new("text", $"{text.Length} characters exceed the limit of {limits.MaxPromptChars}"));
-                }
+            GenerateRequest.PromptOneofCase.Text => (request.Text, null),
+            GenerateRequest.PromptOneofCase.TokenIds => ((string?)null, (IReadOnlyList<int>?)[.. request.TokenIds.Ids]),
+            _ => (null, null),
+        };
+        return ToDomain(request.Adapter, text, tokenIds, Options(request.Params),
+            addSpecialTokens: !request.HasAddSpecialTokens || request.AddSpecialTokens, limits, deadline);
+    }
 
-                break;
-            case GenerateRequest.PromptOneofCase.TokenIds:
-                tokenIds = [.. request.TokenIds.Ids];
-                if (tokenIds.Count == 0)
-                {
-                    violations.Add(new("token_ids.ids", "must not be empty"));
-                }
-                else if (tokenIds.Count > limits.MaxPromptTokens)
-                {
-                    violations.Add(new("token_ids.ids", $"{tokenIds.Count} tokens exceed the limit of {limits.MaxPromptTokens}"));
-                }
-
-                if (tokenIds.Any(id => id < 0))
-                {
-                    violations.Add(new("token_ids.ids", "token ids must not be negative"));
-                }
-
-                break;
-            default:
-                violations.Add(new("prompt", "set either text or token_ids"));
-                break;
+    /// <summary>The engine request for a prompt given as <paramref name="text"/> or as <paramref name="tokenIds"/> (exactly one).</summary>
+    public static GenerationRequest ToDomain(
+        string adapter, string? text, IReadOnlyList<int>? tokenIds, GenerationOptions options, bool addSpecialTokens, ApiOptions limits,
+        DateTimeOffset? deadline)
+    {
+        var violations = new List<FieldViolation>();
+        if (text is not null)
+        {
+            if (text.Length == 0)
+            {
+                violations.Add(new("text", "must not be empty"));
+            }
+            else if (text.Length > limits.MaxPromptChars)
+            {
+                violations.Add(new("text", $"{text.Length} characters exceed the limit of {limits.MaxPromptChars}"));
+            }
         }
-        var settings = ToSettings(request.Params, limits, violations);
-        RpcErrors.ThrowIfAny(violations);
+        else if (tokenIds is not null)
+        {
+            if (tokenIds.Count == 0)
+            {
+                violations.Add(new("token_ids.ids", "must not be empty"));
+            }
+            else if (tokenIds.Count > limits.MaxPromptTokens)
+            {
+                violations.Add(new("token_ids.ids", $"{tokenIds.Count} tokens exceed the limit of {limits.MaxPromptTokens}"));
+            }
+
+            if (tokenIds.Any(id => id < 0))
+            {
+                violations.Add(new("token_ids.ids", "token ids must not be negative"));
+            }
+        }
+        else
+        {
+            violations.Add(new("prompt", "set either text or token_ids"));
+        }
+
+        var settings = ToSettings(options, limits, violations);
+        InvalidRequestException.ThrowIfAny(violations);
         return new GenerationRequest(
-            request.Adapter, text, tokenIds, settings.MaxNewTokens, settings.Sampling, settings.StopStrings, settings.StopTokenIds,
-            IgnoreEos: request.Params?.IgnoreEos ?? false,
+            adapter, text, tokenIds, settings.MaxNewTokens, settings.Sampling, settings.StopStrings, settings.StopTokenIds,
+            IgnoreEos: options.IgnoreEos,
             Deadline: deadline,
-            AddSpecialTokens: !request.HasAddSpecialTokens || request.AddSpecialTokens,
+            AddSpecialTokens: addSpecialTokens,
             Grammar: settings.Grammar);
     }
 
-    /// <summary>The engine request for a Chat/ChatStream call whose messages <paramref name="prompt"/> rendered.</summary>
-    public static GenerationRequest ToDomain(ChatRequest request, ChatPrompt prompt, ApiOptions limits, DateTimeOffset? deadline)
+    /// <summary>The gRPC API's generation parameters as the server's <see cref="GenerationOptions"/> (unset = defaults).</summary>
+    public static GenerationOptions Options(GenerationParams? parameters)
+    {
+        parameters ??= new GenerationParams();
+        var sampling = parameters.Sampling ?? new SamplingParams();
+        return new GenerationOptions
+        {
+            MaxNewTokens = parameters.MaxNewTokens,
+            Temperature = sampling.HasTemperature ? sampling.Temperature : null,
+            TopK = sampling.TopK,
+            TopP = sampling.HasTopP ? sampling.TopP : null,
+            MinP = sampling.MinP,
+            RepetitionPenalty = sampling.HasRepetitionPenalty ? sampling.RepetitionPenalty : null,
+            PresencePenalty = sampling.PresencePenalty,
+            FrequencyPenalty = sampling.FrequencyPenalty,
+            Seed = sampling.HasSeed ? sampling.Seed : null,
+            Stop = [.. parameters.Stop],
+            StopTokenIds = [.. parameters.StopTokenIds],
+            IgnoreEos = parameters.IgnoreEos,
+            Logprobs = parameters.Logprobs,
+            TopLogprobs = parameters.TopLogprobs,
+            JsonObject = parameters.ResponseFormat?.JsonObject ?? false,
+            JsonSchema = parameters.ResponseFormat?.JsonSchema ?? "",
+        };
+    }
+
+    /// <summary>The engine request for a chat reply for <paramref name="adapter"/>: <paramref name="conversation"/>, rendered
+    /// as <paramref name="prompt"/>, generated under <paramref name="options"/>.</summary>
+    public static GenerationRequest ToDomain(
+        string adapter, GenerationOptions options, Conversation conversation, ChatPrompt prompt, ApiOptions limits, DateTimeOffset? deadline)
     {
         var violations = new List<FieldViolation>();
-        var settings = ToSettings(request.Params, limits, violations);
+        var settings = ToSettings(options, limits, violations);
         var grammar = settings.Grammar;
         if (prompt.ToolFormat is { } format)
         {
             try
             {
-                grammar ??= ToolRequests.ForcedCallGrammar(request, format);
+                grammar ??= ToolRequests.ForcedCallGrammar(conversation, format);
             }
             catch (UnsupportedSchemaException refused)
             {
@@ -90,11 +128,11 @@ public static class GenerationMapper
             }
         }
 
-        RpcErrors.ThrowIfAny(violations);
+        InvalidRequestException.ThrowIfAny(violations);
         return new GenerationRequest(
-            request.Adapter, prompt.Text, null, settings.MaxNewTokens, settings.Sampling,
+            adapter, prompt.Text, null, settings.MaxNewTokens, settings.Sampling,
             [.. settings.StopStrings, .. prompt.StopStrings.Except(settings.StopStrings)], settings.StopTokenIds,
-            IgnoreEos: request.Params?.IgnoreEos ?? false,
+            IgnoreEos: options.IgnoreEos,
             Deadline: deadline,
             // The template writes the special tokens (BOS, role markers) itself.
             AddSpecialTokens: false,
@@ -104,9 +142,8 @@ public static class GenerationMapper
     private sealed record Settings(int MaxNewTokens, SamplingParameters Sampling, IReadOnlyList<string> StopStrings, IReadOnlyList<int> StopTokenIds,
         JsonGrammar? Grammar);
 
-    private static Settings ToSettings(GenerationParams? parameters, ApiOptions limits, List<FieldViolation> violations)
+    private static Settings ToSettings(GenerationOptions parameters, ApiOptions limits, List<FieldViolation> violations)
     {
-        parameters ??= new GenerationParams();
         var maxNewTokens = parameters.MaxNewTokens == 0 ? limits.DefaultMaxNewTokens : parameters.MaxNewTokens;
         if (maxNewTokens < 1 || maxNewTokens > limits.MaxNewTokens)
         {
@@ -130,17 +167,16 @@ public static class GenerationMapper
             violations.Add(new("params.stop_token_ids", "token ids must not be negative"));
         }
 
-        var sampling = parameters.Sampling ?? new SamplingParams();
         var domain = new SamplingParameters
         {
-            Temperature = sampling.HasTemperature ? sampling.Temperature : 1.0,
-            TopK = sampling.TopK,
-            TopP = sampling.HasTopP ? sampling.TopP : 1.0,
-            MinP = sampling.MinP,
-            RepetitionPenalty = sampling.HasRepetitionPenalty ? sampling.RepetitionPenalty : 1.0,
-            PresencePenalty = sampling.PresencePenalty,
-            FrequencyPenalty = sampling.FrequencyPenalty,
-            Seed = sampling.HasSeed ? sampling.Seed : null,
+            Temperature = parameters.Temperature ?? 1.0,
+            TopK = parameters.TopK,
+            TopP = parameters.TopP ?? 1.0,
+            MinP = parameters.MinP,
+            RepetitionPenalty = parameters.RepetitionPenalty ?? 1.0,
+            PresencePenalty = parameters.PresencePenalty,
+            FrequencyPenalty = parameters.FrequencyPenalty,
+            Seed = parameters.Seed,
             Logprobs = parameters.Logprobs,
             TopLogprobs = parameters.TopLogprobs,
         };
@@ -151,13 +187,13 @@ public static class GenerationMapper
             var field = name is "logprobs" or "top_logprobs" ? $"params.{name}" : $"params.sampling.{name}";
             violations.Add(new(field, problem));
         }
-        return new Settings(maxNewTokens, domain, [.. parameters.Stop], [.. parameters.StopTokenIds], Grammar(parameters.ResponseFormat, violations));
+        return new Settings(maxNewTokens, domain, parameters.Stop, parameters.StopTokenIds, Grammar(parameters, violations));
     }
 
     /// <summary>The compiled grammar of a response format (cached by schema text), or null for free text.</summary>
-    private static JsonGrammar? Grammar(ResponseFormat? format, List<FieldViolation> violations)
+    private static JsonGrammar? Grammar(GenerationOptions format, List<FieldViolation> violations)
     {
-        if (format is null || (!format.JsonObject && format.JsonSchema.Length == 0))
+        if (!format.FormatConstrained)
         {
             return null;
         }
@@ -202,7 +238,7 @@ public static class GenerationMapper
         if (tools is not null && finished.Reason != DomainFinishReason.Length && tools.Parse(response.Text) is { } parsed)
         {
             response.Text = parsed.Content;
-            response.ToolCalls.AddRange(parsed.Calls);
+            response.ToolCalls.AddRange(parsed.Calls.Select(GrpcChat.ToProto));
             response.FinishReason = ProtoFinishReason.ToolCalls;
         }
 
@@ -238,7 +274,7 @@ public static class GenerationMapper
         };
         if (tools is not null && finished.Reason != DomainFinishReason.Length && tools.Parse(wholeText) is { } parsed)
         {
-            final.ToolCalls.AddRange(parsed.Calls);
+            final.ToolCalls.AddRange(parsed.Calls.Select(GrpcChat.ToProto));
             final.FinishReason = ProtoFinishReason.ToolCalls;
         }
 

@@ -33,14 +33,22 @@ public sealed class InferenceService(
 
     public override Task<GenerateResponse> Chat(ChatRequest request, ServerCallContext context)
     {
-        var prompt = ChatTemplates.Render(request, engine.Model, limits);
-        return GenerateWholeAsync(GenerationMapper.ToDomain(request, prompt, limits, Deadline(context)), prompt.Template, "Chat", context, prompt.Tools);
+        var (generation, prompt) = ChatToDomain(request, context);
+        return GenerateWholeAsync(generation, prompt.Template, "Chat", context, prompt.Tools);
     }
 
     public override Task ChatStream(ChatRequest request, IServerStreamWriter<GenerateStreamResponse> responseStream, ServerCallContext context)
     {
-        var prompt = ChatTemplates.Render(request, engine.Model, limits);
-        return StreamAsync(GenerationMapper.ToDomain(request, prompt, limits, Deadline(context)), prompt.Template, "ChatStream", responseStream, context, prompt.Tools);
+        var (generation, prompt) = ChatToDomain(request, context);
+        return StreamAsync(generation, prompt.Template, "ChatStream", responseStream, context, prompt.Tools);
+    }
+
+    private (GenerationRequest Generation, ChatPrompt Prompt) ChatToDomain(ChatRequest request, ServerCallContext context)
+    {
+        var conversation = GrpcChat.ToConversation(request);
+        var options = GenerationMapper.Options(request.Params);
+        var prompt = ChatTemplates.Render(conversation, engine.Model, limits, formatConstrained: options.FormatConstrained);
+        return (GenerationMapper.ToDomain(request.Adapter, options, conversation, prompt, limits, Deadline(context)), prompt);
     }
 
     public override Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context) =>

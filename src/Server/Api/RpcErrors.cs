@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
@@ -55,21 +54,4 @@ public static class RpcErrors
 
     /// <summary>A plain status.</summary>
     public static RpcException Plain(StatusCode code, string message) => new(new Grpc.Core.Status(code, ErrorBounds.Text(message)));
-
-    /// <summary>Throws INVALID_ARGUMENT for <paramref name="violations"/> (which must not be empty).</summary>
-    [DoesNotReturn]
-    public static void ThrowInvalidArgument(IReadOnlyList<FieldViolation> violations) => throw InvalidArgument(violations);
-
-    /// <summary>Throws INVALID_ARGUMENT for one field.</summary>
-    [DoesNotReturn]
-    public static void ThrowInvalidArgument(string field, string problem) => throw InvalidArgument([new FieldViolation(field, problem)]);
-
-    /// <summary>Throws INVALID_ARGUMENT when any violation was collected.</summary>
-    public static void ThrowIfAny(IReadOnlyList<FieldViolation> violations)
-    {
-        if (violations.Count > 0)
-        {
-            ThrowInvalidArgument(violations);
-        }
-    }
 }

@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using InferServer.Api.V1;
 
 namespace InferServer.Server.Api;
 
@@ -54,7 +53,7 @@ public abstract partial class ToolCallFormat
     }
 
     /// <summary>The JSON Schema of one forced call's JSON value: a call of any of <paramref name="tools"/>.</summary>
-    public string CallSchema(IReadOnlyList<Tool> tools)
+    public string CallSchema(IReadOnlyList<FunctionTool> tools)
     {
         var definitions = new JsonObject();
         var options = new JsonArray([.. tools.Select(tool => (JsonNode)CallObject(WithReferencesUnderRoot(tool, definitions)))]);
@@ -73,7 +72,7 @@ public abstract partial class ToolCallFormat
     /// reference re-pointed there: a parameters schema's "#" (and so "#/$defs/…", Pydantic's nested models) means its own
     /// root, which inside the wrapped call would be the call's root instead, refused or silently the wrong schema.
     /// </summary>
-    private static Tool WithReferencesUnderRoot(Tool tool, JsonObject definitions)
+    private static FunctionTool WithReferencesUnderRoot(FunctionTool tool, JsonObject definitions)
     {
         if (!tool.Parameters.Contains("\"$ref\"", StringComparison.Ordinal))
         {
@@ -83,7 +82,7 @@ public abstract partial class ToolCallFormat
         var parameters = JsonNode.Parse(tool.Parameters)!;
         RepointReferences(parameters, "#/$defs/" + tool.Name);
         definitions[tool.Name] = parameters;
-        return new Tool(tool) { Parameters = new JsonObject { ["$ref"] = "#/$defs/" + tool.Name }.ToJsonString() };
+        return tool with { Parameters = new JsonObject { ["$ref"] = "#/$defs/" + tool.Name }.ToJsonString() };
     }
 
     // Values (const, enum, default, examples) are data, not schemas: a "$ref" inside them is left alone.
@@ -131,7 +130,7 @@ public abstract partial class ToolCallFormat
     /// tool in this syntax (then it is all text). Unknown names, arguments that are not an object and unclosed calls
     /// (max_tokens inside a call) make it text, so nothing the model did not finish becomes a call.
     /// </summary>
-    public abstract (string Content, IReadOnlyList<ToolCall> Calls)? Parse(string text, IReadOnlySet<string> toolNames);
+    public abstract (string Content, IReadOnlyList<FunctionCall> Calls)? Parse(string text, IReadOnlySet<string> toolNames);
 
     /// <summary>
     /// Where, in a reply streamed so far, a call may have begun: the index of its opening text, of a partial opening at
@@ -143,13 +142,13 @@ public abstract partial class ToolCallFormat
     public virtual string NewCallId() => "call_" + RandomAlphanumerics(24);
 
     /// <summary>The call object of one tool in this syntax (its name fixed, its arguments under its parameters).</summary>
-    protected abstract JsonObject CallObject(Tool tool);
+    protected abstract JsonObject CallObject(FunctionTool tool);
 
     /// <summary>The call value around one or more call objects (Mistral's list).</summary>
     protected virtual JsonNode Wrap(JsonNode call) => call;
 
     /// <summary>A call object's schema: name fixed, arguments under <paramref name="argumentsName"/>.</summary>
-    protected static JsonObject NamedCall(Tool tool, string argumentsName) => new()
+    protected static JsonObject NamedCall(FunctionTool tool, string argumentsName) => new()
     {
         ["type"] = "object",
         ["properties"] = new JsonObject
@@ -161,11 +160,11 @@ public abstract partial class ToolCallFormat
         ["additionalProperties"] = false,
     };
 
-    private static JsonNode ParametersSchema(Tool tool) =>
+    private static JsonNode ParametersSchema(FunctionTool tool) =>
         tool.Parameters.Length == 0 ? new JsonObject { ["type"] = "object", ["properties"] = new JsonObject() } : JsonNode.Parse(tool.Parameters)!;
 
     /// <summary>A call read from its JSON object, or null when it is not one of an offered tool.</summary>
-    protected ToolCall? ReadCall(JsonElement element, IReadOnlySet<string> toolNames, params string[] argumentNames)
+    protected FunctionCall? ReadCall(JsonElement element, IReadOnlySet<string> toolNames, params string[] argumentNames)
     {
         if (element.ValueKind != JsonValueKind.Object
             || !element.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String || !toolNames.Contains(name.GetString()!))
@@ -177,7 +176,7 @@ public abstract partial class ToolCallFormat
         {
             if (element.TryGetProperty(argumentName, out var arguments) && arguments.ValueKind == JsonValueKind.Object)
             {
-                return new ToolCall { Id = NewCallId(), Name = name.GetString()!, Arguments = arguments.GetRawText() };
+                return new FunctionCall(NewCallId(), name.GetString()!, arguments.GetRawText());
             }
         }
         return null;
@@ -227,9 +226,9 @@ public abstract partial class ToolCallFormat
 
         public override string Suffix => "\n</tool_call>";
 
-        protected override JsonObject CallObject(Tool tool) => NamedCall(tool, "arguments");
+        protected override JsonObject CallObject(FunctionTool tool) => NamedCall(tool, "arguments");
 
-        public override (string Content, IReadOnlyList<ToolCall> Calls)? Parse(string text, IReadOnlySet<string> toolNames)
+        public override (string Content, IReadOnlyList<FunctionCall> Calls)? Parse(string text, IReadOnlySet<string> toolNames)
         {
             var first = text.IndexOf(Open, StringComparison.Ordinal);
             if (first < 0)
@@ -237,7 +236,7 @@ public abstract partial class ToolCallFormat
                 return null;
             }
 
-            var calls = new List<ToolCall>();
+            var calls = new List<FunctionCall>();
             var position = first;
             foreach (Match block in Block().Matches(text, first))
             {
@@ -285,10 +284,10 @@ public abstract partial class ToolCallFormat
     {
         public override string Name => "llama3_json";
 
-        protected override JsonObject CallObject(Tool tool) => NamedCall(tool, "parameters");
+        protected override JsonObject CallObject(FunctionTool tool) => NamedCall(tool, "parameters");
 
         // Llama 3.x writes "parameters"; some fine-tunes write "arguments", which is read too.
-        public override (string Content, IReadOnlyList<ToolCall> Calls)? Parse(string text, IReadOnlySet<string> toolNames) =>
+        public override (string Content, IReadOnlyList<FunctionCall> Calls)? Parse(string text, IReadOnlySet<string> toolNames) =>
             ParseJson(text.Trim()) is { } json && ReadCall(json, toolNames, "parameters", "arguments") is { } call ? ("", [call]) : null;
 
         public override int? CallStart(string textSoFar) => StartsWith(textSoFar, '{');
@@ -300,7 +299,7 @@ public abstract partial class ToolCallFormat
 
         public override string Name => "mistral";
 
-        protected override JsonObject CallObject(Tool tool) => NamedCall(tool, "arguments");
+        protected override JsonObject CallObject(FunctionTool tool) => NamedCall(tool, "arguments");
 
         protected override JsonNode Wrap(JsonNode call) => new JsonObject
         {
@@ -312,7 +311,7 @@ public abstract partial class ToolCallFormat
 
         public override string NewCallId() => RandomAlphanumerics(9);
 
-        public override (string Content, IReadOnlyList<ToolCall> Calls)? Parse(string text, IReadOnlySet<string> toolNames)
+        public override (string Content, IReadOnlyList<FunctionCall> Calls)? Parse(string text, IReadOnlySet<string> toolNames)
         {
             var body = text.Trim();
             if (body.StartsWith(Marker, StringComparison.Ordinal))
@@ -325,7 +324,7 @@ public abstract partial class ToolCallFormat
                 return null;
             }
 
-            var calls = new List<ToolCall>();
+            var calls = new List<FunctionCall>();
             foreach (var item in list.EnumerateArray())
             {
                 if (ReadCall(item, toolNames, "arguments") is not { } call)

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using InferServer.Api.V1;
 using InferServer.Kernels.Structured;
 
 namespace InferServer.Server.Api;
@@ -12,30 +11,19 @@ namespace InferServer.Server.Api;
 /// </summary>
 public static partial class ToolRequests
 {
-    /// <summary>Whether the conversation uses tools at all: offered tools, assistant tool calls or tool results.</summary>
-    public static bool UsesTools(ChatRequest request) =>
-        request.Tools.Count > 0 || request.Messages.Any(message => message.ToolCalls.Count > 0 || message.Role == "tool");
-
-    /// <summary>Whether tool_choice asks for no tool call.</summary>
-    public static bool ChoiceIsNone(ChatRequest request) =>
-        request.ToolChoice is { ChoiceCase: ToolChoice.ChoiceOneofCase.Mode, Mode: ToolChoiceMode.None };
-
-    /// <summary>Whether tool_choice forces a call (required, or a function by name).</summary>
-    public static bool ChoiceIsForced(ChatRequest request) => request.ToolChoice is { } choice
-        && (choice.ChoiceCase == ToolChoice.ChoiceOneofCase.Function || choice is { ChoiceCase: ToolChoice.ChoiceOneofCase.Mode, Mode: ToolChoiceMode.Required });
-
-    /// <summary>Adds every problem of the request's tools, choice and tool messages to <paramref name="violations"/>.</summary>
-    public static void Validate(ChatRequest request, ApiOptions limits, List<FieldViolation> violations)
+    /// <summary>Adds every problem of the request's tools, choice and tool messages to <paramref name="violations"/>;
+    /// <paramref name="formatConstrained"/>: the request also sets a response format, which a forced call conflicts with.</summary>
+    public static void Validate(Conversation conversation, ApiOptions limits, List<FieldViolation> violations, bool formatConstrained)
     {
-        if (request.Tools.Count > limits.MaxTools)
+        if (conversation.Tools.Count > limits.MaxTools)
         {
-            violations.Add(new("tools", $"{request.Tools.Count} tools exceed the limit of {limits.MaxTools}"));
+            violations.Add(new("tools", $"{conversation.Tools.Count} tools exceed the limit of {limits.MaxTools}"));
         }
 
         var names = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < request.Tools.Count && i < limits.MaxTools; i++)
+        for (var i = 0; i < conversation.Tools.Count && i < limits.MaxTools; i++)
         {
-            var tool = request.Tools[i];
+            var tool = conversation.Tools[i];
             if (!ValidName().IsMatch(tool.Name))
             {
                 violations.Add(new($"tools[{i}].name", tool.Name.Length == 0 ? "is required" : $"must be 1 to 64 letters, digits, '_' or '-', got '{Shorten(tool.Name)}'"));
@@ -51,46 +39,44 @@ public static partial class ToolRequests
             }
         }
 
-        if (request.ToolChoice is { } choice)
+        var choice = conversation.ToolChoice;
+        if (choice.Kind == ToolChoiceKind.Function && !names.Contains(choice.Function))
         {
-            if (choice.ChoiceCase == ToolChoice.ChoiceOneofCase.Function && !names.Contains(choice.Function))
-            {
-                violations.Add(new("tool_choice", $"names '{Shorten(choice.Function)}', which is not one of the request's tools"));
-            }
-            else if (ChoiceIsForced(request) && request.Tools.Count == 0)
-            {
-                violations.Add(new("tool_choice", "requires a call, but the request offers no tools"));
-            }
+            violations.Add(new("tool_choice", $"names '{Shorten(choice.Function)}', which is not one of the request's tools"));
+        }
+        else if (choice.Forced && conversation.Tools.Count == 0)
+        {
+            violations.Add(new("tool_choice", "requires a call, but the request offers no tools"));
         }
 
-        if (ChoiceIsForced(request) && request.Params?.ResponseFormat is { } format && (format.JsonObject || format.JsonSchema.Length > 0))
+        if (choice.Forced && formatConstrained)
         {
             violations.Add(new("tool_choice", "a forced tool call cannot be combined with response_format (the reply is the call)"));
         }
 
-        ValidateMessages(request, violations);
+        ValidateMessages(conversation, violations);
     }
 
     /// <summary>The grammar a forced call is generated under, or null when the choice forces none.</summary>
-    public static JsonGrammar? ForcedCallGrammar(ChatRequest request, ToolCallFormat format)
+    public static JsonGrammar? ForcedCallGrammar(Conversation conversation, ToolCallFormat format)
     {
-        if (!ChoiceIsForced(request))
+        if (!conversation.ToolChoice.Forced)
         {
             return null;
         }
 
-        var tools = request.ToolChoice.ChoiceCase == ToolChoice.ChoiceOneofCase.Function
-            ? request.Tools.Where(tool => tool.Name == request.ToolChoice.Function).Take(1).ToList()
-            : [.. request.Tools];
+        var tools = conversation.ToolChoice.Kind == ToolChoiceKind.Function
+            ? conversation.Tools.Where(tool => tool.Name == conversation.ToolChoice.Function).Take(1).ToList()
+            : [.. conversation.Tools];
         return JsonGrammarCache.Get(format.CallSchema(tools), format.Prefix, format.Suffix);
     }
 
-    private static void ValidateMessages(ChatRequest request, List<FieldViolation> violations)
+    private static void ValidateMessages(Conversation conversation, List<FieldViolation> violations)
     {
         var callIds = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < request.Messages.Count; i++)
+        for (var i = 0; i < conversation.Messages.Count; i++)
         {
-            var message = request.Messages[i];
+            var message = conversation.Messages[i];
             if (message.ToolCalls.Count > 0 && message.Role != "assistant")
             {
                 violations.Add(new($"messages[{i}].tool_calls", "only assistant messages carry tool calls"));

@@ -1,4 +1,3 @@
-using InferServer.Api.V1;
 
 namespace InferServer.Server.Api;
 
@@ -10,7 +9,7 @@ namespace InferServer.Server.Api;
 public sealed record ToolUse(ToolCallFormat Format, IReadOnlySet<string> Names, bool Forced, bool Parallel)
 {
     /// <summary>The reply's text before the calls and the calls (only the first unless parallel), or null when it is text.</summary>
-    public (string Content, IReadOnlyList<ToolCall> Calls)? Parse(string text)
+    public (string Content, IReadOnlyList<FunctionCall> Calls)? Parse(string text)
     {
         if (Format.Parse(text, Names) is not { } parsed)
         {

@@ -22,7 +22,9 @@ public static partial class OpenAiHosting
         builder.Services.AddOptionsWithValidateOnStart<MetricsOptions>().BindConfiguration("Metrics");
         builder.Services.AddSingleton<ModelServerProtocolMetrics>();
         builder.Services.AddSingleton<OpenAiListener>();
+        builder.Services.AddSingleton<OpenAiExchange>();
         builder.Services.AddSingleton<OpenAiApi>();
+        builder.Services.AddSingleton<OpenAiAdminApi>();
         var kestrelEndpointsConfigured = builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Any();
         builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<ApiOptions>, OpenAiListener>((kestrel, apiOptions, listener) =>
         {
@@ -48,6 +50,7 @@ public static partial class OpenAiHosting
         app.UseVllmCompatibleMetrics();
         // Resolved per request, so the engine (which OpenAiApi needs) is still built when the host starts, not here.
         static OpenAiApi Api(HttpContext context) => context.RequestServices.GetRequiredService<OpenAiApi>();
+        static OpenAiAdminApi Admin(HttpContext context) => context.RequestServices.GetRequiredService<OpenAiAdminApi>();
         // Api:OpenAiPort -1 means off: no OpenAI route on any port.
         if (app.Services.GetRequiredService<IOptions<ApiOptions>>().Value.OpenAiPort >= 0)
         {
@@ -56,8 +59,8 @@ public static partial class OpenAiHosting
             api.MapPost("/chat/completions", context => Api(context).ChatCompletionsAsync(context));
             api.MapPost("/embeddings", context => Api(context).EmbeddingsAsync(context));
             api.MapGet("/models", context => Api(context).ModelsAsync(context));
-            api.MapPost("/load_lora_adapter", context => Api(context).LoadLoraAdapterAsync(context));
-            api.MapPost("/unload_lora_adapter", context => Api(context).UnloadLoraAdapterAsync(context));
+            api.MapPost("/load_lora_adapter", context => Admin(context).LoadLoraAdapterAsync(context));
+            api.MapPost("/unload_lora_adapter", context => Admin(context).UnloadLoraAdapterAsync(context));
             // vLLM serves these at the root, not under /v1.
             app.MapPost("/tokenize", context => Api(context).TokenizeAsync(context)).ServedOn(ServedPort.OpenAi);
             app.MapPost("/detokenize", context => Api(context).DetokenizeAsync(context)).ServedOn(ServedPort.OpenAi);

@@ -79,6 +79,25 @@ public sealed class DecoderClassifierApiTests
         Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
     }
 
+    [Fact]
+    public async Task Classify_ATextOverTheContext_IsNamedByEachFrontDoorsOwnField()
+    {
+        await using var server = await StartAsync();
+        // Under the character limit, over the model's 512-token context: only the engine, which tokenizes, can tell.
+        var tooLong = string.Join(' ', Enumerable.Range(0, 1500));
+
+        var (status, body) = await server.PostAsync("classify", new { model = ServedName, input = new[] { "fine", tooLong } });
+
+        Assert.Equal(400, status);
+        Assert.Equal("input[1]", (string?)body!["error"]!["param"]);
+        Assert.StartsWith("input[1]: ", (string?)body["error"]!["message"]);
+        using var channel = GrpcChannel.ForAddress(server.GrpcAddress);
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+            await new Inference.InferenceClient(channel).ClassifyAsync(new ClassifyRequest { Texts = { "fine", tooLong } }));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Equal("texts[1]", Assert.Single(error.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations).Field);
+    }
+
     private static Task<OpenAiTestServer> StartAsync() => OpenAiTestServer.StartAsync(new Dictionary<string, string?>
     {
         ["Engine:ModelPath"] = ModelDirectory.Value,

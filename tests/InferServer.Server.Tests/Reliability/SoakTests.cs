@@ -64,6 +64,10 @@ public sealed class SoakTests(ITestOutputHelper output)
         Assert.Contains(report.Endings, ending => ending.Key == "BrokenAdapter/FailedPrecondition");
         Assert.Contains(report.Endings, ending => ending.Key == "InvalidParameters/InvalidArgument");
         Assert.True(report.Endings["Complete/OK"] > 100, "too few answers were checked against the solo answers");
+        // Structured calls (issue 23): completed constrained outputs and forced tool calls were validated (a failure is in
+        // Wrong, so Passed), and some streams were cancelled mid-value.
+        Assert.True(report.Structured.ConstrainedValid > 0 && report.Structured.ToolRepliesValid > 0 && report.Structured.Cancelled > 0,
+            $"too few structured calls were checked: {report.Structured}");
     }
 
     private static Task CollectGarbageAsync()

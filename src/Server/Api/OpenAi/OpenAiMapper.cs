@@ -1,5 +1,4 @@
 using System.Text;
-using InferServer.Api.V1;
 using InferServer.Kernels.Sampling;
 using InferServer.Engine;
 using DomainFinishReason = InferServer.Engine.FinishReason;
@@ -7,14 +6,11 @@ using DomainFinishReason = InferServer.Engine.FinishReason;
 namespace InferServer.Server.Api.OpenAi;
 
 /// <summary>
-/// OpenAI requests to engine requests, through the gRPC API's request messages and mappers (one set of validation,
-/// limits and chat templating for both front doors), and engine results to OpenAI's response pieces.
+/// OpenAI requests to engine requests, through the shared validation and chat templating (the same as gRPC's, on the
+/// server's own request types), and engine results to OpenAI's response pieces.
 /// </summary>
-public static partial class OpenAiMapper
+public static class OpenAiMapper
 {
-    [System.Text.RegularExpressions.GeneratedRegex(@"^((?:messages\[\d+\]\.)?tool(?:s|_calls)\[\d+\])\.(name|description|parameters|arguments)$")]
-    private static partial System.Text.RegularExpressions.Regex ToolField();
-
     /// <summary>The adapter a model name selects: none for the base model's served name.</summary>
     public static string AdapterOf(string model, EngineModelInfo baseModel) => model == baseModel.ServedName ? "" : model;
 
@@ -26,99 +22,26 @@ public static partial class OpenAiMapper
         {
             for (var i = 0; i < call.Common.Choices; i++)
             {
-                var request = new GenerateRequest { Adapter = AdapterOf(call.Common.Model, baseModel), Params = ChoiceParams(call.Common.Params, i) };
-                if (prompt.Text is { } text)
-                {
-                    request.Text = text;
-                }
-                else
-                {
-                    request.TokenIds = new TokenIds { Ids = { prompt.TokenIds! } };
-                }
-
-                requests.Add(GenerationMapper.ToDomain(request, limits, deadline: null));
+                requests.Add(GenerationMapper.ToDomain(AdapterOf(call.Common.Model, baseModel), prompt.Text, prompt.TokenIds,
+                    ChoiceParams(call.Common.Params, i), addSpecialTokens: true, limits, deadline: null));
             }
         }
         return requests;
     }
 
-    /// <summary>n engine requests for a chat call, its messages rendered by the shared chat templates.</summary>
-    public static IReadOnlyList<GenerationRequest> ToDomain(ChatCompletionCall call, EngineModelInfo baseModel, ApiOptions limits) =>
-        ToDomainWithPrompt(call, baseModel, limits).Requests;
-
-    /// <summary>As <see cref="ToDomain(ChatCompletionCall, EngineModelInfo, ApiOptions)"/>, with the rendered prompt (whose
-    /// <see cref="ChatPrompt.Tools"/> reads the replies' tool calls).</summary>
+    /// <summary>n engine requests for a chat call, its messages rendered by the shared chat templates, with the rendered
+    /// prompt (whose <see cref="ChatPrompt.Tools"/> reads the replies' tool calls).</summary>
     public static (IReadOnlyList<GenerationRequest> Requests, ChatPrompt Prompt) ToDomainWithPrompt(ChatCompletionCall call, EngineModelInfo baseModel, ApiOptions limits)
     {
-        var request = new ChatRequest
-        {
-            Adapter = AdapterOf(call.Common.Model, baseModel),
-            ChatTemplate = call.ChatTemplate,
-            ChatTemplateKwargs = call.ChatTemplateKwargs,
-            ToolChoice = call.ToolChoice,
-            // The forced-call check against response_format needs the format before the per-choice parameters are set.
-            Params = call.Common.Params,
-        };
-        if (call.ParallelToolCalls is { } parallel)
-        {
-            request.ParallelToolCalls = parallel;
-        }
-
-        request.Messages.AddRange(call.Messages);
-        request.Tools.AddRange(call.Tools);
-        var prompt = ChatTemplates.Render(request, baseModel, limits);
+        var adapter = AdapterOf(call.Common.Model, baseModel);
+        var prompt = ChatTemplates.Render(call.Conversation, baseModel, limits, formatConstrained: call.Common.Params.FormatConstrained);
         return ([.. Enumerable.Range(0, call.Common.Choices).Select(i =>
-        {
-            var choice = request.Clone();
-            choice.Params = ChoiceParams(call.Common.Params, i);
-            return GenerationMapper.ToDomain(choice, prompt, limits, deadline: null);
-        })], prompt);
+            GenerationMapper.ToDomain(adapter, ChoiceParams(call.Common.Params, i), call.Conversation, prompt, limits, deadline: null))], prompt);
     }
 
     // n samples of one prompt: with a seed, choice i uses seed + i, so the choices differ yet each is reproducible.
-    private static GenerationParams ChoiceParams(GenerationParams parameters, int choice)
-    {
-        if (choice == 0 || !parameters.Sampling.HasSeed)
-        {
-            return parameters;
-        }
-
-        var copy = parameters.Clone();
-        copy.Sampling.Seed = unchecked(parameters.Sampling.Seed + (ulong)choice);
-        return copy;
-    }
-
-    /// <summary>
-    /// The OpenAI name of a field as the shared validation names it ("params.sampling.top_p" → "top_p",
-    /// "params.max_new_tokens" → max_tokens or max_completion_tokens, "text" → "prompt").
-    /// </summary>
-    public static string ParamName(string field, OpenAiCommon? common, bool chat)
-    {
-        if (field == "params.response_format.json_schema")
-        {
-            // The gRPC field holds the schema text, which OpenAI's body nests one level deeper.
-            return "response_format.json_schema.schema";
-        }
-
-        // A tool's and a tool call's name, parameters and arguments sit under "function" in OpenAI's body.
-        if (ToolField().Match(field) is { Success: true } tool)
-        {
-            return $"{tool.Groups[1].Value}.function.{tool.Groups[2].Value}";
-        }
-
-        var name = field.StartsWith("params.sampling.", StringComparison.Ordinal) ? field["params.sampling.".Length..]
-            : field.StartsWith("params.", StringComparison.Ordinal) ? field["params.".Length..]
-            : field;
-        return name switch
-        {
-            "max_new_tokens" => common?.MaxTokensField ?? "max_tokens",
-            "text" or "token_ids.ids" => "prompt",
-            "adapter" => "model",
-            "logprobs" or "top_logprobs" => chat ? name : "logprobs",
-            _ when name.StartsWith("stop[", StringComparison.Ordinal) => "stop",
-            _ => name,
-        };
-    }
+    private static GenerationOptions ChoiceParams(GenerationOptions parameters, int choice) =>
+        choice == 0 || parameters.Seed is not { } seed ? parameters : parameters with { Seed = unchecked(seed + (ulong)choice) };
 
     /// <summary>OpenAI's finish_reason: the model's end-of-sequence token and a stop sequence are both "stop".</summary>
     public static string FinishReason(DomainFinishReason reason) => reason == DomainFinishReason.Length ? "length" : "stop";

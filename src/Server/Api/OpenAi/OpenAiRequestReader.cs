@@ -1,11 +1,10 @@
 using System.Text.Json;
-using InferServer.Api.V1;
 
 namespace InferServer.Server.Api.OpenAi;
 
 /// <summary>
-/// Parses OpenAI request bodies against explicit allow-lists into the gRPC API's request terms, so the gRPC mappers'
-/// validation and limits apply to both front doors. Every field a client may send is listed here; any other is refused
+/// Parses OpenAI request bodies against explicit allow-lists into the server's own request types (<see cref="GenerationOptions"/>,
+/// <see cref="Conversation"/>, <see cref="TokenizeInput"/>), which the shared validation checks for both front doors. Every field a client may send is listed here; any other is refused
 /// by name (HTTP 400 with <c>param</c>), because a silently ignored field (logit_bias, tools…) changes
 /// what the client believes it asked for. Ranges are left to the shared validation, except where only the OpenAI form
 /// can be judged (types, n, the prompt's shape).
@@ -68,8 +67,7 @@ public static class OpenAiRequestReader
         var common = ReadCommon(fields, prompts.Count, limits, "max_tokens");
         if (logprobs is { } count)
         {
-            common.Params.Logprobs = true;
-            common.Params.TopLogprobs = count;
+            common = common with { Params = common.Params with { Logprobs = true, TopLogprobs = count } };
         }
         return new CompletionCall(common, prompts);
     }
@@ -86,15 +84,21 @@ public static class OpenAiRequestReader
         }
 
         var common = ReadCommon(fields, prompts: 1, limits, maxCompletionTokens is null ? "max_tokens" : "max_completion_tokens");
-        common.Params.Logprobs = fields.Bool("logprobs") ?? false;
-        common.Params.TopLogprobs = fields.Integer("top_logprobs", 0, Kernels.Sampling.SamplingParameters.MaxTopLogprobs) ?? 0;
+        common = common with
+        {
+            Params = common.Params with
+            {
+                Logprobs = fields.Bool("logprobs") ?? false,
+                TopLogprobs = fields.Integer("top_logprobs", 0, Kernels.Sampling.SamplingParameters.MaxTopLogprobs) ?? 0,
+            },
+        };
         var messages = fields.Element("messages") is { ValueKind: JsonValueKind.Array } array
             ? array.EnumerateArray().Select(ReadMessage).ToList()
             : throw fields.Invalid("messages", "is required: a list of {role, content} messages");
         var kwargs = fields.Element("chat_template_kwargs") switch
         {
             null or { ValueKind: JsonValueKind.Null } => null,
-            { ValueKind: JsonValueKind.Object } value => Google.Protobuf.JsonParser.Default.Parse<Google.Protobuf.WellKnownTypes.Struct>(value.GetRawText()),
+            { ValueKind: JsonValueKind.Object } value => TemplateVariables(value),
             _ => throw fields.Invalid("chat_template_kwargs", "must be an object of template variables, e.g. {\"enable_thinking\": false}"),
         };
         var tools = fields.Element("tools") switch
@@ -103,13 +107,15 @@ public static class OpenAiRequestReader
             { ValueKind: JsonValueKind.Array } list => list.EnumerateArray().Select(ReadTool).ToList(),
             _ => throw fields.Invalid("tools", "must be a list of {type: \"function\", function: {name, description?, parameters?}}"),
         };
-        return new ChatCompletionCall(common, messages, fields.String("chat_template") ?? "")
+        var chatTemplate = fields.String("chat_template") ?? "";
+        return new ChatCompletionCall(common, new Conversation(messages)
         {
-            ChatTemplateKwargs = kwargs,
+            ChatTemplate = chatTemplate,
+            TemplateKwargs = kwargs,
             Tools = tools,
-            ToolChoice = fields.Element("tool_choice") is { } choice ? ReadToolChoice(choice) : null,
-            ParallelToolCalls = fields.Bool("parallel_tool_calls"),
-        };
+            ToolChoice = fields.Element("tool_choice") is { } choice ? ReadToolChoice(choice) : ToolChoicePolicy.Unset,
+            ParallelToolCalls = fields.Bool("parallel_tool_calls") ?? true,
+        });
     }
 
     /// <summary>A /v1/embeddings body, under Classify's limits on texts.</summary>
@@ -125,7 +131,7 @@ public static class OpenAiRequestReader
                 [.. array.EnumerateArray().Select(item => item.GetString()!)],
             _ => throw fields.Invalid("input", "must be a string or a list of strings (token-id input is not supported)"),
         };
-        RpcErrors.ThrowIfAny(ClassificationMapper.TextViolations(input, limits, "input"));
+        InvalidRequestException.ThrowIfAny(ClassificationMapper.TextViolations(input, limits));
         var format = fields.String("encoding_format") ?? "float";
         if (format is not ("float" or "base64"))
         {
@@ -149,54 +155,46 @@ public static class OpenAiRequestReader
                 [.. array.EnumerateArray().Select(item => item.GetString()!)],
             _ => throw fields.Invalid("input", "must be a string or a list of strings (token-id input is not supported)"),
         };
-        RpcErrors.ThrowIfAny(ClassificationMapper.TextViolations(input, limits, "input"));
+        InvalidRequestException.ThrowIfAny(ClassificationMapper.TextViolations(input, limits));
         return new ClassifyCall(model, input, fields.String("user"));
     }
 
-    /// <summary>A /tokenize body as the gRPC request, with the model it names.</summary>
-    public static (string Model, TokenizeRequest Request) ReadTokenize(JsonElement body)
+    /// <summary>A /tokenize body, with the model it names (the input's adapter is left empty).</summary>
+    public static (string Model, TokenizeInput Input) ReadTokenize(JsonElement body)
     {
         var fields = new JsonFields(body, TokenizeFields);
         var model = RequiredString(fields, "model");
-        var request = new TokenizeRequest { ChatTemplate = fields.String("chat_template") ?? "" };
+        var chatTemplate = fields.String("chat_template") ?? "";
         if (fields.Has("prompt") == fields.Has("messages"))
         {
             throw fields.Invalid(fields.Has("prompt") ? "messages" : "prompt", "give exactly one of prompt and messages");
         }
 
-        if (fields.Element("messages") is { } messages)
+        IReadOnlyList<ChatTurn> messages = [];
+        var text = "";
+        if (fields.Element("messages") is { } list)
         {
-            request.Messages.AddRange(messages.ValueKind == JsonValueKind.Array
-                ? messages.EnumerateArray().Select(ReadMessage)
-                : throw fields.Invalid("messages", "must be a list of {role, content} messages"));
+            messages = list.ValueKind == JsonValueKind.Array
+                ? [.. list.EnumerateArray().Select(ReadMessage)]
+                : throw fields.Invalid("messages", "must be a list of {role, content} messages");
         }
         else
         {
-            request.Text = fields.String("prompt") ?? "";
+            text = fields.String("prompt") ?? "";
         }
 
-        if (fields.Bool("add_special_tokens") is { } addSpecialTokens)
-        {
-            request.AddSpecialTokens = addSpecialTokens;
-        }
-
-        if (fields.Bool("add_generation_prompt") is { } addGenerationPrompt)
-        {
-            request.AddGenerationPrompt = addGenerationPrompt;
-        }
-
-        return (model, request);
+        var addSpecialTokens = fields.Bool("add_special_tokens");
+        var addGenerationPrompt = fields.Bool("add_generation_prompt");
+        return (model, new TokenizeInput("", text, messages, chatTemplate, addSpecialTokens, addGenerationPrompt));
     }
 
-    /// <summary>A /detokenize body as the gRPC request, with the model it names.</summary>
-    public static (string Model, DetokenizeRequest Request) ReadDetokenize(JsonElement body)
+    /// <summary>A /detokenize body: the model it names and the token ids.</summary>
+    public static (string Model, IReadOnlyList<int> Tokens) ReadDetokenize(JsonElement body)
     {
         var fields = new JsonFields(body, DetokenizeFields);
         var model = RequiredString(fields, "model");
         var tokens = fields.TokenIds("tokens") ?? throw fields.Invalid("tokens", "is required: a list of token ids");
-        var request = new DetokenizeRequest();
-        request.Tokens.AddRange(tokens);
-        return (model, request);
+        return (model, tokens);
     }
 
     /// <summary>A /v1/load_lora_adapter body (vLLM's names; load_inplace = reload).</summary>
@@ -231,68 +229,48 @@ public static class OpenAiRequestReader
             includeUsage = new JsonFields(streamOptions, StreamOptionFields, "stream_options.").Bool("include_usage") ?? false;
         }
 
-        var parameters = new GenerationParams { Sampling = new SamplingParams() };
-        // 0 means "the server's default" in the gRPC API; an explicit 0 here is a mistake, not a request for the default.
+        var parameters = new GenerationOptions();
+        // 0 means "the server's default" in the API; an explicit 0 here is a mistake, not a request for the default.
         if (fields.Integer(maxTokensField) is { } maxTokens)
         {
-            parameters.MaxNewTokens = maxTokens is >= 1 and <= int.MaxValue ? (int)maxTokens : throw fields.Invalid(maxTokensField, $"must be at least 1, got {maxTokens}");
+            parameters = parameters with
+            {
+                MaxNewTokens = maxTokens is >= 1 and <= int.MaxValue ? (int)maxTokens : throw fields.Invalid(maxTokensField, $"must be at least 1, got {maxTokens}"),
+            };
         }
 
-        var sampling = parameters.Sampling;
-        if (fields.Number("temperature") is { } temperature)
-        {
-            sampling.Temperature = temperature;
-        }
-
-        if (fields.Number("top_p") is { } topP)
-        {
-            sampling.TopP = topP;
-        }
-        // vLLM spells "off" as -1; the gRPC API as 0.
+        parameters = parameters with { Temperature = fields.Number("temperature"), TopP = fields.Number("top_p") };
+        // vLLM spells "off" as -1; the API as 0.
         if (fields.Integer("top_k") is { } topK)
         {
-            sampling.TopK = topK == -1 ? 0 : topK is >= 0 and <= int.MaxValue ? (int)topK : throw fields.Invalid("top_k", $"must be -1, 0 (off) or positive, got {topK}");
+            parameters = parameters with
+            {
+                TopK = topK == -1 ? 0 : topK is >= 0 and <= int.MaxValue ? (int)topK : throw fields.Invalid("top_k", $"must be -1, 0 (off) or positive, got {topK}"),
+            };
         }
 
-        if (fields.Number("min_p") is { } minP)
+        parameters = parameters with
         {
-            sampling.MinP = minP;
-        }
-
-        if (fields.Number("presence_penalty") is { } presence)
-        {
-            sampling.PresencePenalty = presence;
-        }
-
-        if (fields.Number("frequency_penalty") is { } frequency)
-        {
-            sampling.FrequencyPenalty = frequency;
-        }
-
-        if (fields.Number("repetition_penalty") is { } repetition)
-        {
-            sampling.RepetitionPenalty = repetition;
-        }
-
+            MinP = fields.Number("min_p") ?? 0,
+            PresencePenalty = fields.Number("presence_penalty") ?? 0,
+            FrequencyPenalty = fields.Number("frequency_penalty") ?? 0,
+            RepetitionPenalty = fields.Number("repetition_penalty"),
+        };
         if (fields.Integer("seed") is { } seed)
         {
-            sampling.Seed = seed >= 0 ? (ulong)seed : throw fields.Invalid("seed", $"must not be negative, got {seed}");
+            parameters = parameters with { Seed = seed >= 0 ? (ulong)seed : throw fields.Invalid("seed", $"must not be negative, got {seed}") };
         }
 
-        if (fields.Strings("stop") is { } stop)
+        parameters = parameters with
         {
-            parameters.Stop.AddRange(stop);
-        }
-
-        if (fields.TokenIds("stop_token_ids") is { } stopTokenIds)
-        {
-            parameters.StopTokenIds.AddRange(stopTokenIds);
-        }
-
-        parameters.IgnoreEos = fields.Bool("ignore_eos") ?? false;
+            Stop = fields.Strings("stop") ?? [],
+            StopTokenIds = fields.TokenIds("stop_token_ids") ?? [],
+            IgnoreEos = fields.Bool("ignore_eos") ?? false,
+        };
         if (fields.Element("response_format") is { } format)
         {
-            parameters.ResponseFormat = ReadResponseFormat(format);
+            var (jsonObject, jsonSchema) = ReadResponseFormat(format);
+            parameters = parameters with { JsonObject = jsonObject, JsonSchema = jsonSchema };
         }
 
         return new OpenAiCommon(model, parameters, choices, stream, includeUsage, fields.String("user"), maxTokensField);
@@ -300,7 +278,7 @@ public static class OpenAiRequestReader
 
     // OpenAI's response_format: {"type": "text"}, {"type": "json_object"} or {"type": "json_schema", "json_schema": {name,
     // schema, strict?, description?}}. The schema is always enforced exactly (as strict: true), whatever strict says.
-    private static ResponseFormat? ReadResponseFormat(JsonElement element)
+    private static (bool JsonObject, string JsonSchema) ReadResponseFormat(JsonElement element)
     {
         var fields = new JsonFields(element, ResponseFormatFields, "response_format.");
         var type = fields.String("type") ?? throw fields.Invalid("type", "is required: text, json_object or json_schema");
@@ -312,9 +290,9 @@ public static class OpenAiRequestReader
         switch (type)
         {
             case "text":
-                return null;
+                return (false, "");
             case "json_object":
-                return new ResponseFormat { JsonObject = true };
+                return (true, "");
             case "json_schema":
                 var schemaFields = fields.Element("json_schema") is { } jsonSchema
                     ? new JsonFields(jsonSchema, JsonSchemaFields, "response_format.json_schema.")
@@ -325,7 +303,7 @@ public static class OpenAiRequestReader
                 var schema = schemaFields.Element("schema") is { ValueKind: JsonValueKind.Object or JsonValueKind.True } value
                     ? value.GetRawText()
                     : throw schemaFields.Invalid("schema", "is required: a JSON Schema object");
-                return new ResponseFormat { JsonSchema = schema };
+                return (false, schema);
             default:
                 throw fields.Invalid("type", $"must be text, json_object or json_schema, not {type}");
         }
@@ -362,7 +340,7 @@ public static class OpenAiRequestReader
 
     // OpenAI's tool: {"type": "function", "function": {name, description?, parameters?, strict?}}. The parameters are
     // always enforced when a call is forced, whatever strict says.
-    private static Tool ReadTool(JsonElement element, int index)
+    private static FunctionTool ReadTool(JsonElement element, int index)
     {
         var fields = new JsonFields(element, ToolFields, $"tools[{index}].");
         if (fields.String("type") != "function")
@@ -373,26 +351,24 @@ public static class OpenAiRequestReader
         var function = new JsonFields(fields.Element("function") ?? throw fields.Invalid("function", "is required: {name, description?, parameters?}"),
             FunctionFields, $"tools[{index}].function.");
         function.Bool("strict");
-        return new Tool
-        {
-            Name = function.String("name") ?? "",
-            Description = function.String("description") ?? "",
-            Parameters = function.Element("parameters") is { } parameters
-                ? parameters.ValueKind == JsonValueKind.Object ? parameters.GetRawText() : throw function.Invalid("parameters", "must be a JSON Schema object")
-                : "",
-        };
+        var name = function.String("name") ?? "";
+        var description = function.String("description") ?? "";
+        var parameters = function.Element("parameters") is { } schema
+            ? schema.ValueKind == JsonValueKind.Object ? schema.GetRawText() : throw function.Invalid("parameters", "must be a JSON Schema object")
+            : "";
+        return new FunctionTool(name, description, parameters);
     }
 
     // "none" | "auto" | "required" | {"type": "function", "function": {"name": …}}.
-    private static ToolChoice ReadToolChoice(JsonElement element)
+    private static ToolChoicePolicy ReadToolChoice(JsonElement element)
     {
         if (element.ValueKind == JsonValueKind.String)
         {
             return element.GetString() switch
             {
-                "none" => new ToolChoice { Mode = ToolChoiceMode.None },
-                "auto" => new ToolChoice { Mode = ToolChoiceMode.Auto },
-                "required" => new ToolChoice { Mode = ToolChoiceMode.Required },
+                "none" => new(ToolChoiceKind.None),
+                "auto" => new(ToolChoiceKind.Auto),
+                "required" => new(ToolChoiceKind.Required),
                 var other => throw new Engine.RequestValidationException("tool_choice", $"must be none, auto, required or {{\"type\": \"function\", \"function\": {{\"name\": …}}}}, not \"{other}\""),
             };
         }
@@ -404,10 +380,10 @@ public static class OpenAiRequestReader
         }
 
         var function = new JsonFields(fields.Element("function") ?? throw fields.Invalid("function", "is required: {name}"), NamedChoiceFunctionFields, "tool_choice.function.");
-        return new ToolChoice { Function = RequiredString(function, "name") };
+        return new(ToolChoiceKind.Function, RequiredString(function, "name"));
     }
 
-    private static ToolCall ReadToolCall(JsonElement element, string prefix)
+    private static FunctionCall ReadToolCall(JsonElement element, string prefix)
     {
         var fields = new JsonFields(element, ToolCallFields, prefix);
         if ((fields.String("type") ?? "function") != "function")
@@ -416,29 +392,30 @@ public static class OpenAiRequestReader
         }
 
         var function = new JsonFields(fields.Element("function") ?? throw fields.Invalid("function", "is required: {name, arguments}"), CallFunctionFields, prefix + "function.");
-        return new ToolCall { Id = fields.String("id") ?? "", Name = function.String("name") ?? "", Arguments = function.String("arguments") ?? "" };
+        var id = fields.String("id") ?? "";
+        var name = function.String("name") ?? "";
+        return new FunctionCall(id, name, function.String("arguments") ?? "");
     }
 
-    private static ChatMessage ReadMessage(JsonElement element, int index)
+    private static ChatTurn ReadMessage(JsonElement element, int index)
     {
         var prefix = $"messages[{index}].";
         var fields = new JsonFields(element, MessageFields, prefix);
-        var message = new ChatMessage { Role = fields.String("role") ?? throw fields.Invalid("role", "is required") };
+        var role = fields.String("role") ?? throw fields.Invalid("role", "is required");
         // "refusal" is an earlier reply's refusal and "parsed" the client's own reading of it, which clients echo back with
         // the assistant message; templates render neither, so they are dropped.
         fields.String("refusal");
-        message.ToolCallId = fields.String("tool_call_id") ?? "";
-        if (fields.Element("tool_calls") is { } calls)
+        var toolCallId = fields.String("tool_call_id") ?? "";
+        IReadOnlyList<FunctionCall> toolCalls = fields.Element("tool_calls") switch
         {
-            message.ToolCalls.AddRange(calls.ValueKind == JsonValueKind.Array
-                ? calls.EnumerateArray().Select((call, i) => ReadToolCall(call, $"{prefix}tool_calls[{i}]."))
-                : throw fields.Invalid("tool_calls", "must be a list of {id, type: \"function\", function: {name, arguments}}"));
-        }
-
-        message.Content = fields.Element("content") switch
+            null => [],
+            { ValueKind: JsonValueKind.Array } calls => [.. calls.EnumerateArray().Select((call, i) => ReadToolCall(call, $"{prefix}tool_calls[{i}]."))],
+            _ => throw fields.Invalid("tool_calls", "must be a list of {id, type: \"function\", function: {name, arguments}}"),
+        };
+        var content = fields.Element("content") switch
         {
             // An assistant message that only calls tools has no content.
-            null when message.ToolCalls.Count > 0 => "",
+            null when toolCalls.Count > 0 => "",
             null => throw fields.Invalid("content", "is required"),
             { ValueKind: JsonValueKind.String } text => text.GetString()!,
             // Content parts: only text parts can be served by a text model.
@@ -454,7 +431,20 @@ public static class OpenAiRequestReader
             })),
             _ => throw fields.Invalid("content", "must be a string or a list of text parts"),
         };
-        return message;
+        return new ChatTurn(role, content) { ToolCalls = toolCalls, ToolCallId = toolCallId };
+    }
+
+    // The template variables of chat_template_kwargs, each a JSON value (a repeated name keeps its last value, as
+    // Python's json.loads does).
+    private static Dictionary<string, JsonElement> TemplateVariables(JsonElement kwargs)
+    {
+        var variables = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var variable in kwargs.EnumerateObject())
+        {
+            variables[variable.Name] = variable.Value.Clone();
+        }
+
+        return variables;
     }
 
     private static string RequiredString(JsonFields fields, string name) =>

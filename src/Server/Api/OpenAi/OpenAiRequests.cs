@@ -1,17 +1,15 @@
-using InferServer.Api.V1;
-
 namespace InferServer.Server.Api.OpenAi;
 
-/// <summary>What both OpenAI generation endpoints share, already in the gRPC API's terms.</summary>
+/// <summary>What both OpenAI generation endpoints share.</summary>
 /// <param name="Model">The request's model: an adapter name, or the base model's served name.</param>
-/// <param name="Params">Generation parameters, validated later by the gRPC API's own mapper.</param>
+/// <param name="Params">Generation parameters, checked later by the shared validation (<see cref="GenerationMapper"/>).</param>
 /// <param name="Choices">n: engine requests per prompt.</param>
 /// <param name="Stream">Answer as server-sent events.</param>
 /// <param name="IncludeUsage">stream_options.include_usage: a last chunk with the usage.</param>
 /// <param name="User">OpenAI's end-user id; logged, nothing else.</param>
 /// <param name="MaxTokensField">Which field set the token limit, to name it in errors.</param>
 public sealed record OpenAiCommon(
-    string Model, GenerationParams Params, int Choices, bool Stream, bool IncludeUsage, string? User, string MaxTokensField);
+    string Model, GenerationOptions Params, int Choices, bool Stream, bool IncludeUsage, string? User, string MaxTokensField);
 
 /// <summary>One prompt of /v1/completions: text, or token ids.</summary>
 public sealed record CompletionPrompt(string? Text, IReadOnlyList<int>? TokenIds);
@@ -19,21 +17,9 @@ public sealed record CompletionPrompt(string? Text, IReadOnlyList<int>? TokenIds
 /// <summary>A parsed /v1/completions body.</summary>
 public sealed record CompletionCall(OpenAiCommon Common, IReadOnlyList<CompletionPrompt> Prompts);
 
-/// <summary>A parsed /v1/chat/completions body.</summary>
-public sealed record ChatCompletionCall(OpenAiCommon Common, IReadOnlyList<ChatMessage> Messages, string ChatTemplate)
-{
-    /// <summary>vLLM's chat_template_kwargs: extra variables for the model's template (ChatRequest.chat_template_kwargs).</summary>
-    public Google.Protobuf.WellKnownTypes.Struct? ChatTemplateKwargs { get; init; }
-
-    /// <summary>tools: functions the model may call.</summary>
-    public IReadOnlyList<Tool> Tools { get; init; } = [];
-
-    /// <summary>tool_choice; null = auto.</summary>
-    public ToolChoice? ToolChoice { get; init; }
-
-    /// <summary>parallel_tool_calls; null = true.</summary>
-    public bool? ParallelToolCalls { get; init; }
-}
+/// <summary>A parsed /v1/chat/completions body: messages, tools, tool_choice, parallel_tool_calls, chat_template and
+/// chat_template_kwargs are its <paramref name="Conversation"/>.</summary>
+public sealed record ChatCompletionCall(OpenAiCommon Common, Conversation Conversation);
 
 /// <summary>A parsed /v1/load_lora_adapter body.</summary>
 public sealed record LoadLoraAdapterCall(string Name, string Path, bool Reload);

@@ -1,5 +1,4 @@
 using System.Text;
-using InferServer.Api.V1;
 using DomainFinishReason = InferServer.Engine.FinishReason;
 
 namespace InferServer.Server.Api.OpenAi;
@@ -30,7 +29,7 @@ internal sealed class ToolCallStream(ToolUse tools)
     }
 
     /// <summary>At the end: the calls when the reply parses as calls (a reply cut by max_tokens never does), else the held text as content.</summary>
-    public (string Content, IReadOnlyList<ToolCall> Calls) Finish(DomainFinishReason reason)
+    public (string Content, IReadOnlyList<FunctionCall> Calls) Finish(DomainFinishReason reason)
     {
         var whole = text.ToString();
         if (reason != DomainFinishReason.Length && tools.Parse(whole) is { } parsed)
@@ -44,7 +43,7 @@ internal sealed class ToolCallStream(ToolUse tools)
     }
 
     /// <summary>OpenAI's deltas of the calls: per call its index, id, type and name with empty arguments, then the arguments in pieces.</summary>
-    public static IEnumerable<OpenAiToolCallDelta> Deltas(IReadOnlyList<ToolCall> calls)
+    public static IEnumerable<OpenAiToolCallDelta> Deltas(IReadOnlyList<FunctionCall> calls)
     {
         for (var index = 0; index < calls.Count; index++)
         {
@@ -59,6 +58,6 @@ internal sealed class ToolCallStream(ToolUse tools)
     }
 
     /// <summary>The calls as OpenAI's message tool_calls.</summary>
-    public static IReadOnlyList<OpenAiToolCall> Message(IReadOnlyList<ToolCall> calls) =>
+    public static IReadOnlyList<OpenAiToolCall> Message(IReadOnlyList<FunctionCall> calls) =>
         [.. calls.Select(call => new OpenAiToolCall(call.Id, "function", new OpenAiFunctionCall(call.Name, call.Arguments)))];
 }

@@ -107,6 +107,16 @@ public sealed class OpenAiErrorTests(OpenAiServerFixture fixture)
     }
 
     [Fact]
+    public async Task ChatTopLogprobsOutOfRange_Is400NamingTopLogprobs_NotCompletionsLogprobs()
+    {
+        var (status, body) = await Server.PostAsync("v1/chat/completions",
+            new { model = OpenAiTestServer.ServedName, messages = new[] { new { role = "user", content = "hi" } }, logprobs = true, top_logprobs = 500 });
+
+        Assert.Equal(400, status);
+        Assert.Equal("top_logprobs", (string?)body!["error"]!["param"]);
+    }
+
+    [Fact]
     public async Task ABadRole_Is400NamingTheMessage()
     {
         var (status, body) = await Server.PostAsync("v1/chat/completions",

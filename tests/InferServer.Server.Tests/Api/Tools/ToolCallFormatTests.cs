@@ -1,4 +1,3 @@
-using InferServer.Api.V1;
 using InferServer.Server.Api;
 using InferServer.Server.Api.OpenAi;
 
@@ -122,8 +121,8 @@ public sealed class ToolCallFormatTests
     {
         var tools = new[]
         {
-            new Tool { Name = "get_weather", Parameters = """{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}""" },
-            new Tool { Name = "get_time" },
+            new FunctionTool("get_weather", "", """{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}"""),
+            new FunctionTool("get_time", "", ""),
         };
         var grammar = Kernels.Structured.JsonSchemaCompiler.Compile(ToolCallFormat.Mistral.CallSchema(tools), "", "");
 
@@ -139,16 +138,12 @@ public sealed class ToolCallFormatTests
         // Pydantic writes nested models as $defs and $ref; "#" is the parameters' own root, not the wrapped call's.
         var tools = new[]
         {
-            new Tool
-            {
-                Name = "book",
-                Parameters = """{"type":"object","properties":{"guest":{"$ref":"#/$defs/Guest"}},"required":["guest"],"$defs":{"Guest":{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}}}""",
-            },
-            new Tool
-            {
-                Name = "tree",
-                Parameters = """{"type":"object","properties":{"child":{"$ref":"#"}},"additionalProperties":false}""",
-            },
+            new FunctionTool(
+                "book", "",
+                """{"type":"object","properties":{"guest":{"$ref":"#/$defs/Guest"}},"required":["guest"],"$defs":{"Guest":{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}}}"""),
+            new FunctionTool(
+                "tree", "",
+                """{"type":"object","properties":{"child":{"$ref":"#"}},"additionalProperties":false}"""),
         };
         var grammar = Kernels.Structured.JsonSchemaCompiler.Compile(ToolCallFormat.Hermes.CallSchema(tools), "", "");
 

@@ -35,7 +35,7 @@ public sealed class ToolChatTemplateTests
         var model = new EngineModelInfo("m", "llama", ModelKind.TextGeneration, 4096, template.GetProperty("template").GetString(), [],
             BosToken: template.GetProperty("bos_token").GetString(), EosToken: template.GetProperty("eos_token").GetString());
 
-        var prompt = ChatTemplates.Render(RequestOf(fixture.GetProperty("variables")), model, new ApiOptions());
+        var prompt = ChatTemplates.Render(GrpcChat.ToConversation(RequestOf(fixture.GetProperty("variables"))), model, new ApiOptions());
 
         Assert.Equal(fixture.GetProperty("expected").GetString(), prompt.Text);
         Assert.Equal(ToolCallFormat.Of(model.ChatTemplate!), prompt.ToolFormat);
@@ -51,7 +51,7 @@ public sealed class ToolChatTemplateTests
         request.Messages.Add(new ChatMessage { Role = "assistant", ToolCalls = { new ToolCall { Id = "c1", Name = "get_time", Arguments = """{"city":"Oslo"}""" } } });
         request.Messages.Add(new ChatMessage { Role = "tool", ToolCallId = "c1", Content = "09:00" });
 
-        var prompt = ChatTemplates.Render(request, Model(chatTemplate: null), new ApiOptions());
+        var prompt = ChatTemplates.Render(GrpcChat.ToConversation(request), Model(chatTemplate: null), new ApiOptions());
 
         Assert.Equal("<|im_start|>system\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
             + "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
@@ -70,7 +70,7 @@ public sealed class ToolChatTemplateTests
     {
         var request = new ChatRequest { Messages = { new ChatMessage { Role = "system", Content = "S" }, new ChatMessage { Role = "user", Content = "U" } } };
 
-        var prompt = ChatTemplates.Render(request, Model(chatTemplate: null), new ApiOptions());
+        var prompt = ChatTemplates.Render(GrpcChat.ToConversation(request), Model(chatTemplate: null), new ApiOptions());
 
         Assert.Equal("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n", prompt.Text);
         Assert.Null(prompt.ToolFormat);
@@ -83,7 +83,7 @@ public sealed class ToolChatTemplateTests
         var request = new ChatRequest { ChatTemplate = "llama3", Tools = { new Tool { Name = "get_time" } } };
         request.Messages.Add(new ChatMessage { Role = "user", Content = "Time?" });
 
-        var prompt = ChatTemplates.Render(request, Model(chatTemplate: null), new ApiOptions());
+        var prompt = ChatTemplates.Render(GrpcChat.ToConversation(request), Model(chatTemplate: null), new ApiOptions());
 
         Assert.StartsWith("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nEnvironment: ipython\n", prompt.Text);
         Assert.Contains("Respond in the format {\"name\": function name, \"parameters\": dictionary of argument name and its value}.", prompt.Text);
@@ -97,7 +97,7 @@ public sealed class ToolChatTemplateTests
         var request = new ChatRequest { Tools = { new Tool { Name = "get_time" } }, Messages = { new ChatMessage { Role = "user", Content = "hi" } } };
         var zephyr = File.ReadAllText(RepositoryFiles.Path("tests", "InferServer.Jinja.Tests", "ChatTemplates", "zephyr-7b-beta.jinja"));
 
-        var refused = Assert.Throws<ModelCapabilityException>(() => ChatTemplates.Render(request, Model(zephyr), new ApiOptions()));
+        var refused = Assert.Throws<ModelCapabilityException>(() => ChatTemplates.Render(GrpcChat.ToConversation(request), Model(zephyr), new ApiOptions()));
 
         Assert.Contains("tool-call syntax", refused.Message);
     }
@@ -112,7 +112,7 @@ public sealed class ToolChatTemplateTests
             Messages = { new ChatMessage { Role = "user", Content = "hi" } },
         };
 
-        var prompt = ChatTemplates.Render(request, Model(chatTemplate: null), new ApiOptions());
+        var prompt = ChatTemplates.Render(GrpcChat.ToConversation(request), Model(chatTemplate: null), new ApiOptions());
 
         Assert.Contains("get_time", prompt.Text);
         Assert.Null(prompt.Tools);
