@@ -139,6 +139,17 @@ public sealed class OpenAiErrorTests(OpenAiServerFixture fixture)
     }
 
     [Fact]
+    public async Task ATokenIdOutsideTheVocabulary_Is400NamingThePrompt()
+    {
+        // The engine checks ids against the model's vocabulary and names its own field (prompt_token_ids), which the
+        // OpenAI body does not have: the ids were sent as "prompt".
+        var (status, body) = await Server.PostAsync("v1/completions", new { model = OpenAiTestServer.ServedName, prompt = new[] { 5, 2_000_000_000 }, max_tokens = 2 });
+
+        Assert.Equal(400, status);
+        Assert.Equal("prompt", (string?)body!["error"]!["param"]);
+    }
+
+    [Fact]
     public async Task MalformedJson_Is400NamingTheBody()
     {
         using var content = new StringContent("{\"model\": ", System.Text.Encoding.UTF8, "application/json");
