@@ -49,6 +49,8 @@ public static partial class OpenAiFieldNames
         return name switch
         {
             "max_new_tokens" => maxTokensField ?? "max_tokens",
+            // A chat's prompt is rendered from its messages, which are what the client sent (and can shorten).
+            "text" or "prompt" when chat => "messages",
             // prompt_token_ids: the engine's own name for ids it finds outside the vocabulary.
             "text" or "token_ids.ids" or "prompt_token_ids" => "prompt",
             "adapter" => "model",

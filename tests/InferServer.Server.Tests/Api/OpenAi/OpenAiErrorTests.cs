@@ -150,6 +150,18 @@ public sealed class OpenAiErrorTests(OpenAiServerFixture fixture)
     }
 
     [Fact]
+    public async Task AChatTooLongForTheContext_Is400NamingTheMessages()
+    {
+        // The engine reports the rendered prompt as "prompt"; a chat body has none: its prompt is the messages.
+        var messages = new[] { new { role = "user", content = string.Concat(Enumerable.Repeat("cat ", 5000)) } };
+        var (status, body) = await Server.PostAsync("v1/chat/completions", new { model = OpenAiTestServer.ServedName, messages, max_tokens = 2 });
+
+        Assert.Equal(400, status);
+        Assert.Equal("messages", (string?)body!["error"]!["param"]);
+        Assert.Contains("context limit", (string?)body["error"]!["message"]);
+    }
+
+    [Fact]
     public async Task MalformedJson_Is400NamingTheBody()
     {
         using var content = new StringContent("{\"model\": ", System.Text.Encoding.UTF8, "application/json");
