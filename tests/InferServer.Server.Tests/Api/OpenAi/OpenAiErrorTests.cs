@@ -187,6 +187,22 @@ public sealed class OpenAiErrorTests(OpenAiServerFixture fixture)
     }
 
     [Fact]
+    public async Task BytesThatAreNotUtf8_Are400NamingTheFieldAndSayingSo()
+    {
+        // System.Text.Json parses invalid UTF-8 inside a string and throws only when it is read, like a lone surrogate
+        // escape; the message must not send the client looking for a \u escape it never wrote.
+        var json = "{\"model\": \"" + OpenAiTestServer.ServedName + "\", \"prompt\": \"a\xff\xfe\", \"max_tokens\": 2}";
+        using var content = new ByteArrayContent([.. json.Select(c => (byte)c)]);
+        content.Headers.ContentType = new("application/json");
+        using var response = await Server.Client.PostAsync("v1/completions", content);
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(400, (int)response.StatusCode);
+        Assert.Contains("\"param\":\"prompt\"", body);
+        Assert.Contains("UTF-8", body);
+    }
+
+    [Fact]
     public async Task TheApi_IsServedOnlyOnItsOwnPort()
     {
         using var metricsPort = new HttpClient { BaseAddress = Server.MetricsAddress };
