@@ -92,7 +92,7 @@ public sealed partial class OpenAiExchange(
             using var document = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: reading.Token);
             if (UnreadableStrings.FirstIn(document.RootElement) is { } field)
             {
-                throw new RequestValidationException(field, "holds an unpaired UTF-16 surrogate escape (\\uD800 to \\uDFFF without its pair), which is no text");
+                throw new RequestValidationException(field, "is no text: it holds bytes that are not UTF-8, or an unpaired UTF-16 surrogate escape (\\uD800 to \\uDFFF without its pair)");
             }
 
             return document.RootElement.Clone();

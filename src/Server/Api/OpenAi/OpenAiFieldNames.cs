@@ -49,7 +49,10 @@ public static partial class OpenAiFieldNames
         return name switch
         {
             "max_new_tokens" => maxTokensField ?? "max_tokens",
-            "text" or "token_ids.ids" => "prompt",
+            // A chat's prompt is rendered from its messages, which are what the client sent (and can shorten).
+            "text" or "prompt" when chat => "messages",
+            // prompt_token_ids: the engine's own name for ids it finds outside the vocabulary.
+            "text" or "token_ids.ids" or "prompt_token_ids" => "prompt",
             "adapter" => "model",
             "logprobs" or "top_logprobs" => chat ? name : "logprobs",
             _ when name.StartsWith("stop[", StringComparison.Ordinal) => "stop",

@@ -4,7 +4,7 @@ namespace InferServer.Server.Api.OpenAi;
 
 /// <summary>
 /// Finds a JSON string (or key) that is valid JSON but no text: an escaped UTF-16 surrogate without its pair, such as
-/// <c>"\ud800"</c>. System.Text.Json parses it and only throws (InvalidOperationException) when the string is read, which
+/// <c>"\ud800"</c>, or bytes that are not UTF-8. System.Text.Json parses it and only throws (InvalidOperationException) when the string is read, which
 /// deep in a request reader would be a 500; the body is checked once, up front, so it is a 400 naming the field.
 /// </summary>
 internal static class UnreadableStrings

@@ -139,6 +139,29 @@ public sealed class OpenAiErrorTests(OpenAiServerFixture fixture)
     }
 
     [Fact]
+    public async Task ATokenIdOutsideTheVocabulary_Is400NamingThePrompt()
+    {
+        // The engine checks ids against the model's vocabulary and names its own field (prompt_token_ids), which the
+        // OpenAI body does not have: the ids were sent as "prompt".
+        var (status, body) = await Server.PostAsync("v1/completions", new { model = OpenAiTestServer.ServedName, prompt = new[] { 5, 2_000_000_000 }, max_tokens = 2 });
+
+        Assert.Equal(400, status);
+        Assert.Equal("prompt", (string?)body!["error"]!["param"]);
+    }
+
+    [Fact]
+    public async Task AChatTooLongForTheContext_Is400NamingTheMessages()
+    {
+        // The engine reports the rendered prompt as "prompt"; a chat body has none: its prompt is the messages.
+        var messages = new[] { new { role = "user", content = string.Concat(Enumerable.Repeat("cat ", 5000)) } };
+        var (status, body) = await Server.PostAsync("v1/chat/completions", new { model = OpenAiTestServer.ServedName, messages, max_tokens = 2 });
+
+        Assert.Equal(400, status);
+        Assert.Equal("messages", (string?)body!["error"]!["param"]);
+        Assert.Contains("context limit", (string?)body["error"]!["message"]);
+    }
+
+    [Fact]
     public async Task MalformedJson_Is400NamingTheBody()
     {
         using var content = new StringContent("{\"model\": ", System.Text.Encoding.UTF8, "application/json");
@@ -161,6 +184,22 @@ public sealed class OpenAiErrorTests(OpenAiServerFixture fixture)
 
         Assert.Equal(400, (int)response.StatusCode);
         Assert.Contains($"\"param\":\"{param}\"", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task BytesThatAreNotUtf8_Are400NamingTheFieldAndSayingSo()
+    {
+        // System.Text.Json parses invalid UTF-8 inside a string and throws only when it is read, like a lone surrogate
+        // escape; the message must not send the client looking for a \u escape it never wrote.
+        var json = "{\"model\": \"" + OpenAiTestServer.ServedName + "\", \"prompt\": \"a\xff\xfe\", \"max_tokens\": 2}";
+        using var content = new ByteArrayContent([.. json.Select(c => (byte)c)]);
+        content.Headers.ContentType = new("application/json");
+        using var response = await Server.Client.PostAsync("v1/completions", content);
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(400, (int)response.StatusCode);
+        Assert.Contains("\"param\":\"prompt\"", body);
+        Assert.Contains("UTF-8", body);
     }
 
     [Fact]
