@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using InferServer.Benchmarks.Peer;
+using InferServer.Benchmarks.Profile;
 using InferServer.Kernels;
 using InferServer.Kernels.Attention;
 using InferServer.Kernels.Lora;
@@ -42,8 +42,8 @@ public static class InvariantKernelProbe
             var x = randn([rows, Hidden], generator: generator);
             var y = zeros(rows, Hidden);
             using var batch = LoraBatch.Create(Enumerable.Range(1, rows).Select(r => 1 + (r - 1) % 64).ToArray(), CPU);
-            var before = Median(iterations, () => PerAdapterDelta(y, x, pool, batch));
-            var now = Median(iterations, () => BatchInvariantLora.AddDelta(y, x, pool, batch));
+            var before = DecodeStepProfile.Median(iterations, () => PerAdapterDelta(y, x, pool, batch));
+            var now = DecodeStepProfile.Median(iterations, () => BatchInvariantLora.AddDelta(y, x, pool, batch));
             var (before2, now2) = Attention(rows, iterations, generator);
             Console.WriteLine($"| {rows} | {Ms(before)} | {Ms(now)} | {Ms(before2)} | {Ms(now2)} |");
         }
@@ -58,13 +58,13 @@ public static class InvariantKernelProbe
             var x64 = randn([64, inFeatures], generator: generator);
             var x = x64.narrow(0, 0, 4);
             var one = x.narrow(0, 0, 1);
-            Console.WriteLine($"| {inFeatures}→{outFeatures} | {Ms(Median(iterations, () => weight.mv(one[0])))} "
-                              + $"| {Ms(Median(iterations, () => nn.functional.linear(one, weight)))} "
-                              + $"| {Ms(Median(iterations, () => BatchInvariance.Linear(one, weight, null)))} "
-                              + $"| {Ms(Median(iterations, () => weight.mm(one.t()).t().contiguous()))} "
-                              + $"| {Ms(Median(iterations, () => weight.mm(x.t()).t().contiguous()))} "
-                              + $"| {Ms(Median(iterations, () => nn.functional.linear(x64, weight)))} "
-                              + $"| {Ms(Median(iterations, () => weight.mm(x64.t()).t().contiguous()))} |");
+            Console.WriteLine($"| {inFeatures}→{outFeatures} | {Ms(DecodeStepProfile.Median(iterations, () => weight.mv(one[0])))} "
+                              + $"| {Ms(DecodeStepProfile.Median(iterations, () => nn.functional.linear(one, weight)))} "
+                              + $"| {Ms(DecodeStepProfile.Median(iterations, () => BatchInvariance.Linear(one, weight, null)))} "
+                              + $"| {Ms(DecodeStepProfile.Median(iterations, () => weight.mm(one.t()).t().contiguous()))} "
+                              + $"| {Ms(DecodeStepProfile.Median(iterations, () => weight.mm(x.t()).t().contiguous()))} "
+                              + $"| {Ms(DecodeStepProfile.Median(iterations, () => nn.functional.linear(x64, weight)))} "
+                              + $"| {Ms(DecodeStepProfile.Median(iterations, () => weight.mm(x64.t()).t().contiguous()))} |");
         }
 
         TransposedOrientationInvariance(generator);
@@ -103,7 +103,7 @@ public static class InvariantKernelProbe
             .Select(r => new SequenceSpan(r, 1, Context, Enumerable.Range(r * Context, Context).Select(s => (long)s).ToArray())).ToArray();
         var invariantRows = InvariantAttentionRows.Create(spans, null, CPU);
         var contexts = spans.Select(s => tensor(s.KvSlots)).ToArray();
-        var rowwise = Median(iterations, () =>
+        var rowwise = DecodeStepProfile.Median(iterations, () =>
         {
             var output = empty_like(q);
             for (var r = 0; r < rows; r++)
@@ -114,7 +114,7 @@ public static class InvariantKernelProbe
                 output.narrow(0, r, 1).copy_(nn.functional.scaled_dot_product_attention(query, keys, values).transpose(0, 1));
             }
         });
-        var now = Median(iterations, () => RowwiseAttention.Causal(q, cacheKeys, cacheValues, invariantRows));
+        var now = DecodeStepProfile.Median(iterations, () => RowwiseAttention.Causal(q, cacheKeys, cacheValues, invariantRows));
         return (rowwise, now);
     }
 
@@ -128,21 +128,6 @@ public static class InvariantKernelProbe
             var delta = BatchInvariance.MatMul(x.index_select(0, group.RowIndex), pool.ATransposed(group.Slot), pool.BTransposed(group.Slot));
             y.index_add_(0, group.RowIndex, delta, 1.0);
         }
-    }
-
-    private static double Median(int iterations, Action action)
-    {
-        action();
-        var times = new List<double>();
-        for (var i = 0; i < iterations; i++)
-        {
-            using var scope = NewDisposeScope();
-            var clock = Stopwatch.StartNew();
-            action();
-            times.Add(clock.Elapsed.TotalSeconds);
-        }
-
-        return Statistics.Median(times);
     }
 
     private static string Ms(double seconds) => (seconds * 1000).ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
