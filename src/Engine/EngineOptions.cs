@@ -49,6 +49,12 @@ public sealed record EngineOptions
     /// <summary>libtorch intra-op threads; 0 = libtorch's default.</summary>
     public int TorchThreads { get; init; }
 
+    /// <summary>
+    /// Whether CPU model weights go on 2 MiB transparent huge pages (Linux; logged at start with how many bytes did).
+    /// Decode reads every weight once per token, and 4 KiB pages cost a TLB miss per page of that stream.
+    /// </summary>
+    public bool HugePages { get; init; } = true;
+
     /// <summary>A queued request older than this is scheduled before newer ones whatever their adapter (fairness bound).</summary>
     public TimeSpan MaxQueueWaitBeforePriority { get; init; } = TimeSpan.FromSeconds(2);
 

@@ -1,3 +1,4 @@
+using InferServer.Kernels.Memory;
 using InferServer.Engine.Models.Loading;
 using InferServer.AdapterStore;
 using InferServer.AdapterStore.Configuration;
@@ -59,7 +60,13 @@ public static class EngineComposition
         var directory = Path.GetFullPath(options.ModelPath);
         var dtype = ModelLoadOptions.ParseDType(options.DType);
         var device = TorchSharp.torch.device(options.Device);
-        var model = ModelLoader.Load(directory, new ModelLoadOptions(device, dtype));
+        var model = ModelLoader.Load(directory, new ModelLoadOptions(device, dtype) { HugePages = options.HugePages });
+        if (options.HugePages && model is TorchSharp.torch.nn.Module module && device.type == TorchSharp.DeviceType.CPU)
+        {
+            var placement = HugePages.Back(module.parameters());
+            EngineCompositionLog.WeightsOnHugePages(loggerFactory.CreateLogger<InferenceEngine>(), placement.HugeBytes >> 20,
+                placement.CandidateBytes >> 20, placement.Mode, placement.Failure ?? "none");
+        }
         AdapterRegistry? registry = null;
         StoreAdapters? adapters = null;
         try

@@ -9,9 +9,23 @@ public sealed record ModelLoadOptions(Device Device, ScalarType DType)
     /// <summary>float32 on the CPU.</summary>
     public static ModelLoadOptions Cpu { get; } = new(CPU, ScalarType.Float32);
 
+    /// <summary>
+    /// Whether CPU weights ask for 2 MiB transparent huge pages before the loader writes them (faster decode: see
+    /// <see cref="Kernels.Memory.HugePages"/>); the engine then collapses what is still on small pages (Engine:HugePages).
+    /// </summary>
+    public bool HugePages { get; init; } = true;
+
     /// <summary>A frozen (requires_grad false) parameter of the model's dtype and device, filled by the loader.</summary>
-    internal Parameter NewParameter(params long[] shape) =>
-        new(empty(shape, DType, Device), requires_grad: false);
+    internal Parameter NewParameter(params long[] shape)
+    {
+        var storage = empty(shape, DType, Device);
+        if (HugePages)
+        {
+            Kernels.Memory.HugePages.Advise(storage); // before the first write, so the pages fault in huge
+        }
+
+        return new(storage, requires_grad: false);
+    }
 
     /// <summary>Parses the dtype names configs and the command line use.</summary>
     public static ScalarType ParseDType(string name) => name.ToLowerInvariant() switch

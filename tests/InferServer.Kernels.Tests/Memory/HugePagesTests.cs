@@ -1,0 +1,110 @@
+using System.Globalization;
+using InferServer.Kernels.Memory;
+using static TorchSharp.torch;
+
+namespace InferServer.Kernels.Tests.Memory;
+
+/// <summary>
+/// Weights on 2 MiB pages: where the system allows them (Linux, transparent huge pages "madvise" or "always") the kernel's own
+/// accounting (/proc/self/smaps) must show the tensor's memory on huge pages, values unchanged; elsewhere nothing changes and
+/// the placement says why.
+/// </summary>
+public sealed class HugePagesTests
+{
+    private const long Bytes = 16L << 20;
+
+    [Fact]
+    public void Back_PutsAWrittenTensorOnHugePages_WithItsValuesUnchanged()
+    {
+        using var scope = NewDisposeScope();
+        var tensor = randn(Bytes / sizeof(float)); // written on whatever pages the allocator had: the collapse must move it
+        var before = tensor.clone();
+
+        var placement = HugePages.Back([tensor]);
+
+        Assert.True(placement.CandidateBytes >= Bytes - (2 * HugePages.PageBytes), $"candidate bytes {placement.CandidateBytes}");
+        Assert.True(tensor.eq(before).all().item<bool>());
+        AssertPlacedWhereTheSystemAllows(tensor, placement);
+    }
+
+    [Fact]
+    public void Advise_BeforeTheFirstWrite_FaultsTheTensorInOnHugePages()
+    {
+        using var scope = NewDisposeScope();
+        var tensor = empty(Bytes / sizeof(float));
+        HugePages.Advise(tensor);
+        tensor.fill_(1.5f);
+        var faultedHuge = OperatingSystem.IsLinux() ? AnonHugeBytesAround(tensor) : 0;
+
+        var placement = HugePages.Back([tensor]);
+
+        Assert.True(tensor.eq(1.5f).all().item<bool>());
+        AssertPlacedWhereTheSystemAllows(tensor, placement);
+        if (placement.HugeBytes > 0)
+        {
+            // Faulted in huge by the advice alone, before Back's collapse had anything to do.
+            Assert.True(faultedHuge >= placement.HugeBytes, $"after the first write, smaps showed {faultedHuge} bytes on huge pages");
+        }
+    }
+
+    [Fact]
+    public void Back_SkipsTensorsSmallerThanAPage_AndNonContiguousOnes()
+    {
+        using var scope = NewDisposeScope();
+        var small = randn(1000);
+        var transposed = randn(2048, 2048).t();
+
+        var placement = HugePages.Back([small, transposed]);
+
+        Assert.Equal(0, placement.CandidateBytes);
+        Assert.Equal(0, placement.HugeBytes);
+    }
+
+    private static void AssertPlacedWhereTheSystemAllows(TorchSharp.torch.Tensor tensor, HugePagePlacement placement)
+    {
+        if (!OperatingSystem.IsLinux() || placement.Mode == "never")
+        {
+            Assert.Equal(0, placement.HugeBytes);
+            Assert.NotNull(placement.Failure);
+            return;
+        }
+
+        Assert.Null(placement.Failure);
+        Assert.Equal(placement.CandidateBytes, placement.HugeBytes);
+        Assert.True(AnonHugeBytesAround(tensor) >= placement.HugeBytes,
+            $"smaps shows {AnonHugeBytesAround(tensor)} bytes of huge pages in the tensor's mapping, expected {placement.HugeBytes}");
+    }
+
+    /// <summary>AnonHugePages of the mappings that overlap the tensor's storage, as the kernel accounts them.</summary>
+    private static long AnonHugeBytesAround(TorchSharp.torch.Tensor tensor)
+    {
+        var start = (ulong)StorageAddress(tensor);
+        var end = start + (ulong)tensor.bytes.Length;
+        long total = 0;
+        var inside = false;
+        foreach (var line in File.ReadLines("/proc/self/smaps"))
+        {
+            var dash = line.IndexOf('-', StringComparison.Ordinal);
+            var space = line.IndexOf(' ', StringComparison.Ordinal);
+            if (dash > 0 && space > dash && ulong.TryParse(line[..dash], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var low)
+                && ulong.TryParse(line[(dash + 1)..space], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var high))
+            {
+                inside = low < end && high > start;
+            }
+            else if (inside && line.StartsWith("AnonHugePages:", StringComparison.Ordinal))
+            {
+                total += long.Parse(line["AnonHugePages:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return total;
+    }
+
+    private static unsafe nint StorageAddress(TorchSharp.torch.Tensor tensor)
+    {
+        fixed (byte* pointer = tensor.bytes)
+        {
+            return (nint)pointer;
+        }
+    }
+}
