@@ -1,3 +1,4 @@
+using InferServer.Kernels.Memory;
 using static TorchSharp.torch;
 
 namespace InferServer.Kernels.Attention;
@@ -24,8 +25,8 @@ public sealed class KvCache : IDisposable
         values = new Tensor[layers];
         for (var layer = 0; layer < layers; layer++)
         {
-            keys[layer] = zeros([slots, kvHeads, headDimension], dtype, device);
-            values[layer] = zeros([slots, kvHeads, headDimension], dtype, device);
+            keys[layer] = HugePages.Zeros([slots, kvHeads, headDimension], dtype, device);
+            values[layer] = HugePages.Zeros([slots, kvHeads, headDimension], dtype, device);
         }
         Slots = slots;
         BytesPerSlot = BytesPerTokenSlot(layers, kvHeads, headDimension, dtype);

@@ -1,3 +1,4 @@
+using InferServer.Kernels.Memory;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -62,8 +63,8 @@ public sealed class LoraSlotPool : IDisposable
         MaxRank = maxRank;
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        A = torch.zeros([slots, maxRank, inFeatures], dtype: dtype, device: device).DetachFromDisposeScope();
-        B = torch.zeros([slots, outFeatures, maxRank], dtype: dtype, device: device).DetachFromDisposeScope();
+        A = HugePages.Zeros([slots, maxRank, inFeatures], dtype, device).DetachFromDisposeScope();
+        B = HugePages.Zeros([slots, outFeatures, maxRank], dtype, device).DetachFromDisposeScope();
         RowScaleMinusOne = torch.zeros([slots, outFeatures], dtype: dtype, device: device).DetachFromDisposeScope();
         DType = dtype;
         deviceType = A.device_type;

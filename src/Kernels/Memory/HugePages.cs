@@ -12,9 +12,9 @@ namespace InferServer.Kernels.Memory;
 /// TLB miss. On the development VM the 29 projections of the large benchmark model at one row took 25.3-25.9 ms on 4 KiB
 /// pages and 18.9-21.1 ms on 2 MiB pages, 8 rows 99 → 65 ms (docs/benchmarks.md, issue 29). Most distributions set
 /// transparent huge pages to "madvise", where only memory that asks gets them, and libtorch's allocator never asks.
-/// Two calls: <see cref="Advise"/> on a tensor just allocated and not yet written (its pages are then faulted in as huge
-/// pages, free of cost), and <see cref="Back"/> once the tensors are filled, which also collapses memory that was
-/// already written on small pages (MADV_COLLAPSE, Linux 6.1+; synchronous, about 2 s per GB on that VM). Only the
+/// Two calls: <see cref="Advise"/> on a tensor just allocated and not yet written (where its pages are new to the process
+/// and a free 2 MiB page is at hand, they fault in huge, free of cost), and <see cref="Back"/> once the tensors are filled,
+/// which guarantees the placement by collapsing whatever is still on small pages (memory the allocator recycled) (MADV_COLLAPSE, Linux 6.1+; synchronous, about 2 s per GB on that VM). Only the
 /// 2 MiB-aligned interior of a tensor can be a huge page; tensors under 2 MiB are left as they are. Anywhere else (another
 /// OS, CUDA, transparent huge pages "never", an older kernel) nothing changes and <see cref="Back"/> says why.
 /// </remarks>
@@ -26,7 +26,7 @@ public static partial class HugePages
     private const int MadviseHugePage = 14; // MADV_HUGEPAGE
     private const int MadviseCollapse = 25; // MADV_COLLAPSE
 
-    /// <summary>Asks for huge pages over the tensor's storage before it is first written. Cheap; never throws.</summary>
+    /// <summary>Asks for huge pages over the tensor's storage before it is first written (best effort). Cheap; never throws.</summary>
     public static void Advise(Tensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
@@ -34,6 +34,18 @@ public static partial class HugePages
         {
             _ = madvise(range.Start, range.Length, MadviseHugePage);
         }
+    }
+
+    /// <summary>
+    /// A zero-filled tensor for long-lived state read on every step (the KV cache, the adapter slot pools), advised for huge
+    /// pages before the zeros are written (best effort, as <see cref="Advise"/>).
+    /// </summary>
+    public static Tensor Zeros(long[] shape, ScalarType dtype, Device device)
+    {
+        var tensor = empty(shape, dtype, device);
+        Advise(tensor);
+        tensor.zero_();
+        return tensor;
     }
 
     /// <summary>
