@@ -94,6 +94,16 @@ internal sealed class GenerationMode : IEngineMode
             throw new RequestValidationException("sampling", string.Join("; ", samplingProblems));
         }
 
+        for (var i = 0; i < request.StopTokenIds.Count; i++)
+        {
+            // An id the model cannot produce would never stop anything: the request would silently run to its limit.
+            if (request.StopTokenIds[i] < 0 || request.StopTokenIds[i] >= model.Shape.VocabularySize)
+            {
+                throw new RequestValidationException("stop_token_ids",
+                    $"stop token {i} (id {request.StopTokenIds[i]}) is outside the model's vocabulary [0, {model.Shape.VocabularySize})");
+            }
+        }
+
         var prompt = Tokenize(request);
         if (prompt.Count + 1 > Model.MaxContextTokens)
         {

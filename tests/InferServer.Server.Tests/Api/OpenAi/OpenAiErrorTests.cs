@@ -150,6 +150,18 @@ public sealed class OpenAiErrorTests(OpenAiServerFixture fixture)
     }
 
     [Fact]
+    public async Task AStopTokenIdOutsideTheVocabulary_Is400NamingIt()
+    {
+        // Such an id can never be generated, so the request would silently run to max_tokens: refuse it instead.
+        var (status, body) = await Server.PostAsync("v1/completions",
+            new { model = OpenAiTestServer.ServedName, prompt = "hi", max_tokens = 2, stop_token_ids = new[] { 5, 2_000_000_000 } });
+
+        Assert.Equal(400, status);
+        Assert.Equal("stop_token_ids", (string?)body!["error"]!["param"]);
+        Assert.Contains("2000000000", (string?)body["error"]!["message"]);
+    }
+
+    [Fact]
     public async Task AChatTooLongForTheContext_Is400NamingTheMessages()
     {
         // The engine reports the rendered prompt as "prompt"; a chat body has none: its prompt is the messages.
