@@ -10,7 +10,7 @@ namespace InferServer.Engine.Tests.Reference;
 /// <summary>
 /// The newer families' checkpoints as Hugging Face directories hold them: the demos are bfloat16 on disk; the same weights
 /// sharded in float32 (model-0000N-of-0000M.safetensors + model.safetensors.index.json) serve the very same logits, and
-/// saved in float16 serve what their own float64 reference gives (Qwen3's case is in <see cref="Qwen3ReferenceTests"/>).
+/// saved in float16 serve what their own float64 reference gives.
 /// </summary>
 [Collection(DemoModelsCollection.Name)]
 public sealed class CheckpointFormatsReferenceTests(DemoModels demo)
@@ -22,6 +22,7 @@ public sealed class CheckpointFormatsReferenceTests(DemoModels demo)
     [InlineData(DemoModelKind.Gemma3)]
     [InlineData(DemoModelKind.Phi3)]
     [InlineData(DemoModelKind.Phi4Mini)]
+    [InlineData(DemoModelKind.Qwen3)]
     public void Checkpoint_ShardedInFloat32OrSavedInFloat16_LoadsToTheSameLogits(DemoModelKind kind)
     {
         var directory = demo.Directory(kind);

@@ -125,28 +125,4 @@ public sealed class Qwen3ReferenceTests(DemoModels demo, ITestOutputHelper outpu
             Assert.True(effect > VisibleEffect, $"{prompt.Length} tokens: q_norm/k_norm move the logits by only {effect:E3}");
         }
     }
-
-    [Fact]
-    public void Qwen3Checkpoint_ShardedInFloat32OrSavedInFloat16_LoadsToTheSameLogits()
-    {
-        using var scratch = new TemporaryDirectory();
-        var sharded = CheckpointCopies.Write(Directory, scratch.File("sharded-f32"), ScalarType.Float32, shards: 3);
-        var half = CheckpointCopies.Write(Directory, scratch.File("f16"), ScalarType.Float16, shards: 1);
-        using var original = (ICausalLanguageModel)ModelLoader.Load(Directory, ModelLoadOptions.Cpu);
-        using var fromShards = (ICausalLanguageModel)ModelLoader.Load(sharded, ModelLoadOptions.Cpu);
-        using var fromHalf = (ICausalLanguageModel)ModelLoader.Load(half, ModelLoadOptions.Cpu);
-        using var originalHarness = new CausalHarness(original, ReferenceCases.SlotsPerSequence);
-        using var shardHarness = new CausalHarness(fromShards, ReferenceCases.SlotsPerSequence);
-        using var halfHarness = new CausalHarness(fromHalf, ReferenceCases.SlotsPerSequence);
-        using var halfReference = ReferenceLlama.Load(half);
-
-        foreach (var prompt in ReferenceCases.Prompts(demo, DemoModelKind.Qwen3))
-        {
-            // bfloat16 → float32 is exact, so the shards hold the very same numbers.
-            Assert.Equal(originalHarness.LastLogits([prompt], [0])[0], shardHarness.LastLogits([prompt], [0])[0]);
-            // float16 rounds some values; the float16 checkpoint is still served as its own reference says.
-            var difference = TensorAssert.MaxDifference(halfReference.LastLogits(prompt), halfHarness.LastLogits([prompt], [0])[0]);
-            Assert.True(difference <= LogitTolerance, $"float16 checkpoint, {prompt.Length} tokens: {difference:E3}");
-        }
-    }
 }
