@@ -22,7 +22,8 @@ namespace InferServer.Kernels.Sampling;
 /// the row's <see cref="SequenceRandom"/>.</item>
 /// </list>
 /// Every filter keeps a prefix of the descending order, so after one stable sort, one softmax and one cumulative sum
-/// (float64) each filter reduces to a prefix length and the draw to one binary search.
+/// (float64) each filter reduces to a prefix length and the draw to one binary search. Rows whose kept prefix ends
+/// among their 256 most likely tokens skip the sort (<see cref="CandidateDraw"/>).
 /// </para>
 /// <para>
 /// Logprobs are the log-softmax of the raw logits (float32), before penalties, temperature and filtering: vLLM's
@@ -50,7 +51,15 @@ public static class Sampler
     /// those of the raw distribution. A masked row must allow at least one token.
     /// </summary>
     public static SampledToken[] Sample(Tensor logits, IReadOnlyList<SamplingRow> rows, int? allowedVocabulary = null,
-        IReadOnlyList<bool[]?>? tokenMasks = null)
+        IReadOnlyList<bool[]?>? tokenMasks = null) =>
+        Sample(logits, rows, allowedVocabulary, tokenMasks, sortWholeVocabulary: false);
+
+    /// <summary>
+    /// <see cref="Sample(Tensor, IReadOnlyList{SamplingRow}, int?, IReadOnlyList{bool[]})"/>; <paramref name="sortWholeVocabulary"/>
+    /// skips <see cref="CandidateDraw"/> so that tests can hold its choices against the full sort's.
+    /// </summary>
+    internal static SampledToken[] Sample(Tensor logits, IReadOnlyList<SamplingRow> rows, int? allowedVocabulary,
+        IReadOnlyList<bool[]?>? tokenMasks, bool sortWholeVocabulary)
     {
         var vocabulary = CheckArguments(logits, rows, allowedVocabulary);
         if (rows.Count == 0)
@@ -79,7 +88,7 @@ public static class Sampler
         }
 
         SampleGreedy(penalized, greedyRows, tokenIds);
-        SampleRandom(penalized, rows, randomRows, uniforms, tokenIds);
+        SampleRandom(penalized, rows, randomRows, uniforms, tokenIds, sortWholeVocabulary);
 
         return ReportLogprobs(allowed, rows, tokenIds);
     }
@@ -225,7 +234,8 @@ public static class Sampler
     }
 
     /// <summary>Steps 4 to 8 for all non-greedy rows together, per-row parameters as [rows, 1] columns.</summary>
-    private static void SampleRandom(Tensor logits, IReadOnlyList<SamplingRow> rows, List<int> randomRows, double[] uniforms, long[] tokenIds)
+    private static void SampleRandom(Tensor logits, IReadOnlyList<SamplingRow> rows, List<int> randomRows, double[] uniforms, long[] tokenIds,
+        bool sortWholeVocabulary)
     {
         if (randomRows.Count == 0)
         {
@@ -252,6 +262,28 @@ public static class Sampler
 
         // float64 from here on: the cumulative sum over a 150k vocabulary and tiny tail probabilities need it.
         var scaled = logits.index_select(0, RowIndex(randomRows, device)).to(ScalarType.Float64) / Column(temperature, device);
+        var drawn = sortWholeVocabulary ? new long?[count] : CandidateDraw.TryDraw(scaled, topK, topP, minP, uniform);
+        var unresolved = Enumerable.Range(0, count).Where(i => drawn[i] is null).ToArray();
+        for (var i = 0; i < count; i++)
+        {
+            if (drawn[i] is { } id)
+            {
+                tokenIds[randomRows[i]] = id;
+            }
+        }
+
+        if (unresolved.Length == 0)
+        {
+            return;
+        }
+
+        if (unresolved.Length < count)
+        {
+            scaled = scaled.index_select(0, RowIndex(unresolved, device));
+            (topK, topP, minP, uniform) = ([.. unresolved.Select(i => topK[i])], [.. unresolved.Select(i => topP[i])],
+                [.. unresolved.Select(i => minP[i])], [.. unresolved.Select(i => uniform[i])]);
+        }
+
         // Stable descending sort: equal logits keep ascending id order, which is what breaks ties at every cut below.
         var (sortedLogits, sortedIds) = scaled.sort(dim: -1, descending: true, stable: true);
         var probabilities = sortedLogits.softmax(-1);
@@ -270,9 +302,9 @@ public static class Sampler
         var target = Column(uniform, device) * keptMass;
         var position = searchsorted(cumulative, target, right: true).minimum(kept.Minus(1));
         var chosen = sortedIds.gather(1, position).cpu().data<long>().ToArray();
-        for (var i = 0; i < count; i++)
+        for (var i = 0; i < unresolved.Length; i++)
         {
-            tokenIds[randomRows[i]] = chosen[i];
+            tokenIds[randomRows[unresolved[i]]] = chosen[i];
         }
     }
 
