@@ -24,8 +24,12 @@ namespace InferServer.Kernels.Matmul;
 /// </remarks>
 public static class StreamingLinear
 {
-    /// <summary>Most rows of x taken here; above it libtorch's GEMM reuses each weight load across enough rows to win.</summary>
-    public const int MaxRows = 8;
+    /// <summary>
+    /// Most rows of x taken here. At 8 to 64 rows the tiles' FMA work, not the weight reads, bounds a call, and libtorch's MKL
+    /// GEMM took 1.15-9× as long at every projection shape of the large model (<c>profile stream</c>, docs/benchmarks.md,
+    /// issue 29); above 64 rows (prefill of long prompts) libtorch keeps the call.
+    /// </summary>
+    public const int MaxRows = 64;
 
     /// <summary>Rows of x in one register tile.</summary>
     private const int TileRows = 8;

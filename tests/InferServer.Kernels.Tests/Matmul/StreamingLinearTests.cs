@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace InferServer.Kernels.Tests.Matmul;
 
 /// <summary>
-/// The decode-shaped linear layer against a float64 product, on the shapes that exercise its edges: rows 1 to
-/// <see cref="StreamingLinear.MaxRows"/> (each its own register tile), input widths that are not a multiple of the vector
+/// The decode-shaped linear layer against a float64 product, on the shapes that exercise its edges: rows 1 to 8 (each its
+/// own register tile) and up to <see cref="StreamingLinear.MaxRows"/> (groups of 8 over blocks of weight rows), input widths that are not a multiple of the vector
 /// width, output counts that are not a multiple of a tile's weight rows, enough output features to split across threads, a
 /// bias, a weight that is a row range of a larger tensor, and a non-contiguous input; and the invariant the engine relies
 /// on: a row's bits depend neither on the rows beside it, nor on the thread split, in the AVX-512 tiles and in the loop for
@@ -28,6 +28,7 @@ public sealed class StreamingLinearTests
     [InlineData(5, 45, 67, false)]
     [InlineData(6, 2053, 130, true)]
     [InlineData(7, 300, 1031, true)]
+    [InlineData(StreamingLinear.MaxRows, 70, 90, true)]
     public void Forward_EqualsTheFloat64Product(int rows, int inFeatures, int outFeatures, bool withBias)
     {
         using var scope = NewDisposeScope();
@@ -117,6 +118,7 @@ public sealed class StreamingLinearTests
     [InlineData(9)]
     [InlineData(17)]
     [InlineData(32)]
+    [InlineData(StreamingLinear.MaxRows)]
     public void MoreRowsThanOneTile_EqualTheFloat64Product_AndEachRowItsBitsAlone(int rows)
     {
         using var scope = NewDisposeScope();
@@ -153,7 +155,7 @@ public sealed class StreamingLinearTests
         var generator = new Generator(14);
         var weight = randn([200, 64], generator: generator).mul_(0.05);
         var bias = randn([200], generator: generator);
-        foreach (var rows in new[] { 1, StreamingLinear.MaxRows, StreamingLinear.MaxRows + 1, 64 })
+        foreach (var rows in new[] { 1, 8, StreamingLinear.MaxRows, StreamingLinear.MaxRows + 1 })
         {
             var x = randn([rows, 64], generator: generator);
             Assert.True(MaxDifference(LoraOps.BaseLinear(x, weight, bias), Float64Product(x, weight, bias)) <= Tolerance, $"{rows} rows");
