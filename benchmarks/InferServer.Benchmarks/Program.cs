@@ -33,7 +33,7 @@ static int Usage()
         + "       InferServer.Benchmarks merge [--model demo|large] [--concurrency 8,64] [--tokens N] [--prompt N] [--repeats N] [--waves N]\n"
         + "       InferServer.Benchmarks peer [--quick] [--concurrency 1,8,64] [--tokens N] [--prompt N] [--repeats N] [--threads N] [--check N] [--cache DIR] [--chart DIR]\n"
         + "       InferServer.Benchmarks profile [ROWS=1,8,64] [ITERATIONS=20] | profile linear [ROWS=1,2,4,8,16] [ITERATIONS=30]\n"
-        + "       InferServer.Benchmarks profile stream [ROWS=1,2,4,8,12,16,24,32] [ITERATIONS=9] [--tiles ROWS:WEIGHT_ROWS,...] [--fallback]\n"
+        + "       InferServer.Benchmarks profile stream [ROWS=1,2,4,8,12,16,24,32,48,64] [ITERATIONS=7] [--tiles ROWS:WEIGHT_ROWS,...] [--fallback]\n"
         + "       InferServer.Benchmarks structured [ROWS=1,8,64] [STEPS=48]\n"
         + "       InferServer.Benchmarks constrained-ratio [--model large|medium|demo] [--concurrency 64] [--tokens 16] [--prompt 16] [--repeats 3] [--threads N]");
     return 2;

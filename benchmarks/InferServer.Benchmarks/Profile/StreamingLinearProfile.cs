@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace InferServer.Benchmarks.Profile;
 
 /// <summary>
-/// <c>profile stream [ROWS=1,2,4,8,12,16,24,32] [ITERATIONS=9] [--tiles R:K,…] [--fallback]</c>: <see cref="StreamingLinear"/> against
+/// <c>profile stream [ROWS=1,2,4,8,12,16,24,32,48,64] [ITERATIONS=7] [--tiles R:K,…] [--fallback]</c>: <see cref="StreamingLinear"/> against
 /// libtorch's linear on the 29 projections of one decode step of the large benchmark model (4 layers × q, k, v, o, gate, up,
 /// down, and the output head), each its own tensor so that nothing stays in a cache between calls (0.98 GB, as the engine
 /// reads per token), on 2 MiB pages as the engine's weights are. Per row count: the step's time for each (min and median of
@@ -29,8 +29,8 @@ internal static class StreamingLinearProfile
     public static int Run(string[] args)
     {
         var positional = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
-        var rowsList = positional.Length > 0 ? positional[0].Split(',').Select(int.Parse).ToArray() : [1, 2, 4, 8, 12, 16, 24, 32];
-        var iterations = positional.Length > 1 ? int.Parse(positional[1]) : 9;
+        var rowsList = positional.Length > 0 ? positional[0].Split(',').Select(int.Parse).ToArray() : [1, 2, 4, 8, 12, 16, 24, 32, 48, 64];
+        var iterations = positional.Length > 1 ? int.Parse(positional[1]) : 7;
         var tiles = Array.IndexOf(args, "--tiles");
         if (tiles >= 0)
         {

@@ -22,9 +22,9 @@ internal static class StreamingWorkers
     private static readonly object Gate = new();
     private static readonly List<Worker> Workers = [];
     private static readonly ManualResetEventSlim Done = new(false, SpinCount);
-    private static Action<int>? current;
-    private static int pending;
-    private static Exception? failure;
+    private static Action<int>? Current;
+    private static int Pending;
+    private static Exception? Failure;
 
     /// <summary>Runs <paramref name="part"/>(0 .. parts - 1), part 0 on the calling thread, and returns when all are done.</summary>
     public static void Run(int parts, Action<int> part)
@@ -46,10 +46,10 @@ internal static class StreamingWorkers
                 Workers.Add(new Worker(Workers.Count + 1));
             }
 
-            current = part;
-            failure = null;
+            Current = part;
+            Failure = null;
             Done.Reset();
-            Volatile.Write(ref pending, parts - 1);
+            Volatile.Write(ref Pending, parts - 1);
             for (var i = 0; i < parts - 1; i++)
             {
                 Workers[i].Go.Set();
@@ -67,8 +67,8 @@ internal static class StreamingWorkers
 
             // Always wait for the workers, so that none is still on this call when the next one starts.
             Done.Wait();
-            current = null;
-            if ((own ?? failure) is { } error)
+            Current = null;
+            if ((own ?? Failure) is { } error)
             {
                 ExceptionDispatchInfo.Throw(error);
             }
@@ -97,15 +97,15 @@ internal static class StreamingWorkers
                 Go.Reset();
                 try
                 {
-                    current!(part);
+                    Current!(part);
                 }
                 catch (Exception exception)
                 {
-                    failure = exception;
+                    Failure = exception;
                 }
                 finally
                 {
-                    if (Interlocked.Decrement(ref pending) == 0)
+                    if (Interlocked.Decrement(ref Pending) == 0)
                     {
                         Done.Set();
                     }
