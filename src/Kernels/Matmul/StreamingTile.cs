@@ -32,13 +32,14 @@ internal readonly struct Eight : ITileCount { public static int Value => 8; }
 /// <summary>
 /// The register tile of <see cref="StreamingLinear"/> on AVX-512: up to 4 weight rows against up to 8 rows of x, one 16-wide
 /// accumulator per (weight row, x row) pair, so each weight vector loaded from memory feeds every row of x and each x vector
-/// loaded from L1 feeds every weight row of the tile.
+/// loaded from cache feeds every weight row of the tile.
 /// </summary>
 /// <remarks>
 /// Every output element is summed in the same order whatever the tile's shape: one accumulator walking the input in
 /// 16-float steps, <see cref="Vector512.Sum{T}(Vector512{T})"/>, then the remaining inputs one by one, then the bias. A
 /// row's result therefore does not depend on how many rows share the call, nor on how the weight rows are split among
-/// threads or tiles.
+/// threads or tiles. The 32 accumulators are written out one by one (C# has no array that lives in registers); each
+/// <c>if</c> on a count is a constant once the JIT specialises the method, so a tile of 1 × 4 compiles to 4 accumulators.
 /// </remarks>
 internal static class StreamingTile
 {
