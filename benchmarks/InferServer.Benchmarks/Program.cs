@@ -16,6 +16,7 @@ return args.FirstOrDefault() switch
     "encoder" => EncoderBenchmark.Run(EncoderBenchmarkOptions.Parse(args.AsSpan(1))),
     "merge" => MergeBenchmark.Run(MergeBenchmarkOptions.Parse(args.AsSpan(1))),
     "peer" => PeerBenchmark.Run(PeerBenchmarkOptions.Parse(args.AsSpan(1))),
+    "profile" when args.Length > 1 && args[1] == "stream" => StreamingLinearProfile.Run(args[2..]),
     "profile" => DecodeStepProfile.Run(args[1..]),
     "structured" => StructuredBenchmark.Run(args[1..]),
     "constrained-ratio" => ConstrainedRatioBenchmark.Run(args[1..]),
@@ -32,6 +33,7 @@ static int Usage()
         + "       InferServer.Benchmarks merge [--model demo|large] [--concurrency 8,64] [--tokens N] [--prompt N] [--repeats N] [--waves N]\n"
         + "       InferServer.Benchmarks peer [--quick] [--concurrency 1,8,64] [--tokens N] [--prompt N] [--repeats N] [--threads N] [--check N] [--cache DIR] [--chart DIR]\n"
         + "       InferServer.Benchmarks profile [ROWS=1,8,64] [ITERATIONS=20] | profile linear [ROWS=1,2,4,8,16] [ITERATIONS=30]\n"
+        + "       InferServer.Benchmarks profile stream [ROWS=1,2,4,8,12,16,24,32,48,64] [ITERATIONS=7] [--tiles ROWS:WEIGHT_ROWS,...] [--fallback]\n"
         + "       InferServer.Benchmarks structured [ROWS=1,8,64] [STEPS=48]\n"
         + "       InferServer.Benchmarks constrained-ratio [--model large|medium|demo] [--concurrency 64] [--tokens 16] [--prompt 16] [--repeats 3] [--threads N]");
     return 2;

@@ -8,20 +8,38 @@ namespace InferServer.Kernels.Matmul;
 
 /// <summary>
 /// y = x·Wᵀ + bias for a few rows of x (decode: one row per running sequence), float32 on the CPU, computed by streaming W
-/// once: each weight row is read from memory once and dotted with every row of x while it is in the L1 cache, with the
-/// weight's rows split into one contiguous range per torch thread.
+/// once: each weight row is read from memory once and dotted with every row of x, with the weight's rows split into one
+/// contiguous range per torch thread. On AVX-512 the dots run in register tiles of up to 4 weight rows × 8 rows of x
+/// (<see cref="StreamingTile"/>); above 8 rows, blocks of weight rows small enough to stay in L2 meet each group of 8 rows
+/// in turn, so W is still read from memory once.
 /// </summary>
 /// <remarks>
 /// Why not libtorch: a decode step with few rows is bound by reading the weights (0.98 GB per token for the large benchmark
 /// model), and on this machine (AMD EPYC, 2 cores) libtorch's MKL sgemv/sgemm for one to eight rows read them at well under
 /// the memory bandwidth llama.cpp reaches on the same weights (docs/benchmarks.md, "Where a decode step goes"). A row's
-/// result depends only on that row and W (each dot product is summed in the same order whatever the row count), so a
-/// sequence's logits do not change with the number of rows of the call while it stays at or below <see cref="MaxRows"/>.
+/// result depends only on that row and W (each dot product is summed in the same order whatever the row count, the tile
+/// and the thread split), so a sequence's logits do not change with the number of rows of the call while it stays at or
+/// below <see cref="MaxRows"/>. Machines without AVX-512 take a plain loop (one dot at a time, four 8-wide accumulators),
+/// which keeps the same invariant with its own order.
 /// </remarks>
 public static class StreamingLinear
 {
-    /// <summary>Most rows of x taken here; above it libtorch's GEMM reuses each weight load across enough rows to win.</summary>
-    public const int MaxRows = 8;
+    /// <summary>
+    /// Most rows of x taken here. At 8 to 64 rows the tiles' FMA work, not the weight reads, bounds a call, and libtorch's MKL
+    /// GEMM took 1.15-9× as long at every projection shape of the large model (<c>profile stream</c>, docs/benchmarks.md,
+    /// issue 29); above 64 rows (prefill of long prompts) libtorch keeps the call.
+    /// </summary>
+    public const int MaxRows = 64;
+
+    /// <summary>Rows of x in one register tile.</summary>
+    private const int TileRows = 8;
+
+    /// <summary>
+    /// Weight rows per register tile, by the number of rows of x in the tile (index 1..8): with 8 rows, 3 weight rows make 24
+    /// 16-wide accumulators, the most that leave registers for the loads among AVX-512's 32; with fewer rows, 4 weight rows
+    /// keep more loads of W in flight. Changed only by the benchmark's --tiles, to tune another machine.
+    /// </summary>
+    internal static readonly int[] TileWeights = [0, 4, 4, 4, 4, 3, 3, 3, 3];
 
     /// <summary>Whether <see cref="Forward"/> takes this call: float32 CPU, x <c>[rows ≤ MaxRows, in]</c>, W <c>[out, in]</c> contiguous.</summary>
     public static bool Applies(Tensor x, Tensor weight, Tensor? bias)
@@ -41,7 +59,7 @@ public static class StreamingLinear
 
     /// <summary>x <c>[rows, in]</c> · W<c>[out, in]</c>ᵀ + bias as a new <c>[rows, out]</c> tensor, or null where it does not <see cref="Applies"/>.</summary>
     public static Tensor? TryForward(Tensor x, Tensor weight, Tensor? bias) =>
-        Applies(x, weight, bias) ? Compute(x, weight, bias) : null;
+        Applies(x, weight, bias) ? Compute(x, weight, bias, DefaultParts(weight), loop: !Vector512.IsHardwareAccelerated) : null;
 
     /// <summary>x <c>[rows, in]</c> · W<c>[out, in]</c>ᵀ + bias as a new <c>[rows, out]</c> tensor. Call only where <see cref="Applies"/>.</summary>
     public static Tensor Forward(Tensor x, Tensor weight, Tensor? bias) =>
@@ -49,27 +67,38 @@ public static class StreamingLinear
             $"StreamingLinear takes float32 CPU x [1..{MaxRows}, in] and contiguous W [out, in]; got x {x.dtype} "
             + $"[{string.Join(", ", x.shape)}] and W {weight.dtype} [{string.Join(", ", weight.shape)}].");
 
-    private static Tensor Compute(Tensor x, Tensor weight, Tensor? bias)
+    /// <summary>
+    /// The tests and the benchmark: <see cref="Forward"/> for any number of rows (above <see cref="MaxRows"/> too), with the
+    /// weight rows split into <paramref name="parts"/> threads (default: as <see cref="Forward"/>), and with
+    /// <paramref name="loop"/> the path for machines without AVX-512.
+    /// </summary>
+    internal static Tensor ForwardAnyRows(Tensor x, Tensor weight, Tensor? bias, int? parts = null, bool loop = false) =>
+        Compute(x, weight, bias, parts ?? DefaultParts(weight), loop || !Vector512.IsHardwareAccelerated);
+
+    /// <summary>Threads as libtorch's (Engine:TorchThreads); a part of fewer than 64 weight rows is not worth a thread.</summary>
+    private static int DefaultParts(Tensor weight) => (int)Math.Max(1, Math.Min(get_num_threads(), weight.shape[0] / 64));
+
+    private static Tensor Compute(Tensor x, Tensor weight, Tensor? bias, int parts, bool loop)
     {
         var rows = (int)x.shape[0];
         var outFeatures = (int)weight.shape[0];
         var inFeatures = (int)weight.shape[1];
         var input = x.is_contiguous() ? x : x.contiguous();
         var y = empty([rows, outFeatures], ScalarType.Float32, x.device);
-        // Threads as libtorch's (Engine:TorchThreads); a part of fewer than 64 weight rows is not worth a thread.
-        var parts = Math.Max(1, Math.Min(get_num_threads(), outFeatures / 64));
         if (parts == 1)
         {
-            Rows(input, weight, bias, y, rows, inFeatures, outFeatures, 0, outFeatures);
+            Rows(input, weight, bias, y, rows, inFeatures, outFeatures, 0, outFeatures, loop);
         }
         else
         {
             var perPart = (outFeatures + parts - 1) / parts;
-            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+            void Part(int part)
             {
                 var start = part * perPart;
-                Rows(input, weight, bias, y, rows, inFeatures, outFeatures, start, Math.Min(outFeatures, start + perPart) - start);
-            });
+                Rows(input, weight, bias, y, rows, inFeatures, outFeatures, start, Math.Min(outFeatures, start + perPart) - start, loop);
+            }
+
+            StreamingWorkers.Run(parts, Part);
         }
 
         if (!ReferenceEquals(input, x))
@@ -80,8 +109,8 @@ public static class StreamingLinear
         return y;
     }
 
-    /// <summary>Weight rows [start, start + count) against every row of x.</summary>
-    private static void Rows(Tensor x, Tensor weight, Tensor? bias, Tensor y, int rows, int inFeatures, int outFeatures, int start, int count)
+    /// <summary>Weight rows [start, start + count) against every row of x (one thread's part).</summary>
+    private static void Rows(Tensor x, Tensor weight, Tensor? bias, Tensor y, int rows, int inFeatures, int outFeatures, int start, int count, bool loop)
     {
         if (count <= 0)
         {
@@ -93,6 +122,33 @@ public static class StreamingLinear
         ReadOnlySpan<float> input = MemoryMarshal.Cast<byte, float>(x.bytes);
         ReadOnlySpan<float> b = bias is null ? default : MemoryMarshal.Cast<byte, float>(bias.bytes);
         var output = MemoryMarshal.Cast<byte, float>(y.bytes);
+        if (!loop)
+        {
+            ref var weightStart = ref MemoryMarshal.GetReference(w);
+            ref var inputStart = ref MemoryMarshal.GetReference(input);
+            ref var outputStart = ref MemoryMarshal.GetReference(output);
+            ref var biasStart = ref MemoryMarshal.GetReference(b);
+            if (rows <= TileRows)
+            {
+                Dispatch(rows, ref weightStart, ref inputStart, ref outputStart, ref biasStart, bias is not null, inFeatures, outFeatures, start, start + count);
+                return;
+            }
+
+            // More rows than one tile holds: each block of weight rows (sized to stay in L2) against every group of rows.
+            var block = Math.Max(4, (256 * 1024) / (inFeatures * sizeof(float)));
+            for (var blockStart = start; blockStart < start + count; blockStart += block)
+            {
+                var blockEnd = Math.Min(start + count, blockStart + block);
+                for (var first = 0; first < rows; first += TileRows)
+                {
+                    Dispatch(Math.Min(TileRows, rows - first), ref weightStart, ref Unsafe.Add(ref inputStart, first * inFeatures),
+                        ref Unsafe.Add(ref outputStart, first * outFeatures), ref biasStart, bias is not null, inFeatures, outFeatures, blockStart, blockEnd);
+                }
+            }
+
+            return;
+        }
+
         for (var o = start; o < start + count; o++)
         {
             var weightRow = w.Slice(o * inFeatures, inFeatures);
@@ -101,6 +157,35 @@ public static class StreamingLinear
             {
                 output[row * outFeatures + o] = Dot(weightRow, input.Slice(row * inFeatures, inFeatures)) + shift;
             }
+        }
+    }
+
+    /// <summary>The tile loop specialised for <paramref name="rows"/> (1..8) rows of x: one compiled loop per shape.</summary>
+    private static void Dispatch(int rows, ref float weight, ref float x, ref float y, ref float bias, bool hasBias, int inFeatures, int outFeatures, int start, int end)
+    {
+        var tile = TileWeights[rows];
+        switch (rows)
+        {
+            case 1: Tiles<One>(tile, ref weight, ref x, ref y, ref bias, hasBias, inFeatures, outFeatures, start, end); break;
+            case 2: Tiles<Two>(tile, ref weight, ref x, ref y, ref bias, hasBias, inFeatures, outFeatures, start, end); break;
+            case 3: Tiles<Three>(tile, ref weight, ref x, ref y, ref bias, hasBias, inFeatures, outFeatures, start, end); break;
+            case 4: Tiles<Four>(tile, ref weight, ref x, ref y, ref bias, hasBias, inFeatures, outFeatures, start, end); break;
+            case 5: Tiles<Five>(tile, ref weight, ref x, ref y, ref bias, hasBias, inFeatures, outFeatures, start, end); break;
+            case 6: Tiles<Six>(tile, ref weight, ref x, ref y, ref bias, hasBias, inFeatures, outFeatures, start, end); break;
+            case 7: Tiles<Seven>(tile, ref weight, ref x, ref y, ref bias, hasBias, inFeatures, outFeatures, start, end); break;
+            default: Tiles<Eight>(tile, ref weight, ref x, ref y, ref bias, hasBias, inFeatures, outFeatures, start, end); break;
+        }
+    }
+
+    private static void Tiles<TRows>(int weightsPerTile, ref float weight, ref float x, ref float y, ref float bias, bool hasBias, int inFeatures, int outFeatures, int start, int end)
+        where TRows : struct, ITileCount
+    {
+        switch (weightsPerTile)
+        {
+            case 1: StreamingTile.Rows<TRows, One>(ref weight, ref x, ref y, ref bias, hasBias, inFeatures, outFeatures, start, end); break;
+            case 2: StreamingTile.Rows<TRows, Two>(ref weight, ref x, ref y, ref bias, hasBias, inFeatures, outFeatures, start, end); break;
+            case 3: StreamingTile.Rows<TRows, Three>(ref weight, ref x, ref y, ref bias, hasBias, inFeatures, outFeatures, start, end); break;
+            default: StreamingTile.Rows<TRows, Four>(ref weight, ref x, ref y, ref bias, hasBias, inFeatures, outFeatures, start, end); break;
         }
     }
 

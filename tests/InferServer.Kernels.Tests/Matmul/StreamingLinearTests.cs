@@ -6,9 +6,12 @@ using static TorchSharp.torch;
 namespace InferServer.Kernels.Tests.Matmul;
 
 /// <summary>
-/// The decode-shaped linear layer against a float64 product, on the shapes that exercise its edges: rows 1 to
-/// <see cref="StreamingLinear.MaxRows"/>, input widths that are not a multiple of the vector width, enough output features
-/// to split across threads, a bias, a weight that is a row range of a larger tensor, and a non-contiguous input.
+/// The decode-shaped linear layer against a float64 product, on the shapes that exercise its edges: rows 1 to 8 (each its
+/// own register tile) and up to <see cref="StreamingLinear.MaxRows"/> (groups of 8 over blocks of weight rows), input widths that are not a multiple of the vector
+/// width, output counts that are not a multiple of a tile's weight rows, enough output features to split across threads, a
+/// bias, a weight that is a row range of a larger tensor, and a non-contiguous input; and the invariant the engine relies
+/// on: a row's bits depend neither on the rows beside it, nor on the thread split, in the AVX-512 tiles and in the loop for
+/// machines without AVX-512 alike.
 /// </summary>
 public sealed class StreamingLinearTests
 {
@@ -20,6 +23,12 @@ public sealed class StreamingLinearTests
     [InlineData(3, 37, 130, true)]
     [InlineData(8, 100, 513, false)]
     [InlineData(8, 7, 9, true)]
+    [InlineData(2, 15, 3, false)]
+    [InlineData(4, 16, 5, true)]
+    [InlineData(5, 45, 67, false)]
+    [InlineData(6, 2053, 130, true)]
+    [InlineData(7, 300, 1031, true)]
+    [InlineData(StreamingLinear.MaxRows, 70, 90, true)]
     public void Forward_EqualsTheFloat64Product(int rows, int inFeatures, int outFeatures, bool withBias)
     {
         using var scope = NewDisposeScope();
@@ -52,20 +61,77 @@ public sealed class StreamingLinearTests
         Assert.True(MaxDifference(actual, Float64Product(x, slice, null)) <= Tolerance);
     }
 
-    [Fact]
-    public void ARow_GetsTheSameBits_WhateverTheNumberOfRowsBesideIt()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void EveryRow_GetsTheSameBits_WhateverTheNumberOfRowsBesideIt(bool loop)
     {
         using var scope = NewDisposeScope();
         var generator = new Generator(13);
-        var weight = randn([700, 333], generator: generator).mul_(0.05);
-        var bias = randn([700], generator: generator);
+        // 333 inputs: 20 full 16-wide steps and a tail of 13; 701 outputs: not a multiple of any tile's weight rows.
+        var weight = randn([701, 333], generator: generator).mul_(0.05);
+        var bias = randn([701], generator: generator);
         var batch = randn([StreamingLinear.MaxRows, 333], generator: generator);
-        var alone = StreamingLinear.Forward(batch.narrow(0, 0, 1), weight, bias);
+        var alone = Enumerable.Range(0, StreamingLinear.MaxRows)
+            .Select(row => StreamingLinear.ForwardAnyRows(batch.narrow(0, row, 1), weight, bias, loop: loop)).ToArray();
 
         for (var rows = 2; rows <= StreamingLinear.MaxRows; rows++)
         {
-            var batched = StreamingLinear.Forward(batch.narrow(0, 0, rows), weight, bias).narrow(0, 0, 1);
-            Assert.True(alone.eq(batched).all().item<bool>(), $"row 0 of {rows} rows differs from row 0 alone");
+            var batched = StreamingLinear.ForwardAnyRows(batch.narrow(0, 0, rows), weight, bias, loop: loop);
+            for (var row = 0; row < rows; row++)
+            {
+                Assert.True(alone[row].eq(batched.narrow(0, row, 1)).all().item<bool>(), $"row {row} of {rows} rows differs from the row alone");
+            }
+        }
+    }
+
+    [Fact]
+    public void TheRowsPublicForwardTakes_GetTheBitsOfTheAnyRowsEntry()
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(15);
+        var weight = randn([300, 64], generator: generator);
+        var x = randn([StreamingLinear.MaxRows, 64], generator: generator);
+
+        Assert.True(StreamingLinear.Forward(x, weight, null).eq(StreamingLinear.ForwardAnyRows(x, weight, null)).all().item<bool>());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheThreadSplit_DoesNotChangeABit(bool loop)
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(16);
+        var weight = randn([1000, 130], generator: generator);
+        var bias = randn([1000], generator: generator);
+        var x = randn([5, 130], generator: generator);
+        var single = StreamingLinear.ForwardAnyRows(x, weight, bias, parts: 1, loop: loop);
+
+        foreach (var parts in new[] { 2, 3, 7 })
+        {
+            Assert.True(single.eq(StreamingLinear.ForwardAnyRows(x, weight, bias, parts: parts, loop: loop)).all().item<bool>(), $"{parts} parts");
+        }
+    }
+
+    [Theory]
+    [InlineData(9)]
+    [InlineData(17)]
+    [InlineData(32)]
+    [InlineData(StreamingLinear.MaxRows)]
+    public void MoreRowsThanOneTile_EqualTheFloat64Product_AndEachRowItsBitsAlone(int rows)
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(17);
+        // 5,000 inputs: blocks of weight rows smaller than the part, so the blocking over row groups is exercised.
+        var weight = randn([150, 5000], generator: generator).mul_(0.05);
+        var x = randn([rows, 5000], generator: generator);
+        var actual = StreamingLinear.ForwardAnyRows(x, weight, null, parts: 2);
+
+        Assert.True(MaxDifference(actual, Float64Product(x, weight, null)) <= Tolerance);
+        foreach (var row in new[] { 0, rows / 2, rows - 1 })
+        {
+            Assert.True(actual.narrow(0, row, 1).eq(StreamingLinear.ForwardAnyRows(x.narrow(0, row, 1), weight, null)).all().item<bool>(), $"row {row}");
         }
     }
 
@@ -89,7 +155,7 @@ public sealed class StreamingLinearTests
         var generator = new Generator(14);
         var weight = randn([200, 64], generator: generator).mul_(0.05);
         var bias = randn([200], generator: generator);
-        foreach (var rows in new[] { 1, StreamingLinear.MaxRows, StreamingLinear.MaxRows + 1, 64 })
+        foreach (var rows in new[] { 1, 8, StreamingLinear.MaxRows, StreamingLinear.MaxRows + 1 })
         {
             var x = randn([rows, 64], generator: generator);
             Assert.True(MaxDifference(LoraOps.BaseLinear(x, weight, bias), Float64Product(x, weight, bias)) <= Tolerance, $"{rows} rows");
