@@ -1,3 +1,4 @@
+using InferServer.Kernels.Memory;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -20,8 +21,6 @@ namespace InferServer.Benchmarks.Profile;
 internal static class StreamingLinearProfile
 {
     private const int Hidden = 2048, Intermediate = 5632, Layers = 4, QueryWidth = 16 * 128, KvWidth = 4 * 128, Vocabulary = 32000;
-    private const long HugePage = 2L << 20;
-    private const int MadviseHugePage = 14, MadviseCollapse = 25;
 
     private static readonly string[] ShapeNames = ["q,o 2048→2048", "k,v 2048→512", "gate,up 2048→5632", "down 5632→2048", "head 2048→32000"];
 
@@ -110,43 +109,12 @@ internal static class StreamingLinearProfile
 
     private static string Ms(double seconds) => $"{seconds * 1000:F2}";
 
-    /// <summary>The 2 MiB-aligned interior of each weight onto huge pages (MADV_COLLAPSE, Linux 6.1+), as the engine's loader does.</summary>
+    /// <summary>The weights onto 2 MiB pages, as the engine's composition does (<see cref="HugePages.Back"/>).</summary>
     private static string CollapseToHugePages(IEnumerable<Tensor> tensors)
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            return "4 KiB pages (not Linux)";
-        }
-
-        long candidates = 0, placed = 0;
         var clock = Stopwatch.StartNew();
-        foreach (var tensor in tensors)
-        {
-            var bytes = tensor.bytes;
-            ref var first = ref MemoryMarshal.GetReference(bytes);
-            // The address of the storage, from a libc call that hands back its first argument (no unsafe code here).
-            var address = (long)memmove(ref first, ref first, 0);
-            var start = (address + HugePage - 1) & ~(HugePage - 1);
-            var end = (address + bytes.Length) & ~(HugePage - 1);
-            if (end <= start)
-            {
-                continue;
-            }
-
-            candidates += end - start;
-            ref var aligned = ref Unsafe.Add(ref first, (nint)(start - address));
-            if (madvise(ref aligned, (nuint)(end - start), MadviseHugePage) == 0 && madvise(ref aligned, (nuint)(end - start), MadviseCollapse) == 0)
-            {
-                placed += end - start;
-            }
-        }
-
-        return $"2 MiB pages: {placed >> 20} of {candidates >> 20} MiB collapsed in {clock.ElapsedMilliseconds} ms";
+        var placement = HugePages.Back(tensors);
+        return $"2 MiB pages: {placement.HugeBytes >> 20} of {placement.CandidateBytes >> 20} MiB in {clock.ElapsedMilliseconds} ms"
+               + (placement.Failure is { } failure ? $" ({failure})" : "");
     }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int madvise(ref byte address, nuint length, int advice);
-
-    [DllImport("libc")]
-    private static extern nint memmove(ref byte destination, ref byte source, nuint count);
 }
