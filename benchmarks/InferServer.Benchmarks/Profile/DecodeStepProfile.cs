@@ -63,8 +63,40 @@ public static class DecodeStepProfile
         {
             Console.WriteLine($"| {rows} | {string.Join(" | ", model.Alternatives(rows, iterations).Select(Ms))} |");
         }
+
+        SamplingTable(rowsList, iterations);
         Console.WriteLine($"load average at end {PeerBenchmark.LoadAverage()}");
         return 0;
+    }
+
+    /// <summary>
+    /// Random sampling over the large model's 32,000 logits: the candidate path (<see cref="CandidateDraw"/>) against the
+    /// sort of the whole vocabulary it replaces, on a trained model's shape of distribution (a few tokens far above a long
+    /// tail) and on a flat one (a random model's, where top-p's nucleus is thousands of tokens and rows fall back).
+    /// </summary>
+    private static void SamplingTable(int[] rowsList, int iterations)
+    {
+        Console.WriteLine();
+        Console.WriteLine("| rows | logits | greedy | T 0.7, top-p 0.9: candidates / full sort | T 0.7, top-k 40: candidates / full sort |");
+        Console.WriteLine("|---:|---|---:|---:|---:|");
+        foreach (var rows in rowsList)
+        {
+            foreach (var shape in new[] { "peaked", "flat" })
+            {
+                using var scope = NewDisposeScope();
+                var generator = new Generator(17);
+                var noise = randn([rows, Vocabulary], generator: generator);
+                var logits = shape == "flat" ? noise : noise + randn([rows, Vocabulary], generator: generator).mul_(4).clamp_min_(0).pow_(2);
+                double Time(SamplingParameters parameters, bool sortWholeVocabulary) => Median(iterations, () => Sampler.Sample(logits,
+                    [.. Enumerable.Range(0, rows).Select(r => new SamplingRow(parameters, new TokenHistory([1]), new SequenceRandom((ulong)r)))],
+                    null, null, sortWholeVocabulary));
+                var nucleus = new SamplingParameters { Temperature = 0.7, TopP = 0.9 };
+                var topK = new SamplingParameters { Temperature = 0.7, TopK = 40 };
+                Console.WriteLine($"| {rows} | {shape} | {Ms(Time(new SamplingParameters { Temperature = 0 }, false))} | "
+                    + $"{Ms(Time(nucleus, false))} / {Ms(Time(nucleus, true))} | {Ms(Time(topK, false))} / {Ms(Time(topK, true))} |");
+            }
+        }
+        Console.WriteLine("(ms per step, median of iterations)");
     }
 
     /// <summary>

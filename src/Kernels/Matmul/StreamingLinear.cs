@@ -42,18 +42,28 @@ public static class StreamingLinear
     internal static readonly int[] TileWeights = [0, 4, 4, 4, 4, 3, 3, 3, 3];
 
     /// <summary>Whether <see cref="Forward"/> takes this call: float32 CPU, x <c>[rows ≤ MaxRows, in]</c>, W <c>[out, in]</c> contiguous.</summary>
-    public static bool Applies(Tensor x, Tensor weight, Tensor? bias)
+    public static bool Applies(Tensor x, Tensor weight, Tensor? bias) => AppliesUpTo(x, weight, bias, MaxRows);
+
+    /// <summary>
+    /// Batch-invariant mode's linear (<see cref="BatchInvariance.Linear"/>): <see cref="TryForward"/> for any number of rows,
+    /// since a row's bits do not depend on how many rows share the call; null where the kernel does not apply.
+    /// </summary>
+    internal static Tensor? TryForwardAnyRows(Tensor x, Tensor weight, Tensor? bias) =>
+        AppliesUpTo(x, weight, bias, int.MaxValue) ? Compute(x, weight, bias, DefaultParts(weight), loop: !Vector512.IsHardwareAccelerated) : null;
+
+    private static bool AppliesUpTo(Tensor x, Tensor weight, Tensor? bias, int maxRows)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(weight);
         // Each shape, dtype and device read is a native call; this runs for every projection of every step.
         var xShape = x.shape;
         var weightShape = weight.shape;
-        return xShape.Length == 2 && xShape[0] is > 0 and <= MaxRows && weightShape.Length == 2 && weightShape[1] == xShape[1]
+        return xShape.Length == 2 && xShape[0] > 0 && xShape[0] <= maxRows && weightShape.Length == 2 && weightShape[1] == xShape[1]
                && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32
                && x.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU && weight.is_contiguous()
                // One span per tensor: a weight beyond 2 GB (a 150k-vocabulary head at 3,584 features) stays with libtorch.
                && weightShape[0] * weightShape[1] * sizeof(float) <= int.MaxValue
+               && xShape[0] * Math.Max(weightShape[0], weightShape[1]) * sizeof(float) <= int.MaxValue
                && (bias is null || (bias.dtype == ScalarType.Float32 && bias.device_type == DeviceType.CPU && bias.is_contiguous()));
     }
 

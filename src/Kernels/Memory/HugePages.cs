@@ -44,7 +44,13 @@ public static partial class HugePages
     {
         var tensor = empty(shape, dtype, device);
         Advise(tensor);
-        tensor.zero_();
+        // An in-place op hands back its own wrapper of the same storage; dispose it so that no handle outlives the caller's.
+        var zeroed = tensor.zero_();
+        if (!ReferenceEquals(zeroed, tensor))
+        {
+            zeroed.Dispose();
+        }
+
         return tensor;
     }
 
