@@ -134,7 +134,12 @@ public sealed class OpenAiCompletionsTests(OpenAiServerFixture fixture)
 
         var (status, body) = await Server.PostAsync("v1/completions", new
         {
-            model = OpenAiTestServer.ServedName, prompt = "Hello world", max_tokens = 6, temperature = 0, ignore_eos = true, logprobs = 1,
+            model = OpenAiTestServer.ServedName,
+            prompt = "Hello world",
+            max_tokens = 6,
+            temperature = 0,
+            ignore_eos = true,
+            logprobs = 1,
             stop = new[] { text[^1] + "\u00a7\u00a7" },
         });
 
