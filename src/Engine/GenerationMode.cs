@@ -96,11 +96,12 @@ internal sealed class GenerationMode : IEngineMode
 
         for (var i = 0; i < request.StopTokenIds.Count; i++)
         {
-            // An id the model cannot produce would never stop anything: the request would silently run to its limit.
-            if (request.StopTokenIds[i] < 0 || request.StopTokenIds[i] >= model.Shape.VocabularySize)
+            // An id the model cannot produce would never stop anything: the request would silently run to its limit. The
+            // sampler draws only below the tokenizer's vocabulary too (a head padded beyond it, as Qwen's and Phi's are).
+            if (request.StopTokenIds[i] < 0 || request.StopTokenIds[i] >= structured.Vocabulary)
             {
                 throw new RequestValidationException("stop_token_ids",
-                    $"stop token {i} (id {request.StopTokenIds[i]}) is outside the model's vocabulary [0, {model.Shape.VocabularySize})");
+                    $"stop token {i} (id {request.StopTokenIds[i]}) is outside the model's vocabulary [0, {structured.Vocabulary})");
             }
         }
 

@@ -29,10 +29,10 @@ public static class EngineFixture
     public static string LlamaTinyDirectory => ModelDirectory.Value;
 
     /// <summary>Starts an engine on llama-tiny with base-only adapters.</summary>
-    public static InferenceEngine Start(EngineOptions? options = null, IEngineAdapters? adapters = null)
+    public static InferenceEngine Start(EngineOptions? options = null, IEngineAdapters? adapters = null, TextTokenizer? tokenizer = null)
     {
         var model = ModelLoader.Load(LlamaTinyDirectory, ModelLoadOptions.Cpu);
-        var tokenizer = TokenizerLoader.Load(LlamaTinyDirectory);
+        tokenizer ??= TokenizerLoader.Load(LlamaTinyDirectory);
         return new InferenceEngine(options ?? new EngineOptions { KvCacheBytes = 8L * 1024 * 1024 }, model, tokenizer,
             adapters ?? new BaseOnlyAdapters(), "llama-tiny", NullLogger.Instance, TimeProvider.System);
     }

@@ -3,6 +3,8 @@ using InferServer.AdapterStore.Registry;
 using InferServer.Kernels.Sampling;
 using InferServer.Engine;
 using InferServer.Engine.Tests.Models;
+using InferServer.Engine.Tests.Tokenization;
+using InferServer.Engine.Tokenization;
 
 namespace InferServer.Engine.Tests;
 
@@ -161,6 +163,24 @@ public sealed class InferenceEngineTests
         var error = await Assert.ThrowsAsync<RequestValidationException>(
             () => EngineFixture.Collect(engine, EngineFixture.Greedy([5, 1000], 4)));
         Assert.Equal("prompt_token_ids", error.Field);
+    }
+
+    [Fact]
+    public async Task StopTokenId_BeyondTheTokenizersVocabulary_IsRefused()
+    {
+        // llama-tiny's head has 1000 ids, this tokenizer 19: the sampler draws only below 19 (a head padded beyond its
+        // tokenizer, as Qwen's and Phi's are), so stop id 500 could never stop anything and the request would run to its limit.
+        using var directory = new TemporaryDirectory();
+        directory.Write("tokenizer.json", TokenizerJsonTests.TinyBpe(TokenizerJsonTests.Gpt2ByteLevel()).ToJsonString());
+        await using var engine = EngineFixture.Start(tokenizer: TokenizerLoader.Load(directory.Path));
+
+        var error = await Assert.ThrowsAsync<RequestValidationException>(
+            () => EngineFixture.Collect(engine, EngineFixture.Greedy([5, 6], 4) with { StopTokenIds = [18, 500] }));
+        var (_, final) = await EngineFixture.Collect(engine, EngineFixture.Greedy([5, 6], 4) with { StopTokenIds = [18] });
+
+        Assert.Equal("stop_token_ids", error.Field);
+        Assert.Contains("500", error.Message, StringComparison.Ordinal);
+        Assert.Equal(FinishReason.Length, final.Reason);
     }
 
     [Fact]

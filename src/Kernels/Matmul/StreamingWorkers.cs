@@ -29,7 +29,9 @@ internal static class StreamingWorkers
     /// <summary>Runs <paramref name="part"/>(0 .. parts - 1), part 0 on the calling thread, and returns when all are done.</summary>
     public static void Run(int parts, Action<int> part)
     {
-        if (parts <= 1 || !Monitor.TryEnter(Gate))
+        // Monitor is reentrant: a part that itself calls Run would take the gate again and re-arm the workers of the call
+        // still in flight (its Pending, Current and Done), so a nested call runs serially like any other contended one.
+        if (parts <= 1 || Monitor.IsEntered(Gate) || !Monitor.TryEnter(Gate))
         {
             for (var i = 0; i < parts; i++)
             {

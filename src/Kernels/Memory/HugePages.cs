@@ -113,18 +113,23 @@ public static partial class HugePages
             return null;
         }
 
-        var bytes = tensor.bytes;
+        // The address of the first element, through a one-element view: Tensor.bytes refuses a storage beyond int.MaxValue
+        // bytes (it throws), and such tensors exist (a float32 embedding of 152k tokens × 3,584 features is 2.2 GB).
         long address;
-        unsafe
+        using (var flat = tensor.view(-1))
+        using (var first = flat.narrow(0, 0, 1))
         {
-            fixed (byte* pointer = bytes)
+            unsafe
             {
-                address = (long)pointer;
+                fixed (byte* pointer = first.bytes)
+                {
+                    address = (long)pointer;
+                }
             }
         }
 
         var start = (address + PageBytes - 1) & ~(PageBytes - 1);
-        var end = (address + bytes.Length) & ~(PageBytes - 1);
+        var end = (address + (tensor.NumberOfElements * tensor.ElementSize)) & ~(PageBytes - 1);
         return end > start ? ((nint)start, (nuint)(end - start)) : null;
     }
 

@@ -11,7 +11,8 @@ public sealed class TokenizerJsonTests
     private static readonly string[] BpeMerges = ["h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "Ġwor l", "Ġworl d"];
     private const int BeginId = 17, EndId = 18;
 
-    private static JsonObject TinyBpe(JsonNode preTokenizer) => new()
+    /// <summary>A 19-id byte-level BPE tokenizer.json (17 pieces, a begin and an end token).</summary>
+    internal static JsonObject TinyBpe(JsonNode preTokenizer) => new()
     {
         ["version"] = "1.0",
         ["added_tokens"] = new JsonArray(
@@ -39,7 +40,7 @@ public sealed class TokenizerJsonTests
         },
     };
 
-    private static JsonObject Gpt2ByteLevel() => new() { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["use_regex"] = true };
+    internal static JsonObject Gpt2ByteLevel() => new() { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["use_regex"] = true };
 
     private static JsonObject Llama3StyleSplit() => new()
     {

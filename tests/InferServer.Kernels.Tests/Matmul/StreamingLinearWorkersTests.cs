@@ -50,6 +50,29 @@ public sealed class StreamingLinearWorkersTests
     }
 
     [Fact]
+    public async Task Run_CalledFromInsideAPart_RunsEveryPartOfBothCallsOnce()
+    {
+        // The caller holds the gate while it runs part 0; a nested Run there must not re-arm the workers still on the outer call.
+        var outer = new int[3];
+        var inner = new int[3];
+
+        await Task.Run(() => StreamingWorkers.Run(3, part =>
+        {
+            if (part == 0)
+            {
+                StreamingWorkers.Run(3, innerPart => Interlocked.Increment(ref inner[innerPart]));
+            }
+
+            Thread.Sleep(20); // keeps the workers on the outer call while the nested one runs
+            Interlocked.Increment(ref outer[part]);
+        })).WaitAsync(TimeSpan.FromSeconds(30));
+        await Task.Delay(100); // a worker re-armed by the nested call would run a part late, after Run returned
+
+        Assert.Equal([1, 1, 1], outer);
+        Assert.Equal([1, 1, 1], inner);
+    }
+
+    [Fact]
     public async Task Run_FromSeveralThreadsAtOnce_RunsEveryPartOfEveryCall()
     {
         const int callers = 4, calls = 300, parts = 3;

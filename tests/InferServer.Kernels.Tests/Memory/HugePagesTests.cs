@@ -69,6 +69,19 @@ public sealed class HugePagesTests
         Assert.Equal(0, placement.HugeBytes);
     }
 
+    [Fact]
+    public void Advise_TakesATensorBeyond2GiB()
+    {
+        // NewParameter advises every weight; a float32 embedding of 152k tokens × 3,584 features is 2.2 GB, beyond what
+        // TorchSharp's Tensor.bytes will span (it throws there). empty() only reserves the memory: nothing is written here.
+        using var scope = NewDisposeScope();
+        var tensor = empty((int.MaxValue / sizeof(float)) + (HugePages.PageBytes / sizeof(float)));
+
+        var exception = Record.Exception(() => HugePages.Advise(tensor));
+
+        Assert.Null(exception);
+    }
+
     private static void AssertPlacedWhereTheSystemAllows(TorchSharp.torch.Tensor tensor, HugePagePlacement placement)
     {
         if (!OperatingSystem.IsLinux() || placement.Mode == "never")

@@ -98,10 +98,16 @@ public static class OpenAiMapper
         })]);
     }
 
-    /// <summary>Joins per-delta completions logprobs.</summary>
-    public static CompletionLogprobs? Join(IReadOnlyList<CompletionLogprobs?> parts) =>
-        parts.Count == 0 || parts[0] is null ? null : new(
-            [.. parts.SelectMany(part => part!.Tokens)], [.. parts.SelectMany(part => part!.TokenLogprobs)], [.. parts.SelectMany(part => part!.TopLogprobs)]);
+    /// <summary>
+    /// Joins per-delta completions logprobs. A delta that only releases held-back text at the end (a possible start of a
+    /// stop string, an incomplete UTF-8 character) has no token and so none: it is skipped.
+    /// </summary>
+    public static CompletionLogprobs? Join(IReadOnlyList<CompletionLogprobs?> parts)
+    {
+        var tokens = parts.OfType<CompletionLogprobs>().ToArray();
+        return tokens.Length == 0 ? null : new(
+            [.. tokens.SelectMany(part => part.Tokens)], [.. tokens.SelectMany(part => part.TokenLogprobs)], [.. tokens.SelectMany(part => part.TopLogprobs)]);
+    }
 
     /// <summary>Total usage: each prompt counted once (its choices share it), every choice's completion tokens.</summary>
     public static OpenAiUsage Usage(IReadOnlyList<Engine.Usage?> choices, int choicesPerPrompt)

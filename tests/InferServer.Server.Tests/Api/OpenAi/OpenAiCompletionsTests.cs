@@ -123,4 +123,28 @@ public sealed class OpenAiCompletionsTests(OpenAiServerFixture fixture)
         var first = logprobs["top_logprobs"]![0]!.AsObject();
         Assert.Equal((string?)logprobs["tokens"]![0], first.MaxBy(pair => (double)pair.Value!).Key);
     }
+
+    [Fact]
+    public async Task Logprobs_WhenTheLastTextIsHeldBackForAStopString_AreThoseOfEveryToken()
+    {
+        // The stop filter holds back text that may begin a stop string and releases it at the end in a delta of no token,
+        // which has no logprobs; joining the deltas' logprobs failed on it (a 500).
+        var (_, plain) = await Server.PostAsync("v1/completions", Greedy("Hello world", maxTokens: 6));
+        var text = (string)plain!["choices"]![0]!["text"]!;
+
+        var (status, body) = await Server.PostAsync("v1/completions", new
+        {
+            model = OpenAiTestServer.ServedName,
+            prompt = "Hello world",
+            max_tokens = 6,
+            temperature = 0,
+            ignore_eos = true,
+            logprobs = 1,
+            stop = new[] { text[^1] + "\u00a7\u00a7" },
+        });
+
+        Assert.True(status == 200, OpenAiTestServer.Show(body));
+        Assert.Equal(text, (string?)body!["choices"]![0]!["text"]);
+        Assert.Equal(6, body["choices"]![0]!["logprobs"]!["tokens"]!.AsArray().Count);
+    }
 }
