@@ -51,7 +51,8 @@ public sealed record EngineOptions
 
     /// <summary>
     /// Whether CPU model weights go on 2 MiB transparent huge pages (Linux; logged at start with how many bytes did).
-    /// Decode reads every weight once per token, and 4 KiB pages cost a TLB miss per page of that stream.
+    /// Decode reads every weight once per token, and 4 KiB pages cost a TLB miss per page of that stream. The KV cache and
+    /// adapter slot pools ask for huge pages (advice only) either way.
     /// </summary>
     public bool HugePages { get; init; } = true;
 
