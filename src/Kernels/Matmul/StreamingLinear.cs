@@ -49,7 +49,7 @@ public static class StreamingLinear
     /// since a row's bits do not depend on how many rows share the call; null where the kernel does not apply.
     /// </summary>
     internal static Tensor? TryForwardAnyRows(Tensor x, Tensor weight, Tensor? bias) =>
-        AppliesUpTo(x, weight, bias, int.MaxValue) ? Compute(x, weight, bias, DefaultParts(weight), loop: !Vector512.IsHardwareAccelerated) : null;
+        AppliesUpTo(x, weight, bias, int.MaxValue) ? ForwardAnyRows(x, weight, bias) : null;
 
     private static bool AppliesUpTo(Tensor x, Tensor weight, Tensor? bias, int maxRows)
     {
@@ -69,7 +69,7 @@ public static class StreamingLinear
 
     /// <summary>x <c>[rows, in]</c> · W<c>[out, in]</c>ᵀ + bias as a new <c>[rows, out]</c> tensor, or null where it does not <see cref="Applies"/>.</summary>
     public static Tensor? TryForward(Tensor x, Tensor weight, Tensor? bias) =>
-        Applies(x, weight, bias) ? Compute(x, weight, bias, DefaultParts(weight), loop: !Vector512.IsHardwareAccelerated) : null;
+        Applies(x, weight, bias) ? ForwardAnyRows(x, weight, bias) : null;
 
     /// <summary>x <c>[rows, in]</c> · W<c>[out, in]</c>ᵀ + bias as a new <c>[rows, out]</c> tensor. Call only where <see cref="Applies"/>.</summary>
     public static Tensor Forward(Tensor x, Tensor weight, Tensor? bias) =>

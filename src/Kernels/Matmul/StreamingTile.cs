@@ -278,161 +278,64 @@ internal static class StreamingTile
             }
         }
 
-        Store(a00, ref w0, ref x0, i, n, ref y, outFeatures, 0, o, ref bias, hasBias);
-
-        if (TRows.Value > 1)
-        {
-            Store(a01, ref w0, ref x1, i, n, ref y, outFeatures, 1, o, ref bias, hasBias);
-        }
-
-        if (TRows.Value > 2)
-        {
-            Store(a02, ref w0, ref x2, i, n, ref y, outFeatures, 2, o, ref bias, hasBias);
-        }
-
-        if (TRows.Value > 3)
-        {
-            Store(a03, ref w0, ref x3, i, n, ref y, outFeatures, 3, o, ref bias, hasBias);
-        }
-
-        if (TRows.Value > 4)
-        {
-            Store(a04, ref w0, ref x4, i, n, ref y, outFeatures, 4, o, ref bias, hasBias);
-        }
-
-        if (TRows.Value > 5)
-        {
-            Store(a05, ref w0, ref x5, i, n, ref y, outFeatures, 5, o, ref bias, hasBias);
-        }
-
-        if (TRows.Value > 6)
-        {
-            Store(a06, ref w0, ref x6, i, n, ref y, outFeatures, 6, o, ref bias, hasBias);
-        }
-
-        if (TRows.Value > 7)
-        {
-            Store(a07, ref w0, ref x7, i, n, ref y, outFeatures, 7, o, ref bias, hasBias);
-        }
-
+        StoreWeightRow<TRows>(ref w0, ref x, inFeatures, i, n, ref y, outFeatures, o, ref bias, hasBias, a00, a01, a02, a03, a04, a05, a06, a07);
         if (TWeights.Value > 1)
         {
-            Store(a10, ref w1, ref x0, i, n, ref y, outFeatures, 0, o + 1, ref bias, hasBias);
-
-            if (TRows.Value > 1)
-            {
-                Store(a11, ref w1, ref x1, i, n, ref y, outFeatures, 1, o + 1, ref bias, hasBias);
-            }
-
-            if (TRows.Value > 2)
-            {
-                Store(a12, ref w1, ref x2, i, n, ref y, outFeatures, 2, o + 1, ref bias, hasBias);
-            }
-
-            if (TRows.Value > 3)
-            {
-                Store(a13, ref w1, ref x3, i, n, ref y, outFeatures, 3, o + 1, ref bias, hasBias);
-            }
-
-            if (TRows.Value > 4)
-            {
-                Store(a14, ref w1, ref x4, i, n, ref y, outFeatures, 4, o + 1, ref bias, hasBias);
-            }
-
-            if (TRows.Value > 5)
-            {
-                Store(a15, ref w1, ref x5, i, n, ref y, outFeatures, 5, o + 1, ref bias, hasBias);
-            }
-
-            if (TRows.Value > 6)
-            {
-                Store(a16, ref w1, ref x6, i, n, ref y, outFeatures, 6, o + 1, ref bias, hasBias);
-            }
-
-            if (TRows.Value > 7)
-            {
-                Store(a17, ref w1, ref x7, i, n, ref y, outFeatures, 7, o + 1, ref bias, hasBias);
-            }
+            StoreWeightRow<TRows>(ref w1, ref x, inFeatures, i, n, ref y, outFeatures, o + 1, ref bias, hasBias, a10, a11, a12, a13, a14, a15, a16, a17);
         }
 
         if (TWeights.Value > 2)
         {
-            Store(a20, ref w2, ref x0, i, n, ref y, outFeatures, 0, o + 2, ref bias, hasBias);
-
-            if (TRows.Value > 1)
-            {
-                Store(a21, ref w2, ref x1, i, n, ref y, outFeatures, 1, o + 2, ref bias, hasBias);
-            }
-
-            if (TRows.Value > 2)
-            {
-                Store(a22, ref w2, ref x2, i, n, ref y, outFeatures, 2, o + 2, ref bias, hasBias);
-            }
-
-            if (TRows.Value > 3)
-            {
-                Store(a23, ref w2, ref x3, i, n, ref y, outFeatures, 3, o + 2, ref bias, hasBias);
-            }
-
-            if (TRows.Value > 4)
-            {
-                Store(a24, ref w2, ref x4, i, n, ref y, outFeatures, 4, o + 2, ref bias, hasBias);
-            }
-
-            if (TRows.Value > 5)
-            {
-                Store(a25, ref w2, ref x5, i, n, ref y, outFeatures, 5, o + 2, ref bias, hasBias);
-            }
-
-            if (TRows.Value > 6)
-            {
-                Store(a26, ref w2, ref x6, i, n, ref y, outFeatures, 6, o + 2, ref bias, hasBias);
-            }
-
-            if (TRows.Value > 7)
-            {
-                Store(a27, ref w2, ref x7, i, n, ref y, outFeatures, 7, o + 2, ref bias, hasBias);
-            }
+            StoreWeightRow<TRows>(ref w2, ref x, inFeatures, i, n, ref y, outFeatures, o + 2, ref bias, hasBias, a20, a21, a22, a23, a24, a25, a26, a27);
         }
 
         if (TWeights.Value > 3)
         {
-            Store(a30, ref w3, ref x0, i, n, ref y, outFeatures, 0, o + 3, ref bias, hasBias);
+            StoreWeightRow<TRows>(ref w3, ref x, inFeatures, i, n, ref y, outFeatures, o + 3, ref bias, hasBias, a30, a31, a32, a33, a34, a35, a36, a37);
+        }
+    }
 
-            if (TRows.Value > 1)
-            {
-                Store(a31, ref w3, ref x1, i, n, ref y, outFeatures, 1, o + 3, ref bias, hasBias);
-            }
+    /// <summary>Weight row <paramref name="o"/>'s outputs for the <typeparamref name="TRows"/> rows of x, from its accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreWeightRow<TRows>(ref float weightRow, ref float x, int inFeatures, nuint from, nuint n, ref float y, int outFeatures,
+        int o, ref float bias, bool hasBias, Vector512<float> r0, Vector512<float> r1, Vector512<float> r2, Vector512<float> r3,
+        Vector512<float> r4, Vector512<float> r5, Vector512<float> r6, Vector512<float> r7)
+        where TRows : struct, ITileCount
+    {
+        Store(r0, ref weightRow, ref x, from, n, ref y, outFeatures, 0, o, ref bias, hasBias);
+        if (TRows.Value > 1)
+        {
+            Store(r1, ref weightRow, ref Unsafe.Add(ref x, (nint)1 * inFeatures), from, n, ref y, outFeatures, 1, o, ref bias, hasBias);
+        }
 
-            if (TRows.Value > 2)
-            {
-                Store(a32, ref w3, ref x2, i, n, ref y, outFeatures, 2, o + 3, ref bias, hasBias);
-            }
+        if (TRows.Value > 2)
+        {
+            Store(r2, ref weightRow, ref Unsafe.Add(ref x, (nint)2 * inFeatures), from, n, ref y, outFeatures, 2, o, ref bias, hasBias);
+        }
 
-            if (TRows.Value > 3)
-            {
-                Store(a33, ref w3, ref x3, i, n, ref y, outFeatures, 3, o + 3, ref bias, hasBias);
-            }
+        if (TRows.Value > 3)
+        {
+            Store(r3, ref weightRow, ref Unsafe.Add(ref x, (nint)3 * inFeatures), from, n, ref y, outFeatures, 3, o, ref bias, hasBias);
+        }
 
-            if (TRows.Value > 4)
-            {
-                Store(a34, ref w3, ref x4, i, n, ref y, outFeatures, 4, o + 3, ref bias, hasBias);
-            }
+        if (TRows.Value > 4)
+        {
+            Store(r4, ref weightRow, ref Unsafe.Add(ref x, (nint)4 * inFeatures), from, n, ref y, outFeatures, 4, o, ref bias, hasBias);
+        }
 
-            if (TRows.Value > 5)
-            {
-                Store(a35, ref w3, ref x5, i, n, ref y, outFeatures, 5, o + 3, ref bias, hasBias);
-            }
+        if (TRows.Value > 5)
+        {
+            Store(r5, ref weightRow, ref Unsafe.Add(ref x, (nint)5 * inFeatures), from, n, ref y, outFeatures, 5, o, ref bias, hasBias);
+        }
 
-            if (TRows.Value > 6)
-            {
-                Store(a36, ref w3, ref x6, i, n, ref y, outFeatures, 6, o + 3, ref bias, hasBias);
-            }
+        if (TRows.Value > 6)
+        {
+            Store(r6, ref weightRow, ref Unsafe.Add(ref x, (nint)6 * inFeatures), from, n, ref y, outFeatures, 6, o, ref bias, hasBias);
+        }
 
-            if (TRows.Value > 7)
-            {
-                Store(a37, ref w3, ref x7, i, n, ref y, outFeatures, 7, o + 3, ref bias, hasBias);
-            }
+        if (TRows.Value > 7)
+        {
+            Store(r7, ref weightRow, ref Unsafe.Add(ref x, (nint)7 * inFeatures), from, n, ref y, outFeatures, 7, o, ref bias, hasBias);
         }
     }
 
